@@ -1,0 +1,13 @@
+"""ASGI entry point. Refuses to start in production with development secrets."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+application = get_asgi_application()
+
+from config.startup import refuse_development_secrets  # noqa: E402
+
+refuse_development_secrets()

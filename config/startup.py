@@ -1,0 +1,21 @@
+"""Start-up guard for the WSGI/ASGI servers."""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+def refuse_development_secrets() -> None:
+    """Stop a production (DEBUG off) server that still uses a development secret."""
+    if settings.DEBUG:
+        return
+    if settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY:
+        raise ImproperlyConfigured(
+            "Refusing to start with DEBUG off and the development DJANGO_SECRET_KEY. "
+            "Set DJANGO_SECRET_KEY (and GATEHOUSE_SIGNING_KEY) to long random values, "
+            "or set DJANGO_DEBUG=1 for local development."
+        )
+    if settings.GATEHOUSE["SIGNING_KEY"] == settings.DEVELOPMENT_SIGNING_KEY:
+        raise ImproperlyConfigured(
+            "Refusing to start with DEBUG off and the development GATEHOUSE_SIGNING_KEY. "
+            "Set GATEHOUSE_SIGNING_KEY to a long random value distinct from DJANGO_SECRET_KEY."
+        )

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from protection.errors import api_not_found
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("protection.urls")),
+    path("api/v1/", include("signup.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^api/", api_not_found),
+]

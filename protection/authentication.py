@@ -1,0 +1,54 @@
+"""DRF authentication classes: read the request, call a service, attach the caller.
+
+``ApiKeyAuthentication`` verifies ``X-Api-Key``; ``SessionAuthentication``
+also verifies the Bearer access token of an anonymous session issued under
+that same key. Both set ``request.auth`` to a ``Caller``.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from protection.exceptions import ProtectionError
+from protection.keys import ApiKey, api_key_verify
+from protection.sessions import AnonymousSession, session_authenticate
+
+API_KEY_HEADER = "HTTP_X_API_KEY"
+QUERY_KEY_NAMES = ("api_key", "apikey", "key", "x-api-key")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What is calling (the API key) and, on session endpoints, who (the session)."""
+
+    api_key: ApiKey
+    session: AnonymousSession | None = None
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, Caller]:
+        if any(name in request.query_params for name in QUERY_KEY_NAMES):
+            raise ProtectionError("api_key_in_query")
+        api_key = api_key_verify(
+            raw_key=request.META.get(API_KEY_HEADER, "").strip(),
+            origin=request.META.get("HTTP_ORIGIN"),
+        )
+        return AnonymousUser(), Caller(api_key=api_key)
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'ApiKey header="X-Api-Key"'
+
+
+class SessionAuthentication(ApiKeyAuthentication):
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, Caller]:
+        user, caller = super().authenticate(request)
+        scheme, _, raw_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or not raw_token.strip():
+            raise ProtectionError("token_missing")
+        session = session_authenticate(raw_token=raw_token.strip(), api_key=caller.api_key)
+        return user, Caller(api_key=caller.api_key, session=session)
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="gatehouse"'

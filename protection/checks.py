@@ -1,0 +1,69 @@
+"""Django system checks with stable ids: misconfiguration caught before it bites.
+
+- protection.E001: no signing key, or the development one, with DEBUG off.
+- protection.E002: the development SECRET_KEY with DEBUG off.
+- protection.W001: a per-process cache (local memory) with DEBUG off: limits
+  and revocations would not be shared between workers.
+- protection.W002: DEBUG on (deploy check).
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+from protection.conf import gatehouse_settings
+
+DEVELOPMENT_MARKERS = ("development", "do-not-deploy", "django-insecure")
+PER_PROCESS_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+}
+
+
+def _is_development_value(value: str) -> bool:
+    return not value or any(marker in value for marker in DEVELOPMENT_MARKERS)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_secrets(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    if _is_development_value(gatehouse_settings.SIGNING_KEY):
+        errors.append(
+            checks.Error(
+                "GATEHOUSE['SIGNING_KEY'] is empty or the development key.",
+                hint="Set GATEHOUSE_SIGNING_KEY to a long random value, distinct from "
+                "DJANGO_SECRET_KEY.",
+                id="protection.E001",
+            )
+        )
+    if _is_development_value(settings.SECRET_KEY):
+        errors.append(
+            checks.Error(
+                "SECRET_KEY is the development key.",
+                hint="Set DJANGO_SECRET_KEY to a long random value.",
+                id="protection.E002",
+            )
+        )
+    if settings.DEBUG:
+        errors.append(
+            checks.Warning(
+                "DEBUG is on.", hint="Unset DJANGO_DEBUG in production.", id="protection.W002"
+            )
+        )
+    return errors
+
+
+@checks.register(checks.Tags.caches, deploy=True)
+def check_shared_cache(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend in PER_PROCESS_CACHES:
+        return [
+            checks.Warning(
+                f"The default cache ({backend}) is per process: rate limits, replay "
+                "protection and revocation are not shared between workers.",
+                hint="Set REDIS_URL in production.",
+                id="protection.W001",
+            )
+        ]
+    return []

@@ -1,0 +1,65 @@
+"""Who the client is, by network address: resolved once per request.
+
+``REMOTE_ADDR`` is the client unless the deployment declares how many trusted
+reverse proxies stand in front (``GATEHOUSE["TRUSTED_PROXIES"]``, env
+``GATEHOUSE_TRUSTED_PROXIES``). With N proxies, each appends the address it
+saw to X-Forwarded-For, so the client is the N-th entry from the right;
+anything further left was written by the client and is ignored.
+"""
+
+import ipaddress
+
+from django.http import HttpRequest
+
+from protection.conf import gatehouse_settings
+
+_CACHE_ATTRIBUTE = "_gatehouse_client_ip"
+UNKNOWN_IP = "0.0.0.0"
+
+
+def normalize_ip(value: str) -> str | None:
+    """Return the canonical text of an IP address, or None if it is not one.
+
+    IPv4-mapped IPv6 (``::ffff:192.0.2.1``) becomes plain IPv4, so one client
+    cannot appear under two spellings.
+    """
+    try:
+        address = ipaddress.ip_address(value.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """Return the client's IP address for this request (computed once)."""
+    cached = getattr(request, _CACHE_ATTRIBUTE, None)
+    if cached is not None:
+        return cached
+    resolved = normalize_ip(request.META.get("REMOTE_ADDR", "")) or UNKNOWN_IP
+    trusted_proxies = int(gatehouse_settings.TRUSTED_PROXIES or 0)
+    if trusted_proxies > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= trusted_proxies:
+            resolved = normalize_ip(forwarded[-trusted_proxies]) or resolved
+    setattr(request, _CACHE_ATTRIBUTE, resolved)
+    return resolved
+
+
+def rate_limit_ident(ip: str) -> str:
+    """Return the bucket a client address counts against.
+
+    IPv4 addresses stand alone; IPv6 addresses are grouped by their /64 (or
+    ``IPV6_GROUP_PREFIX``), since one subscriber typically holds a whole /64.
+    """
+    normalized = normalize_ip(ip) or UNKNOWN_IP
+    address = ipaddress.ip_address(normalized)
+    if isinstance(address, ipaddress.IPv6Address):
+        prefix = int(gatehouse_settings.IPV6_GROUP_PREFIX)
+        return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    return normalized

@@ -1,0 +1,182 @@
+"""Every error under the API prefix becomes RFC 9457 application/problem+json.
+
+Three entry points, one body shape:
+- ``exception_handler``: DRF's EXCEPTION_HANDLER, for errors raised in API views;
+- ``ApiProblemMiddleware``: refuses oversized bodies before parsing and rewrites
+  any other error response under the API prefix (Django's 404/500 pages, CSRF
+  failures, DEBUG tracebacks) into problem+json;
+- ``api_not_found``: the catch-all view for unknown API paths.
+No stack trace or internal detail ever reaches a client.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+
+from protection.conf import gatehouse_settings
+from protection.exceptions import ERROR_CATALOGUE, ProtectionError
+
+logger = logging.getLogger("gatehouse.errors")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_DRF_CODES: dict[type[Exception], str] = {
+    drf_exceptions.ParseError: "malformed_json",
+    drf_exceptions.NotAuthenticated: "api_key_missing",
+    drf_exceptions.AuthenticationFailed: "token_invalid",
+    drf_exceptions.PermissionDenied: "forbidden",
+    drf_exceptions.NotFound: "not_found",
+    drf_exceptions.MethodNotAllowed: "method_not_allowed",
+    drf_exceptions.NotAcceptable: "not_acceptable",
+    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
+    drf_exceptions.Throttled: "rate_limited",
+}
+
+_STATUS_CODES: dict[int, str] = {
+    400: "invalid_request",
+    401: "token_invalid",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+def problem_response(
+    code: str,
+    detail: str | None = None,
+    *,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JsonResponse:
+    """Return the problem+json response for a catalogue ``code``."""
+    spec = ERROR_CATALOGUE[code]
+    status = status or spec.status
+    body: dict[str, Any] = {
+        "type": f"urn:gatehouse:problem:{code}",
+        "title": spec.title,
+        "status": status,
+        "detail": detail or spec.detail,
+        "code": code,
+    }
+    body.update(extra or {})
+    response = JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _validation_errors(data: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Flatten DRF's nested ValidationError detail into a list of field errors."""
+    errors: list[dict[str, str]] = []
+    if isinstance(data, dict):
+        for field, value in data.items():
+            errors += _validation_errors(value, f"{prefix}.{field}" if prefix else str(field))
+    elif isinstance(data, list):
+        for item in data:
+            errors += _validation_errors(item, prefix)
+    else:
+        code = getattr(data, "code", "invalid")
+        errors.append({"field": prefix or "non_field_errors", "code": code, "detail": str(data)})
+    return errors
+
+
+def problem_for_exception(exc: Exception) -> JsonResponse:
+    """Map any exception to its problem+json response; unknown ones become 500."""
+    if isinstance(exc, ProtectionError):
+        return problem_response(exc.code, exc.detail, headers=exc.headers, extra=exc.extra)
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return problem_response(
+            "invalid_request", extra={"errors": _validation_errors(exc.detail)}
+        )
+    if isinstance(exc, drf_exceptions.Throttled):
+        wait = max(1, int(exc.wait or 1))
+        return problem_response("rate_limited", headers={"Retry-After": str(wait)})
+    if isinstance(exc, drf_exceptions.APIException):
+        code = next(
+            (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)),
+            _STATUS_CODES.get(exc.status_code, "invalid_request"),
+        )
+        # DRF's own messages for these are safe and useful ("Method \"GET\" not allowed.").
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(code, str(detail) if detail else None, status=exc.status_code)
+    if isinstance(exc, Http404):
+        return problem_response("not_found")
+    if isinstance(exc, DjangoPermissionDenied):
+        return problem_response("forbidden")
+    logger.exception("Unhandled error", exc_info=exc)
+    return problem_response("internal_error")
+
+
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> JsonResponse:
+    """DRF EXCEPTION_HANDLER: every error raised in an API view, as problem+json."""
+    return problem_for_exception(exc)
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith(gatehouse_settings.API_PREFIX)
+
+
+def _body_size_problem(request: HttpRequest) -> JsonResponse | None:
+    raw_length = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(raw_length)
+    except ValueError:
+        return problem_response("invalid_request", "Content-Length is not a number.")
+    if length < 0:
+        return problem_response("invalid_request", "Content-Length is not a number.")
+    limit = gatehouse_settings.MAX_BODY_BYTES
+    if length > limit:
+        return problem_response(
+            "payload_too_large", f"The request body must not exceed {limit} bytes."
+        )
+    return None
+
+
+class ApiProblemMiddleware:
+    """Refuse oversized API bodies and keep every API error in problem+json."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_api_request(request):
+            return self.get_response(request)
+        refused = _body_size_problem(request)
+        if refused is not None:
+            return refused
+        response = self.get_response(request)
+        if response.status_code >= 400 and not response.get("Content-Type", "").startswith(
+            PROBLEM_CONTENT_TYPE
+        ):
+            code = _STATUS_CODES.get(response.status_code)
+            rewritten = (
+                problem_response(code, status=response.status_code)
+                if code
+                else problem_response("internal_error")
+            )
+            for header in ("Allow", "Retry-After"):
+                if header in response:
+                    rewritten[header] = response[header]
+            return rewritten
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api_request(request):
+            return None
+        return problem_for_exception(exception)
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Catch-all for unknown paths under the API prefix (DEBUG or not)."""
+    return problem_response("not_found")

@@ -1,0 +1,91 @@
+"""Domain errors: each carries a stable machine code, an HTTP status and a title.
+
+Services raise ``ProtectionError(code)``; ``protection.errors`` turns it (and
+every DRF or Django error) into an RFC 9457 problem+json response. The
+catalogue below is the list of codes clients may see; the OpenAPI document
+and README are written from it.
+"""
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+
+class ErrorSpec(NamedTuple):
+    status: int
+    title: str
+    detail: str
+
+
+ERROR_CATALOGUE: dict[str, ErrorSpec] = {
+    # 400
+    "invalid_request": ErrorSpec(400, "Invalid request", "The request body is not valid."),
+    "malformed_json": ErrorSpec(400, "Malformed JSON", "The request body is not valid JSON."),
+    # 401
+    "api_key_missing": ErrorSpec(401, "API key missing", "Send your API key in X-Api-Key."),
+    "api_key_invalid": ErrorSpec(401, "API key invalid", "The API key is not valid."),
+    "api_key_expired": ErrorSpec(401, "API key expired", "The API key has expired."),
+    "api_key_revoked": ErrorSpec(401, "API key revoked", "The API key has been revoked."),
+    "token_missing": ErrorSpec(401, "Token missing", "Send an access token as Bearer."),
+    "token_invalid": ErrorSpec(401, "Token invalid", "The token is not valid."),
+    "token_expired": ErrorSpec(401, "Token expired", "The token has expired."),
+    "session_revoked": ErrorSpec(401, "Session revoked", "The session has been revoked."),
+    "session_expired": ErrorSpec(401, "Session expired", "The session has expired."),
+    # 403
+    "origin_not_allowed": ErrorSpec(
+        403, "Origin not allowed", "This API key may not be used from this origin."
+    ),
+    "scope_denied": ErrorSpec(403, "Scope denied", "This API key may not call this endpoint."),
+    "api_key_in_query": ErrorSpec(
+        403, "API key in query string", "Send the API key in the X-Api-Key header only."
+    ),
+    "secret_key_in_browser": ErrorSpec(
+        403, "Secret key used from a browser", "Secret keys must never be used from a browser."
+    ),
+    "blocked": ErrorSpec(403, "Forbidden", "The request was refused."),
+    "forbidden": ErrorSpec(403, "Forbidden", "The request was refused."),
+    # 404, 405, 406, 409, 413, 415, 422
+    "not_found": ErrorSpec(404, "Not found", "No such resource."),
+    "method_not_allowed": ErrorSpec(
+        405, "Method not allowed", "This method is not allowed here."
+    ),
+    "not_acceptable": ErrorSpec(406, "Not acceptable", "Only application/json is served."),
+    "conflict": ErrorSpec(409, "Conflict", "The resource already exists."),
+    "payload_too_large": ErrorSpec(413, "Payload too large", "The request body is too large."),
+    "unsupported_media_type": ErrorSpec(
+        415, "Unsupported media type", "Send the body as application/json."
+    ),
+    # 429
+    "rate_limited": ErrorSpec(429, "Too many requests", "Rate limit exceeded; retry later."),
+    # 500, 503
+    "internal_error": ErrorSpec(500, "Internal error", "An unexpected error occurred."),
+    "service_unavailable": ErrorSpec(
+        503, "Service unavailable", "A backing service is unavailable; retry later."
+    ),
+}
+
+
+class ProtectionError(Exception):
+    """A refusal with a stable code from ERROR_CATALOGUE.
+
+    ``headers`` are added to the HTTP response (e.g. Retry-After);
+    ``extra`` members are added to the problem body (never secrets).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        if code not in ERROR_CATALOGUE:
+            raise ValueError(f"Unknown error code {code!r}: add it to ERROR_CATALOGUE")
+        spec = ERROR_CATALOGUE[code]
+        self.code = code
+        self.status = spec.status
+        self.title = spec.title
+        self.detail = detail or spec.detail
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+        super().__init__(f"{code}: {self.detail}")

@@ -1,0 +1,7 @@
+"""Model registry: the models live with their services, one module per concern."""
+
+from protection.events import SecurityEvent
+from protection.keys import ApiKey
+from protection.sessions import AnonymousSession
+
+__all__ = ["AnonymousSession", "ApiKey", "SecurityEvent"]

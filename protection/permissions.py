@@ -1,0 +1,20 @@
+"""DRF permission classes over the verified caller."""
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from protection.authentication import Caller
+from protection.exceptions import ProtectionError
+from protection.keys import api_key_require_scope
+
+
+class HasApiKeyScope(BasePermission):
+    """Allow when the caller's API key carries the view's ``required_scope``."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        caller = request.auth
+        if not isinstance(caller, Caller):
+            raise ProtectionError("api_key_missing")
+        api_key_require_scope(caller.api_key, view.required_scope)  # type: ignore[attr-defined]
+        return True

@@ -1,0 +1,72 @@
+"""Session tokens on djangorestframework-simplejwt.
+
+The token backend is built from ``gatehouse_settings`` on every use (never at
+import time), with one pinned algorithm, its own signing key, issuer and
+audience. Tokens carry ``sid`` (session id) and ``kid`` (API key public id).
+"""
+
+import datetime
+
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.tokens import Token
+
+from protection.conf import gatehouse_settings
+from protection.exceptions import ProtectionError
+
+SESSION_CLAIM = "sid"
+API_KEY_CLAIM = "kid"
+
+
+def token_backend() -> TokenBackend:
+    return TokenBackend(
+        algorithm=gatehouse_settings.TOKEN_ALGORITHM,
+        signing_key=gatehouse_settings.SIGNING_KEY,
+        audience=gatehouse_settings.TOKEN_AUDIENCE,
+        issuer=gatehouse_settings.TOKEN_ISSUER,
+    )
+
+
+class SessionToken(Token):
+    lifetime = datetime.timedelta(seconds=1)  # replaced from settings on creation
+
+    def get_token_backend(self) -> TokenBackend:
+        return token_backend()
+
+
+class SessionAccessToken(SessionToken):
+    token_type = "access"
+
+
+class SessionRefreshToken(SessionToken):
+    token_type = "refresh"
+
+
+def token_create(
+    token_class: type[SessionToken],
+    *,
+    session_id: str,
+    api_key_public_id: str,
+    lifetime: datetime.timedelta,
+    now: datetime.datetime,
+) -> SessionToken:
+    """Return a signed-ready token of ``token_class`` for one session."""
+    token = token_class()
+    token.set_iat(at_time=now)
+    token.set_exp(from_time=now, lifetime=lifetime)
+    token[SESSION_CLAIM] = session_id
+    token[API_KEY_CLAIM] = api_key_public_id
+    return token
+
+
+def token_decode(token_class: type[SessionToken], raw_token: str) -> SessionToken:
+    """Verify ``raw_token`` as ``token_class`` or raise token_invalid / token_expired."""
+    try:
+        token = token_class(raw_token)  # type: ignore[arg-type]
+    except ExpiredTokenError as exc:
+        raise ProtectionError("token_expired") from exc
+    except TokenError as exc:
+        raise ProtectionError("token_invalid") from exc
+    if not token.get(SESSION_CLAIM) or not token.get(API_KEY_CLAIM):
+        raise ProtectionError("token_invalid")
+    return token

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SignupConfig(AppConfig):
+    name = "signup"
+    verbose_name = "Sign-up"
+    default_auto_field = "django.db.models.BigAutoField"

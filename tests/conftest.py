@@ -1,0 +1,68 @@
+"""Shared fixtures. Tests marked ``postgres`` / ``redis`` need those services
+(DATABASE_URL / REDIS_URL set, as .ci/run sets them) and are skipped, with
+the reason shown, on the embedded SQLite / local-memory defaults."""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from protection.keys import ApiKey, api_key_create
+from protection.sessions import IssuedSession, session_issue
+
+USING_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+USING_REDIS = "RedisCache" in settings.CACHES["default"]["BACKEND"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "postgres" in item.keywords and not USING_POSTGRES:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+        if "redis" in item.keywords and not USING_REDIS:
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings: Any) -> None:
+    """The test client speaks plain HTTP; production redirects it to HTTPS."""
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_api_key(db: Any) -> Callable[..., tuple[ApiKey, str]]:
+    """Create a key (all scopes, proof of work required unless told otherwise)."""
+
+    def factory(**fields: Any) -> tuple[ApiKey, str]:
+        fields.setdefault("name", "test app")
+        return api_key_create(**fields)
+
+    return factory
+
+
+@pytest.fixture
+def api_key(make_api_key: Callable[..., tuple[ApiKey, str]]) -> tuple[ApiKey, str]:
+    return make_api_key()
+
+
+@pytest.fixture
+def make_session(db: Any) -> Callable[..., IssuedSession]:
+    def factory(api_key: ApiKey, **fields: Any) -> IssuedSession:
+        fields.setdefault("client_ip", "127.0.0.1")
+        return session_issue(api_key=api_key, **fields)
+
+    return factory
