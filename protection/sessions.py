@@ -122,3 +122,10 @@ def session_authenticate(
     if session.expires_at <= now:
         raise ProtectionError("session_expired")
     return session
+
+
+def sessions_purge_expired(*, now: datetime.datetime | None = None) -> int:
+    """Delete sessions past their absolute lifetime; return how many."""
+    now = now or timezone.now()
+    deleted, _ = AnonymousSession.objects.filter(expires_at__lte=now).delete()
+    return deleted

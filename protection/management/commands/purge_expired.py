@@ -1,0 +1,18 @@
+"""Remove what has expired: one line per concern, each a service call."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from protection.sessions import sessions_purge_expired
+
+
+class Command(BaseCommand):
+    help = "Delete expired sessions, spent challenges, expired blocks and old events."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        purged = {
+            "sessions": sessions_purge_expired(),
+        }
+        for what, count in purged.items():
+            self.stdout.write(f"{what}: {count} removed")
