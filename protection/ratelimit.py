@@ -10,7 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django_ratelimit.core import get_usage
+from django.core.cache import cache
+from django_ratelimit.core import _split_rate, get_usage
 
 from protection import crypto
 from protection.exceptions import ProtectionError
@@ -53,3 +54,19 @@ def rate_limit_enforce(*, group: str, ident: str, rates: Sequence[str]) -> None:
     if refused:
         wait = max(result.reset_after for result in refused)
         raise ProtectionError("rate_limited", headers={"Retry-After": str(math.ceil(wait))})
+
+
+def rate_limit_distinct_hit(
+    *, group: str, ident: str, member: str, rate: str
+) -> RateLimitResult:
+    """Count ``member`` once per window among the distinct members seen for ``ident``.
+
+    E.g. distinct identifiers looked up per client IP: the same identifier
+    again does not count twice, a new one does.
+    """
+    limit, period = _split_rate(rate)
+    member_key = "gh:distinct:" + crypto.keyed_digest(
+        f"{group}\x00{ident}\x00{member}\x00{rate}", purpose="ratelimit"
+    )
+    is_new = cache.add(member_key, 1, timeout=period)
+    return rate_limit_hit(group=f"{group}:distinct", ident=ident, rate=rate, increment=is_new)
