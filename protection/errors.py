@@ -96,9 +96,7 @@ def problem_for_exception(exc: Exception) -> JsonResponse:
     if isinstance(exc, ProtectionError):
         return problem_response(exc.code, exc.detail, headers=exc.headers, extra=exc.extra)
     if isinstance(exc, drf_exceptions.ValidationError):
-        return problem_response(
-            "invalid_request", extra={"errors": _validation_errors(exc.detail)}
-        )
+        return problem_response("invalid_request", extra={"errors": _validation_errors(exc.detail)})
     if isinstance(exc, drf_exceptions.Throttled):
         wait = max(1, int(exc.wait or 1))
         return problem_response("rate_limited", headers={"Retry-After": str(wait)})

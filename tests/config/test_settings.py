@@ -1,0 +1,144 @@
+"""Settings come from the environment; checked in a fresh interpreter per case."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRINT_SETTINGS = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], "
+    "'db_options': s.DATABASES['default'].get('OPTIONS', {}), "
+    "'conn_max_age': s.DATABASES['default'].get('CONN_MAX_AGE'), "
+    "'health_checks': s.DATABASES['default'].get('CONN_HEALTH_CHECKS'), "
+    "'cache': s.CACHES['default']['BACKEND'], "
+    "'cache_options': s.CACHES['default'].get('OPTIONS', {}), "
+    "'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, "
+    "'proxies': s.GATEHOUSE['TRUSTED_PROXIES']}, default=str))"
+)
+PRODUCTION_ENV = {
+    "DJANGO_SECRET_KEY": "x" * 20 + "production-secret-key-0123456789-abcdefghijkl",
+    "GATEHOUSE_SIGNING_KEY": "y" * 20 + "production-signing-key-0123456789-abcdefghij",
+    "DJANGO_ALLOWED_HOSTS": "gatehouse.example",
+    "REDIS_URL": "redis://127.0.0.1:6379/9",
+}
+SETTINGS_ENV_NAMES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DJANGO_DEBUG",
+    "DJANGO_SECRET_KEY",
+    "GATEHOUSE_SIGNING_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "GATEHOUSE_TRUSTED_PROXIES",
+)
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV_NAMES}
+    clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def settings_with(**env: str) -> dict:
+    result = run_python(PRINT_SETTINGS, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_nothing_set_means_sqlite_local_memory_and_debug_off():
+    values = settings_with()
+    assert values["db"] == "django.db.backends.sqlite3"
+    assert values["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert values["debug"] is False
+    assert values["proxies"] == 0
+
+
+def test_database_url_selects_postgres_with_persistent_checked_connections():
+    values = settings_with(DATABASE_URL="postgres://u@db.example:5432/gatehouse")
+    assert values["db"] == "django.db.backends.postgresql"
+    assert values["conn_max_age"] == 60
+    assert values["health_checks"] is True
+    assert values["db_options"]["connect_timeout"] == 3
+
+
+def test_redis_url_selects_redis_with_short_timeouts():
+    values = settings_with(REDIS_URL="redis://127.0.0.1:6379/3")
+    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache_options"]["socket_timeout"] <= 0.5
+    assert values["cache_options"]["socket_connect_timeout"] <= 0.5
+
+
+def test_debug_allowed_hosts_and_proxies_come_from_env():
+    values = settings_with(
+        DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS="a.example, b.example", GATEHOUSE_TRUSTED_PROXIES="2"
+    )
+    assert values["debug"] is True
+    assert values["hosts"] == ["a.example", "b.example"]
+    assert values["proxies"] == 2
+
+
+def test_check_deploy_passes_without_warnings_with_real_settings():
+    result = run_python(
+        "import sys; from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
+        **PRODUCTION_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("missing", "check_id"),
+    [("DJANGO_SECRET_KEY", "protection.E002"), ("GATEHOUSE_SIGNING_KEY", "protection.E001")],
+)
+def test_check_deploy_flags_development_secrets(missing, check_id):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = run_python(
+        "from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy'])",
+        **env,
+    )
+    assert result.returncode != 0
+    assert check_id in result.stderr
+
+
+def test_check_deploy_flags_local_memory_cache():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "REDIS_URL"}
+    result = run_python(
+        "from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
+        **env,
+    )
+    assert result.returncode != 0
+    assert "protection.W001" in result.stderr
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "GATEHOUSE_SIGNING_KEY"])
+def test_production_start_with_development_secret_is_refused(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = run_python("import config.wsgi", **env)
+    assert result.returncode != 0
+    assert "Refusing to start with DEBUG off" in result.stderr
+    assert missing in result.stderr
+
+
+def test_production_start_with_real_secrets_succeeds():
+    result = run_python("import config.wsgi; print('started')", **PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+def test_development_start_is_allowed_with_debug_on():
+    result = run_python("import config.wsgi; print('started')", DJANGO_DEBUG="1")
+    assert result.returncode == 0, result.stderr

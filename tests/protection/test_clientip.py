@@ -1,0 +1,55 @@
+import pytest
+from django.test import RequestFactory
+
+from protection.clientip import client_ip, normalize_ip, rate_limit_ident
+
+
+def request_from(remote_addr: str, forwarded: str | None = None):
+    extra = {"REMOTE_ADDR": remote_addr}
+    if forwarded is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    return RequestFactory().get("/api/v1/health", **extra)
+
+
+def test_remote_addr_is_the_client_by_default():
+    assert client_ip(request_from("203.0.113.7")) == "203.0.113.7"
+
+
+def test_forwarded_header_is_ignored_without_trusted_proxies():
+    request = request_from("203.0.113.7", forwarded="198.51.100.1")
+    assert client_ip(request) == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        # One proxy appends what it saw: the last entry; a spoofed left part is ignored.
+        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        # Two proxies: the client is the second entry from the right.
+        (2, "6.6.6.6, 198.51.100.1, 10.0.0.2", "198.51.100.1"),
+        # Fewer entries than declared proxies: fall back to REMOTE_ADDR.
+        (2, "198.51.100.1", "203.0.113.7"),
+        # Garbage where the client should be: fall back to REMOTE_ADDR.
+        (1, "not-an-ip", "203.0.113.7"),
+        (1, "", "203.0.113.7"),
+    ],
+)
+def test_trusted_proxies_pick_the_right_entry_from_the_right(
+    settings, proxies, forwarded, expected
+):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "TRUSTED_PROXIES": proxies}
+    assert client_ip(request_from("203.0.113.7", forwarded=forwarded)) == expected
+
+
+def test_ipv4_mapped_ipv6_is_plain_ipv4():
+    assert client_ip(request_from("::ffff:192.0.2.9")) == "192.0.2.9"
+    assert normalize_ip("[2001:db8::1]") == "2001:db8::1"
+    assert normalize_ip("999.1.1.1") is None
+
+
+def test_ipv6_clients_share_a_slash_64_bucket_and_ipv4_stands_alone():
+    assert rate_limit_ident("2001:db8:1:2:aaaa::1") == rate_limit_ident("2001:db8:1:2:bbbb::9")
+    assert rate_limit_ident("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert rate_limit_ident("2001:db8:1:3::1") != rate_limit_ident("2001:db8:1:2::1")
+    assert rate_limit_ident("192.0.2.1") == "192.0.2.1"
+    assert rate_limit_ident("192.0.2.1") != rate_limit_ident("192.0.2.2")

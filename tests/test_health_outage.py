@@ -1,0 +1,57 @@
+"""Health follows PostgreSQL and Redis going down and coming back, without a restart."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.support.server import gunicorn
+from tests.support.tcpproxy import TcpProxy
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.server]
+
+
+def get_health(base_url: str) -> tuple[int, dict, str]:
+    try:
+        with urllib.request.urlopen(base_url + "/api/v1/health", timeout=10) as response:
+            return response.status, json.load(response), response.headers["Content-Type"]
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error), error.headers["Content-Type"]
+
+
+def test_health_goes_503_and_back_to_200_as_services_stop_and_return():
+    database_proxy = TcpProxy("127.0.0.1", 5432).start()
+    cache_proxy = TcpProxy("127.0.0.1", 6379).start()
+    env = {
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{database_proxy.port}/postgres",
+        "REDIS_URL": f"redis://127.0.0.1:{cache_proxy.port}/15",
+    }
+    try:
+        with gunicorn(env=env, workers=1) as base_url:
+            assert get_health(base_url)[:2] == (
+                200,
+                {"status": "ok", "database": "ok", "cache": "ok"},
+            )
+
+            cache_proxy.stop()
+            status, body, content_type = get_health(base_url)
+            assert (status, body["cache"], body["database"]) == (503, "unavailable", "ok")
+            assert content_type == "application/problem+json"
+            assert body["code"] == "service_unavailable"
+
+            cache_proxy.start()
+            assert get_health(base_url)[0] == 200
+
+            database_proxy.stop()
+            status, body, _ = get_health(base_url)
+            assert (status, body["database"], body["cache"]) == (503, "unavailable", "ok")
+
+            database_proxy.start()
+            assert get_health(base_url)[:2] == (
+                200,
+                {"status": "ok", "database": "ok", "cache": "ok"},
+            )
+    finally:
+        database_proxy.stop()
+        cache_proxy.stop()
