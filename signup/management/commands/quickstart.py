@@ -2,8 +2,11 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
 from protection.keys import ApiKey, api_key_create
 
@@ -12,9 +15,17 @@ DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 
 
 class Command(BaseCommand):
-    help = "Create a fresh demo API key (revoking the previous one) and print the URLs."
+    help = "Local demo: a fresh API key and admin password, printed with the URLs to open."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("quickstart is for local development: run it with DJANGO_DEBUG=1")
+        admin_password = get_random_string(20)
+        admin_user, _ = get_user_model().objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
+        admin_user.set_password(admin_password)
+        admin_user.save()
         ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_reason="replaced by a new quickstart run"
         )
@@ -30,7 +41,7 @@ class Command(BaseCommand):
                     f"  API docs:          {base}/api/docs/",
                     f"  health:            {base}/api/v1/health",
                     f"  admin:             {base}/admin/ "
-                    "(create a login with: .venv/bin/python manage.py createsuperuser)",
+                    f"(user admin, password {admin_password}, new on every run)",
                     "",
                     "Demo API key (publishable, shown once; send it as X-Api-Key):",
                     raw_key,
