@@ -53,7 +53,9 @@ def _deny(
     return ProtectionError(code, detail)
 
 
-def _fingerprint(raw_key: str) -> dict[str, Any]:
+def _fingerprint(raw_key: Any) -> dict[str, Any]:
+    if not isinstance(raw_key, str):
+        return {}
     # Lets repeated bad keys be correlated in the audit log without storing them.
     return {"key_fingerprint": crypto.keyed_digest(raw_key, purpose="api_key_fingerprint")[:16]}
 
