@@ -7,13 +7,13 @@ key used from a browser, origin. Each refusal is a ``SecurityEvent`` and a
 ``ProtectionError``; the raw key never reaches either.
 """
 
-import copy
 import datetime
 import logging
 from typing import Any
 
 from django.db import DatabaseError
 from django.db.models import Q
+from django.db.models.base import ModelState
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -137,8 +137,21 @@ def api_key_verify(
                 details={"origin": origin[:200]},
             )
     _touch(api_key, now)
-    # Callers get their own instance: the cached one is shared by every request.
-    return copy.copy(api_key)
+    return _clone(api_key)
+
+
+def _clone(api_key: ApiKey) -> ApiKey:
+    """Callers get their own instance: the cached one is shared by every request.
+
+    Cheaper than copy.copy (no pickling protocol); related objects are
+    reloaded lazily by the clone rather than shared.
+    """
+    clone = ApiKey.__new__(ApiKey)
+    clone.__dict__.update(api_key.__dict__)
+    clone._state = ModelState()
+    clone._state.db = api_key._state.db
+    clone._state.adding = False
+    return clone
 
 
 def api_key_from_request(*, request: HttpRequest, now: datetime.datetime | None = None) -> ApiKey:

@@ -142,7 +142,8 @@ def test_rotate_errors(make_api_key):
     revoked, _ = make_api_key(name="gone")
     api_key_revoke(api_key=revoked, reason="leaked")
     assert "revoked key cannot be rotated" in fails("rotate_api_key", revoked.public_id)
-    assert "use the public id for rotated" in fails("rotate_api_key", "gone")  # names only find active keys
+    # Names only find active keys.
+    assert "use the public id for rotated" in fails("rotate_api_key", "gone")
     live, _ = make_api_key(name="live")
     assert "Invalid duration" in fails("rotate_api_key", "live", "--grace", "forever")
     api_key_rotate(api_key=live)
