@@ -160,7 +160,12 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.public_id})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if getattr(self, "_loaded_revoked", False):
+        # Revocation is final: a revoked row is never written again, even from a
+        # stale instance loaded before the revocation (one query; saves are rare).
+        if not self._state.adding and (
+            getattr(self, "_loaded_revoked", False)
+            or ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=False).exists()
+        ):
             raise ValueError("A revoked API key is read-only: revocation cannot be undone")
         super().save(*args, **kwargs)
         self._loaded_revoked = self.revoked_at is not None

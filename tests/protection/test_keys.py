@@ -156,6 +156,16 @@ def test_revocation_cannot_be_undone(api_key):
         api_key_update(api_key=stored, changes={"name": "resurrected"})
 
 
+def test_a_stale_instance_cannot_write_over_a_revocation(api_key):
+    key, _ = api_key
+    stale = ApiKey.objects.get(pk=key.pk)
+    api_key_revoke(api_key=key, reason="leaked", now=NOW)
+    stale.name = "renamed"
+    with pytest.raises(ValueError, match="read-only"):
+        stale.save()
+    assert ApiKey.objects.get(pk=key.pk).revoked_at == NOW
+
+
 def test_revoke_needs_a_reason(api_key):
     with pytest.raises(ValueError):
         api_key_revoke(api_key=api_key[0], reason="  ")
