@@ -34,8 +34,10 @@ class ApiKeyAuthentication(BaseAuthentication):
             api_key = api_key_from_request(request=request)
         except ProtectionError as exc:
             if exc.status == 401:
-                # RFC 9110: a 401 names the scheme the client should use.
-                exc.headers.setdefault("WWW-Authenticate", self.authenticate_header(request))
+                # RFC 9110: a 401 names the scheme to use; here the key's, even on
+                # subclasses that add a second credential.
+                challenge = ApiKeyAuthentication.authenticate_header(self, request)
+                exc.headers.setdefault("WWW-Authenticate", challenge)
             raise
         return AnonymousUser(), Caller(api_key=api_key)
 
