@@ -6,17 +6,16 @@ that same key. Both set ``request.auth`` to a ``Caller``.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from protection.exceptions import ProtectionError
-from protection.keys import ApiKey, api_key_verify
+from protection.keys import ApiKey, api_key_from_request
 from protection.sessions import AnonymousSession, session_authenticate
-
-API_KEY_HEADER = "HTTP_X_API_KEY"
-QUERY_KEY_NAMES = ("api_key", "apikey", "key", "x-api-key")
 
 
 @dataclass(frozen=True)
@@ -28,17 +27,32 @@ class Caller:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
+    """Verify ``X-Api-Key`` (never the query string) and attach ``Caller(api_key)``."""
+
     def authenticate(self, request: Request) -> tuple[AnonymousUser, Caller]:
-        if any(name in request.query_params for name in QUERY_KEY_NAMES):
-            raise ProtectionError("api_key_in_query")
-        api_key = api_key_verify(
-            raw_key=request.META.get(API_KEY_HEADER, "").strip(),
-            origin=request.META.get("HTTP_ORIGIN"),
-        )
+        try:
+            api_key = api_key_from_request(request=request)
+        except ProtectionError as exc:
+            if exc.status == 401:
+                # RFC 9110: a 401 names the scheme to use; here the key's, even on
+                # subclasses that add a second credential.
+                challenge = ApiKeyAuthentication.authenticate_header(self, request)
+                exc.headers.setdefault("WWW-Authenticate", challenge)
+            raise
         return AnonymousUser(), Caller(api_key=api_key)
 
     def authenticate_header(self, request: Request) -> str:
         return 'ApiKey header="X-Api-Key"'
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Documents ``X-Api-Key`` as the security scheme of ApiKeyAuthentication views."""
+
+    target_class = "protection.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
 
 
 class SessionAuthentication(ApiKeyAuthentication):

@@ -32,6 +32,12 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_LIFETIME": 2 * 60 * 60,
     # URL prefix whose errors are rendered as application/problem+json.
     "API_PREFIX": "/api/",
+    # Seconds a looked-up API key is reused by one process before it is read
+    # again (capped at 1: revocations reach every process within a second).
+    # 0 disables the cache.
+    "API_KEY_CACHE_TTL": 1.0,
+    # An API key's last_used_at is written at most once per this many seconds.
+    "API_KEY_LAST_USED_INTERVAL": 60,
 }
 
 

@@ -10,20 +10,29 @@ under a server-side pepper, not with a slow password hasher: a slow hash
 protects guessable passwords, and would only make every request slower here.
 """
 
+import functools
 import hashlib
 import hmac
 import secrets
 import string
 import zlib
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from django.core.exceptions import ImproperlyConfigured
 
 from protection.conf import gatehouse_settings
 
 ALPHABET = string.digits + string.ascii_letters
+_ALPHABET_SET = frozenset(ALPHABET)
 KEY_PREFIXES = {"publishable": "gh_pub", "secret": "gh_sec"}
-PUBLIC_ID_LENGTH = 12
+_KINDS_BY_PREFIX = {prefix: kind for kind, prefix in KEY_PREFIXES.items()}
+PUBLIC_ID_LENGTH = 12  # about 71 bits: ids never collide in practice, unique in the DB anyway
 SECRET_LENGTH = 32  # 32 base62 characters: about 190 bits
-CHECKSUM_LENGTH = 6
+CHECKSUM_LENGTH = 6  # 62**6 > 2**32, so every CRC-32 value fits
+# Every well-formed key has exactly this length: "gh_xxx_" + id + "_" + secret + "_" + crc.
+RAW_KEY_LENGTH = 7 + PUBLIC_ID_LENGTH + 1 + SECRET_LENGTH + 1 + CHECKSUM_LENGTH
+# Compared against when the public id is unknown, so that case costs the same hash.
+UNKNOWN_KEY_HASH = "0" * 64
 
 
 class ParsedKey(NamedTuple):
@@ -54,42 +63,60 @@ def generate_public_id() -> str:
 
 def generate_raw_key(*, kind: str, public_id: str) -> tuple[str, str]:
     """Return ``(raw_key, secret)`` for a new key of ``kind`` with ``public_id``."""
+    if kind not in KEY_PREFIXES:
+        raise ValueError(f"Unknown API key kind {kind!r}")
+    if len(public_id) != PUBLIC_ID_LENGTH or not _ALPHABET_SET.issuperset(public_id):
+        raise ValueError("A public id is 12 base62 characters")
     secret = _random_base62(SECRET_LENGTH)
     body = f"{KEY_PREFIXES[kind]}_{public_id}_{secret}"
     return f"{body}_{_checksum(body)}", secret
 
 
-def parse_raw_key(raw_key: str) -> ParsedKey | None:
-    """Return the parts of a well-formed key, or None; never touches storage."""
-    if not raw_key or len(raw_key) > 100 or not raw_key.isascii():
+def parse_raw_key(raw_key: Any) -> ParsedKey | None:
+    """Return the parts of a well-formed key, or None; never touches storage.
+
+    Anything but the exact shape (length, prefix, separators, base62 parts,
+    checksum) is refused, including surrounding whitespace and non-ASCII text.
+    """
+    if not isinstance(raw_key, str) or len(raw_key) != RAW_KEY_LENGTH or not raw_key.isascii():
         return None
     parts = raw_key.split("_")
     if len(parts) != 5:
         return None
-    prefix = f"{parts[0]}_{parts[1]}"
-    kinds = {value: kind for kind, value in KEY_PREFIXES.items()}
+    kind = _KINDS_BY_PREFIX.get(f"{parts[0]}_{parts[1]}")
     public_id, secret, checksum = parts[2], parts[3], parts[4]
     if (
-        prefix not in kinds
+        kind is None
         or len(public_id) != PUBLIC_ID_LENGTH
         or len(secret) != SECRET_LENGTH
-        or not all(c in ALPHABET for c in public_id + secret)
+        or len(checksum) != CHECKSUM_LENGTH
+        or not _ALPHABET_SET.issuperset(public_id + secret + checksum)
     ):
         return None
     body = raw_key[: -(CHECKSUM_LENGTH + 1)]
     if not hmac.compare_digest(_checksum(body), checksum):
         return None
-    return ParsedKey(kinds[prefix], public_id, secret)
+    return ParsedKey(kind, public_id, secret)
+
+
+@functools.lru_cache(maxsize=8)
+def _derive_pepper(pepper: str) -> bytes:
+    # Memoised on the setting's value: the hot path pays one dict lookup, and a
+    # changed setting (override_settings in tests) still takes effect at once.
+    return hashlib.sha256(b"gatehouse-api-key-pepper:" + pepper.encode()).digest()
 
 
 def _pepper() -> bytes:
     pepper = gatehouse_settings.API_KEY_PEPPER or gatehouse_settings.SIGNING_KEY
-    return hashlib.sha256(b"gatehouse-api-key-pepper:" + pepper.encode()).digest()
+    if not pepper:
+        # An empty pepper would make the stored hashes plain SHA-256 look-alikes.
+        raise ImproperlyConfigured("Set GATEHOUSE['API_KEY_PEPPER'] or GATEHOUSE['SIGNING_KEY']")
+    return _derive_pepper(pepper)
 
 
 def hash_secret(secret: str) -> str:
     """Return the hex HMAC-SHA-256 of an API key secret under the pepper."""
-    return hmac.new(_pepper(), secret.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.digest(_pepper(), secret.encode("ascii"), "sha256").hex()
 
 
 def secret_matches(secret: str, stored_hash: str) -> bool:

@@ -50,6 +50,12 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     ),
     "not_acceptable": ErrorSpec(406, "Not acceptable", "Only application/json is served."),
     "conflict": ErrorSpec(409, "Conflict", "The resource already exists."),
+    "api_key_already_revoked": ErrorSpec(
+        409, "API key already revoked", "This API key is already revoked."
+    ),
+    "api_key_already_rotated": ErrorSpec(
+        409, "API key already rotated", "This API key already has an active successor."
+    ),
     "payload_too_large": ErrorSpec(413, "Payload too large", "The request body is too large."),
     "unsupported_media_type": ErrorSpec(
         415, "Unsupported media type", "Send the body as application/json."

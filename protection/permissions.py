@@ -16,5 +16,9 @@ class HasApiKeyScope(BasePermission):
         caller = request.auth
         if not isinstance(caller, Caller):
             raise ProtectionError("api_key_missing")
-        api_key_require_scope(caller.api_key, view.required_scope)  # type: ignore[attr-defined]
+        api_key_require_scope(
+            caller.api_key,
+            view.required_scope,
+            request=request,  # type: ignore[attr-defined]
+        )
         return True

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from protection.keys import ApiKey, api_key_create
+from protection.keys import ApiKey, api_key_create, verified_keys
 from protection.sessions import IssuedSession, session_issue
 
 USING_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -36,6 +36,14 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _clear_verified_keys() -> Iterator[None]:
+    """Each test starts with an empty per-process API key cache."""
+    verified_keys.clear()
+    yield
+    verified_keys.clear()
 
 
 @pytest.fixture

@@ -1,0 +1,279 @@
+"""API keys in the admin: list, filter, create (raw key shown once), revoke, rotate.
+
+Creating or rotating renders the new raw key in that one response (never
+stored, never in a message or session, ``Cache-Control: no-store``). Revoked
+keys are read-only; nothing can be deleted, so the audit trail stays whole.
+Every write goes through the services in ``protection.keys``.
+"""
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from protection.exceptions import ProtectionError
+from protection.keys import (
+    SCOPES,
+    VERIFICATIONS,
+    ApiKey,
+    ApiKeyStatus,
+    api_key_create,
+    api_key_revoke,
+    api_key_rotate,
+    api_key_status,
+    api_key_update,
+    clean_origins,
+)
+from protection.keys.services import DEFAULT_GRACE, UPDATABLE_FIELDS
+
+TEMPLATES = "admin/protection/apikey/"
+
+
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, scope) for scope in SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Endpoints this key may call. None ticked: the key can call nothing.",
+    )
+    allowed_origins = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Exact browser origins, comma- or line-separated, e.g. https://app.example. "
+        "Empty: browsers are refused (requests without Origin, from apps and servers, "
+        "are not origin-checked).",
+    )
+    required_verifications = forms.MultipleChoiceField(
+        choices=[(name, name) for name in VERIFICATIONS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="What a client must pass before a session is issued. None ticked: nothing.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "name",
+            "kind",
+            "scopes",
+            "allowed_origins",
+            "required_verifications",
+            "rate_limit_overrides",
+            "expires_at",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.initial.setdefault("scopes", list(SCOPES))
+            self.initial.setdefault("required_verifications", ["pow"])
+        else:
+            self.initial["allowed_origins"] = ", ".join(self.instance.allowed_origins)
+
+    def clean_allowed_origins(self) -> list[str]:
+        text = self.cleaned_data.get("allowed_origins") or ""
+        return clean_origins(text.replace("\n", ","))
+
+    def clean_rate_limit_overrides(self) -> dict:
+        value = self.cleaned_data.get("rate_limit_overrides")
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise ValidationError('Enter a JSON object, e.g. {"lookup": "30/m"}.')
+        return value
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(max_length=200, help_text="Why; kept in the audit log.")
+
+
+class RotateForm(forms.Form):
+    grace_hours = forms.IntegerField(
+        min_value=0,
+        max_value=24 * 90,
+        initial=int(DEFAULT_GRACE.total_seconds() // 3600),
+        help_text="How long the old key keeps working, in hours (0: stops now).",
+    )
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(ApiKeyStatus.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ApiKeyStatus.values:
+            return queryset.with_status(self.value())
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyForm
+    list_display = (
+        "name", "kind", "public_id", "scope_list", "status", "last_used_at", "expires_at",
+        "created_at",
+    )  # fmt: skip
+    list_filter = (StatusFilter, "kind", "created_at", "expires_at")
+    search_fields = ("name", "=public_id")
+    date_hierarchy = "created_at"
+    actions = ["revoke_selected", "rotate_selected"]
+    show_full_result_count = False
+    readonly_fields = (
+        "public_id", "status", "created_at", "created_by", "replaces", "successor_list",
+        "rotated_at", "last_used_at", "revoked_at", "revoked_reason", "revoked_by",
+    )  # fmt: skip
+
+    # --- display ---------------------------------------------------------------
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes) or "—"
+
+    @admin.display(description="status")
+    def status(self, obj: ApiKey) -> str:
+        return api_key_status(obj).label
+
+    @admin.display(description="successors")
+    def successor_list(self, obj: ApiKey) -> str:
+        return ", ".join(str(key) for key in obj.successors.all()) or "—"
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        editable = list(ApiKeyForm.Meta.fields)
+        if obj is None:
+            return editable
+        editable.remove("kind")  # baked into the raw key's prefix
+        return ["name", "kind", "public_id", "status", *editable[1:], *self.readonly_fields[2:]]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        if obj is None:
+            return ()
+        return ("kind", *self.readonly_fields)
+
+    # --- permissions: revoked keys are read-only, nothing is ever deleted ----------
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        if obj is not None and obj.revoked_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    # --- writes go through the services ------------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.Form, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            changes = {name: data[name] for name in form.changed_data if name in UPDATABLE_FIELDS}
+            if changes:
+                api_key_update(api_key=obj, changes=changes, updated_by=request.user)
+            return
+        created, raw_key = api_key_create(
+            name=data["name"],
+            kind=data["kind"],
+            scopes=data["scopes"],
+            allowed_origins=data["allowed_origins"],
+            required_verifications=data["required_verifications"],
+            rate_limit_overrides=data.get("rate_limit_overrides") or {},
+            expires_at=data.get("expires_at"),
+            created_by=request.user,
+        )
+        # The admin logs and links to ``obj``: make it the row the service created.
+        obj.__dict__.update(created.__dict__)
+        request._gatehouse_new_keys = [(created, raw_key)]  # type: ignore[attr-defined]
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: Any = None) -> Any:
+        new_keys = getattr(request, "_gatehouse_new_keys", None)
+        if not new_keys:
+            return super().response_add(request, obj, post_url_continue)
+        return self._raw_keys_response(request, new_keys, title="API key created")
+
+    def _raw_keys_response(
+        self, request: HttpRequest, new_keys: list[tuple[ApiKey, str]], *, title: str
+    ) -> HttpResponse:
+        info = (self.opts.app_label, self.opts.model_name)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "new_keys": [
+                {
+                    "api_key": key,
+                    "raw_key": raw,
+                    "url": reverse("admin:{}_{}_change".format(*info), args=[key.pk]),
+                }
+                for key, raw in new_keys
+            ],
+            "changelist_url": reverse("admin:{}_{}_changelist".format(*info)),
+        }
+        response = TemplateResponse(request, TEMPLATES + "raw_keys.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _confirm(
+        self, request: HttpRequest, queryset: QuerySet, form: forms.Form, *, action: str, title: str
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "form": form,
+            "keys": queryset,
+            "action": action,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, TEMPLATES + "confirm_action.html", context)
+
+    @admin.action(description="Revoke selected API keys (cannot be undone)", permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = RevokeForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._confirm(
+                request, queryset, form, action="revoke_selected", title="Revoke API keys"
+            )
+        revoked, skipped = 0, []
+        for key in queryset:
+            try:
+                api_key_revoke(
+                    api_key=key, reason=form.cleaned_data["reason"], revoked_by=request.user
+                )
+                revoked += 1
+            except ProtectionError:
+                skipped.append(key.public_id)
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"Already revoked, left as they were: {', '.join(skipped)}.",
+                messages.WARNING,
+            )  # fmt: skip
+        return None
+
+    @admin.action(
+        description="Rotate selected API keys (new keys shown once)", permissions=["change"]
+    )
+    def rotate_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = RotateForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._confirm(
+                request, queryset, form, action="rotate_selected", title="Rotate API keys"
+            )
+        grace = datetime.timedelta(hours=form.cleaned_data["grace_hours"])
+        new_keys = []
+        for key in queryset:
+            try:
+                new_keys.append(api_key_rotate(api_key=key, grace=grace, rotated_by=request.user))
+            except ProtectionError as exc:
+                self.message_user(request, f"{key}: not rotated: {exc.detail}", messages.ERROR)
+        if not new_keys:
+            return None
+        return self._raw_keys_response(request, new_keys, title="API keys rotated")

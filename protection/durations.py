@@ -1,0 +1,22 @@
+"""Human durations for command flags: ``30s``, ``30m``, ``24h``, ``7d``, ``2w``."""
+
+import datetime
+import re
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"(\d{1,6})([smhdw])")
+
+
+def parse_duration(text: str) -> datetime.timedelta:
+    """Return the timedelta for ``<number><unit>`` (units s, m, h, d, w).
+
+    Raises ValueError with a one-line message for anything else (no sign, no
+    fractions, no bare numbers: ``30`` is ambiguous between seconds and days).
+    """
+    match = _DURATION.fullmatch(text.strip().lower()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(
+            f"Invalid duration {text!r}: use a number and a unit, e.g. 30s, 30m, 24h, 7d"
+        )
+    number, unit = match.groups()
+    return datetime.timedelta(**{_UNITS[unit]: int(number)})

@@ -1,0 +1,53 @@
+"""API keys: which client application is calling (the *what*).
+
+A small package: ``models`` (ApiKey, statuses, validation), ``services``
+(create, update, rotate, revoke), ``verify`` (the per-request check and
+scope/origin rules), ``cache`` (the one-second per-process cache) and
+``selectors`` (finding keys by public id or name). Import from here.
+"""
+
+from protection.keys.cache import verified_keys
+from protection.keys.models import (
+    SCOPES,
+    VERIFICATIONS,
+    ApiKey,
+    ApiKeyStatus,
+    api_key_status,
+    clean_origins,
+    clean_scopes,
+    clean_verifications,
+)
+from protection.keys.selectors import api_key_find
+from protection.keys.services import (
+    api_key_create,
+    api_key_revoke,
+    api_key_rotate,
+    api_key_update,
+)
+from protection.keys.verify import (
+    api_key_from_request,
+    api_key_require_scope,
+    api_key_verify,
+    origin_allowed,
+)
+
+__all__ = [
+    "SCOPES",
+    "VERIFICATIONS",
+    "ApiKey",
+    "ApiKeyStatus",
+    "api_key_create",
+    "api_key_find",
+    "api_key_from_request",
+    "api_key_require_scope",
+    "api_key_revoke",
+    "api_key_rotate",
+    "api_key_status",
+    "api_key_update",
+    "api_key_verify",
+    "clean_origins",
+    "clean_scopes",
+    "clean_verifications",
+    "origin_allowed",
+    "verified_keys",
+]

@@ -1,0 +1,194 @@
+"""The ``ApiKey`` model, its statuses and the validation of its settings.
+
+Scopes, origins and required verifications are validated and normalised
+here, once, so the admin form, the commands and the services agree.
+"""
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+SCOPES = ("session", "lookup", "create")
+VERIFICATIONS = ("pow", "recaptcha")
+NO_VERIFICATION = "none"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ApiKeyStatus(models.TextChoices):
+    ACTIVE = "active", "active"
+    GRACE = "grace", "in grace"
+    EXPIRED = "expired", "expired"
+    REVOKED = "revoked", "revoked"
+
+
+def _split(values: Iterable[str] | str) -> list[str]:
+    if isinstance(values, str):
+        values = values.split(",")
+    return [value.strip() for value in values if value and value.strip()]
+
+
+def _dedupe(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def clean_scopes(values: Iterable[str] | str) -> list[str]:
+    """Return the scopes as a list; ``ValidationError`` naming any unknown one."""
+    scopes = _dedupe(value.lower() for value in _split(values))
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if unknown:
+        raise ValidationError(
+            f"Unknown scope(s): {', '.join(unknown)}. Choose from: {', '.join(SCOPES)}.",
+            code="invalid_scope",
+        )
+    return scopes
+
+
+def clean_verifications(values: Iterable[str] | str) -> list[str]:
+    """Return the required verifications; ``none`` alone means an empty list."""
+    names = _dedupe(value.lower() for value in _split(values))
+    if names == [NO_VERIFICATION]:
+        return []
+    unknown = [name for name in names if name not in VERIFICATIONS]
+    if unknown:
+        raise ValidationError(
+            f"Unknown verification(s): {', '.join(unknown)}. Choose from: "
+            f"{', '.join(VERIFICATIONS)}, or {NO_VERIFICATION} alone.",
+            code="invalid_verification",
+        )
+    return names
+
+
+def normalize_origin(value: str) -> str:
+    """Return ``scheme://host[:port]`` as browsers serialise it, or raise ValidationError.
+
+    Origins are compared as exact strings afterwards, so look-alike hosts,
+    other schemes, paths and ``null`` can never match.
+    """
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValidationError(f"Invalid origin {value!r}.", code="invalid_origin") from exc
+    if (
+        parts.scheme not in _DEFAULT_PORTS
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "*" in text
+        or text.endswith("/")
+    ):
+        raise ValidationError(
+            f"Invalid origin {value!r}: use scheme://host[:port], e.g. https://app.example.",
+            code="invalid_origin",
+        )
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[parts.scheme]:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def clean_origins(values: Iterable[str] | str) -> list[str]:
+    """Return the normalised allowed origins; ``ValidationError`` for any bad one."""
+    return _dedupe(normalize_origin(value) for value in _split(values))
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def with_status(self, status: str, *, now: datetime.datetime | None = None) -> "ApiKeyQuerySet":
+        """Keys whose ``api_key_status`` at ``now`` is ``status``."""
+        now = now or timezone.now()
+        live = Q(revoked_at__isnull=True)
+        unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        conditions = {
+            ApiKeyStatus.ACTIVE: live & unexpired & Q(rotated_at__isnull=True),
+            ApiKeyStatus.GRACE: live & unexpired & Q(rotated_at__isnull=False),
+            ApiKeyStatus.EXPIRED: live & Q(expires_at__lte=now),
+            ApiKeyStatus.REVOKED: Q(revoked_at__isnull=False),
+        }
+        return self.filter(conditions[ApiKeyStatus(status)])
+
+
+class ApiKey(models.Model):
+    class Kind(models.TextChoices):
+        PUBLISHABLE = "publishable", "publishable (browsers and mobile apps)"
+        SECRET = "secret", "secret (servers)"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PUBLISHABLE)
+    public_id = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list, blank=True)
+    allowed_origins = models.JSONField(default=list, blank=True)
+    required_verifications = models.JSONField(default=list, blank=True)
+    rate_limit_overrides = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=200, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successors"
+    )
+    # Set on the old key when a successor is issued: "in grace" until expires_at.
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Revocation is final: a revoked row is never written again, even from a
+        # stale instance loaded before the revocation (one query; saves are rare).
+        if not self._state.adding and (
+            getattr(self, "_loaded_revoked", False)
+            or ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=False).exists()
+        ):
+            raise ValueError("A revoked API key is read-only: revocation cannot be undone")
+        super().save(*args, **kwargs)
+        self._loaded_revoked = self.revoked_at is not None
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> "ApiKey":
+        instance = super().from_db(db, field_names, values)
+        # Remembered so save() can refuse to touch a key that was loaded revoked.
+        instance._loaded_revoked = instance.__dict__.get("revoked_at") is not None
+        return instance
+
+    def is_active(self, now: datetime.datetime | None = None) -> bool:
+        """True while the key authenticates (active or in grace)."""
+        return api_key_status(self, now) in (ApiKeyStatus.ACTIVE, ApiKeyStatus.GRACE)
+
+
+def api_key_status(api_key: ApiKey, now: datetime.datetime | None = None) -> ApiKeyStatus:
+    """Return active, grace (rotated, old key still valid), expired or revoked."""
+    now = now or timezone.now()
+    if api_key.revoked_at is not None:
+        return ApiKeyStatus.REVOKED
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        return ApiKeyStatus.EXPIRED
+    if api_key.rotated_at is not None:
+        return ApiKeyStatus.GRACE
+    return ApiKeyStatus.ACTIVE

@@ -1,0 +1,184 @@
+"""Verifying a presented key on every request: the hot path.
+
+Order of checks: offline parse (no query for a malformed key), lookup by
+public id (through the one-second per-process cache), constant-time hash
+comparison (computed even for unknown ids), kind, revoked, expired, secret
+key used from a browser, origin. Each refusal is a ``SecurityEvent`` and a
+``ProtectionError``; the raw key never reaches either.
+"""
+
+import datetime
+import logging
+from typing import Any
+
+from django.db import DatabaseError
+from django.db.models import Q
+from django.db.models.base import ModelState
+from django.http import HttpRequest
+from django.utils import timezone
+
+from protection import crypto
+from protection.conf import gatehouse_settings
+from protection.events import event_record
+from protection.exceptions import ProtectionError
+from protection.keys.cache import verified_keys
+from protection.keys.models import ApiKey, ApiKeyStatus, api_key_status
+
+logger = logging.getLogger("gatehouse.keys")
+
+API_KEY_HEADER = "HTTP_X_API_KEY"
+# Query parameters that clients use by mistake to carry a key; any parameter
+# whose value looks like one of our keys is refused as well.
+QUERY_KEY_NAMES = frozenset({"api_key", "apikey", "api-key", "key", "x-api-key", "x_api_key"})
+_KEY_PREFIXES = tuple(f"{prefix}_" for prefix in crypto.KEY_PREFIXES.values())
+AUTH_EVENT = "api_key_auth"
+
+
+def _deny(
+    code: str,
+    *,
+    request: HttpRequest | None,
+    api_key: ApiKey | None = None,
+    details: dict[str, Any] | None = None,
+    detail: str | None = None,
+) -> ProtectionError:
+    event_record(
+        kind=AUTH_EVENT,
+        decision="deny",
+        reason=code,
+        request=request,
+        api_key=api_key,
+        details=details,
+    )
+    return ProtectionError(code, detail)
+
+
+def _fingerprint(raw_key: Any) -> dict[str, Any]:
+    if not isinstance(raw_key, str):
+        return {}
+    # Lets repeated bad keys be correlated in the audit log without storing them.
+    return {"key_fingerprint": crypto.keyed_digest(raw_key, purpose="api_key_fingerprint")[:16]}
+
+
+def _lookup(public_id: str) -> ApiKey | None:
+    entry = verified_keys.get(public_id)
+    if entry is not None:
+        return entry.api_key
+    api_key = ApiKey.objects.filter(public_id=public_id).first()
+    verified_keys.put(public_id, api_key)
+    return api_key
+
+
+def _touch(api_key: ApiKey, now: datetime.datetime) -> None:
+    """Record use at most once per interval per key, never a write per request."""
+    interval = datetime.timedelta(seconds=gatehouse_settings.API_KEY_LAST_USED_INTERVAL)
+    if api_key.last_used_at is not None and now - api_key.last_used_at < interval:
+        return
+    try:
+        ApiKey.objects.filter(pk=api_key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - interval)
+        ).update(last_used_at=now)
+    except DatabaseError:
+        # Bookkeeping only: a failed write must not refuse a valid key.
+        logger.warning("could not record last use of API key %s", api_key.public_id)
+        return
+    cached = verified_keys.get(api_key.public_id)
+    if cached is not None and cached.api_key is not None:
+        # Other processes may have written it first: either way it is now recent.
+        cached.api_key.last_used_at = now
+
+
+def api_key_verify(
+    *,
+    raw_key: str | None,
+    origin: str | None = None,
+    now: datetime.datetime | None = None,
+    request: HttpRequest | None = None,
+) -> ApiKey:
+    """Return the key for ``raw_key`` if it may be used now from ``origin``.
+
+    Raises ProtectionError: api_key_missing, api_key_invalid (malformed,
+    unknown id or wrong secret alike), api_key_revoked, api_key_expired,
+    secret_key_in_browser, origin_not_allowed. ``origin`` is the browser's
+    Origin header (None when absent: servers and mobile apps are not
+    origin-checked). ``request`` only adds client IP and path to the events.
+    """
+    if not raw_key:
+        raise _deny("api_key_missing", request=request)
+    parsed = crypto.parse_raw_key(raw_key)
+    if parsed is None:
+        raise _deny("api_key_invalid", request=request, details=_fingerprint(raw_key))
+    api_key = _lookup(parsed.public_id)
+    stored_hash = api_key.secret_hash if api_key is not None else crypto.UNKNOWN_KEY_HASH
+    # Hash and compare before looking at api_key, so unknown ids cost the same.
+    matches = crypto.secret_matches(parsed.secret, stored_hash)
+    if not matches or api_key is None or api_key.kind != parsed.kind:
+        raise _deny("api_key_invalid", request=request, details={"public_id": parsed.public_id})
+    now = now or timezone.now()
+    status = api_key_status(api_key, now)
+    if status == ApiKeyStatus.REVOKED:
+        raise _deny("api_key_revoked", request=request, api_key=api_key)
+    if status == ApiKeyStatus.EXPIRED:
+        raise _deny("api_key_expired", request=request, api_key=api_key)
+    if origin is not None:
+        if api_key.kind == ApiKey.Kind.SECRET:
+            # A server key seen from a browser has leaked into a front end.
+            raise _deny(
+                "secret_key_in_browser",
+                request=request,
+                api_key=api_key,
+                details={"origin": origin[:200]},
+            )
+        if not origin_allowed(api_key, origin):
+            raise _deny(
+                "origin_not_allowed",
+                request=request,
+                api_key=api_key,
+                details={"origin": origin[:200]},
+            )
+    _touch(api_key, now)
+    return _clone(api_key)
+
+
+def _clone(api_key: ApiKey) -> ApiKey:
+    """Callers get their own instance: the cached one is shared by every request.
+
+    Cheaper than copy.copy (no pickling protocol); related objects are
+    reloaded lazily by the clone rather than shared.
+    """
+    clone = ApiKey.__new__(ApiKey)
+    clone.__dict__.update(api_key.__dict__)
+    clone._state = ModelState()
+    clone._state.db = api_key._state.db
+    clone._state.adding = False
+    return clone
+
+
+def api_key_from_request(*, request: HttpRequest, now: datetime.datetime | None = None) -> ApiKey:
+    """Verify the ``X-Api-Key`` of ``request``; a key in the query string is refused."""
+    for name, value in request.GET.items():
+        if name.lower() in QUERY_KEY_NAMES or value.startswith(_KEY_PREFIXES):
+            raise _deny("api_key_in_query", request=request, details={"parameter": name[:64]})
+    return api_key_verify(
+        raw_key=request.META.get(API_KEY_HEADER, "").strip(),
+        origin=request.META.get("HTTP_ORIGIN"),
+        now=now,
+        request=request,
+    )
+
+
+def origin_allowed(api_key: ApiKey, origin: str) -> bool:
+    """True when ``origin`` is exactly one of the key's allowed origins.
+
+    An empty list allows no browser origin at all; ``null``, look-alike
+    hosts, other schemes or ports and trailing paths never match.
+    """
+    return origin.lower() in api_key.allowed_origins
+
+
+def api_key_require_scope(
+    api_key: ApiKey, scope: str, *, request: HttpRequest | None = None
+) -> None:
+    """Raise ``scope_denied`` (and record it) unless the key carries ``scope``."""
+    if scope not in api_key.scopes:
+        raise _deny("scope_denied", request=request, api_key=api_key, details={"scope": scope})
