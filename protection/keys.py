@@ -47,6 +47,17 @@ class ApiKey(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successors"
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # reCAPTCHA policy, for keys whose required_verifications include it
+    # (protection.challenges.recaptcha).
+    recaptcha_version = models.CharField(
+        max_length=2, choices=[("v2", "v2 (checkbox)"), ("v3", "v3 (score)")], default="v3"
+    )
+    recaptcha_action = models.CharField(
+        max_length=64, default="session", blank=True, help_text="v3: the expected action."
+    )
+    recaptcha_min_score = models.FloatField(
+        default=0.5, help_text="v3: lowest score accepted, 0.0 (bot) to 1.0 (human)."
+    )
 
     class Meta:
         verbose_name = "API key"
