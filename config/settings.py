@@ -193,6 +193,11 @@ RECAPTCHA_PRIVATE_KEY = os.environ.get(
 )
 if not os.environ.get("RECAPTCHA_SECRET_KEY"):
     SILENCED_SYSTEM_CHECKS.append("django_recaptcha.recaptcha_test_key_error")
+# siteverify: bounded wait (seconds, an int for django-recaptcha) and host
+# (www.recaptcha.net where www.google.com is blocked).
+RECAPTCHA_VERIFY_REQUEST_TIMEOUT = int(os.environ.get("RECAPTCHA_TIMEOUT", "3"))
+if os.environ.get("RECAPTCHA_DOMAIN"):
+    RECAPTCHA_DOMAIN = os.environ["RECAPTCHA_DOMAIN"]
 
 GATEHOUSE = {
     "SIGNING_KEY": os.environ.get("GATEHOUSE_SIGNING_KEY") or DEVELOPMENT_SIGNING_KEY,
