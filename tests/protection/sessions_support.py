@@ -27,8 +27,8 @@ def solve(challenge: dict[str, Any]) -> str:
     return altcha.Payload(parsed, solution).to_base64()
 
 
-@pytest.fixture
-def easy_pow(settings: Any) -> None:
+@pytest.fixture(name="easy_pow")
+def easy_pow_fixture(settings: Any) -> None:
     """A small default difficulty so the fast suite solves in milliseconds."""
     settings.GATEHOUSE = {**settings.GATEHOUSE, "POW_MAX_NUMBER": 400, "POW_MAX_NUMBER_CAP": 6400}
 
@@ -80,8 +80,8 @@ class SiteverifyHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@pytest.fixture(scope="session")
-def localhost_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+@pytest.fixture(scope="session", name="localhost_cert")
+def localhost_cert_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (trusted through SSL_CERT_FILE)."""
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
@@ -99,12 +99,12 @@ def siteverify_start(cert: Path, key: Path) -> SiteverifyServer:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
 
 
-@pytest.fixture
-def siteverify(
+@pytest.fixture(name="siteverify")
+def siteverify_fixture(
     settings: Any, monkeypatch: pytest.MonkeyPatch, localhost_cert: tuple[Path, Path]
 ) -> Iterator[SiteverifyServer]:
     """Point django-recaptcha at a fake siteverify on 127.0.0.1."""

@@ -18,7 +18,7 @@ from protection.challenges import (
 from protection.challenges.pow import pow_difficulty, pow_solution_verify
 from protection.events import SecurityEvent, event_record, recent_denials
 from protection.exceptions import ProtectionError
-from tests.protection.sessions_support import easy_pow, solve  # noqa: F401
+from tests.protection.sessions_support import easy_pow_fixture, solve  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("easy_pow")]
 
@@ -66,9 +66,7 @@ def test_garbage_costs_no_database_work(api_key, garbage, django_assert_num_quer
     assert refused.value.code == "challenge_failed"
 
 
-def test_wrong_solution_and_bad_signature_cost_no_database_work(
-    api_key, django_assert_num_queries
-):
+def test_wrong_solution_and_bad_signature_cost_no_database_work(api_key, django_assert_num_queries):
     key, _ = api_key
     payload = solve(challenge_issue(api_key=key, client_ip=IP)["altcha"])
     wrong = _tamper(payload, lambda d: d["solution"].update(derivedKey="00" * 32))
@@ -81,7 +79,9 @@ def test_wrong_solution_and_bad_signature_cost_no_database_work(
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda d: d["challenge"]["parameters"].update(expiresAt=d["challenge"]["parameters"]["expiresAt"] + 3600),  # noqa: E501
+        lambda d: d["challenge"]["parameters"].update(
+            expiresAt=d["challenge"]["parameters"]["expiresAt"] + 3600
+        ),  # noqa: E501
         lambda d: d["challenge"]["parameters"].update(keyPrefix="00"),
         lambda d: d["challenge"]["parameters"].update(cost=2),
         lambda d: d["challenge"]["parameters"]["data"].update(kid="someoneelse1"),
@@ -170,7 +170,9 @@ def test_difficulty_grows_with_key_denials(make_api_key, settings):
     key, _ = make_api_key()
     other, _ = make_api_key(name="other")
     for index in range(4):
-        event_record(kind="challenge_failed", decision="deny", api_key=key, client_ip=f"10.0.0.{index}")
+        event_record(
+            kind="challenge_failed", decision="deny", api_key=key, client_ip=f"10.0.0.{index}"
+        )
     assert recent_denials(api_key=key) == 4
     assert pow_difficulty(client_ip="192.0.2.1", api_key=key) == 1600
     assert pow_difficulty(client_ip="192.0.2.1", api_key=other) == 400

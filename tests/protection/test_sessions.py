@@ -24,7 +24,11 @@ def test_issue_records_the_session_and_an_event(api_key, make_session):
     key, _ = api_key
     issued = make_session(key, user_agent="UA/1", device_id="dev-1")
     session = AnonymousSession.objects.get(pk=issued.session.pk)
-    assert (session.client_ip, session.user_agent, session.device_id) == ("127.0.0.1", "UA/1", "dev-1")
+    assert (session.client_ip, session.user_agent, session.device_id) == (
+        "127.0.0.1",
+        "UA/1",
+        "dev-1",
+    )
     assert session.expires_at - session.created_at == datetime.timedelta(hours=2)
     assert issued.expires_in == 300 and issued.token_type == "Bearer"
     event = SecurityEvent.objects.get(kind="session_issued")
@@ -32,7 +36,11 @@ def test_issue_records_the_session_and_an_event(api_key, make_session):
 
 
 def test_lifetimes_are_configurable(api_key, make_session, settings):
-    settings.GATEHOUSE = {**settings.GATEHOUSE, "ACCESS_TOKEN_LIFETIME": 60, "SESSION_LIFETIME": 600}
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "ACCESS_TOKEN_LIFETIME": 60,
+        "SESSION_LIFETIME": 600,
+    }
     key, _ = api_key
     issued = make_session(key)
     assert issued.expires_in == 60

@@ -77,7 +77,9 @@ def test_tokens_are_not_signed_with_secret_key_or_signing_key(issued, settings):
     session, _ = issued
     for wrong_key in (settings.SECRET_KEY, gatehouse_settings.SIGNING_KEY):
         with pytest.raises(jwt.InvalidSignatureError):
-            jwt.decode(session.access, wrong_key, algorithms=["HS256"], options={"verify_aud": False})
+            jwt.decode(
+                session.access, wrong_key, algorithms=["HS256"], options={"verify_aud": False}
+            )
 
 
 def _alg_none(claims: dict) -> str:
