@@ -6,8 +6,10 @@ that same key. Both set ``request.auth`` to a ``Caller``.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -42,6 +44,13 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class SessionAuthentication(ApiKeyAuthentication):
+    """``X-Api-Key`` plus ``Authorization: Bearer <access token>``.
+
+    ``request.auth`` becomes ``Caller(api_key, session)``: the session is
+    active (checked in the database on every request, so a revocation is
+    immediate) and was issued under this same key.
+    """
+
     def authenticate(self, request: Request) -> tuple[AnonymousUser, Caller]:
         user, caller = super().authenticate(request)
         scheme, _, raw_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
@@ -52,3 +61,16 @@ class SessionAuthentication(ApiKeyAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="gatehouse"'
+
+
+class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
+    """OpenAPI: session endpoints need both the API key and the Bearer token."""
+
+    target_class = "protection.authentication.SessionAuthentication"
+    name = ["apiKey", "sessionBearer"]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        ]

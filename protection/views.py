@@ -2,7 +2,7 @@
 
 import re
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -74,6 +74,7 @@ class ChallengeView(APIView):
     required_scope = "session"
     rate_limit_group = "challenge"
 
+    @extend_schema_serializer(component_name="Challenge")
     class OutputSerializer(serializers.Serializer):
         altcha = serializers.DictField(help_text="ALTCHA v2 challenge: parameters + signature.")
         requires = serializers.ListField(child=serializers.CharField())
@@ -97,6 +98,7 @@ class SessionCreateView(APIView):
     required_scope = "session"
     rate_limit_group = "session"
 
+    @extend_schema_serializer(component_name="SessionCreate")
     class InputSerializer(serializers.Serializer):
         altcha = serializers.CharField(required=False, allow_blank=True, max_length=4096)
         recaptcha_token = serializers.CharField(required=False, allow_blank=True, max_length=4096)
@@ -142,6 +144,7 @@ class SessionRefreshView(APIView):
     required_scope = "session"
     rate_limit_group = "refresh"
 
+    @extend_schema_serializer(component_name="SessionRefresh")
     class InputSerializer(serializers.Serializer):
         refresh = serializers.CharField(max_length=4096)
 

@@ -45,8 +45,10 @@ class AnonymousSessionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     actions = ["revoke_selected"]
-    readonly_fields = [field.name for field in AnonymousSession._meta.fields]
-    exclude = ("refresh_jti",)
+    # Read-only; the refresh family state (refresh_jti) is not shown at all.
+    fields = readonly_fields = [
+        field.name for field in AnonymousSession._meta.fields if field.name != "refresh_jti"
+    ]
 
     @admin.display(description="status")
     def status(self, obj: AnonymousSession) -> str:
