@@ -210,11 +210,11 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(150):
             try:
-                if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                if requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or workers still booting
                 pass
             assert process.poll() is None, "gunicorn exited"
             time.sleep(0.1)
@@ -233,12 +233,12 @@ def test_full_flow_against_gunicorn(server):
     http.headers["X-Api-Key"] = raw
 
     def new_session() -> dict:
-        challenge = http.post(f"{base}/api/v1/challenges", timeout=5)
+        challenge = http.post(f"{base}/api/v1/challenges", timeout=15)
         assert challenge.status_code == 201, challenge.text
         payload = solve(challenge.json()["altcha"])  # the default difficulty
-        created = http.post(f"{base}/api/v1/sessions", json={"altcha": payload}, timeout=5)
+        created = http.post(f"{base}/api/v1/sessions", json={"altcha": payload}, timeout=15)
         assert created.status_code == 201, created.text
-        replay = http.post(f"{base}/api/v1/sessions", json={"altcha": payload}, timeout=5)
+        replay = http.post(f"{base}/api/v1/sessions", json={"altcha": payload}, timeout=15)
         assert replay.status_code == 403 and replay.json()["code"] == "challenge_replayed"
         return created.json()
 
