@@ -243,20 +243,28 @@ def test_full_flow_against_gunicorn(server):
         return created.json()
 
     tokens = new_session()
-    refreshed = http.post(f"{base}/api/v1/sessions/refresh", json={"refresh": tokens["refresh"]})
+    refreshed = http.post(
+        f"{base}/api/v1/sessions/refresh", json={"refresh": tokens["refresh"]}, timeout=15
+    )
     assert refreshed.status_code == 200, refreshed.text
-    reused = http.post(f"{base}/api/v1/sessions/refresh", json={"refresh": tokens["refresh"]})
+    reused = http.post(
+        f"{base}/api/v1/sessions/refresh", json={"refresh": tokens["refresh"]}, timeout=15
+    )
     assert reused.status_code == 401 and reused.json()["code"] == "session_revoked"
     after_reuse = http.delete(
         f"{base}/api/v1/sessions/current",
         headers={"Authorization": f"Bearer {refreshed.json()['access']}"},
+        timeout=15,
     )
     assert after_reuse.status_code == 401 and after_reuse.json()["code"] == "session_revoked"
 
     tokens = new_session()
     bearer = {"Authorization": f"Bearer {tokens['access']}"}
-    assert http.delete(f"{base}/api/v1/sessions/current", headers=bearer).status_code == 204
+    assert (
+        http.delete(f"{base}/api/v1/sessions/current", headers=bearer, timeout=15).status_code
+        == 204
+    )
     # Every worker refuses it at once (two workers, several tries).
     for _ in range(6):
-        again = http.delete(f"{base}/api/v1/sessions/current", headers=bearer)
+        again = http.delete(f"{base}/api/v1/sessions/current", headers=bearer, timeout=15)
         assert again.status_code == 401 and again.json()["code"] == "session_revoked"
