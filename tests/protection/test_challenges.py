@@ -227,3 +227,37 @@ def test_purge_removes_only_expired_spent_challenges(api_key):
     assert challenges_purge_expired(now=now) == 0
     assert challenges_purge_expired(now=now + datetime.timedelta(seconds=121)) == 1
     assert SpentChallenge.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_redemptions_of_one_solution_exactly_one_wins(api_key):
+    import threading
+
+    from django.db import connection
+
+    key, _ = api_key
+    payload = solve(challenge_issue(api_key=key, client_ip=IP)["altcha"])
+    workers = 8
+    barrier = threading.Barrier(workers)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def redeem() -> None:
+        try:
+            barrier.wait()
+            challenge_verify(api_key=key, client_ip=IP, altcha_payload=payload)
+            outcome = "accepted"
+        except ProtectionError as error:
+            outcome = error.code
+        finally:
+            connection.close()  # this thread's own connection
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=redeem) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["accepted"] + ["challenge_replayed"] * (workers - 1)

@@ -53,6 +53,10 @@ def test_filter_by_key_and_search_by_ip(staff, sessions):
     key_a, key_b, active, revoked, expired = sessions
     assert _listed(staff.get(URL, {"api_key__id__exact": key_b.pk})) == {str(expired.pk)}
     assert _listed(staff.get(URL, {"q": "192.0.2.10"})) == {str(active.pk)}
+    assert _listed(staff.get(URL, {"client_ip": "192.0.2.11"})) == {str(revoked.pk)}
+    assert _listed(staff.get(URL, {"client_ip": "not-an-ip"})) == set()
+    page = staff.get(URL).content.decode()
+    assert "192.0.2.10 (1)" in page  # offered among the busiest IPs
 
 
 def test_detail_page_hides_the_refresh_family_state(staff, sessions):
