@@ -48,6 +48,8 @@ class HealthView(APIView):
 # call; the header is often a blanket default set on every request).
 
 DEVICE_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"  # printable ASCII, no spaces
+# Tokens and one-time challenges must never sit in a browser or proxy cache.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -87,7 +89,7 @@ class ChallengeView(APIView):
     )
     def post(self, request: Request) -> Response:
         body = challenge_issue(api_key=request.auth.api_key, client_ip=client_ip(request))
-        return Response(self.OutputSerializer(body).data, status=201)
+        return Response(self.OutputSerializer(body).data, status=201, headers=NO_STORE)
 
 
 class SessionCreateView(APIView):
@@ -133,7 +135,7 @@ class SessionCreateView(APIView):
             device_id=device_id,
             request=request,
         )
-        return Response(SessionTokensSerializer(issued).data, status=201)
+        return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)
 
 
 class SessionRefreshView(APIView):
@@ -161,7 +163,7 @@ class SessionRefreshView(APIView):
             api_key=request.auth.api_key,
             request=request,
         )
-        return Response(SessionTokensSerializer(issued).data)
+        return Response(SessionTokensSerializer(issued).data, headers=NO_STORE)
 
 
 class SessionCurrentView(APIView):

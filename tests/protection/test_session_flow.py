@@ -43,6 +43,7 @@ class TestThroughTheTestClient:
         tokens = created.json()
         assert set(tokens) == {"session_id", "access", "refresh", "token_type", "expires_in"}
         assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 300
+        assert created["Cache-Control"] == "no-store"
 
         refreshed = client.post(
             "/api/v1/sessions/refresh", {"refresh": tokens["refresh"]}, format="json",
@@ -50,6 +51,7 @@ class TestThroughTheTestClient:
         )  # fmt: skip
         assert refreshed.status_code == 200, refreshed.content
         pair = refreshed.json()
+        assert refreshed["Cache-Control"] == "no-store"
         assert pair["session_id"] == tokens["session_id"] and pair["refresh"] != tokens["refresh"]
 
         reused = client.post(
@@ -79,6 +81,23 @@ class TestThroughTheTestClient:
         assert refresh.json()["code"] == "session_revoked"
         session = AnonymousSession.objects.get(pk=tokens["session_id"])
         assert session.revoked_reason == "client_logout"
+
+    def test_works_with_the_cache_down(self, client, api_key, settings):
+        # Replay records live in the database; denial counters and issuance
+        # counts are best effort: a Redis outage must not stop sign-ups.
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+                "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+            }
+        }
+        _, raw = api_key
+        challenge = _challenge(client, raw)
+        assert challenge["altcha"]["parameters"]["data"]["maxNumber"] == 400  # the default
+        payload = solve(challenge["altcha"])
+        assert _session(client, raw, altcha=payload).status_code == 201
+        assert _session(client, raw, altcha=payload).json()["code"] == "challenge_replayed"
 
     def test_replayed_solution_is_403(self, client, api_key):
         _, raw = api_key
