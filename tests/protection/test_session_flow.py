@@ -2,6 +2,7 @@
 refresh, reuse detection, revoke. Once through Django's test client (fast
 suite) and once against real gunicorn workers (marked ``server``)."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -16,7 +17,14 @@ import requests
 from protection import views
 from protection.events import SecurityEvent
 from protection.sessions import AnonymousSession
-from tests.protection.sessions_support import easy_pow_fixture, solve  # noqa: F401
+from tests.protection.sessions_support import (  # noqa: F401
+    FAKE_SECRET,
+    FAKE_SITE_KEY,
+    easy_pow_fixture,
+    localhost_cert_fixture,
+    siteverify_start,
+    solve,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,22 +213,25 @@ def _server_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-CREATE_KEY = (
-    "from protection.keys import api_key_create; "
-    "print(api_key_create(name='e2e sessions', required_verifications=['pow'])[1])"
-)
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    env = _server_env(tmp_path)
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True, cwd=ROOT)
+def _create_key(env: dict[str, str], manage: list[str], **fields: object) -> str:
+    code = (
+        "from protection.keys import api_key_create; "
+        f"print(api_key_create(name='e2e sessions', **{fields!r})[1])"
+    )
     created = subprocess.run(
-        [*manage, "shell", "-c", CREATE_KEY], env=env, check=True, cwd=ROOT,
+        [*manage, "shell", "-c", code], env=env, check=True, cwd=ROOT,
         capture_output=True, text=True,
     )  # fmt: skip
-    raw_key = created.stdout.strip().splitlines()[-1]
+    return created.stdout.strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def _gunicorn(tmp_path: Path, extra_env: dict[str, str], **key_fields: object):
+    """Migrate, create a key, serve with two gunicorn workers; yield (base URL, raw key)."""
+    env = {**_server_env(tmp_path), **extra_env}
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True, cwd=ROOT)
+    raw_key = _create_key(env, manage, **key_fields)
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
@@ -243,6 +254,12 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    with _gunicorn(tmp_path, {}, required_verifications=["pow"]) as running:
+        yield running
 
 
 @pytest.mark.server
@@ -287,3 +304,44 @@ def test_full_flow_against_gunicorn(server):
     for _ in range(6):
         again = http.delete(f"{base}/api/v1/sessions/current", headers=bearer, timeout=15)
         assert again.status_code == 401 and again.json()["code"] == "session_revoked"
+
+
+@pytest.mark.server
+def test_pow_and_recaptcha_against_gunicorn(tmp_path, localhost_cert):
+    cert, key = localhost_cert
+    google = siteverify_start(cert, key)
+    google.answer("human", success=True, score=0.9, action="signup", hostname="signup.example")
+    google.answer("bot", success=True, score=0.1, action="signup", hostname="signup.example")
+    extra_env = {
+        "RECAPTCHA_DOMAIN": f"127.0.0.1:{google.server_address[1]}",
+        "RECAPTCHA_SECRET_KEY": FAKE_SECRET,
+        "RECAPTCHA_SITE_KEY": FAKE_SITE_KEY,
+        "RECAPTCHA_TIMEOUT": "2",
+        "SSL_CERT_FILE": str(cert),
+    }
+    origin = "https://signup.example"
+    try:
+        with _gunicorn(
+            tmp_path, extra_env, required_verifications=["pow", "recaptcha"],
+            allowed_origins=[origin], recaptcha_action="signup",
+        ) as (base, raw):  # fmt: skip
+            http = requests.Session()
+            http.headers.update({"X-Api-Key": raw, "Origin": origin})
+
+            def attempt(token: str) -> requests.Response:
+                challenge = http.post(f"{base}/api/v1/challenges", timeout=15).json()
+                assert challenge["requires"] == ["pow", "recaptcha"]
+                assert challenge["recaptcha_site_key"] == FAKE_SITE_KEY
+                body = {"altcha": solve(challenge["altcha"]), "recaptcha_token": token}
+                return http.post(f"{base}/api/v1/sessions", json=body, timeout=15)
+
+            refused = attempt("bot")
+            assert refused.status_code == 403 and refused.json()["code"] == "recaptcha_failed"
+            assert "score" not in refused.text
+            assert attempt("human").status_code == 201
+            replayed = attempt("human")
+            assert replayed.status_code == 403 and replayed.json()["code"] == "challenge_replayed"
+            assert [r["response"] for r in google.requests] == ["bot", "human"]
+    finally:
+        google.shutdown()
+        google.server_close()
