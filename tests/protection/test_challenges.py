@@ -261,3 +261,14 @@ def test_concurrent_redemptions_of_one_solution_exactly_one_wins(api_key):
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["accepted"] + ["challenge_replayed"] * (workers - 1)
+
+
+@pytest.mark.redis
+def test_denial_counters_live_in_the_shared_redis(settings):
+    import redis
+
+    event_record(kind="rate_limited", decision="deny", client_ip="192.0.2.99")
+    raw = redis.Redis.from_url(settings.REDIS_URL)  # another client, as another worker
+    keys = raw.keys("*gh:denials:*")
+    assert keys and {int(raw.get(key)) for key in keys} == {1}
+    assert recent_denials(client_ip="192.0.2.99") == 1
