@@ -56,6 +56,13 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class SessionAuthentication(ApiKeyAuthentication):
+    """``X-Api-Key`` plus ``Authorization: Bearer <access token>``.
+
+    ``request.auth`` becomes ``Caller(api_key, session)``: the session is
+    active (checked in the database on every request, so a revocation is
+    immediate) and was issued under this same key.
+    """
+
     def authenticate(self, request: Request) -> tuple[AnonymousUser, Caller]:
         user, caller = super().authenticate(request)
         scheme, _, raw_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
@@ -66,3 +73,16 @@ class SessionAuthentication(ApiKeyAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="gatehouse"'
+
+
+class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
+    """OpenAPI: session endpoints need both the API key and the Bearer token."""
+
+    target_class = "protection.authentication.SessionAuthentication"
+    name = ["apiKey", "sessionBearer"]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        ]

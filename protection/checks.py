@@ -5,6 +5,8 @@
 - protection.W001: a per-process cache (local memory) with DEBUG off: limits
   and revocations would not be shared between workers.
 - protection.W002: DEBUG on (deploy check).
+- protection.E004: Google's published reCAPTCHA test keys with DEBUG off (they
+  accept every token: reCAPTCHA would protect nothing). Deploy check.
 """
 
 from typing import Any
@@ -64,6 +66,26 @@ def check_shared_cache(app_configs: Any, **kwargs: Any) -> list[checks.CheckMess
                 "protection and revocation are not shared between workers.",
                 hint="Set REDIS_URL in production.",
                 id="protection.W001",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_recaptcha_keys(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django_recaptcha.constants import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
+
+    if settings.DEBUG:
+        return []
+    public_key = getattr(settings, "RECAPTCHA_PUBLIC_KEY", "")
+    private_key = getattr(settings, "RECAPTCHA_PRIVATE_KEY", "")
+    if public_key == TEST_PUBLIC_KEY or private_key == TEST_PRIVATE_KEY:
+        return [
+            checks.Error(
+                "reCAPTCHA uses Google's published test keys, which accept every token.",
+                hint="Set RECAPTCHA_SITE_KEY and RECAPTCHA_SECRET_KEY to your own keys "
+                "(or set both empty if no API key requires reCAPTCHA).",
+                id="protection.E004",
             )
         ]
     return []

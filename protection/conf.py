@@ -30,6 +30,41 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": 5 * 60,
     "REFRESH_TOKEN_LIFETIME": 30 * 60,
     "SESSION_LIFETIME": 2 * 60 * 60,
+    # --- Challenges (protection.challenges) -------------------------------
+    # ALTCHA v2 proof of work. The server picks a secret counter in
+    # [POW_MAX_NUMBER // 2, POW_MAX_NUMBER]; the client must find it (one
+    # POW_ALGORITHM derivation per try), the server verifies with two HMACs.
+    "POW_ALGORITHM": "SHA-256",
+    # Cost per try (iterations of POW_ALGORITHM). Raising it slows every try.
+    "POW_COST": 1,
+    # Default (clean client) upper bound of the secret counter: 150,000
+    # tries on average, ~0.1-0.3 s in a browser (WebCrypto, workers), ~0.35 s
+    # for a CPython client, while the server verifies in ~0.1 ms.
+    "POW_MAX_NUMBER": 200_000,
+    # Adaptive difficulty never goes above this bound (16x the default).
+    "POW_MAX_NUMBER_CAP": 3_200_000,
+    # Difficulty doubles for every this many recent denials of the client IP...
+    "POW_DENIALS_PER_DOUBLING_IP": 3,
+    # ...or of the API key as a whole (a busy key sees more bots, so higher).
+    "POW_DENIALS_PER_DOUBLING_KEY": 50,
+    # A challenge must be solved and redeemed within this many seconds.
+    "CHALLENGE_LIFETIME": 120,
+    # Window (seconds) over which recent denials count (protection.events).
+    "DENIALS_WINDOW": 15 * 60,
+    # reCAPTCHA (django-recaptcha client; site/secret keys are Django's
+    # RECAPTCHA_PUBLIC_KEY / RECAPTCHA_PRIVATE_KEY, timeout
+    # RECAPTCHA_VERIFY_REQUEST_TIMEOUT, endpoint host RECAPTCHA_DOMAIN).
+    # When Google is unreachable: False = refuse (503), True = accept.
+    "RECAPTCHA_FAIL_OPEN": False,
+    # Hostnames a reCAPTCHA answer may come from. Empty = the hosts of the
+    # API key's allowed origins; both empty = hostname not checked.
+    "RECAPTCHA_HOSTNAMES": [],
+    # A reCAPTCHA token is accepted once; this long (seconds) it is remembered
+    # (Google's tokens live two minutes).
+    "RECAPTCHA_TOKEN_LIFETIME": 120,
+    # Signing key for session tokens. Empty = derived from SIGNING_KEY (with a
+    # purpose label, so a token key never equals the API-key pepper).
+    "TOKEN_SIGNING_KEY": "",
     # URL prefix whose errors are rendered as application/problem+json.
     "API_PREFIX": "/api/",
     # Seconds a looked-up API key is reused by one process before it is read

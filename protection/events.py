@@ -3,16 +3,25 @@ security-relevant success, and ``event_record``, the one way to write it.
 
 Events never hold secrets or clear-text identifiers: callers pass keyed
 digests (``protection.crypto.keyed_digest``) in ``details``.
+
+Every ``deny`` also bumps two shared-cache counters (client IP, API key), so
+``recent_denials`` can answer "how suspicious is this client lately" without
+querying the events table on every request (adaptive challenge difficulty).
 """
 
+import datetime
 import logging
 from typing import Any
 
+from django.core.cache import cache
 from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
 
+from protection import crypto
 from protection.clientip import client_ip as resolve_client_ip
+from protection.clientip import rate_limit_ident
+from protection.conf import gatehouse_settings
 
 logger = logging.getLogger("gatehouse.events")
 
@@ -79,4 +88,80 @@ def event_record(
         details=details or {},
     )
     logger.info("security event kind=%s decision=%s reason=%s", kind, decision, reason)
+    if decision == SecurityEvent.Decision.DENY:
+        _denials_count(client_ip=client_ip, api_key=api_key, now=event.created_at)
     return event
+
+
+# --- Recent denials: cheap shared-cache counters --------------------------
+#
+# Two fixed windows per subject (the current one and the previous one) give a
+# sliding approximation of "denials in the last DENIALS_WINDOW seconds" for
+# one cache read of two keys. Counter keys are keyed digests: opaque, bounded.
+
+
+def _denial_subjects(*, client_ip: str | None, api_key: Any) -> list[str]:
+    subjects = []
+    if client_ip:
+        # IPv6 clients count per /64, like the rate limits: one subscriber.
+        subjects.append("ip:" + rate_limit_ident(client_ip))
+    public_id = getattr(api_key, "public_id", None)
+    if public_id is None and isinstance(api_key, str):
+        public_id = api_key
+    if public_id:
+        subjects.append("key:" + public_id)
+    return subjects
+
+
+def _denial_cache_key(subject: str, bucket: int) -> str:
+    return f"gh:denials:{crypto.keyed_digest(subject, purpose='denials')[:32]}:{bucket}"
+
+
+def _denials_count(
+    *, client_ip: str | None, api_key: Any, now: datetime.datetime | None = None
+) -> None:
+    window = int(gatehouse_settings.DENIALS_WINDOW)
+    bucket = int((now or timezone.now()).timestamp()) // window
+    for subject in _denial_subjects(client_ip=client_ip, api_key=api_key):
+        key = _denial_cache_key(subject, bucket)
+        try:
+            # add() then incr(): atomic on Redis, never resets a live counter.
+            cache.add(key, 0, timeout=2 * window)
+            cache.incr(key)
+        except Exception:  # a cache outage must not turn a denial into a 500
+            logger.warning("could not count a denial (cache unavailable)", exc_info=True)
+
+
+def recent_denials(
+    *,
+    client_ip: str | None = None,
+    api_key: Any = None,
+    window: int | None = None,
+    now: datetime.datetime | None = None,
+) -> int:
+    """Return how many requests of ``client_ip`` and/or ``api_key`` were denied lately.
+
+    Counts over roughly the last ``DENIALS_WINDOW`` seconds (the current and the
+    previous fixed window, the previous one weighted by how much of it still
+    overlaps). With both subjects given, their counts are added. Counters are
+    kept per ``DENIALS_WINDOW``, so ``window`` may only restate that value.
+    Returns 0 when the cache is unavailable.
+    """
+    size = int(gatehouse_settings.DENIALS_WINDOW)
+    if window is not None and int(window) != size:
+        raise ValueError(f"recent_denials counts over DENIALS_WINDOW ({size}s) only")
+    timestamp = (now or timezone.now()).timestamp()
+    bucket = int(timestamp) // size
+    previous_weight = 1 - (timestamp - bucket * size) / size
+    total = 0.0
+    for subject in _denial_subjects(client_ip=client_ip, api_key=api_key):
+        current_key = _denial_cache_key(subject, bucket)
+        previous_key = _denial_cache_key(subject, bucket - 1)
+        try:
+            counts = cache.get_many([current_key, previous_key])
+        except Exception:
+            logger.warning("could not read denial counters (cache unavailable)", exc_info=True)
+            return 0
+        total += int(counts.get(current_key, 0))
+        total += previous_weight * int(counts.get(previous_key, 0))
+    return round(total)

@@ -42,6 +42,15 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
         403, "Secret key used from a browser", "Secret keys must never be used from a browser."
     ),
     "blocked": ErrorSpec(403, "Forbidden", "The request was refused."),
+    "challenge_failed": ErrorSpec(
+        403, "Challenge failed", "The proof-of-work solution is missing, invalid or expired."
+    ),
+    "challenge_replayed": ErrorSpec(
+        403, "Challenge replayed", "This challenge has already been used; request a new one."
+    ),
+    "recaptcha_failed": ErrorSpec(
+        403, "Verification failed", "The reCAPTCHA token is missing or was not accepted."
+    ),
     "forbidden": ErrorSpec(403, "Forbidden", "The request was refused."),
     # 404, 405, 406, 409, 413, 415, 422
     "not_found": ErrorSpec(404, "Not found", "No such resource."),
@@ -64,6 +73,9 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     "rate_limited": ErrorSpec(429, "Too many requests", "Rate limit exceeded; retry later."),
     # 500, 503
     "internal_error": ErrorSpec(500, "Internal error", "An unexpected error occurred."),
+    "recaptcha_unavailable": ErrorSpec(
+        503, "Verification unavailable", "The CAPTCHA could not be verified; retry later."
+    ),
     "service_unavailable": ErrorSpec(
         503, "Service unavailable", "A backing service is unavailable; retry later."
     ),

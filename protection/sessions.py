@@ -1,18 +1,29 @@
 """Anonymous sessions: who is calling (the *who*), once the *what* checks pass.
 
-Owns ``AnonymousSession`` and its services: issue a session with its access
-and refresh tokens, and authenticate an access token against its session.
+Owns ``AnonymousSession`` and its services:
+- ``session_create``: check the evidence the API key requires, then issue;
+- ``session_issue``: create a session with its access and refresh tokens;
+- ``session_authenticate``: the active session behind an access token (one
+  primary-key query per request, no cache, so a revocation is immediate);
+- ``session_refresh``: rotate the refresh token (compare-and-swap on
+  ``refresh_jti``: exactly one concurrent refresh wins; a dead refresh token
+  presented again revokes the whole session);
+- ``session_revoke`` and ``sessions_purge_expired``.
 """
 
 import datetime
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
+from django.db import models, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from protection.challenges import challenge_verify
 from protection.conf import gatehouse_settings
+from protection.events import event_record
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
 from protection.tokens import (
@@ -48,6 +59,12 @@ class AnonymousSession(models.Model):
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
 
+    def status(self, now: datetime.datetime | None = None) -> str:
+        """``active``, ``revoked`` or ``expired``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.is_active(now) else "expired"
+
 
 @dataclass(frozen=True)
 class IssuedSession:
@@ -61,6 +78,7 @@ class IssuedSession:
 def _token_pair(
     session: AnonymousSession, now: datetime.datetime
 ) -> tuple[SessionAccessToken, SessionRefreshToken]:
+    # No token outlives its session's absolute lifetime.
     remaining = session.expires_at - now
     access_lifetime = min(
         datetime.timedelta(seconds=gatehouse_settings.ACCESS_TOKEN_LIFETIME), remaining
@@ -74,54 +92,201 @@ def _token_pair(
     return access, refresh  # type: ignore[return-value]
 
 
+def _issued(
+    session: AnonymousSession,
+    access: SessionAccessToken,
+    refresh: SessionRefreshToken,
+    now: datetime.datetime,
+) -> IssuedSession:
+    return IssuedSession(
+        session=session,
+        access=str(access),
+        refresh=str(refresh),
+        expires_in=int(access["exp"] - int(now.timestamp())),
+    )
+
+
 def session_issue(
     *,
     api_key: ApiKey,
     client_ip: str | None,
     user_agent: str = "",
     device_id: str = "",
+    request: HttpRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
-    """Create a session for ``api_key`` and return it with a fresh token pair."""
+    """Create a session for ``api_key`` and return it with a fresh token pair.
+
+    Does not check evidence: callers that face clients use ``session_create``.
+    """
     now = now or timezone.now()
     session = AnonymousSession(
         api_key=api_key,
         client_ip=client_ip,
-        user_agent=user_agent[:256],
-        device_id=device_id[:128],
+        user_agent=(user_agent or "")[:256],
+        device_id=(device_id or "")[:128],
         created_at=now,
         expires_at=now + datetime.timedelta(seconds=gatehouse_settings.SESSION_LIFETIME),
     )
     access, refresh = _token_pair(session, now)
     session.refresh_jti = refresh["jti"]
-    session.save()
-    return IssuedSession(
-        session=session,
-        access=str(access),
-        refresh=str(refresh),
-        expires_in=int(access["exp"] - now.timestamp()),
+    with transaction.atomic():
+        session.save()
+        event_record(
+            kind="session_issued",
+            decision="allow",
+            reason="evidence_ok",
+            request=request,
+            client_ip=client_ip,
+            api_key=api_key,
+            session_id=session.id,
+        )
+    return _issued(session, access, refresh, now)
+
+
+def session_create(
+    *,
+    api_key: ApiKey,
+    client_ip: str | None,
+    altcha_payload: str = "",
+    recaptcha_token: str = "",
+    user_agent: str = "",
+    device_id: str = "",
+    request: HttpRequest | None = None,
+    now: datetime.datetime | None = None,
+) -> IssuedSession:
+    """Verify the evidence ``api_key`` requires, then issue a session."""
+    now = now or timezone.now()
+    challenge_verify(
+        api_key=api_key,
+        client_ip=client_ip,
+        altcha_payload=altcha_payload,
+        recaptcha_token=recaptcha_token,
+        request=request,
+        now=now,
     )
+    return session_issue(
+        api_key=api_key,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        device_id=device_id,
+        request=request,
+        now=now,
+    )
+
+
+def _session_for_token(token: Any, api_key: ApiKey) -> AnonymousSession:
+    # A token of another key is refused before any query.
+    if token[API_KEY_CLAIM] != api_key.public_id:
+        raise ProtectionError("token_invalid")
+    try:
+        return AnonymousSession.objects.select_related("api_key").get(
+            id=token[SESSION_CLAIM], api_key=api_key
+        )
+    except (AnonymousSession.DoesNotExist, DjangoValidationError, ValueError) as exc:
+        raise ProtectionError("token_invalid") from exc
+
+
+def _require_active(session: AnonymousSession, now: datetime.datetime) -> None:
+    if session.revoked_at is not None:
+        raise ProtectionError("session_revoked")
+    if session.expires_at <= now:
+        raise ProtectionError("session_expired")
 
 
 def session_authenticate(
     *, raw_token: str, api_key: ApiKey, now: datetime.datetime | None = None
 ) -> AnonymousSession:
-    """Return the active session behind an access token issued under ``api_key``."""
+    """Return the active session behind an access token issued under ``api_key``.
+
+    Reads the session row on every call, so revocation takes effect at once.
+    """
     token = token_decode(SessionAccessToken, raw_token)
-    if token[API_KEY_CLAIM] != api_key.public_id:
-        raise ProtectionError("token_invalid")
-    try:
-        session = AnonymousSession.objects.select_related("api_key").get(
-            id=token[SESSION_CLAIM], api_key=api_key
-        )
-    except (AnonymousSession.DoesNotExist, DjangoValidationError, ValueError) as exc:
-        raise ProtectionError("token_invalid") from exc
-    now = now or timezone.now()
-    if session.revoked_at is not None:
-        raise ProtectionError("session_revoked")
-    if session.expires_at <= now:
-        raise ProtectionError("session_expired")
+    session = _session_for_token(token, api_key)
+    _require_active(session, now or timezone.now())
     return session
+
+
+def session_revoke(
+    *,
+    session: AnonymousSession,
+    reason: str,
+    request: HttpRequest | None = None,
+    now: datetime.datetime | None = None,
+) -> bool:
+    """Revoke ``session`` (idempotent); return whether this call revoked it."""
+    now = now or timezone.now()
+    reason = (reason or "revoked")[:64]
+    with transaction.atomic():
+        revoked = AnonymousSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_reason=reason
+        )
+        if revoked:
+            event_record(
+                kind="session_revoked",
+                decision="allow",
+                reason=reason,
+                request=request,
+                client_ip=None if request is not None else session.client_ip,
+                api_key=session.api_key,
+                session_id=session.id,
+            )
+    if revoked:
+        session.revoked_at, session.revoked_reason = now, reason
+    return bool(revoked)
+
+
+def session_refresh(
+    *,
+    raw_refresh: str,
+    api_key: ApiKey,
+    request: HttpRequest | None = None,
+    now: datetime.datetime | None = None,
+) -> IssuedSession:
+    """Exchange a live refresh token for a new pair; the old refresh token dies.
+
+    The swap is one ``UPDATE … WHERE id = … AND refresh_jti = <old>``: of two
+    concurrent refreshes exactly one matches a row. Any other presentation of
+    an old refresh token (a replay, or the loser of such a race, which looks
+    the same) means the token was copied: the whole session is revoked and a
+    ``refresh_reuse`` event recorded.
+    """
+    now = now or timezone.now()
+    token = token_decode(SessionRefreshToken, raw_refresh)
+    session = _session_for_token(token, api_key)
+    _require_active(session, now)
+    access, refresh = _token_pair(session, now)
+    with transaction.atomic():
+        swapped = AnonymousSession.objects.filter(
+            pk=session.pk, refresh_jti=token["jti"], revoked_at__isnull=True
+        ).update(refresh_jti=refresh["jti"])
+        if swapped:
+            event_record(
+                kind="session_refreshed",
+                decision="allow",
+                reason="rotated",
+                request=request,
+                client_ip=None if request is not None else session.client_ip,
+                api_key=api_key,
+                session_id=session.id,
+            )
+    if swapped:
+        session.refresh_jti = refresh["jti"]
+        return _issued(session, access, refresh, now)
+    event_record(
+        kind="refresh_reuse",
+        decision="deny",
+        reason="refresh_reuse",
+        request=request,
+        client_ip=None if request is not None else session.client_ip,
+        api_key=api_key,
+        session_id=session.id,
+    )
+    session_revoke(session=session, reason="refresh_reuse", request=request, now=now)
+    raise ProtectionError(
+        "session_revoked",
+        "This refresh token was already used; the session has been revoked.",
+    )
 
 
 def sessions_purge_expired(*, now: datetime.datetime | None = None) -> int:

@@ -2,10 +2,17 @@
 
 The token backend is built from ``gatehouse_settings`` on every use (never at
 import time), with one pinned algorithm, its own signing key, issuer and
-audience. Tokens carry ``sid`` (session id) and ``kid`` (API key public id).
+audience. Tokens carry ``sid`` (session id), ``kid`` (API key public id),
+``jti``, ``token_type`` (access / refresh), ``iat`` and ``exp``.
+
+Decoding refuses (``token_invalid``): another algorithm (``none``, HS512, RS…),
+a bad signature, the wrong token type, wrong ``aud`` / ``iss``, and a missing
+``exp``, ``jti``, ``sid`` or ``kid``; an expired token is ``token_expired``.
 """
 
 import datetime
+import hashlib
+import hmac
 
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
@@ -18,10 +25,20 @@ SESSION_CLAIM = "sid"
 API_KEY_CLAIM = "kid"
 
 
+def token_signing_key() -> str:
+    """Return the key tokens are signed with: TOKEN_SIGNING_KEY, or one derived
+    from SIGNING_KEY under its own label (never SECRET_KEY, never the pepper)."""
+    if gatehouse_settings.TOKEN_SIGNING_KEY:
+        return gatehouse_settings.TOKEN_SIGNING_KEY
+    return hmac.new(
+        gatehouse_settings.SIGNING_KEY.encode(), b"gatehouse:session-tokens", hashlib.sha256
+    ).hexdigest()
+
+
 def token_backend() -> TokenBackend:
     return TokenBackend(
         algorithm=gatehouse_settings.TOKEN_ALGORITHM,
-        signing_key=gatehouse_settings.SIGNING_KEY,
+        signing_key=token_signing_key(),
         audience=gatehouse_settings.TOKEN_AUDIENCE,
         issuer=gatehouse_settings.TOKEN_ISSUER,
     )
@@ -67,6 +84,7 @@ def token_decode(token_class: type[SessionToken], raw_token: str) -> SessionToke
         raise ProtectionError("token_expired") from exc
     except TokenError as exc:
         raise ProtectionError("token_invalid") from exc
-    if not token.get(SESSION_CLAIM) or not token.get(API_KEY_CLAIM):
-        raise ProtectionError("token_invalid")
+    for claim in (SESSION_CLAIM, API_KEY_CLAIM, "jti"):
+        if not isinstance(token.get(claim), str) or not token.get(claim):
+            raise ProtectionError("token_invalid")
     return token

@@ -4,4 +4,8 @@ from protection import views
 
 urlpatterns = [
     path("health", views.HealthView.as_view(), name="health"),
+    path("challenges", views.ChallengeView.as_view(), name="challenges"),
+    path("sessions", views.SessionCreateView.as_view(), name="sessions"),
+    path("sessions/refresh", views.SessionRefreshView.as_view(), name="sessions-refresh"),
+    path("sessions/current", views.SessionCurrentView.as_view(), name="sessions-current"),
 ]

@@ -1,13 +1,20 @@
 """HTTP views of the protection app: thin wrappers around one service call each."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+import re
+
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from protection.authentication import ApiKeyAuthentication, SessionAuthentication
+from protection.challenges import challenge_issue
+from protection.clientip import client_ip
 from protection.errors import problem_response
 from protection.health import health_report
+from protection.permissions import HasApiKeyScope
+from protection.sessions import session_create, session_refresh, session_revoke
 
 
 class HealthView(APIView):
@@ -32,3 +39,146 @@ class HealthView(APIView):
         if all(status == "ok" for status in report.values()):
             return Response({"status": "ok", **report})
         return problem_response("service_unavailable", extra={"status": "unavailable", **report})
+
+
+# --- Challenges and anonymous sessions -------------------------------------
+#
+# Device ids: the body field ``device_id`` wins over the ``X-Device-Id``
+# header when both are sent (the body is what the client composed for this
+# call; the header is often a blanket default set on every request).
+
+DEVICE_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"  # printable ASCII, no spaces
+# Tokens and one-time challenges must never sit in a browser or proxy cache.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class ProblemSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+class SessionTokensSerializer(serializers.Serializer):
+    session_id = serializers.UUIDField(source="session.id")
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
+class ChallengeView(APIView):
+    """Issue a proof-of-work challenge and say which evidence the key requires."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKeyScope]
+    required_scope = "session"
+    rate_limit_group = "challenge"
+
+    @extend_schema_serializer(component_name="Challenge")
+    class OutputSerializer(serializers.Serializer):
+        altcha = serializers.DictField(help_text="ALTCHA v2 challenge: parameters + signature.")
+        requires = serializers.ListField(child=serializers.CharField())
+        recaptcha_site_key = serializers.CharField(allow_null=True)
+
+    @extend_schema(
+        summary="Get a proof-of-work challenge",
+        request=None,
+        responses={201: OutputSerializer, 401: ProblemSerializer, 403: ProblemSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        body = challenge_issue(api_key=request.auth.api_key, client_ip=client_ip(request))
+        return Response(self.OutputSerializer(body).data, status=201, headers=NO_STORE)
+
+
+class SessionCreateView(APIView):
+    """Exchange the evidence the key requires for an anonymous session."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKeyScope]
+    required_scope = "session"
+    rate_limit_group = "session"
+
+    @extend_schema_serializer(component_name="SessionCreate")
+    class InputSerializer(serializers.Serializer):
+        altcha = serializers.CharField(required=False, allow_blank=True, max_length=4096)
+        recaptcha_token = serializers.CharField(required=False, allow_blank=True, max_length=4096)
+        device_id = serializers.RegexField(
+            DEVICE_ID_PATTERN, required=False, allow_blank=True, max_length=128
+        )
+
+    @extend_schema(
+        summary="Start an anonymous session",
+        request=InputSerializer,
+        responses={
+            201: SessionTokensSerializer,
+            400: ProblemSerializer,
+            401: ProblemSerializer,
+            403: ProblemSerializer,
+            503: ProblemSerializer,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        device_id = data.get("device_id") or request.META.get("HTTP_X_DEVICE_ID", "").strip()
+        if device_id and not re.fullmatch(DEVICE_ID_PATTERN, device_id):
+            raise serializers.ValidationError({"X-Device-Id": ["Printable ASCII, 1-128 chars."]})
+        issued = session_create(
+            api_key=request.auth.api_key,
+            client_ip=client_ip(request),
+            altcha_payload=data.get("altcha", ""),
+            recaptcha_token=data.get("recaptcha_token", ""),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            device_id=device_id,
+            request=request,
+        )
+        return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)
+
+
+class SessionRefreshView(APIView):
+    """Rotate a refresh token: a new pair; the old refresh token is dead."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKeyScope]
+    required_scope = "session"
+    rate_limit_group = "refresh"
+
+    @extend_schema_serializer(component_name="SessionRefresh")
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField(max_length=4096)
+
+    @extend_schema(
+        summary="Refresh the session's tokens",
+        request=InputSerializer,
+        responses={200: SessionTokensSerializer, 400: ProblemSerializer, 401: ProblemSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = session_refresh(
+            raw_refresh=serializer.validated_data["refresh"],
+            api_key=request.auth.api_key,
+            request=request,
+        )
+        return Response(SessionTokensSerializer(issued).data, headers=NO_STORE)
+
+
+class SessionCurrentView(APIView):
+    """End the caller's session: its tokens stop working at once."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [HasApiKeyScope]
+    required_scope = "session"
+    rate_limit_group = "session"
+
+    @extend_schema(
+        summary="End the current session",
+        request=None,
+        responses={204: None, 401: ProblemSerializer},
+    )
+    def delete(self, request: Request) -> Response:
+        session_revoke(session=request.auth.session, reason="client_logout", request=request)
+        return Response(status=204)

@@ -149,6 +149,17 @@ class ApiKey(models.Model):
     # Set on the old key when a successor is issued: "in grace" until expires_at.
     rotated_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # reCAPTCHA policy, for keys whose required_verifications include it
+    # (protection.challenges.recaptcha).
+    recaptcha_version = models.CharField(
+        max_length=2, choices=[("v2", "v2 (checkbox)"), ("v3", "v3 (score)")], default="v3"
+    )
+    recaptcha_action = models.CharField(
+        max_length=64, default="session", blank=True, help_text="v3: the expected action."
+    )
+    recaptcha_min_score = models.FloatField(
+        default=0.5, help_text="v3: lowest score accepted, 0.0 (bot) to 1.0 (human)."
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 

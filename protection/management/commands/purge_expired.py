@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from protection.challenges import challenges_purge_expired
 from protection.sessions import sessions_purge_expired
 
 
@@ -13,6 +14,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         purged = {
             "sessions": sessions_purge_expired(),
+            "spent challenges": challenges_purge_expired(),
         }
         for what, count in purged.items():
             self.stdout.write(f"{what}: {count} removed")

@@ -1,0 +1,149 @@
+"""Proof of work in the ALTCHA v2 format (the ``altcha`` package).
+
+A challenge is HMAC-signed with a key derived from GATEHOUSE SIGNING_KEY,
+expires after CHALLENGE_LIFETIME seconds and names the API key it was issued
+to (``data.kid``). The server picks a secret counter and publishes half of the
+key it derives from it; the client searches counters until it finds that key.
+Because the challenge also carries ``keySignature`` (an HMAC of the full
+derived key under a second derived secret), verifying a solution costs two
+HMACs: no key derivation, no database.
+
+Difficulty is the upper bound of the secret counter (``maxNumber``): the
+default for a clean client, doubled for every few recent denials of the
+client IP or the key, never above POW_MAX_NUMBER_CAP.
+"""
+
+import base64
+import binascii
+import datetime
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import altcha
+
+from protection.conf import gatehouse_settings
+from protection.events import recent_denials
+from protection.exceptions import ProtectionError
+
+MAX_PAYLOAD_CHARS = 4096  # a real v2 payload is ~700 characters
+
+
+def _refuse(reason: str, detail: str | None = None) -> ProtectionError:
+    """A ``challenge_failed`` error carrying an audit-log reason (not sent to clients)."""
+    error = ProtectionError("challenge_failed", detail)
+    error.reason = reason  # type: ignore[attr-defined]
+    return error
+
+
+@dataclass(frozen=True)
+class PowSolution:
+    """A verified solution: what to remember so it cannot be used twice."""
+
+    nonce: str
+    expires_at: datetime.datetime
+
+
+def _secret(label: str) -> bytes:
+    return hmac.new(
+        gatehouse_settings.SIGNING_KEY.encode(),
+        f"gatehouse:altcha:{label}".encode(),
+        hashlib.sha256,
+    ).digest()
+
+
+def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
+    """Return the counter upper bound (maxNumber) for this client.
+
+    ``POW_MAX_NUMBER * 2 ** steps`` capped at ``POW_MAX_NUMBER_CAP``, where
+    ``steps`` is the larger of (IP denials // POW_DENIALS_PER_DOUBLING_IP) and
+    (key denials // POW_DENIALS_PER_DOUBLING_KEY) over DENIALS_WINDOW.
+    """
+    base = int(gatehouse_settings.POW_MAX_NUMBER)
+    cap = max(base, int(gatehouse_settings.POW_MAX_NUMBER_CAP))
+    steps = 0
+    if client_ip:
+        ip_denials = recent_denials(client_ip=client_ip)
+        steps = ip_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_IP))
+    if api_key is not None:
+        key_denials = recent_denials(api_key=api_key)
+        steps = max(
+            steps, key_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_KEY))
+        )
+    steps = min(steps, 32)  # 2**32 already exceeds any sane cap
+    return min(cap, base * 2**steps)
+
+
+def pow_challenge_create(
+    *, api_key_public_id: str, max_number: int, now: datetime.datetime
+) -> dict[str, Any]:
+    """Return a signed ALTCHA v2 challenge object (``{"parameters", "signature"}``)."""
+    max_number = max(2, int(max_number))
+    low = max_number // 2
+    counter = low + secrets.randbelow(max_number - low + 1)
+    expires_at = int(now.timestamp()) + int(gatehouse_settings.CHALLENGE_LIFETIME)
+    challenge = altcha.create_challenge(
+        gatehouse_settings.POW_ALGORITHM,
+        int(gatehouse_settings.POW_COST),
+        counter=counter,
+        expires_at=expires_at,
+        data={"kid": api_key_public_id, "maxNumber": max_number},
+        hmac_secret=_secret("challenge"),
+        hmac_key_secret=_secret("derived-key"),
+    )
+    return challenge.to_dict()
+
+
+def pow_solution_verify(
+    *, payload: str, api_key_public_id: str, now: datetime.datetime
+) -> PowSolution:
+    """Check a base64 ALTCHA payload; raise ``challenge_failed`` or return the solution.
+
+    Pure computation: no database, no cache (replay is checked by the caller,
+    only for solutions that pass here).
+    """
+    if not isinstance(payload, str) or not payload:
+        raise _refuse("pow_missing", "Solve the challenge and send it as altcha.")
+    if len(payload) > MAX_PAYLOAD_CHARS:
+        raise _refuse("pow_malformed")
+    try:
+        decoded = json.loads(base64.b64decode(payload, validate=True))
+        parsed = altcha.Payload.from_dict(decoded)
+        parameters = parsed.challenge.parameters
+        expires_at = parameters.expires_at
+        nonce = parameters.nonce
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, RecursionError):
+        raise _refuse("pow_malformed", "The challenge payload is malformed.") from None
+    # Only challenges we issue: always expiring, always with the fast-path key
+    # signature (so verification never re-derives a key chosen by the client).
+    if (
+        type(expires_at) is not int
+        or not isinstance(parameters.key_signature, str)
+        or not isinstance(nonce, str)
+    ):
+        raise _refuse("pow_not_ours")
+    if expires_at <= now.timestamp():
+        raise _refuse("pow_expired", "The challenge has expired; request a new one.")
+    try:
+        result = altcha.verify_solution(
+            parsed, _secret("challenge"), hmac_key_secret=_secret("derived-key")
+        )
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        raise _refuse("pow_malformed") from None
+    if result.expired:
+        raise _refuse("pow_expired", "The challenge has expired; request a new one.")
+    if result.invalid_signature:
+        raise _refuse("pow_bad_signature")
+    if not result.verified:
+        raise _refuse("pow_wrong_solution")
+    data = parameters.data if isinstance(parameters.data, dict) else {}
+    # Signed, so only we could have put another key's id there: a solution
+    # obtained under one API key is worthless under another.
+    if not hmac.compare_digest(str(data.get("kid", "")), api_key_public_id):
+        raise _refuse("pow_other_key", "This challenge was issued to another API key.")
+    return PowSolution(
+        nonce=nonce, expires_at=datetime.datetime.fromtimestamp(expires_at, tz=datetime.UTC)
+    )
