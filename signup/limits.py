@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from django.core.cache import cache
 from django.utils import timezone
+from django_ratelimit.core import _split_rate
 from redis.exceptions import RedisError
 
 from protection.clientip import rate_limit_ident
@@ -26,16 +27,27 @@ from protection.conf import gatehouse_settings
 from protection.crypto import keyed_digest
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
-from protection.ratelimit import rate_limit_distinct_hit, rate_limit_hit
+from protection.ratelimit import RateLimitResult, rate_limit_distinct_hit, rate_limit_hit
 from protection.sessions import AnonymousSession
 
 
 class LimitExceeded(ProtectionError):
-    """``rate_limited``, remembering which limit refused (for the audit event)."""
+    """``rate_limited``, remembering which limit refused (for the audit event).
 
-    def __init__(self, reason: str, retry_after: float) -> None:
+    Carries Retry-After and the IETF RateLimit-Policy / RateLimit fields
+    (draft-ietf-httpapi-ratelimit-headers) for the refusing policy, named
+    after ``reason``.
+    """
+
+    def __init__(self, reason: str, *, limit: int, window: int, retry_after: float) -> None:
+        wait = max(1, math.ceil(retry_after))
         super().__init__(
-            "rate_limited", headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
+            "rate_limited",
+            headers={
+                "Retry-After": str(wait),
+                "RateLimit-Policy": f'"{reason}";q={limit};w={window}',
+                "RateLimit": f'"{reason}";r=0;t={wait}',
+            },
         )
         self.reason = reason
 
@@ -70,21 +82,31 @@ def session_quota_take(
             count = 1
     if count > limit:
         # The session is spent; a new session (new proof of work) is the way on.
-        raise LimitExceeded(f"{group}_per_session", remaining)
+        raise LimitExceeded(
+            f"{group}_per_session",
+            limit=limit,
+            window=int(gatehouse_settings.SESSION_LIFETIME),
+            retry_after=remaining,
+        )
+
+
+def _refuse(reason: str, rate: str, result: RateLimitResult) -> LimitExceeded:
+    limit, window = _split_rate(rate)
+    return LimitExceeded(reason, limit=limit, window=window, retry_after=result.reset_after)
 
 
 def _windowed(*, group: str, ident: str, rate: str, reason: str) -> None:
     with _cache_available():
         result = rate_limit_hit(group=group, ident=ident, rate=rate)
     if not result.allowed:
-        raise LimitExceeded(reason, result.reset_after)
+        raise _refuse(reason, rate, result)
 
 
 def _distinct(*, group: str, ident: str, member: str, rate: str, reason: str) -> None:
     with _cache_available():
         result = rate_limit_distinct_hit(group=group, ident=ident, member=member, rate=rate)
     if not result.allowed:
-        raise LimitExceeded(reason, result.reset_after)
+        raise _refuse(reason, rate, result)
 
 
 def lookup_limits_enforce(

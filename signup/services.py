@@ -100,7 +100,7 @@ def person_lookup(
     except limits.LimitExceeded as exc:
         sweep = exc.reason in ("lookup_distinct_per_ip", "lookup_distinct_per_key")
         _deny(
-            kind="enumeration_suspected" if sweep else "lookup_refused",
+            kind="enumeration_suspected" if sweep else "rate_limited",
             reason=exc.reason,
             request=request,
             client_ip=client_ip,
@@ -261,7 +261,7 @@ def person_create(
     except limits.LimitExceeded as exc:
         # Recorded after the rollback, which also released the idempotency claim.
         _deny(
-            kind="person_create_refused",
+            kind="rate_limited",
             reason=exc.reason,
             details={"email_digest": limits.identifier_digest(email)},
             **refusal,

@@ -143,7 +143,9 @@ def test_one_create_per_session_by_default(caller, make_caller):
     refused = caller.create(person_body(email="second@example.com"))
     assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
     assert int(refused["Retry-After"]) > 0
-    assert SecurityEvent.objects.get(kind="person_create_refused").reason == "create_per_session"
+    event = SecurityEvent.objects.get(kind="rate_limited")
+    assert (event.decision, event.reason) == ("deny", "create_per_session")
+    assert event.details["email_digest"] and "second" not in str(event.details)
     assert Person.objects.count() == 1
 
 
@@ -165,7 +167,9 @@ def test_creates_per_ip_per_day(make_caller, signup_settings):
         assert make_caller().create(person_body(email=f"p{n}@example.com")).status_code == 201
     refused = make_caller().create(person_body(email="p9@example.com"))
     assert refused.status_code == 429
-    assert SecurityEvent.objects.get(kind="person_create_refused").reason == "create_per_ip"
+    assert SecurityEvent.objects.get(kind="rate_limited").reason == "create_per_ip"
+    assert refused["RateLimit-Policy"] == '"create_per_ip";q=2;w=86400'
+    assert refused["RateLimit"] == f'"create_per_ip";r=0;t={refused["Retry-After"]}'
     other_ip = make_caller(remote_addr="198.51.100.9")
     assert other_ip.create(person_body(email="p9@example.com")).status_code == 201
 

@@ -121,7 +121,9 @@ def test_lookups_per_session_are_limited(person, make_caller, signup_settings):
     assert refused.status_code == 429
     assert refused.json()["code"] == "rate_limited"
     assert int(refused["Retry-After"]) > 0
-    event = SecurityEvent.objects.get(kind="lookup_refused")
+    assert refused["RateLimit-Policy"] == '"lookup_per_session";q=3;w=7200'
+    assert refused["RateLimit"].startswith('"lookup_per_session";r=0;t=')
+    event = SecurityEvent.objects.get(kind="rate_limited")
     assert (event.decision, event.reason) == ("deny", "lookup_per_session")
     assert event.session_id == caller.issued.session.id
     # A new session (a new proof of work) may look up again.
@@ -145,7 +147,7 @@ def test_one_identifier_is_limited_across_ips_and_keys(person, make_caller, sign
         assert probe.lookup({"email": EMAIL}).status_code == 200
     refused = make_caller(remote_addr="192.0.2.99").lookup({"email": " ada@EXAMPLE.com"})
     assert refused.status_code == 429
-    assert SecurityEvent.objects.get(kind="lookup_refused").reason == "lookup_per_identifier"
+    assert SecurityEvent.objects.get(kind="rate_limited").reason == "lookup_per_identifier"
     # Other identifiers are unaffected.
     assert (
         make_caller(remote_addr="192.0.2.99").lookup({"email": "x@example.com"}).status_code == 200
