@@ -1,5 +1,6 @@
 """The demo sign-up page at / and its in-browser ALTCHA solver (run in Node when present)."""
 
+import base64
 import json
 import re
 import shutil
@@ -103,3 +104,21 @@ def test_solver_says_clearly_what_webcrypto_cannot_do(algorithm):
     }
     with pytest.raises(RuntimeError, match="not available in WebCrypto"):
         _solve_in_node(challenge)
+
+
+@needs_node
+def test_solver_finds_the_counter_of_a_deterministic_challenge():
+    # The shape protection's challenge endpoint issues: the server picks the
+    # counter, the prefix is half the derived key, the key is HMAC-signed.
+    challenge = create_challenge(
+        "SHA-256",
+        1,
+        counter=2500,
+        hmac_secret="secret",
+        hmac_key_secret="key-secret",
+        expires_at=4102444800,
+        data={"kid": "abc", "maxNumber": 3000},
+    )
+    payload = _solve_in_node(challenge.to_dict())
+    assert verify_solution(payload, "secret", hmac_key_secret="key-secret").verified
+    assert json.loads(base64.b64decode(payload))["solution"]["counter"] == 2500
