@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import idna
 from disposable_email_domains import blocklist as disposable_domains
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -116,7 +117,8 @@ def person_lookup(
 
 
 def _is_disposable(domain: str) -> bool:
-    labels = domain.split(".")
+    """Whether ``domain`` or a parent of it is on the list (ASCII/punycode entries)."""
+    labels = idna.encode(domain, uts46=True).decode("ascii").split(".")
     return any(".".join(labels[i:]) in disposable_domains for i in range(len(labels) - 1))
 
 

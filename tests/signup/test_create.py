@@ -2,6 +2,7 @@
 
 import json
 
+import idna
 import pytest
 
 from protection.events import SecurityEvent
@@ -178,7 +179,15 @@ def test_disposable_domains_are_accepted_by_default(caller):
     assert caller.create(person_body(email="x@mailinator.com")).status_code == 201
 
 
-@pytest.mark.parametrize("email", ["x@mailinator.com", "x@MAILINATOR.com", "x@mx.mailinator.com"])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "x@mailinator.com",
+        "x@MAILINATOR.com",
+        "x@mx.mailinator.com",
+        "x@" + idna.decode("xn--di5au2k.shop"),  # listed in punycode, typed in Unicode
+    ],
+)
 def test_disposable_domains_can_be_refused(make_caller, signup_settings, email):
     signup_settings(SIGNUP_REFUSE_DISPOSABLE_EMAIL=True)
     response = make_caller().create(person_body(email=email))
