@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from protection.authentication import SessionAuthentication
 from protection.clientip import client_ip
 from protection.errors import PROBLEM_CONTENT_TYPE
+from protection.exceptions import ProtectionError
 from protection.permissions import HasApiKeyScope
 from signup.persons import Person
 from signup.schema import AUTH_CODES, COMMON_CODES, problem_responses
@@ -22,6 +23,22 @@ from signup.services import person_create, person_lookup
 RAW_EMAIL_MAX = 320
 RAW_PHONE_MAX = 64
 RAW_NAME_MAX = 1000
+
+
+class PersonApiView(APIView):
+    """Session endpoints that take personal identifiers, in the JSON body only."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [HasApiKeyScope]
+    # Query strings end up in access logs, proxies and browser history.
+    identifier_query_names = ("email", "phone", "full_name")
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if any(name in request.query_params for name in self.identifier_query_names):
+            raise ProtectionError(
+                "invalid_request", "Send email, phone and full_name in the JSON body, not the URL."
+            )
+        super().initial(request, *args, **kwargs)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -54,9 +71,7 @@ class LookupRenderer(JSONRenderer):
         return super().render(data, accepted_media_type, renderer_context)
 
 
-class PersonLookupView(APIView):
-    authentication_classes = [SessionAuthentication]
-    permission_classes = [HasApiKeyScope]
+class PersonLookupView(PersonApiView):
     renderer_classes = [LookupRenderer]
     required_scope = "lookup"
     rate_limit_group = "lookup"
@@ -120,9 +135,7 @@ class PersonLookupView(APIView):
         return Response(self.OutputSerializer({"exists": exists}).data)
 
 
-class PersonCreateView(APIView):
-    authentication_classes = [SessionAuthentication]
-    permission_classes = [HasApiKeyScope]
+class PersonCreateView(PersonApiView):
     required_scope = "create"
     rate_limit_group = "create"
 

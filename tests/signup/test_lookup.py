@@ -239,3 +239,14 @@ def test_cache_outage_refuses_with_503_not_500(person, caller, settings):
     response = caller.lookup({"email": EMAIL})
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/persons/lookup", "/api/v1/persons"])
+def test_identifiers_in_the_url_are_refused(caller, path):
+    response = caller.client.post(
+        f"{path}?email=ada%40example.com", {"email": EMAIL}, format="json", **caller.headers()
+    )
+    assert response.status_code == 400
+    assert "body" in response.json()["detail"]
+    assert b"ada" not in response.content
+    assert not Person.objects.exists()
