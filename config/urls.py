@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from protection.errors import api_not_found
+from signup.demo import demo_signup_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,4 +12,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^api/", api_not_found),
+    path("", demo_signup_page, name="demo-signup"),
 ]

@@ -6,10 +6,8 @@ that same key. Both set ``request.auth`` to a ``Caller``.
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -45,16 +43,6 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'ApiKey header="X-Api-Key"'
 
 
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    """Documents ``X-Api-Key`` as the security scheme of ApiKeyAuthentication views."""
-
-    target_class = "protection.authentication.ApiKeyAuthentication"
-    name = "ApiKey"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
-
-
 class SessionAuthentication(ApiKeyAuthentication):
     """``X-Api-Key`` plus ``Authorization: Bearer <access token>``.
 
@@ -73,16 +61,3 @@ class SessionAuthentication(ApiKeyAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="gatehouse"'
-
-
-class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
-    """OpenAPI: session endpoints need both the API key and the Bearer token."""
-
-    target_class = "protection.authentication.SessionAuthentication"
-    name = ["apiKey", "sessionBearer"]
-
-    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
-        return [
-            {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-        ]

@@ -69,6 +69,14 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     "unsupported_media_type": ErrorSpec(
         415, "Unsupported media type", "Send the body as application/json."
     ),
+    "idempotency_conflict": ErrorSpec(
+        422,
+        "Idempotency key reused",
+        "This Idempotency-Key was already used with a different request body.",
+    ),
+    "disposable_email": ErrorSpec(
+        400, "Disposable email address", "Addresses at disposable-mail domains are not accepted."
+    ),
     # 429
     "rate_limited": ErrorSpec(429, "Too many requests", "Rate limit exceeded; retry later."),
     # 500, 503

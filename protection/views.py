@@ -14,6 +14,7 @@ from protection.clientip import client_ip
 from protection.errors import problem_response
 from protection.health import health_report
 from protection.permissions import HasApiKeyScope
+from protection.schema import AUTH_CODES, COMMON_CODES, KEY_CODES, TOKEN_CODES, problem_responses
 from protection.sessions import session_create, session_refresh, session_revoke
 
 
@@ -52,14 +53,6 @@ DEVICE_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"  # printable ASCII, no spaces
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-class ProblemSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField()
-
-
 class SessionTokensSerializer(serializers.Serializer):
     session_id = serializers.UUIDField(source="session.id")
     access = serializers.CharField()
@@ -85,7 +78,7 @@ class ChallengeView(APIView):
     @extend_schema(
         summary="Get a proof-of-work challenge",
         request=None,
-        responses={201: OutputSerializer, 401: ProblemSerializer, 403: ProblemSerializer},
+        responses={201: OutputSerializer, **problem_responses(KEY_CODES)},
     )
     def post(self, request: Request) -> Response:
         body = challenge_issue(api_key=request.auth.api_key, client_ip=client_ip(request))
@@ -113,10 +106,11 @@ class SessionCreateView(APIView):
         request=InputSerializer,
         responses={
             201: SessionTokensSerializer,
-            400: ProblemSerializer,
-            401: ProblemSerializer,
-            403: ProblemSerializer,
-            503: ProblemSerializer,
+            **problem_responses(
+                KEY_CODES
+                + ["challenge_failed", "challenge_replayed", "recaptcha_failed"]
+                + ["recaptcha_unavailable"]
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -153,7 +147,7 @@ class SessionRefreshView(APIView):
     @extend_schema(
         summary="Refresh the session's tokens",
         request=InputSerializer,
-        responses={200: SessionTokensSerializer, 400: ProblemSerializer, 401: ProblemSerializer},
+        responses={200: SessionTokensSerializer, **problem_responses(KEY_CODES + TOKEN_CODES)},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -177,7 +171,7 @@ class SessionCurrentView(APIView):
     @extend_schema(
         summary="End the current session",
         request=None,
-        responses={204: None, 401: ProblemSerializer},
+        responses={204: None, **problem_responses(AUTH_CODES + COMMON_CODES)},
     )
     def delete(self, request: Request) -> Response:
         session_revoke(session=request.auth.session, reason="client_logout", request=request)

@@ -1,0 +1,6 @@
+"""Model registry of the signup app: the models live with the code that owns them."""
+
+from signup.idempotency import IdempotencyRecord
+from signup.persons import Person
+
+__all__ = ["IdempotencyRecord", "Person"]

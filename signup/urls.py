@@ -1,1 +1,10 @@
-urlpatterns: list = []
+"""The sign-up API, mounted at /api/v1/."""
+
+from django.urls import path
+
+from signup import views
+
+urlpatterns = [
+    path("persons/lookup", views.PersonLookupView.as_view(), name="person-lookup"),
+    path("persons", views.PersonCreateView.as_view(), name="person-create"),
+]

@@ -31,3 +31,11 @@ def test_swagger_ui_assets_are_served_with_debug_off(client, settings):
     bundle = next(a for a in re.findall(r'src="([^"]+)"', html) if "bundle" in a)
     response = client.get(bundle)
     assert response.status_code == 200
+
+
+def test_schema_generates_and_validates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "openapi.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert "/api/v1/persons/lookup" in target.read_text()

@@ -4,6 +4,7 @@ suite) and once against real gunicorn workers (marked ``server``)."""
 
 import contextlib
 import os
+import uuid
 import socket
 import subprocess
 import sys
@@ -310,8 +311,10 @@ def test_full_flow_against_gunicorn(server):
 def test_pow_and_recaptcha_against_gunicorn(tmp_path, localhost_cert):
     cert, key = localhost_cert
     google = siteverify_start(cert, key)
-    google.answer("human", success=True, score=0.9, action="signup", hostname="signup.example")
-    google.answer("bot", success=True, score=0.1, action="signup", hostname="signup.example")
+    # Unique tokens: the server's database outlives this test (spent tokens stay spent).
+    human, bot = f"human-{uuid.uuid4().hex}", f"bot-{uuid.uuid4().hex}"
+    google.answer(human, success=True, score=0.9, action="signup", hostname="signup.example")
+    google.answer(bot, success=True, score=0.1, action="signup", hostname="signup.example")
     extra_env = {
         "RECAPTCHA_DOMAIN": f"127.0.0.1:{google.server_address[1]}",
         "RECAPTCHA_SECRET_KEY": FAKE_SECRET,
@@ -335,13 +338,13 @@ def test_pow_and_recaptcha_against_gunicorn(tmp_path, localhost_cert):
                 body = {"altcha": solve(challenge["altcha"]), "recaptcha_token": token}
                 return http.post(f"{base}/api/v1/sessions", json=body, timeout=15)
 
-            refused = attempt("bot")
+            refused = attempt(bot)
             assert refused.status_code == 403 and refused.json()["code"] == "recaptcha_failed"
             assert "score" not in refused.text
-            assert attempt("human").status_code == 201
-            replayed = attempt("human")
+            assert attempt(human).status_code == 201
+            replayed = attempt(human)
             assert replayed.status_code == 403 and replayed.json()["code"] == "challenge_replayed"
-            assert [r["response"] for r in google.requests] == ["bot", "human"]
+            assert [r["response"] for r in google.requests] == [bot, human]
     finally:
         google.shutdown()
         google.server_close()

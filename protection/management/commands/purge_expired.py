@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 
 from protection.challenges import challenges_purge_expired
@@ -16,5 +17,9 @@ class Command(BaseCommand):
             "sessions": sessions_purge_expired(),
             "spent challenges": challenges_purge_expired(),
         }
+        if apps.is_installed("signup"):  # protection stays usable without the signup app
+            from signup.idempotency import idempotency_purge_expired
+
+            purged["idempotency records"] = idempotency_purge_expired()
         for what, count in purged.items():
             self.stdout.write(f"{what}: {count} removed")

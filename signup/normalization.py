@@ -1,0 +1,136 @@
+"""Canonical forms of what a person is identified by: email, phone, full name.
+
+Two spellings of one address must become one stored value, or the unique
+constraints in the database (and lookups) would see two people. Every
+function here is pure and idempotent (normalising a normalised value returns
+it unchanged) and raises ``InvalidValue`` with a stable code on bad input.
+
+Email:
+- trimmed, then Unicode NFKC (full-width ``ｊｏｈｎ`` becomes ``john``);
+- the domain is lower-cased the IDNA way (UTS #46 mapping, non-transitional,
+  via the ``idna`` package), so ``Example.COM``, ``EXAMPLE.com.`` and
+  ``xn--bcher-kva.example`` / ``BÜCHER.example`` each collapse to one form;
+  it is stored in its Unicode form (what the person typed, not punycode);
+- the local part is kept exactly as given after NFKC and trimming: RFC 5321
+  makes it case-sensitive and only the receiving server knows its rules
+  (dots and ``+tags`` for Gmail, case for some), so ``John@`` and ``john@``
+  are two addresses. Folding them would merge two real people on some hosts;
+- quoted local parts and IP-literal domains are refused (no consumer sign-up
+  uses them, and they complicate uniqueness).
+
+Phone: parsed with ``phonenumbers`` (Google's libphonenumber metadata), the
+region for numbers without ``+`` from ``SIGNUP_PHONE_DEFAULT_REGION``, and
+stored in E.164 (``+12015550123``); numbers that are not valid are refused.
+
+Full name: trimmed, NFC, internal whitespace runs collapsed; control, format
+(bidi overrides, zero-width), private-use and unassigned characters refused.
+"""
+
+import re
+import unicodedata
+
+import idna
+import phonenumbers
+
+from protection.conf import gatehouse_settings
+
+EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit, in octets
+LOCAL_PART_MAX_LENGTH = 64  # octets
+FULL_NAME_COLUMN_LENGTH = 500  # SIGNUP_FULL_NAME_MAX_LENGTH is capped at the column size
+# Printable ASCII atext of RFC 5322, plus any non-ASCII letter (RFC 6531).
+_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff"
+_LOCAL_PART = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*")
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+_WHITESPACE_RUN = re.compile(r"\s+")
+# Zero-width (non-)joiners are format characters that spell names correctly in
+# Persian, Hindi, Sinhala...; every other format character (bidi overrides,
+# BOM, invisible separators) is refused.
+_NAME_JOINERS = {"\u200c", "\u200d"}
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be normalised; ``code`` is stable for clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+def _has_refused_characters(value: str, allowed: set[str] | frozenset[str] = frozenset()) -> bool:
+    return any(
+        unicodedata.category(char) in _REFUSED_CATEGORIES and char not in allowed for char in value
+    )
+
+
+def email_domain_normalize(domain: str) -> str:
+    """Return the canonical (lower-case Unicode) form of an email domain."""
+    domain = unicodedata.normalize("NFKC", domain.strip()).rstrip(".")
+    if not domain or domain.startswith("[") or "." not in domain:
+        raise InvalidValue("invalid_email", "The email domain is not valid.")
+    try:
+        ascii_domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
+        canonical = idna.decode(ascii_domain)
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InvalidValue("invalid_email", "The email domain is not valid.") from exc
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or labels[-1].isdigit():
+        raise InvalidValue("invalid_email", "The email domain is not valid.")
+    return canonical
+
+
+def email_normalize(raw: str) -> str:
+    """Return the canonical form of an email address or raise ``InvalidValue``."""
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if not value or _has_refused_characters(value) or any(c.isspace() for c in value):
+        raise InvalidValue("invalid_email", "Enter a valid email address.")
+    local, at, domain = value.rpartition("@")
+    if not at or not local:
+        raise InvalidValue("invalid_email", "Enter a valid email address.")
+    if len(local.encode()) > LOCAL_PART_MAX_LENGTH or not _LOCAL_PART.fullmatch(local):
+        raise InvalidValue("invalid_email", "The part before @ is not valid.")
+    address = f"{local}@{email_domain_normalize(domain)}"
+    if len(address.encode()) > EMAIL_MAX_LENGTH:
+        raise InvalidValue("invalid_email", "The email address is too long.")
+    return address
+
+
+def email_domain(email: str) -> str:
+    """Return the domain of a normalised address."""
+    return email.rpartition("@")[2]
+
+
+def phone_normalize(raw: str, *, region: str | None = None) -> str:
+    """Return ``raw`` in E.164 or raise ``InvalidValue``.
+
+    ``region`` (ISO 3166 alpha-2) applies to numbers written without ``+``;
+    default ``SIGNUP_PHONE_DEFAULT_REGION``.
+    """
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if not value or len(value) > 64 or _has_refused_characters(value):
+        raise InvalidValue("invalid_phone", "Enter a valid phone number.")
+    region = region or gatehouse_settings.SIGNUP_PHONE_DEFAULT_REGION
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidValue("invalid_phone", "Enter a valid phone number.") from exc
+    if number.extension or not phonenumbers.is_valid_number(number):
+        raise InvalidValue("invalid_phone", "Enter a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def full_name_normalize(raw: str) -> str:
+    """Return a trimmed, NFC, single-spaced full name or raise ``InvalidValue``."""
+    value = _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFC", raw)).strip()
+    if not value:
+        raise InvalidValue("invalid_full_name", "Enter a full name.")
+    if _has_refused_characters(raw, _NAME_JOINERS):
+        raise InvalidValue(
+            "invalid_full_name", "The full name contains control or invisible characters."
+        )
+    limit = min(int(gatehouse_settings.SIGNUP_FULL_NAME_MAX_LENGTH), FULL_NAME_COLUMN_LENGTH)
+    if len(value) > limit:
+        raise InvalidValue(
+            "invalid_full_name", f"The full name must not exceed {limit} characters."
+        )
+    return value

@@ -1,0 +1,227 @@
+"""HTTP views of the sign-up API: parse the body, call one service, serialize the answer."""
+
+from typing import Any
+
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from protection.authentication import SessionAuthentication
+from protection.clientip import client_ip
+from protection.errors import PROBLEM_CONTENT_TYPE
+from protection.exceptions import ProtectionError
+from protection.permissions import HasApiKeyScope
+from protection.schema import AUTH_CODES, COMMON_CODES, problem_responses
+from signup.persons import Person
+from signup.services import person_create, person_lookup
+
+# Generous caps on the raw strings: normalisation applies the real limits.
+RAW_EMAIL_MAX = 320
+RAW_PHONE_MAX = 64
+RAW_NAME_MAX = 1000
+
+
+class PersonApiView(APIView):
+    """Session endpoints that take personal identifiers, in the JSON body only."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [HasApiKeyScope]
+    # Query strings end up in access logs, proxies and browser history.
+    identifier_query_names = ("email", "phone", "full_name")
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if any(name in request.query_params for name in self.identifier_query_names):
+            raise ProtectionError(
+                "invalid_request", "Send email, phone and full_name in the JSON body, not the URL."
+            )
+        super().initial(request, *args, **kwargs)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown fields (400) instead of silently dropping them."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    name: serializers.ErrorDetail("Unknown field.", code="unknown")
+                    for name in unknown
+                }
+            )
+        return attrs
+
+
+class LookupRenderer(JSONRenderer):
+    """Renders ``{"exists":true }`` and ``{"exists":false}``: the same 16 bytes.
+
+    Without the pad, the body length alone (15 vs 16) would answer the lookup
+    to anyone who can see encrypted traffic sizes.
+    """
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> bytes:
+        if isinstance(data, dict) and set(data) == {"exists"} and isinstance(data["exists"], bool):
+            return b'{"exists":true }' if data["exists"] else b'{"exists":false}'
+        return super().render(data, accepted_media_type, renderer_context)
+
+
+class PersonLookupView(PersonApiView):
+    renderer_classes = [LookupRenderer]
+    required_scope = "lookup"
+    rate_limit_group = "lookup"
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.CharField(
+            required=False, max_length=RAW_EMAIL_MAX, trim_whitespace=False
+        )
+        phone = serializers.CharField(
+            required=False, max_length=RAW_PHONE_MAX, trim_whitespace=False
+        )
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            attrs = super().validate(attrs)
+            if len(attrs) != 1:
+                raise serializers.ValidationError(
+                    "Send exactly one of email or phone.", code="one_identifier"
+                )
+            return attrs
+
+        class Meta:
+            ref_name = "PersonLookup"
+
+    class OutputSerializer(serializers.Serializer):
+        exists = serializers.BooleanField()
+
+        class Meta:
+            ref_name = "PersonLookupResult"
+
+    @extend_schema(
+        operation_id="find_person",
+        summary="Does a person with this email or phone exist?",
+        description=(
+            "Needs an API key with scope `lookup` (X-Api-Key) and a session access token "
+            "(`Authorization: Bearer`). Send exactly one of `email` or `phone`. The answer for "
+            "an existing and a missing person differs only in the boolean (the body is padded "
+            "to a fixed 16 bytes). Limited per session, per identifier and per distinct "
+            "identifiers from one IP or key (429 `rate_limited` with Retry-After)."
+        ),
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            **problem_responses(COMMON_CODES + AUTH_CODES),
+        },
+        examples=[
+            OpenApiExample("by email", value={"email": "ada@example.com"}, request_only=True),
+            OpenApiExample("by phone", value={"phone": "+12015550123"}, request_only=True),
+        ],
+        tags=["persons"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        exists = person_lookup(
+            api_key=request.auth.api_key,
+            session=request.auth.session,
+            client_ip=client_ip(request),
+            request=request,
+            **serializer.validated_data,
+        )
+        return Response(self.OutputSerializer({"exists": exists}).data)
+
+
+class PersonCreateView(PersonApiView):
+    required_scope = "create"
+    rate_limit_group = "create"
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.CharField(max_length=RAW_EMAIL_MAX, trim_whitespace=False)
+        full_name = serializers.CharField(max_length=RAW_NAME_MAX, trim_whitespace=False)
+        phone = serializers.CharField(
+            required=False,
+            allow_null=True,
+            allow_blank=True,
+            max_length=RAW_PHONE_MAX,
+            trim_whitespace=False,
+        )
+
+        class Meta:
+            ref_name = "PersonCreate"
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Person
+            fields = ["id", "email", "phone", "full_name", "created_at"]
+            ref_name = "Person"
+
+    @extend_schema(
+        operation_id="create_person",
+        summary="Create a person",
+        description=(
+            "Needs an API key with scope `create` (X-Api-Key) and a session access token. "
+            "Unknown fields are refused. The email is normalised (trimmed, NFKC, domain "
+            "lower-cased; the part before @ is kept as typed) and the phone stored in E.164. "
+            "409 `conflict` when the email or phone already belongs to someone. With an "
+            "`Idempotency-Key`, retrying the same body replays the first answer (header "
+            "`Idempotent-Replayed: true`); the same key with another body is 422."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="1–255 visible ASCII characters, unique per request; kept 24 h.",
+            )
+        ],
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            **problem_responses(
+                COMMON_CODES + AUTH_CODES + ["disposable_email", "conflict", "idempotency_conflict"]
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "person",
+                value={
+                    "email": "ada@example.com",
+                    "full_name": "Ada Lovelace",
+                    "phone": "+12015550123",
+                },
+                request_only=True,
+            ),
+        ],
+        tags=["persons"],
+    )
+    def post(self, request: Request) -> HttpResponse:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        outcome = person_create(
+            email=data["email"],
+            full_name=data["full_name"],
+            phone=data.get("phone") or None,
+            api_key=request.auth.api_key,
+            session=request.auth.session,
+            client_ip=client_ip(request),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            request_data=request.data,
+            request=request,
+            render=lambda person: dict(self.OutputSerializer(person).data),
+        )
+        response: HttpResponse
+        if outcome.status < 400:
+            response = Response(outcome.body, status=outcome.status)
+        else:
+            response = JsonResponse(
+                outcome.body, status=outcome.status, content_type=PROBLEM_CONTENT_TYPE
+            )
+        if outcome.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response

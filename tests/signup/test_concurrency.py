@@ -1,0 +1,118 @@
+"""Races against the real database: real threads, each with its own connection.
+
+PostgreSQL only: SQLite serialises writers with a file lock, which hides
+exactly the interleavings these tests exist to exercise.
+"""
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from protection.events import SecurityEvent
+from signup.idempotency import IdempotencyRecord
+from signup.persons import Person
+from tests.signup.conftest import SignupCaller, person_body
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 12
+
+
+def _race(callers: list[SignupCaller], send: Callable[[SignupCaller], Any]) -> list[Any]:
+    """Run ``send`` for every caller at the same instant; return the responses."""
+    barrier = threading.Barrier(len(callers))
+    responses: list[Any] = [None] * len(callers)
+
+    def run(index: int, caller: SignupCaller) -> None:
+        caller.client.raise_request_exception = False
+        try:
+            barrier.wait(timeout=10)
+            responses[index] = send(caller)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(response is not None for response in responses)
+    return responses
+
+
+def test_concurrent_creates_of_one_email_one_201_the_rest_409(make_caller, generous_limits):
+    callers = [make_caller() for _ in range(THREADS)]
+    responses = _race(
+        callers,
+        lambda c: c.create(person_body(email="  Race@EXAMPLE.com", full_name=f"n{id(c)}")),
+    )
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: THREADS - 1}
+    assert Person.objects.filter(email="Race@example.com").count() == 1
+    assert SecurityEvent.objects.filter(kind="person_created").count() == 1
+    assert SecurityEvent.objects.filter(
+        kind="person_create_refused", reason="conflict"
+    ).count() == (THREADS - 1)
+
+
+def test_concurrent_creates_of_one_phone_one_201_the_rest_409(make_caller, generous_limits):
+    callers = [make_caller() for _ in range(THREADS)]
+    responses = _race(
+        callers,
+        lambda c: c.create(person_body(email=f"p{id(c)}@example.com", phone="(201) 555-0123")),
+    )
+    assert Counter(r.status_code for r in responses) == {201: 1, 409: THREADS - 1}
+    assert Person.objects.filter(phone="+12015550123").count() == 1
+
+
+def test_concurrent_retries_with_one_idempotency_key_create_once(make_caller, make_api_key):
+    key = make_api_key()
+    # One client retrying from several connections of the same session.
+    first = make_caller(api_key=key)
+    callers = [
+        SignupCaller(
+            client=type(first.client)(),
+            api_key=first.api_key,
+            raw_key=first.raw_key,
+            issued=first.issued,
+        )
+        for _ in range(THREADS)
+    ]
+    responses = _race(callers, lambda c: c.create(person_body(), idempotency_key="retry-1"))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.content for r in responses}) == 1
+    assert sum(1 for r in responses if r.get("Idempotent-Replayed") == "true") == THREADS - 1
+    assert Person.objects.count() == 1
+    assert IdempotencyRecord.objects.count() == 1
+    assert SecurityEvent.objects.filter(kind="person_created").count() == 1
+
+
+def test_concurrent_idempotent_creates_from_many_sessions_of_one_email(
+    make_caller, make_api_key, generous_limits
+):
+    key = make_api_key()
+    callers = [make_caller(api_key=key) for _ in range(THREADS)]
+    responses = _race(callers, lambda c: c.create(person_body(), idempotency_key=f"k-{id(c)}"))
+    assert Counter(r.status_code for r in responses) == {201: 1, 409: THREADS - 1}
+    assert IdempotencyRecord.objects.count() == THREADS
+
+
+def test_concurrent_creates_from_one_session_respect_its_quota(make_caller, signup_settings):
+    signup_settings(SIGNUP_CREATE_IP_RATE="1000/d")
+    first = make_caller()
+    callers = [
+        SignupCaller(
+            client=type(first.client)(),
+            api_key=first.api_key,
+            raw_key=first.raw_key,
+            issued=first.issued,
+        )
+        for _ in range(THREADS)
+    ]
+    responses = _race(callers, lambda c: c.create(person_body(email=f"q{id(c)}@example.com")))
+    assert Counter(r.status_code for r in responses) == {201: 1, 429: THREADS - 1}
+    assert Person.objects.count() == 1
