@@ -54,9 +54,7 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     "forbidden": ErrorSpec(403, "Forbidden", "The request was refused."),
     # 404, 405, 406, 409, 413, 415, 422
     "not_found": ErrorSpec(404, "Not found", "No such resource."),
-    "method_not_allowed": ErrorSpec(
-        405, "Method not allowed", "This method is not allowed here."
-    ),
+    "method_not_allowed": ErrorSpec(405, "Method not allowed", "This method is not allowed here."),
     "not_acceptable": ErrorSpec(406, "Not acceptable", "Only application/json is served."),
     "conflict": ErrorSpec(409, "Conflict", "The resource already exists."),
     "api_key_already_revoked": ErrorSpec(

@@ -56,9 +56,7 @@ def rate_limit_enforce(*, group: str, ident: str, rates: Sequence[str]) -> None:
         raise ProtectionError("rate_limited", headers={"Retry-After": str(math.ceil(wait))})
 
 
-def rate_limit_distinct_hit(
-    *, group: str, ident: str, member: str, rate: str
-) -> RateLimitResult:
+def rate_limit_distinct_hit(*, group: str, ident: str, member: str, rate: str) -> RateLimitResult:
     """Count ``member`` once per window among the distinct members seen for ``ident``.
 
     E.g. distinct identifiers looked up per client IP: the same identifier

@@ -4,11 +4,11 @@ suite) and once against real gunicorn workers (marked ``server``)."""
 
 import contextlib
 import os
-import uuid
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
