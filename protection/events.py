@@ -5,6 +5,7 @@ Events never hold secrets or clear-text identifiers: callers pass keyed
 digests (``protection.crypto.keyed_digest``) in ``details``.
 """
 
+import datetime
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from protection.clientip import client_ip as resolve_client_ip
+from protection.conf import gatehouse_settings
 
 logger = logging.getLogger("gatehouse.events")
 
@@ -79,4 +81,16 @@ def event_record(
         details=details or {},
     )
     logger.info("security event kind=%s decision=%s reason=%s", kind, decision, reason)
+    if decision == SecurityEvent.Decision.DENY:
+        from protection.blocks.autoblock import autoblock_observe  # blocks imports events
+
+        autoblock_observe(event=event)
     return event
+
+
+def events_purge_old(*, now: datetime.datetime | None = None) -> int:
+    """Delete events older than ``EVENTS_RETENTION`` seconds; return how many."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(seconds=int(gatehouse_settings.EVENTS_RETENTION))
+    deleted, _ = SecurityEvent.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

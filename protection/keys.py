@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from protection import crypto
 from protection.exceptions import ProtectionError
+from protection.ratelimit.rates import validate_rate_limit_overrides
 
 SCOPES = ("session", "lookup", "create")
 VERIFICATIONS = ("pow", "recaptcha")
@@ -32,7 +33,9 @@ class ApiKey(models.Model):
     scopes = models.JSONField(default=list, blank=True)
     allowed_origins = models.JSONField(default=list, blank=True)
     required_verifications = models.JSONField(default=list, blank=True)
-    rate_limit_overrides = models.JSONField(default=dict, blank=True)
+    rate_limit_overrides = models.JSONField(
+        default=dict, blank=True, validators=[validate_rate_limit_overrides]
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

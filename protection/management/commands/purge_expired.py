@@ -4,6 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from protection.blocks import blocks_purge_expired
+from protection.events import events_purge_old
 from protection.sessions import sessions_purge_expired
 
 
@@ -13,6 +15,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         purged = {
             "sessions": sessions_purge_expired(),
+            "blocks": blocks_purge_expired(),
+            "events": events_purge_old(),
         }
         for what, count in purged.items():
             self.stdout.write(f"{what}: {count} removed")
