@@ -66,9 +66,7 @@ class CreatedByFilter(admin.SimpleListFilter):
 
 
 class BlockAddForm(forms.ModelForm):
-    duration = forms.CharField(
-        required=False, help_text="30s, 30m, 24h, 7d. Empty = permanent."
-    )
+    duration = forms.CharField(required=False, help_text="30s, 30m, 24h, 7d. Empty = permanent.")
 
     class Meta:
         model = BlockedClient
@@ -101,14 +99,28 @@ class BlockAddForm(forms.ModelForm):
 @admin.register(BlockedClient)
 class BlockedClientAdmin(admin.ModelAdmin):
     list_display = (
-        "kind", "value", "reason", "created_at", "expires_at", "active", "created_by_label",
-        "hit_count", "last_hit_at",
+        "kind",
+        "value",
+        "reason",
+        "created_at",
+        "expires_at",
+        "active",
+        "created_by_label",
+        "hit_count",
+        "last_hit_at",
     )
     list_filter = ("kind", ActiveFilter, CreatedByFilter)
     search_fields = ("value", "reason", "created_by_rule", "created_by__username")
     readonly_fields = (
-        "kind", "value", "created_at", "created_by", "created_by_rule", "lifted_at",
-        "lifted_by", "hit_count", "last_hit_at",
+        "kind",
+        "value",
+        "created_at",
+        "created_by",
+        "created_by_rule",
+        "lifted_at",
+        "lifted_by",
+        "hit_count",
+        "last_hit_at",
     )
     actions = ["lift_blocks"]
     list_select_related = ("created_by",)
@@ -173,9 +185,7 @@ class BlockDurationActionForm(ActionForm):
     )
 
 
-def block_ips_action(
-    modeladmin: Any, request: HttpRequest, ips: list[str], source: str
-) -> None:
+def block_ips_action(modeladmin: Any, request: HttpRequest, ips: list[str], source: str) -> None:
     """Block each distinct IP in ``ips`` for the duration in the action form."""
     raw = (request.POST.get("duration") or "").strip()
     try:

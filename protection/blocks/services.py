@@ -130,9 +130,8 @@ def blocks_lift(
     """Lift every active block of ``kind``/``value``; return how many."""
     now = now or timezone.now()
     value = block_value_normalize(kind, value)
-    active = (
-        BlockedClient.objects.filter(kind=kind, value=value, lifted_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    active = BlockedClient.objects.filter(kind=kind, value=value, lifted_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     )
     lifted = 0
     for block in active:
@@ -220,8 +219,7 @@ def _candidates(
         labels = domain.split(".")
         # A blocked domain covers its subdomains: mail.example.com under example.com.
         found += [
-            (BlockedClient.Kind.EMAIL_DOMAIN, ".".join(labels[i:]))
-            for i in range(len(labels) - 1)
+            (BlockedClient.Kind.EMAIL_DOMAIN, ".".join(labels[i:])) for i in range(len(labels) - 1)
         ]
     return found
 

@@ -163,9 +163,7 @@ def _shared_usage(group: str, bucket: str, rate: str, increment: bool) -> dict |
     return usage
 
 
-def rate_limit_hit(
-    *, group: str, ident: str, rate: str, increment: bool = True
-) -> RateLimitResult:
+def rate_limit_hit(*, group: str, ident: str, rate: str, increment: bool = True) -> RateLimitResult:
     """Count one hit of ``ident`` in ``group`` against ``rate`` (atomic, shared)."""
     limit, period = rate_parse(rate)
     bucket = counter_ident(group, ident)
@@ -192,9 +190,7 @@ def rate_limit_hit(
     )
 
 
-def rate_limit_distinct_hit(
-    *, group: str, ident: str, member: str, rate: str
-) -> RateLimitResult:
+def rate_limit_distinct_hit(*, group: str, ident: str, member: str, rate: str) -> RateLimitResult:
     """Count ``member`` once per window among the distinct members seen for ``ident``.
 
     E.g. distinct identifiers looked up per client IP: the same identifier
