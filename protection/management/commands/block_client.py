@@ -21,6 +21,9 @@ class Command(BaseCommand):
         kind, value = selected(options)
         try:
             duration = parse_duration(options["duration"]) if options["duration"] else None
+        except ValueError as exc:
+            raise CommandError(f"Invalid --for: {exc}") from exc
+        try:
             block = block_create(
                 kind=kind, value=value, reason=options["reason"], duration=duration, rule=""
             )
