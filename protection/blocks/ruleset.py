@@ -17,6 +17,7 @@ seconds: the database is the truth, the cache only says when to look.
 import bisect
 import ipaddress
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -30,6 +31,7 @@ from django.utils import timezone
 from protection.blocks.models import BlockedClient
 from protection.clientip import normalize_ip
 from protection.conf import gatehouse_settings
+from protection.ratelimit.counters import cache_failed, cache_health
 
 logger = logging.getLogger("gatehouse.blocks")
 
@@ -38,12 +40,23 @@ _V4_BASE = int(ipaddress.IPv6Address("::ffff:0:0"))
 
 
 def ip_to_int(ip: str) -> int | None:
-    """Position of an address in the shared IPv6 space (IPv4 mapped), or None."""
-    normalized = normalize_ip(ip)
-    if normalized is None:
-        return None
-    address = ipaddress.ip_address(normalized)
-    return _V4_BASE + int(address) if address.version == 4 else int(address)
+    """Position of an address in the shared IPv6 space (IPv4 mapped), or None.
+
+    ``inet_pton`` is ten times cheaper than ``ipaddress`` and lands
+    ``::ffff:a.b.c.d`` on the same integer as ``a.b.c.d`` by construction.
+    """
+    text = ip.strip().strip("[]")
+    try:
+        return _V4_BASE + int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except OSError:
+        pass
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except OSError:
+        normalized = normalize_ip(text)  # e.g. a scoped address: let ipaddress decide
+        if normalized is None or normalized == text:
+            return None
+        return ip_to_int(normalized)
 
 
 def network_range(value: str) -> tuple[int, int]:
@@ -156,13 +169,18 @@ class BlockRegistry:
             if self.compiled is not None and now - self.checked_at < interval:
                 return self.compiled
             self.checked_at = now
-            try:
-                version = cache.get(VERSION_CACHE_KEY)
-                if version is None:
-                    cache.add(VERSION_CACHE_KEY, uuid.uuid4().hex, timeout=None)
+            version = None
+            cache_usable = not cache_health.is_down(time.monotonic())
+            if cache_usable:
+                try:
                     version = cache.get(VERSION_CACHE_KEY)
-            except Exception:  # cache down: the database decides, at a bounded rate
-                version = None
+                    if version is None:
+                        cache.add(VERSION_CACHE_KEY, uuid.uuid4().hex, timeout=None)
+                        version = cache.get(VERSION_CACHE_KEY)
+                except Exception as exc:  # a slow cache then costs one timeout, not one per check
+                    cache_failed(exc)
+                    cache_usable = False
+            if not cache_usable:  # cache down: the database decides, at a bounded rate
                 due = now - self.loaded_at >= float(gatehouse_settings.BLOCKS_DB_RELOAD_INTERVAL)
                 if self.compiled is None or due:
                     self._reload(now, version)

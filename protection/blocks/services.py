@@ -243,7 +243,7 @@ def blocks_check(
     now = time.time()
     block_id = None
     if ip:
-        block_id = compiled.match_ip(normalize_ip(ip) or ip, now)
+        block_id = compiled.match_ip(ip, now)
     if block_id is None:
         for kind, value in _candidates(ip, api_key, session, device_id, email_domain):
             block_id = compiled.match(kind, value, now)

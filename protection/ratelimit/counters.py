@@ -130,7 +130,8 @@ def _record_outage(error: Exception) -> None:
         logger.exception("Could not record the cache outage")
 
 
-def _cache_failed(error: Exception) -> None:
+def cache_failed(error: Exception) -> None:
+    """Mark the shared cache down for a while; record the outage (once a minute)."""
     logger.warning("Rate-limit cache unavailable: %s", type(error).__name__)
     if cache_health.mark_down(time.monotonic()):
         _record_outage(error)
@@ -172,13 +173,13 @@ def rate_limit_hit(*, group: str, ident: str, rate: str, increment: bool = True)
     try:
         usage = _shared_usage(group, bucket, rate, increment)
     except Exception as exc:  # any cache client error: connection, timeout, protocol
-        _cache_failed(exc)
+        cache_failed(exc)
         return _fallback(bucket, rate, increment)
     if usage is None:  # rate limiting disabled (RATELIMIT_ENABLE=False)
         return RateLimitResult(True, limit, limit, period, period, 0)
     count = int(usage["count"])
     if usage["time_left"] == -1 and count == 0:  # the cache answered nonsense twice
-        _cache_failed(RuntimeError("counter unavailable"))
+        cache_failed(RuntimeError("counter unavailable"))
         return _fallback(bucket, rate, increment)
     return RateLimitResult(
         allowed=not usage["should_limit"],
@@ -205,5 +206,5 @@ def rate_limit_distinct_hit(*, group: str, ident: str, member: str, rate: str) -
         try:
             is_new = cache.add(member_key, 1, timeout=period)
         except Exception as exc:  # the counter below falls back on its own
-            _cache_failed(exc)
+            cache_failed(exc)
     return rate_limit_hit(group=f"{group}:distinct", ident=ident, rate=rate, increment=is_new)

@@ -109,3 +109,11 @@ def test_other_process_reloads_from_db_within_a_second_without_cache(dead_redis)
 def test_dead_cache_really_is_dead(dead_redis):
     with pytest.raises(Exception):  # noqa: B017 - any client error proves the point
         cache.get("anything")
+
+
+def test_block_checks_on_a_dead_cache_record_one_outage_and_stop_retrying(dead_redis, settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "BLOCKS_VERSION_CHECK_INTERVAL": 0}
+    for _ in range(5):
+        blocks_check(ip="192.0.2.1")
+    assert SecurityEvent.objects.filter(kind="cache_unavailable").count() == 1
+    assert cache_health.is_down(cache_health.down_until - 1)
