@@ -29,3 +29,7 @@ GATEHOUSE = {
 }
 
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100/hour"}}
+
+# A benchmark refuses thousands of requests on purpose: one log line each
+# ("Too Many Requests") would drown the figures.
+LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "django.request": {"level": "ERROR"}}}  # noqa: F405
