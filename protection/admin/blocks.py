@@ -15,6 +15,7 @@ from protection.blocks import (
     BlockedClient,
     block_create,
     block_lift,
+    block_update,
     block_value_normalize,
 )
 from protection.durations import parse_duration
@@ -148,10 +149,12 @@ class BlockedClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: BlockedClient, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
-            from protection.blocks.services import _changed
-
-            _changed()
+            block_update(
+                block=obj,
+                reason=form.cleaned_data.get("reason", obj.reason),
+                expires_at=form.cleaned_data.get("expires_at"),
+                changed_by=request.user,
+            )
             return
         created = block_create(
             kind=form.cleaned_data["kind"],

@@ -11,6 +11,8 @@ from protection.blocks.ruleset import blocks_version_bump, registry
 from protection.blocks.services import (
     block_create,
     block_lift,
+    block_update,
+    blocks_changed,
     blocks_check,
     blocks_flush_hits,
     blocks_lift,
@@ -22,6 +24,8 @@ __all__ = [
     "autoblock_observe",
     "block_create",
     "block_lift",
+    "block_update",
+    "blocks_changed",
     "block_value_normalize",
     "blocks_check",
     "blocks_flush_hits",

@@ -24,7 +24,8 @@ logger = logging.getLogger("gatehouse.blocks")
 BLOCKED_EVENT_INTERVAL = 60.0  # per block and process: a flood is one event a minute
 
 
-def _changed() -> None:
+def blocks_changed() -> None:
+    """This process reloads at once; every other one after the transaction commits."""
     registry.invalidate()
     transaction.on_commit(blocks_version_bump)
 
@@ -95,7 +96,7 @@ def block_create(
                 **(details or {}),
             },
         )
-        _changed()
+        blocks_changed()
     return block
 
 
@@ -120,7 +121,35 @@ def block_lift(
                     "by": getattr(lifted_by, "username", None),
                 },
             )
-            _changed()
+            blocks_changed()
+    return block
+
+
+def block_update(
+    *,
+    block: BlockedClient,
+    reason: str,
+    expires_at: datetime.datetime | None,
+    changed_by: Any = None,
+) -> BlockedClient:
+    """Change a block's reason or end (staff edit in the admin)."""
+    with transaction.atomic():
+        block.reason = reason[:200]
+        block.expires_at = expires_at
+        block.save(update_fields=["reason", "expires_at"])
+        event_record(
+            kind="client_block_changed",
+            decision="alert",
+            reason="staff",
+            details={
+                "block_id": block.pk,
+                "block_kind": block.kind,
+                "value": _event_value(block.kind, block.value),
+                "expires_at": expires_at.isoformat() if expires_at else None,
+                "by": getattr(changed_by, "username", None),
+            },
+        )
+        blocks_changed()
     return block
 
 

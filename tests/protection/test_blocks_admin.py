@@ -203,3 +203,21 @@ def test_session_action_blocks_the_sessions_ips(rf, staff, api_key, make_session
     assert model_admin.message == "Blocked 2 IP address(es) for 7d."
     assert "duration" in BlockDurationActionForm().fields
     assert site  # the action is a plain admin action function, attachable to any ModelAdmin
+
+
+def test_change_form_edits_reason_and_end_with_an_event(admin_client, blocks):
+    block = blocks["staff_ip"]
+    until = timezone.now() + datetime.timedelta(hours=3)
+    response = admin_client.post(
+        f"{CHANGELIST}{block.pk}/change/",
+        {
+            "reason": "edited",
+            "expires_at_0": until.strftime("%Y-%m-%d"),
+            "expires_at_1": until.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    block.refresh_from_db()
+    assert block.reason == "edited" and block.expires_at is not None
+    assert SecurityEvent.objects.filter(kind="client_block_changed").count() == 1
+    assert admin_client.get(f"{CHANGELIST}{block.pk}/delete/").status_code == 403

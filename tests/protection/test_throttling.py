@@ -193,3 +193,23 @@ def test_throttle_is_the_project_default():
     assert django_settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] == [
         "protection.throttling.GatehouseRateThrottle"
     ]
+
+
+def test_blocked_requests_spend_the_ip_budget_too(client):
+    from protection.blocks import block_create, block_lift
+
+    block = block_create(kind="ip", value="198.51.100.9")
+    for _ in range(3):
+        response = _post(client, "/api/test/open", ip="198.51.100.9")
+        assert response.status_code == 403 and response.json()["code"] == "blocked"
+    block_lift(block=block)
+    response = _post(client, "/api/test/open", ip="198.51.100.9")
+    assert response.status_code == 429
+    assert VIEW_CALLS == []
+
+
+def test_unknown_client_address_has_its_own_bucket(client):
+    for _ in range(3):
+        assert _post(client, "/api/test/open", ip="not-an-address").status_code == 200
+    assert _post(client, "/api/test/open", ip="").status_code == 429
+    assert _post(client, "/api/test/open", ip="198.51.100.1").status_code == 200
