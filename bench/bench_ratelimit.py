@@ -169,33 +169,38 @@ def throughput(database_url: str, redis_url: str) -> None:
     issued = session_issue(api_key=key, client_ip="127.0.0.1")
     auth = {"X-Api-Key": raw_key, "Authorization": f"Bearer {issued.access}"}
     body = {"email": "nobody@example.com"}
+    try:
+        real = resolve("/api/v1/persons/lookup").func.__name__ != "api_not_found"
+    except Resolver404:
+        real = False
     tool = "wrk" if shutil.which("wrk") else "python load generator"
     print(
         f"\n== throughput, {tool}, {CONNECTIONS} connections, {DURATION}s x 2 rounds, "
-        f"{WORKERS} workers =="
+        f"{WORKERS} workers, {os.cpu_count()} CPUs shared with PostgreSQL, Redis and {tool} =="
     )
-    print(f"{'endpoint pair':<44}{'plain r/s':>12}{'protected':>12}{'ratio':>8}")
-    with GunicornServer(env=env, workers=WORKERS) as server:
-        _compare(
-            server.port,
-            "stand-in (tests/server_urls.py)",
-            ("/api/test/bench-protected", auth, body),
-            ("/api/test/bench-plain", {}, body),
-        )
-        try:
-            real = resolve("/api/v1/persons/lookup").func.__name__ != "api_not_found"
-        except Resolver404:
-            real = False
-        if not real:
-            print("POST /api/v1/persons/lookup                 not on this branch: skipped")
-            return
-        session_auth = _session_over_http(server.port, raw_key) or auth
-        _compare(
-            server.port,
-            "POST /api/v1/persons/lookup",
-            ("/api/v1/persons/lookup", session_auth, body),
-            ("/api/test/plain-lookup", {}, body),
-        )
+    print(
+        f"{'endpoint pair (protected vs plain)':<44}{'plain r/s':>12}{'protected':>12}{'ratio':>8}"
+    )
+    for batch in ("0", "1"):
+        env["GATEHOUSE_TEST_RATE_LIMIT_BATCH"] = batch
+        counters = "RATE_LIMIT_BATCH" if batch == "1" else "get_usage"
+        with GunicornServer(env=env, workers=WORKERS) as server:
+            _compare(
+                server.port,
+                f"stand-in, counters via {counters}",
+                ("/api/test/bench-protected", auth, body),
+                ("/api/test/bench-plain", {}, body),
+            )
+            if not real:
+                print(f"{'POST /api/v1/persons/lookup':<44}not on this branch: skipped")
+                continue
+            session_auth = _session_over_http(server.port, raw_key) or auth
+            _compare(
+                server.port,
+                f"persons/lookup, counters via {counters}",
+                ("/api/v1/persons/lookup", session_auth, body),
+                ("/api/test/plain-lookup", {}, body),
+            )
 
 
 def _session_over_http(port: int, raw_key: str) -> dict[str, str] | None:
@@ -209,7 +214,7 @@ def _session_over_http(port: int, raw_key: str) -> dict[str, str] | None:
     return {**headers, "Authorization": f"Bearer {json.loads(payload)['access']}"}
 
 
-def _per_call_us(function, repeat: int = 1000) -> float:
+def _per_call_us(function, repeat: int = 300) -> float:
     function()
     started = time.perf_counter()
     for _ in range(repeat):
@@ -219,13 +224,17 @@ def _per_call_us(function, repeat: int = 1000) -> float:
 
 def breakdown() -> None:
     """Where a protected request's time goes, in-process, one call at a time."""
+    from django.conf import settings
+    from django.test import override_settings
+
     from protection.blocks import blocks_check
     from protection.keys import ApiKey, api_key_verify
-    from protection.ratelimit import rate_limit_hit
+    from protection.ratelimit import rate_limit_count_many, rate_limit_hit
     from protection.sessions import session_authenticate, session_issue
 
     key, raw_key = _bench_key()
     issued = session_issue(api_key=key, client_ip="127.0.0.1")
+    three = [(f"bench-{dim}", dim, "x", HUGE) for dim in ("ip", "key", "session")]
     rows = [
         (
             "the view's query (ApiKey.exists)",
@@ -237,14 +246,18 @@ def breakdown() -> None:
             lambda: session_authenticate(raw_token=issued.access, api_key=key),
         ),
         (
-            "one rate counter (get_usage: ADD/EXISTS/INCR)",
-            lambda: rate_limit_hit(group="bench", ident="x", rate="100000000/m"),
+            "one counter, get_usage (SET NX / EXISTS / INCR)",
+            lambda: rate_limit_hit(group="bench", ident="x", rate=HUGE[0]),
         ),
+        ("3 counters, get_usage", lambda: rate_limit_count_many(three)),
         ("blocks_check(ip=…) (compiled, in-process)", lambda: blocks_check(ip="192.0.2.1")),
     ]
     print("\n== per-call cost in one process (PostgreSQL + Redis) ==")
     for label, function in rows:
-        print(f"{label:<48}{_per_call_us(function, 300):>10.0f} us")
+        print(f"{label:<52}{_per_call_us(function):>10.0f} us")
+    with override_settings(GATEHOUSE={**settings.GATEHOUSE, "RATE_LIMIT_BATCH": True}):
+        cost = _per_call_us(lambda: rate_limit_count_many(three))
+    print(f"{'3 counters, RATE_LIMIT_BATCH (one round trip)':<52}{cost:>10.0f} us")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from rest_framework.throttling import BaseThrottle
 from protection.clientip import client_ip, rate_limit_ident
 from protection.ratelimit import (
     group_rates,
-    rate_limit_count,
+    rate_limit_count_many,
     rate_limit_record_refusal,
     rate_limit_refusal,
     request_counted,
@@ -59,14 +59,14 @@ class GatehouseRateThrottle(BaseThrottle):
         counted_before = request_counted(request)
         already = {item.dimension for item in counted_before}
         idents = self.get_idents(request)
-        counted = []
+        entries = []
         for dimension, rates in group_rates(group, api_key=api_key).items():
             if dimension in already or not rates or dimension not in idents:
                 continue
-            ident = idents[dimension]
-            if ident is None:  # no key / no session on this view: nothing to count
+            if idents[dimension] is None:  # no key / no session on this view: nothing to count
                 continue
-            counted += rate_limit_count(group=group, dimension=dimension, ident=ident, rates=rates)
+            entries.append((group, dimension, idents[dimension], rates))
+        counted = rate_limit_count_many(entries)
         counted_before.extend(counted)
         error = rate_limit_refusal(counted_before)
         if error is not None:

@@ -26,6 +26,7 @@ GATEHOUSE = {
         **json.loads(os.environ.get("GATEHOUSE_TEST_RATE_LIMITS") or "{}"),
     },
     "AUTO_BLOCK_RULES": [],
+    "RATE_LIMIT_BATCH": os.environ.get("GATEHOUSE_TEST_RATE_LIMIT_BATCH") == "1",
 }
 
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100/hour"}}

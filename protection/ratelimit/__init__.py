@@ -16,6 +16,7 @@ from protection.ratelimit.counters import (
 )
 from protection.ratelimit.enforcement import (
     rate_limit_count,
+    rate_limit_count_many,
     rate_limit_enforce,
     rate_limit_record_refusal,
     rate_limit_refusal,
@@ -35,6 +36,7 @@ __all__ = [
     "counter_ident",
     "group_rates",
     "rate_limit_count",
+    "rate_limit_count_many",
     "rate_limit_distinct_hit",
     "rate_limit_enforce",
     "rate_limit_hit",

@@ -7,13 +7,20 @@ request, so the response carries one set of RateLimit headers.
 """
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest
 
 from protection.exceptions import ProtectionError
-from protection.ratelimit.counters import RateLimitResult, rate_limit_hit
+from protection.ratelimit.batch import batch_available, rate_limit_hit_many
+from protection.ratelimit.counters import (
+    RateLimitResult,
+    cache_failed,
+    cache_health,
+    rate_limit_hit,
+)
 from protection.ratelimit.headers import CountedLimit, ratelimit_headers
 
 _STATE_ATTRIBUTE = "_gatehouse_rate_limits"
@@ -37,13 +44,37 @@ def rate_limit_count(
     *, group: str, dimension: str, ident: str, rates: Sequence[str]
 ) -> list[CountedLimit]:
     """Count one hit of ``ident`` against every rate of one dimension of ``group``."""
-    return [
-        CountedLimit(
-            dimension,
-            rate,
-            rate_limit_hit(group=f"{group}:{dimension}", ident=ident, rate=rate),
-        )
+    return rate_limit_count_many([(group, dimension, ident, rates)])
+
+
+def rate_limit_count_many(
+    entries: Sequence[tuple[str, str, str, Sequence[str]]],
+) -> list[CountedLimit]:
+    """Count ``(group, dimension, ident, rates)`` entries: one hit per rate.
+
+    With ``RATE_LIMIT_BATCH`` on Redis, all of them in one round trip;
+    otherwise (or if that fails) one ``get_usage`` per rate.
+    """
+    items = [
+        (f"{group}:{dimension}", dimension, ident, rate)
+        for group, dimension, ident, rates in entries
         for rate in rates
+    ]
+    if not items:
+        return []
+    if batch_available() and not cache_health.is_down(time.monotonic()):
+        try:
+            results = rate_limit_hit_many([(g, i, r) for g, _d, i, r in items])
+        except Exception as exc:  # same fallback as one counter at a time
+            cache_failed(exc)
+        else:
+            return [
+                CountedLimit(dimension, rate, result)
+                for (_g, dimension, _i, rate), result in zip(items, results, strict=True)
+            ]
+    return [
+        CountedLimit(dimension, rate, rate_limit_hit(group=group, ident=ident, rate=rate))
+        for group, dimension, ident, rate in items
     ]
 
 
@@ -95,6 +126,7 @@ __all__ = [
     "CountedLimit",
     "RateLimitResult",
     "rate_limit_count",
+    "rate_limit_count_many",
     "rate_limit_enforce",
     "rate_limit_record_refusal",
     "rate_limit_refusal",

@@ -1,6 +1,7 @@
 """Proof under concurrency: 4 gunicorn workers on PostgreSQL and Redis,
 1,000 requests from 50 concurrent clients at an endpoint limited to 100:
-exactly 100 are admitted."""
+exactly 100 are admitted. Once per counting path (``get_usage`` one
+counter at a time, and the opt-in ``RATE_LIMIT_BATCH`` pipeline)."""
 
 import os
 import uuid
@@ -22,13 +23,14 @@ def _database_url() -> str:
     return f"postgres://{params['USER']}{password}@{host}:{port}/{params['NAME']}"
 
 
-@pytest.fixture
-def server(transactional_db):
+@pytest.fixture(params=["get_usage", "batch"])
+def server(request, transactional_db):
     env = server_env(
         database_url=_database_url(),
         redis_url=os.environ["REDIS_URL"],
         cache_prefix=f"gh-test-{uuid.uuid4().hex[:12]}",  # fresh counters for this run
     )
+    env["GATEHOUSE_TEST_RATE_LIMIT_BATCH"] = "1" if request.param == "batch" else "0"
     with GunicornServer(env=env, workers=4) as running:
         yield running
 
