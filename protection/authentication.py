@@ -11,6 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from protection.blocks import blocks_check
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey, api_key_from_request
 from protection.sessions import AnonymousSession, session_authenticate
@@ -37,6 +38,7 @@ class ApiKeyAuthentication(BaseAuthentication):
                 challenge = ApiKeyAuthentication.authenticate_header(self, request)
                 exc.headers.setdefault("WWW-Authenticate", challenge)
             raise
+        blocks_check(api_key=api_key, request=request)
         return AnonymousUser(), Caller(api_key=api_key)
 
     def authenticate_header(self, request: Request) -> str:
@@ -57,6 +59,7 @@ class SessionAuthentication(ApiKeyAuthentication):
         if scheme.lower() != "bearer" or not raw_token.strip():
             raise ProtectionError("token_missing")
         session = session_authenticate(raw_token=raw_token.strip(), api_key=caller.api_key)
+        blocks_check(session=session, request=request)  # the session's device too
         return user, Caller(api_key=caller.api_key, session=session)
 
     def authenticate_header(self, request: Request) -> str:

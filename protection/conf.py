@@ -95,6 +95,125 @@ DEFAULTS: dict[str, Any] = {
     "SIGNUP_REFUSE_DISPOSABLE_EMAIL": False,
     # How long an Idempotency-Key and its stored response are kept.
     "SIGNUP_IDEMPOTENCY_TTL": 24 * 60 * 60,
+    # --- Rate limits (protection.ratelimit, protection.throttling) ---------
+    # Endpoint group -> dimension -> list of rates ("count/period", period one
+    # of s, m, h, d with an optional multiplier: "10/m", "100/d", "5/15m").
+    # Dimensions: "ip" (client IP, IPv6 by /64; counted before authentication,
+    # so failed and refused requests use it up too), "key" (API key public id)
+    # and "session" (anonymous session id). Every rate of a dimension applies
+    # (several windows). A view opts in with ``rate_limit_group = "<group>"``;
+    # a group missing here is not limited. Per-key overrides live in
+    # ``ApiKey.rate_limit_overrides`` with the same shape (key/session only).
+    "RATE_LIMITS": {
+        "challenge": {"ip": ["30/m", "500/d"], "key": ["6000/m"]},
+        "session": {"ip": ["10/m", "200/d"], "key": ["3000/m"]},
+        "refresh": {"ip": ["30/m", "1000/d"], "key": ["6000/m"], "session": ["10/m"]},
+        "lookup": {"ip": ["30/m", "500/d"], "key": ["6000/m"], "session": ["20/m", "200/d"]},
+        "create": {"ip": ["10/m", "100/d"], "key": ["3000/m"], "session": ["5/m", "20/d"]},
+    },
+    # What the limiter does when the shared cache (Redis) fails or times out:
+    # "local" = fall back to per-process counters with the same rates (each
+    # worker then admits up to the full rate on its own) and record one
+    # "cache_unavailable" alert event per process per minute; "closed" =
+    # refuse with 503 service_unavailable.
+    "RATE_LIMIT_CACHE_FAILURE": "local",
+    # After a cache failure, a process skips the cache for this long (seconds)
+    # before trying it again, so a slow Redis costs one timeout, not one per hit.
+    "RATE_LIMIT_CACHE_RETRY_AFTER": 5.0,
+    # Count all limits of one request in one Redis round trip (same buckets
+    # as django-ratelimit's get_usage, which costs three round trips per
+    # limit). Off: every limit goes through get_usage. Redis only.
+    "RATE_LIMIT_BATCH": False,
+    # --- Blocks (protection.blocks) ----------------------------------------
+    # How often (seconds) a process asks the shared cache whether the block
+    # list changed; a new block takes effect on every process within this
+    # (plus one reload). With the cache down, the DB is re-read at most once
+    # per BLOCKS_DB_RELOAD_INTERVAL.
+    "BLOCKS_VERSION_CHECK_INTERVAL": 0.5,
+    "BLOCKS_DB_RELOAD_INTERVAL": 1.0,
+    # Hits on blocks are added up in memory and written (one UPDATE per
+    # block) at most this often, in seconds; 0 = write on every hit.
+    "BLOCKS_HIT_FLUSH_INTERVAL": 1.0,
+    # Ended (expired or lifted) blocks are kept this long (seconds) for
+    # escalation and audit before purge_expired deletes them.
+    "BLOCKS_KEEP_ENDED_FOR": 30 * 24 * 3600,
+    # purge_expired deletes security events older than this (seconds).
+    "EVENTS_RETENTION": 90 * 24 * 3600,
+    # --- Automatic blocking (protection.blocks.autoblock) -------------------
+    # Each rule: N deny events whose kind or reason is in "kinds", from one
+    # "dimension" (ip, session, device or key) within "window" seconds ->
+    # block for "duration" seconds, multiplied by "escalation" for each
+    # earlier automatic block of the same client by the same rule within
+    # BLOCKS_KEEP_ENDED_FOR, capped at "max_duration". Rules on "key" never
+    # block: they record an alert and raise the key's challenge difficulty
+    # by "difficulty_boost" for "duration" seconds (key_difficulty_boost).
+    "AUTO_BLOCK_RULES": [
+        {
+            "name": "ip-rate-limited",
+            "dimension": "ip",
+            "kinds": ["rate_limited"],
+            "threshold": 60,
+            "window": 600,
+            "duration": 900,
+            "escalation": 2,
+            "max_duration": 7 * 24 * 3600,
+        },
+        {
+            "name": "ip-verification-failures",
+            "dimension": "ip",
+            "kinds": ["challenge_failed", "token_invalid", "api_key_invalid"],
+            "threshold": 30,
+            "window": 600,
+            "duration": 1800,
+            "escalation": 2,
+            "max_duration": 7 * 24 * 3600,
+        },
+        {
+            "name": "ip-enumeration",
+            "dimension": "ip",
+            # The sweep seen from one IP, not the key-wide one: every user of
+            # a busy key would otherwise be blocked for someone else's sweep.
+            "kinds": ["lookup_distinct_per_ip"],
+            "threshold": 1,
+            "window": 3600,
+            "duration": 3600,
+            "escalation": 2,
+            "max_duration": 7 * 24 * 3600,
+        },
+        {
+            "name": "session-abuse",
+            "dimension": "session",
+            "kinds": ["rate_limited", "enumeration_suspected", "token_invalid"],
+            "threshold": 20,
+            "window": 600,
+            "duration": 3600,
+            "escalation": 2,
+            "max_duration": 24 * 3600,
+        },
+        {
+            "name": "device-abuse",
+            "dimension": "device",
+            "kinds": ["rate_limited", "challenge_failed", "enumeration_suspected"],
+            "threshold": 30,
+            "window": 600,
+            "duration": 3600,
+            "escalation": 2,
+            "max_duration": 7 * 24 * 3600,
+        },
+        {
+            "name": "key-under-attack",
+            "dimension": "key",
+            "kinds": ["rate_limited", "challenge_failed", "enumeration_suspected"],
+            "threshold": 500,
+            "window": 600,
+            "duration": 3600,
+            "difficulty_boost": 1,
+        },
+    ],
+    # Networks never blocked automatically (monitoring, office NAT), as CIDRs.
+    "AUTO_BLOCK_EXEMPT_NETWORKS": [],
+    # Upper bound of key_difficulty_boost(), whatever the rules add up to.
+    "KEY_DIFFICULTY_BOOST_MAX": 3,
 }
 
 

@@ -90,6 +90,9 @@ def event_record(
     logger.info("security event kind=%s decision=%s reason=%s", kind, decision, reason)
     if decision == SecurityEvent.Decision.DENY:
         _denials_count(client_ip=client_ip, api_key=api_key, now=event.created_at)
+        from protection.blocks.autoblock import autoblock_observe  # blocks imports events
+
+        autoblock_observe(event=event)
     return event
 
 
@@ -165,3 +168,11 @@ def recent_denials(
         total += int(counts.get(current_key, 0))
         total += previous_weight * int(counts.get(previous_key, 0))
     return round(total)
+
+
+def events_purge_old(*, now: datetime.datetime | None = None) -> int:
+    """Delete events older than ``EVENTS_RETENTION`` seconds; return how many."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(seconds=int(gatehouse_settings.EVENTS_RETENTION))
+    deleted, _ = SecurityEvent.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from protection.blocks import blocks_check
 from protection.conf import gatehouse_settings
 from protection.errors import problem_response
 from protection.events import event_record
@@ -218,9 +219,7 @@ def person_create(
             **refusal,
         )
         raise ProtectionError("disposable_email")
-    # MERGE(limits branch): the single call site for email-domain blocks, to be
-    # wired by the lead once protection.blocks exists:
-    #     blocks_check(email_domain=domain)
+    blocks_check(email_domain=domain, request=request)
     digest = None
     if idempotency_key is not None:
         idempotency_key = idempotency.idempotency_key_validate(idempotency_key)

@@ -74,3 +74,23 @@ def make_session(db: Any) -> Callable[..., IssuedSession]:
         return session_issue(api_key=api_key, **fields)
 
     return factory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_protection_state() -> Iterator[None]:
+    """Per-process limiter, block-list and hit state must not leak between tests."""
+    from protection.blocks.ruleset import registry
+    from protection.blocks.services import hit_recorder
+    from protection.ratelimit.counters import cache_health, local_counters
+
+    def reset() -> None:
+        cache_health.reset()
+        local_counters.clear()
+        registry.invalidate()
+        registry.version = None
+        hit_recorder.pending.clear()
+        hit_recorder.last_event.clear()
+
+    reset()
+    yield
+    reset()

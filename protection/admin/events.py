@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from protection.admin.blocks import BlockDurationActionForm, block_event_ips
 from protection.events import SecurityEvent
 
 
@@ -16,6 +17,8 @@ class SecurityEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("api_key",)
     show_full_result_count = False
+    actions = [block_event_ips]
+    action_form = BlockDurationActionForm
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,4 +1,5 @@
-"""Anonymous sessions in the admin: find them by key, status and IP; revoke them."""
+"""Anonymous sessions in the admin: find them by key, status and IP; revoke them
+or block their IPs."""
 
 import datetime
 from typing import Any
@@ -8,6 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from protection.admin.blocks import BlockDurationActionForm, block_session_ips
 from protection.clientip import normalize_ip
 from protection.sessions import AnonymousSession, session_revoke
 
@@ -75,7 +77,8 @@ class AnonymousSessionAdmin(admin.ModelAdmin):
     list_select_related = ("api_key",)
     date_hierarchy = "created_at"
     show_full_result_count = False
-    actions = ["revoke_selected"]
+    actions = ["revoke_selected", block_session_ips]
+    action_form = BlockDurationActionForm
     # Read-only; the refresh family state (refresh_jti) is not shown at all.
     fields = readonly_fields = [
         field.name for field in AnonymousSession._meta.fields if field.name != "refresh_jti"

@@ -25,6 +25,7 @@ from typing import Any
 
 import altcha
 
+from protection.blocks import key_difficulty_boost
 from protection.conf import gatehouse_settings
 from protection.events import recent_denials
 from protection.exceptions import ProtectionError
@@ -60,7 +61,9 @@ def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
 
     ``POW_MAX_NUMBER * 2 ** steps`` capped at ``POW_MAX_NUMBER_CAP``, where
     ``steps`` is the larger of (IP denials // POW_DENIALS_PER_DOUBLING_IP) and
-    (key denials // POW_DENIALS_PER_DOUBLING_KEY) over DENIALS_WINDOW.
+    (key denials // POW_DENIALS_PER_DOUBLING_KEY) over DENIALS_WINDOW, plus the
+    key's boost from the automatic-blocking rules (a publishable key under
+    attack gets harder puzzles instead of being blocked).
     """
     base = int(gatehouse_settings.POW_MAX_NUMBER)
     cap = max(base, int(gatehouse_settings.POW_MAX_NUMBER_CAP))
@@ -73,6 +76,7 @@ def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
         steps = max(
             steps, key_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_KEY))
         )
+        steps += key_difficulty_boost(api_key)
     steps = min(steps, 32)  # 2**32 already exceeds any sane cap
     return min(cap, base * 2**steps)
 

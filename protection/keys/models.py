@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from protection.ratelimit.rates import validate_rate_limit_overrides
+
 SCOPES = ("session", "lookup", "create")
 VERIFICATIONS = ("pow", "recaptcha")
 NO_VERIFICATION = "none"
@@ -132,7 +134,9 @@ class ApiKey(models.Model):
     scopes = models.JSONField(default=list, blank=True)
     allowed_origins = models.JSONField(default=list, blank=True)
     required_verifications = models.JSONField(default=list, blank=True)
-    rate_limit_overrides = models.JSONField(default=dict, blank=True)
+    rate_limit_overrides = models.JSONField(
+        default=dict, blank=True, validators=[validate_rate_limit_overrides]
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -5,7 +5,9 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand
 
+from protection.blocks import blocks_purge_expired
 from protection.challenges import challenges_purge_expired
+from protection.events import events_purge_old
 from protection.sessions import sessions_purge_expired
 
 
@@ -16,6 +18,8 @@ class Command(BaseCommand):
         purged = {
             "sessions": sessions_purge_expired(),
             "spent challenges": challenges_purge_expired(),
+            "blocks": blocks_purge_expired(),
+            "events": events_purge_old(),
         }
         if apps.is_installed("signup"):  # protection stays usable without the signup app
             from signup.idempotency import idempotency_purge_expired

@@ -1,0 +1,268 @@
+"""Rate-limit benchmarks against real gunicorn workers, PostgreSQL and Redis.
+
+    DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/bench_ratelimit.py
+
+1. Admitted counts: 1,000 requests from 50 concurrent clients at an endpoint
+   limited to 100/hour, with this project's limiter and with DRF's
+   AnonRateThrottle (read, decide, write back: not atomic), side by side.
+2. Throughput (wrk if installed, else a multi-process Python generator) of a
+   fully protected endpoint (API key + session token + scope + limits +
+   blocks) relative to an unprotected DRF view doing the same query:
+   a) the stand-in pair in tests/server_urls.py (runs on this branch);
+   b) the real ``POST /api/v1/persons/lookup`` vs the same Person query
+      unprotected, once the sign-up app provides it (skipped otherwise).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.gunicorn_server import GunicornServer, fire, request, server_env  # noqa: E402
+
+HUGE = ["100000000/m"]  # rates take at most 9 digits
+DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+
+
+def _require_services() -> tuple[str, str]:
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if not database_url or not redis_url:
+        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the point is shared counters.")
+    return database_url, redis_url
+
+
+def _django_setup() -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.server_settings"
+    os.environ.setdefault(
+        "GATEHOUSE_SIGNING_KEY",
+        server_env(database_url="", redis_url="", cache_prefix="")["GATEHOUSE_SIGNING_KEY"],
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def admitted_counts(database_url: str, redis_url: str) -> None:
+    env = server_env(
+        database_url=database_url, redis_url=redis_url, cache_prefix=f"bench-{uuid.uuid4().hex}"
+    )
+    with GunicornServer(env=env, workers=WORKERS) as server:
+        ours = fire(server.port, "/api/test/proof", total=1000, concurrency=50)
+        drf = fire(server.port, "/api/test/drf-proof", total=1000, concurrency=50)
+    print(
+        f"== 1,000 requests, 50 concurrent clients, limit 100, {WORKERS} gunicorn workers, Redis =="
+    )
+    print(f"{'limiter':<40}{'admitted':>10}{'refused':>10}{'other':>8}")
+    for name, counts in (
+        ("gatehouse (django-ratelimit INCR)", ours),
+        ("DRF AnonRateThrottle", drf),
+    ):
+        other = sum(n for status, n in counts.items() if status not in (200, 429))
+        print(f"{name:<40}{counts[200]:>10}{counts[429]:>10}{other:>8}")
+
+
+def _wrk(port: int, path: str, headers: dict[str, str], body: dict) -> tuple[float, int]:
+    script = "wrk.method = 'POST'\n" + f"wrk.body = {json.dumps(json.dumps(body))}\n"
+    for name, value in {"Content-Type": "application/json", **headers}.items():
+        script += f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    try:
+        output = subprocess.run(
+            [
+                "wrk",
+                "-t4",
+                f"-c{CONNECTIONS}",
+                f"-d{DURATION}s",
+                "-s",
+                lua.name,
+                f"http://127.0.0.1:{port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(lua.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return rps, int(bad.group(1)) if bad else 0
+
+
+def _python_load(port: int, path: str, headers: dict[str, str], body: dict) -> tuple[float, int]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(_python_worker, [(port, path, headers, body)] * 8))
+    total = sum(ok + bad for ok, bad in results)
+    return total / DURATION, sum(bad for _ok, bad in results)
+
+
+def _python_worker(args: tuple) -> tuple[int, int]:
+    port, path, headers, body = args
+    ok = bad = 0
+    deadline = time.monotonic() + DURATION
+    while time.monotonic() < deadline:
+        status = request(port, "POST", path, body, headers)[0]
+        ok, bad = (ok + 1, bad) if status == 200 else (ok, bad + 1)
+    return ok, bad
+
+
+def _load(port: int, path: str, headers: dict[str, str], body: dict) -> tuple[float, int]:
+    if shutil.which("wrk"):
+        return _wrk(port, path, headers, body)
+    return _python_load(port, path, headers, body)
+
+
+def _compare(port: int, label: str, protected: tuple, plain: tuple) -> None:
+    # Interleave two rounds each so warm-up and noise hit both sides alike.
+    rounds = [(_load(port, *plain), _load(port, *protected)) for _ in range(2)]
+    plain_rps = max(r[0][0] for r in rounds)
+    protected_rps = max(r[1][0] for r in rounds)
+    errors = sum(r[0][1] + r[1][1] for r in rounds)
+    print(
+        f"{label:<44}{plain_rps:>12.0f}{protected_rps:>12.0f}{protected_rps / plain_rps:>8.2f}"
+        + (f"   ({errors} non-2xx!)" if errors else "")
+    )
+
+
+def _bench_key() -> tuple[object, str]:
+    from protection.keys import api_key_create
+
+    return api_key_create(
+        name="bench",
+        kind="secret",
+        scopes=["session", "lookup", "create"],
+        required_verifications=[],
+    )
+
+
+def throughput(database_url: str, redis_url: str) -> None:
+    from django.urls import Resolver404, resolve
+
+    from protection.sessions import session_issue
+
+    env = server_env(
+        database_url=database_url, redis_url=redis_url, cache_prefix=f"bench-{uuid.uuid4().hex}"
+    )
+    env["GATEHOUSE_TEST_RATE_LIMITS"] = json.dumps(
+        {
+            group: {"ip": HUGE, "key": HUGE, "session": HUGE}
+            for group in ("challenge", "session", "refresh", "lookup", "create")
+        }
+    )
+    key, raw_key = _bench_key()
+    issued = session_issue(api_key=key, client_ip="127.0.0.1")
+    auth = {"X-Api-Key": raw_key, "Authorization": f"Bearer {issued.access}"}
+    body = {"email": "nobody@example.com"}
+    try:
+        real = resolve("/api/v1/persons/lookup").func.__name__ != "api_not_found"
+    except Resolver404:
+        real = False
+    tool = "wrk" if shutil.which("wrk") else "python load generator"
+    print(
+        f"\n== throughput, {tool}, {CONNECTIONS} connections, {DURATION}s x 2 rounds, "
+        f"{WORKERS} workers, {os.cpu_count()} CPUs shared with PostgreSQL, Redis and {tool} =="
+    )
+    print(
+        f"{'endpoint pair (protected vs plain)':<44}{'plain r/s':>12}{'protected':>12}{'ratio':>8}"
+    )
+    for batch in ("0", "1"):
+        env["GATEHOUSE_TEST_RATE_LIMIT_BATCH"] = batch
+        counters = "RATE_LIMIT_BATCH" if batch == "1" else "get_usage"
+        with GunicornServer(env=env, workers=WORKERS) as server:
+            _compare(
+                server.port,
+                f"stand-in, counters via {counters}",
+                ("/api/test/bench-protected", auth, body),
+                ("/api/test/bench-plain", {}, body),
+            )
+            if not real:
+                print(f"{'POST /api/v1/persons/lookup':<44}not on this branch: skipped")
+                continue
+            session_auth = _session_over_http(server.port, raw_key) or auth
+            _compare(
+                server.port,
+                f"persons/lookup, counters via {counters}",
+                ("/api/v1/persons/lookup", session_auth, body),
+                ("/api/test/plain-lookup", {}, body),
+            )
+
+
+def _session_over_http(port: int, raw_key: str) -> dict[str, str] | None:
+    """A session the way clients get one: POST /challenges, then POST /sessions."""
+    headers = {"X-Api-Key": raw_key}
+    status, _ = request(port, "POST", "/api/v1/challenges", {}, headers)
+    status, payload = request(port, "POST", "/api/v1/sessions", {}, headers)
+    if status != 201:
+        print(f"(POST /api/v1/sessions answered {status}; using an in-process session)")
+        return None
+    return {**headers, "Authorization": f"Bearer {json.loads(payload)['access']}"}
+
+
+def _per_call_us(function, repeat: int = 300) -> float:
+    function()
+    started = time.perf_counter()
+    for _ in range(repeat):
+        function()
+    return (time.perf_counter() - started) / repeat * 1e6
+
+
+def breakdown() -> None:
+    """Where a protected request's time goes, in-process, one call at a time."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from protection.blocks import blocks_check
+    from protection.keys import ApiKey, api_key_verify
+    from protection.ratelimit import rate_limit_count_many, rate_limit_hit
+    from protection.sessions import session_authenticate, session_issue
+
+    key, raw_key = _bench_key()
+    issued = session_issue(api_key=key, client_ip="127.0.0.1")
+    three = [(f"bench-{dim}", dim, "x", HUGE) for dim in ("ip", "key", "session")]
+    rows = [
+        (
+            "the view's query (ApiKey.exists)",
+            lambda: ApiKey.objects.filter(name="nobody@example.com").exists(),
+        ),
+        ("api_key_verify (keys)", lambda: api_key_verify(raw_key=raw_key)),
+        (
+            "session_authenticate (sessions)",
+            lambda: session_authenticate(raw_token=issued.access, api_key=key),
+        ),
+        (
+            "one counter, get_usage (SET NX / EXISTS / INCR)",
+            lambda: rate_limit_hit(group="bench", ident="x", rate=HUGE[0]),
+        ),
+        ("3 counters, get_usage", lambda: rate_limit_count_many(three)),
+        ("blocks_check(ip=…) (compiled, in-process)", lambda: blocks_check(ip="192.0.2.1")),
+    ]
+    print("\n== per-call cost in one process (PostgreSQL + Redis) ==")
+    for label, function in rows:
+        print(f"{label:<52}{_per_call_us(function):>10.0f} us")
+    with override_settings(GATEHOUSE={**settings.GATEHOUSE, "RATE_LIMIT_BATCH": True}):
+        cost = _per_call_us(lambda: rate_limit_count_many(three))
+    print(f"{'3 counters, RATE_LIMIT_BATCH (one round trip)':<52}{cost:>10.0f} us")
+
+
+if __name__ == "__main__":
+    database, redis = _require_services()
+    _django_setup()
+    admitted_counts(database, redis)
+    throughput(database, redis)
+    breakdown()

@@ -1,0 +1,37 @@
+"""Client blocks: by IP, network, API key, session, device or email domain.
+
+``models`` (``BlockedClient`` and value spelling), ``ruleset`` (the compiled
+in-process list and its refresh), ``services`` (create, lift, check, purge)
+and ``autoblock`` (rules that block on repeated denials).
+"""
+
+from protection.blocks.autoblock import autoblock_observe, key_difficulty_boost
+from protection.blocks.models import BlockedClient, block_value_normalize
+from protection.blocks.ruleset import blocks_version_bump, registry
+from protection.blocks.services import (
+    block_create,
+    block_lift,
+    block_update,
+    blocks_changed,
+    blocks_check,
+    blocks_flush_hits,
+    blocks_lift,
+    blocks_purge_expired,
+)
+
+__all__ = [
+    "BlockedClient",
+    "autoblock_observe",
+    "block_create",
+    "block_lift",
+    "block_update",
+    "blocks_changed",
+    "block_value_normalize",
+    "blocks_check",
+    "blocks_flush_hits",
+    "blocks_lift",
+    "blocks_purge_expired",
+    "blocks_version_bump",
+    "key_difficulty_boost",
+    "registry",
+]

@@ -1,0 +1,146 @@
+"""Automatic blocking: repeated denials from one client become a block.
+
+``event_record`` hands every ``deny`` event to ``autoblock_observe``. Each
+rule of ``AUTO_BLOCK_RULES`` whose ``kinds`` contain the event's kind or
+reason counts it in a shared cache counter (no table scan) for the event's
+client IP (IPv6 by /64), session, device (``details["device_id"]``) or API
+key. The denial that reaches ``threshold`` within ``window`` seconds blocks
+that client for ``duration`` seconds, times ``escalation`` per earlier block
+by the same rule (capped at ``max_duration``); the block's event names the
+rule. API keys are never blocked automatically (a publishable key can be
+copied out of any app, so blocking it would let an attacker shut out the
+genuine app): the rule records a ``key_abuse_suspected`` alert and raises
+the key's challenge difficulty, read back with ``key_difficulty_boost``.
+"""
+
+import datetime
+import ipaddress
+import logging
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from protection.clientip import UNKNOWN_IP, normalize_ip, rate_limit_ident
+from protection.conf import gatehouse_settings
+from protection.ratelimit.counters import rate_limit_hit
+
+logger = logging.getLogger("gatehouse.autoblock")
+
+KEY_BOOST_CACHE_PREFIX = "gh:keyboost:"
+
+
+def _exempt(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    for network in gatehouse_settings.AUTO_BLOCK_EXEMPT_NETWORKS:
+        try:
+            if address in ipaddress.ip_network(network, strict=False):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
+def _subject(dimension: str, event: Any) -> tuple[str, str] | None:
+    """Return ``(block_kind, value)`` of the client the rule counts, or None."""
+    if dimension == "ip":
+        ip = normalize_ip(str(event.client_ip or ""))
+        if ip is None or ip == UNKNOWN_IP or _exempt(ip):
+            return None
+        ident = rate_limit_ident(ip)
+        return ("cidr", ident) if "/" in ident else ("ip", ident)
+    if dimension == "session" and event.session_id:
+        return "session", str(event.session_id)
+    if dimension == "device":
+        device = (event.details or {}).get("device_id")
+        return ("device", str(device)[:128]) if device else None
+    if dimension == "key" and event.api_key_id:
+        return "api_key", event.api_key.public_id
+    return None
+
+
+def _escalated_duration(rule: dict, kind: str, value: str, now: datetime.datetime) -> int:
+    from protection.blocks.models import BlockedClient
+
+    lookback = now - datetime.timedelta(seconds=int(gatehouse_settings.BLOCKS_KEEP_ENDED_FOR))
+    earlier = BlockedClient.objects.filter(
+        kind=kind, value=value, created_by_rule=rule["name"], created_at__gte=lookback
+    ).count()
+    duration = int(rule["duration"]) * int(rule.get("escalation", 1)) ** earlier
+    return min(duration, int(rule.get("max_duration", duration)))
+
+
+def _boost_key(rule: dict, event: Any) -> None:
+    from protection.events import event_record
+
+    public_id = event.api_key.public_id
+    cache_key = KEY_BOOST_CACHE_PREFIX + public_id
+    ceiling = int(gatehouse_settings.KEY_DIFFICULTY_BOOST_MAX)
+    level = min(ceiling, int(cache.get(cache_key) or 0) + int(rule.get("difficulty_boost", 1)))
+    cache.set(cache_key, level, timeout=int(rule["duration"]))
+    event_record(
+        kind="key_abuse_suspected",
+        decision="alert",
+        reason=rule["name"][:64],
+        api_key=event.api_key,
+        details={"rule": rule["name"], "difficulty_boost": level, "trigger": event.kind},
+    )
+
+
+def _block(rule: dict, kind: str, value: str, event: Any, now: datetime.datetime) -> None:
+    from protection.blocks.services import block_create
+
+    seconds = _escalated_duration(rule, kind, value, now)
+    block_create(
+        kind=kind,
+        value=value,
+        reason=f"automatic: {rule['name']}",
+        duration=datetime.timedelta(seconds=seconds),
+        rule=rule["name"],
+        now=now,
+        details={"trigger": event.kind, "duration": seconds},
+    )
+
+
+def autoblock_observe(*, event: Any, now: datetime.datetime | None = None) -> None:
+    """Count a deny event against the rules; block (or alert) when one is crossed.
+
+    Never raises: automatic blocking must not turn a denial into a 500.
+    """
+    for rule in gatehouse_settings.AUTO_BLOCK_RULES:
+        try:
+            kinds = rule["kinds"]
+            if event.kind not in kinds and event.reason not in kinds:
+                continue
+            subject = _subject(rule["dimension"], event)
+            if subject is None:
+                continue
+            threshold = int(rule["threshold"])
+            counted = rate_limit_hit(
+                group=f"autoblock:{rule['name']}",
+                ident=f"{subject[0]}:{subject[1]}",
+                rate=f"{threshold}/{int(rule['window'])}s",
+            )
+            if counted.count != threshold:  # only the denial that crosses the line acts
+                continue
+            if rule["dimension"] == "key":
+                _boost_key(rule, event)
+            else:
+                _block(rule, subject[0], subject[1], event, now or timezone.now())
+        except Exception:
+            logger.exception("Automatic blocking rule %r failed", rule.get("name"))
+
+
+def key_difficulty_boost(api_key: Any) -> int:
+    """Extra challenge difficulty for ``api_key`` (ApiKey or public id): 0 when calm.
+
+    Cache key ``gh:keyboost:<public_id>`` holds the level while a per-key rule
+    is crossed; challenge issuance adds it to the key's base difficulty.
+    """
+    public_id = getattr(api_key, "public_id", api_key)
+    if not public_id:
+        return 0
+    try:
+        return int(cache.get(KEY_BOOST_CACHE_PREFIX + str(public_id)) or 0)
+    except Exception:  # cache down: no boost rather than an error
+        return 0

@@ -1,0 +1,119 @@
+"""The ``BlockedClient`` model and the canonical spelling of each kind of value."""
+
+import datetime
+import ipaddress
+import re
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from protection import crypto
+from protection.clientip import normalize_ip
+
+IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class BlockedClient(models.Model):
+    class Kind(models.TextChoices):
+        IP = "ip", "IP address"
+        CIDR = "cidr", "network (CIDR)"
+        API_KEY = "api_key", "API key (public id)"
+        SESSION = "session", "session"
+        DEVICE = "device", "device id"
+        EMAIL_DOMAIN = "email_domain", "email domain"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.CharField(max_length=200)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty = permanent.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_rule = models.CharField(max_length=64, blank=True, db_index=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hit_count = models.PositiveBigIntegerField(default=0)
+    last_hit_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "blocked client"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["kind", "value"], name="block_kind_value")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value}"
+
+    def is_active(self, now: datetime.datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.lifted_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def created_by_label(self) -> str:
+        if self.created_by_rule:
+            return f"rule {self.created_by_rule}"
+        return str(self.created_by) if self.created_by_id else "system"
+
+
+def _normalize_cidr(value: str) -> str:
+    network = ipaddress.ip_network(value.strip(), strict=False)
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(IPV4_MAPPED):
+        # ::ffff:10.0.0.0/104 is 10.0.0.0/8: store one spelling for one network.
+        first = ipaddress.IPv4Address(int(network.network_address) - int(IPV4_MAPPED[0]))
+        network = ipaddress.IPv4Network(f"{first}/{network.prefixlen - 96}")
+    return str(network)
+
+
+def _normalize_domain(value: str) -> str:
+    domain = value.strip().lower().lstrip("@").rstrip(".")
+    if "@" in domain:
+        domain = domain.rsplit("@", 1)[1]
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError("not a valid domain name") from exc
+    labels = domain.split(".")
+    if len(domain) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(x) for x in labels):
+        raise ValueError("not a valid domain name")
+    return domain
+
+
+def block_value_normalize(kind: str, value: str) -> str:
+    """Return the canonical spelling of ``value`` for ``kind`` or raise ValueError."""
+    value = (value or "").strip()
+    if not value:
+        raise ValueError("a value is required")
+    if kind == BlockedClient.Kind.IP:
+        normalized = normalize_ip(value)
+        if normalized is None:
+            raise ValueError("not an IP address")
+        return normalized
+    if kind == BlockedClient.Kind.CIDR:
+        try:
+            return _normalize_cidr(value)
+        except ValueError as exc:
+            raise ValueError("not a network in CIDR notation (e.g. 203.0.113.0/24)") from exc
+    if kind == BlockedClient.Kind.API_KEY:
+        parsed = crypto.parse_raw_key(value)
+        if parsed is not None:  # a full key pasted by mistake: keep only its public id
+            return parsed.public_id
+        if len(value) != crypto.PUBLIC_ID_LENGTH or not all(c in crypto.ALPHABET for c in value):
+            raise ValueError("not an API key public id")
+        return value
+    if kind == BlockedClient.Kind.SESSION:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError as exc:
+            raise ValueError("not a session id (UUID)") from exc
+    if kind == BlockedClient.Kind.DEVICE:
+        if len(value) > 128 or not value.isprintable():
+            raise ValueError("a device id is at most 128 printable characters")
+        return value
+    if kind == BlockedClient.Kind.EMAIL_DOMAIN:
+        return _normalize_domain(value)
+    raise ValueError(f"unknown block kind {kind!r}")

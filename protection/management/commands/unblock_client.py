@@ -1,0 +1,25 @@
+"""Lift blocks: ``unblock_client --ip 203.0.113.7``."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from protection.blocks import blocks_lift
+from protection.management.commands._block_selectors import add_selector_arguments, selected
+
+
+class Command(BaseCommand):
+    help = "Lift the active blocks of an IP, network, API key, session, device or email domain."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_selector_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        kind, value = selected(options)
+        try:
+            lifted = blocks_lift(kind=kind, value=value)
+        except ValueError as exc:
+            raise CommandError(f"Invalid {kind}: {exc}") from exc
+        if not lifted:
+            raise CommandError(f"No active block for {kind} {value}")
+        self.stdout.write(f"Lifted {lifted} block(s) on {kind} {value}")

@@ -1,0 +1,50 @@
+"""Rate limits on django-ratelimit's atomic cache counters (Redis in production).
+
+One limiter for the whole app: ``counters`` (atomic shared counters with a
+per-process fallback), ``rates`` (rate syntax, defaults and per-key
+overrides), ``headers`` (IETF RateLimit fields) and ``enforcement`` (per
+request: count, refuse with 429, remember what was counted). The DRF glue
+is ``protection.throttling``; the pre-authentication per-IP count is in
+``protection.middleware``.
+"""
+
+from protection.ratelimit.counters import (
+    RateLimitResult,
+    counter_ident,
+    rate_limit_distinct_hit,
+    rate_limit_hit,
+)
+from protection.ratelimit.enforcement import (
+    rate_limit_count,
+    rate_limit_count_many,
+    rate_limit_enforce,
+    rate_limit_record_refusal,
+    rate_limit_refusal,
+    request_counted,
+)
+from protection.ratelimit.headers import CountedLimit, ratelimit_headers
+from protection.ratelimit.rates import (
+    group_rates,
+    rate_limits_validate,
+    rate_parse,
+    validate_rate_limit_overrides,
+)
+
+__all__ = [
+    "CountedLimit",
+    "RateLimitResult",
+    "counter_ident",
+    "group_rates",
+    "rate_limit_count",
+    "rate_limit_count_many",
+    "rate_limit_distinct_hit",
+    "rate_limit_enforce",
+    "rate_limit_hit",
+    "rate_limit_record_refusal",
+    "rate_limit_refusal",
+    "rate_limits_validate",
+    "rate_parse",
+    "ratelimit_headers",
+    "request_counted",
+    "validate_rate_limit_overrides",
+]

@@ -1,0 +1,134 @@
+"""Count a request against its group's limits and turn refusals into 429s.
+
+Used by the early middleware (the per-IP dimension, before authentication),
+by the DRF throttle (key and session, after it) and by plain views through
+``rate_limit_enforce``. Everything counted for one request is kept on the
+request, so the response carries one set of RateLimit headers.
+"""
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from django.http import HttpRequest
+
+from protection.exceptions import ProtectionError
+from protection.ratelimit.batch import batch_available, rate_limit_hit_many
+from protection.ratelimit.counters import (
+    RateLimitResult,
+    cache_failed,
+    cache_health,
+    rate_limit_hit,
+)
+from protection.ratelimit.headers import CountedLimit, ratelimit_headers
+
+_STATE_ATTRIBUTE = "_gatehouse_rate_limits"
+
+
+def request_counted(request: Any) -> list[CountedLimit]:
+    """The limits counted so far for this request (shared by middleware and throttle)."""
+    http_request = getattr(request, "_request", request)  # DRF Request wraps HttpRequest
+    counted = getattr(http_request, _STATE_ATTRIBUTE, None)
+    if counted is None:
+        counted = []
+        setattr(http_request, _STATE_ATTRIBUTE, counted)
+    return counted
+
+
+def request_counted_dimensions(request: Any) -> set[str]:
+    return {item.dimension for item in request_counted(request)}
+
+
+def rate_limit_count(
+    *, group: str, dimension: str, ident: str, rates: Sequence[str]
+) -> list[CountedLimit]:
+    """Count one hit of ``ident`` against every rate of one dimension of ``group``."""
+    return rate_limit_count_many([(group, dimension, ident, rates)])
+
+
+def rate_limit_count_many(
+    entries: Sequence[tuple[str, str, str, Sequence[str]]],
+) -> list[CountedLimit]:
+    """Count ``(group, dimension, ident, rates)`` entries: one hit per rate.
+
+    With ``RATE_LIMIT_BATCH`` on Redis, all of them in one round trip;
+    otherwise (or if that fails) one ``get_usage`` per rate.
+    """
+    items = [
+        (f"{group}:{dimension}", dimension, ident, rate)
+        for group, dimension, ident, rates in entries
+        for rate in rates
+    ]
+    if not items:
+        return []
+    if batch_available() and not cache_health.is_down(time.monotonic()):
+        try:
+            results = rate_limit_hit_many([(g, i, r) for g, _d, i, r in items])
+        except Exception as exc:  # same fallback as one counter at a time
+            cache_failed(exc)
+        else:
+            return [
+                CountedLimit(dimension, rate, result)
+                for (_g, dimension, _i, rate), result in zip(items, results, strict=True)
+            ]
+    return [
+        CountedLimit(dimension, rate, rate_limit_hit(group=group, ident=ident, rate=rate))
+        for group, dimension, ident, rate in items
+    ]
+
+
+def rate_limit_refusal(counted: Sequence[CountedLimit]) -> ProtectionError | None:
+    """Return the 429 error for ``counted`` if any limit is exceeded, else None."""
+    refused = [item.result for item in counted if not item.result.allowed]
+    if not refused:
+        return None
+    wait = max(result.reset_after for result in refused)
+    headers = {"Retry-After": str(math.ceil(wait)), **ratelimit_headers(counted)}
+    return ProtectionError("rate_limited", headers=headers)
+
+
+def rate_limit_record_refusal(
+    *,
+    request: HttpRequest | None,
+    group: str,
+    counted: Sequence[CountedLimit],
+    api_key: Any = None,
+    session_id: Any = None,
+) -> None:
+    """Write the ``rate_limited`` deny event (it also feeds automatic blocking)."""
+    from protection.events import event_record
+
+    dimensions = sorted({item.dimension for item in counted if not item.result.allowed})
+    event_record(
+        kind="rate_limited",
+        decision="deny",
+        reason=f"{group}:{','.join(dimensions)}"[:64],
+        request=getattr(request, "_request", request),
+        api_key=api_key,
+        session_id=session_id,
+        details={"group": group, "dimensions": dimensions},
+    )
+
+
+def rate_limit_enforce(*, group: str, ident: str, rates: Sequence[str]) -> None:
+    """Count a hit against every rate; raise ``rate_limited`` if any is exceeded."""
+    counted = [
+        CountedLimit("limit", rate, rate_limit_hit(group=group, ident=ident, rate=rate))
+        for rate in rates
+    ]
+    error = rate_limit_refusal(counted)
+    if error is not None:
+        raise error
+
+
+__all__ = [
+    "CountedLimit",
+    "RateLimitResult",
+    "rate_limit_count",
+    "rate_limit_count_many",
+    "rate_limit_enforce",
+    "rate_limit_record_refusal",
+    "rate_limit_refusal",
+    "request_counted",
+]

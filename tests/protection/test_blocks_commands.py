@@ -1,0 +1,166 @@
+"""block_client / unblock_client / purge_expired, and the duration parser."""
+
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from protection.blocks import BlockedClient, block_create
+from protection.durations import parse_duration
+from protection.events import SecurityEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("30s", 30), ("30m", 1800), ("24h", 86400), ("7d", 604800), (" 2W ", 1209600)],
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == datetime.timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "24", "h", "1.5h", "-3m", "3 days", "24hours"])
+def test_parse_duration_rejects_garbage(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def _run(*args):
+    from io import StringIO
+
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_block_client_ip_for_a_duration():
+    output = _run("block_client", "--ip", "::ffff:203.0.113.7", "--for", "24h", "--reason", "abuse")
+    block = BlockedClient.objects.get()
+    assert (block.kind, block.value, block.reason) == ("ip", "203.0.113.7", "abuse")
+    assert abs((block.expires_at - timezone.now()) - datetime.timedelta(hours=24)) < (
+        datetime.timedelta(minutes=1)
+    )
+    assert output.startswith("Blocked ip 203.0.113.7 until ")
+    assert SecurityEvent.objects.filter(kind="client_blocked", reason="staff").count() == 1
+
+
+def test_block_client_permanent_when_no_duration():
+    output = _run("block_client", "--cidr", "2001:db8::/32")
+    assert BlockedClient.objects.get().expires_at is None
+    assert "permanently" in output
+
+
+@pytest.mark.parametrize(
+    "flag,value,kind",
+    [
+        ("--session", "6f9619ff-8b86-d011-b42d-00cf4fc964ff", "session"),
+        ("--device", "dev-1", "device"),
+        ("--domain", "spam.example", "email_domain"),
+    ],
+)
+def test_block_client_other_kinds(flag, value, kind):
+    _run("block_client", flag, value, "--for", "7d")
+    assert BlockedClient.objects.get().kind == kind
+
+
+def test_block_client_key_by_public_id(api_key):
+    key, _raw = api_key
+    _run("block_client", "--key", key.public_id)
+    assert BlockedClient.objects.get().value == key.public_id
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--ip", "300.1.1.1"], "Invalid ip: not an IP address"),
+        (["--ip", "1.2.3.4", "--for", "forever"], "Invalid --for: Invalid duration 'forever'"),
+        (["--ip", "1.2.3.4", "--for", "0s"], "Invalid ip: A block's duration must be positive"),
+        (["--cidr", "10.0.0.0/99"], "Invalid cidr"),
+        (["--domain", "nodot"], "Invalid email_domain"),
+    ],
+)
+def test_block_client_bad_input_is_a_one_line_error(args, message):
+    with pytest.raises(CommandError) as error:
+        _run("block_client", *args)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+    assert not BlockedClient.objects.exists()
+
+
+def test_block_client_needs_exactly_one_selector():
+    with pytest.raises(CommandError):
+        _run("block_client", "--ip", "1.2.3.4", "--cidr", "10.0.0.0/8")
+    with pytest.raises(CommandError):
+        _run("block_client")
+
+
+def test_bad_input_exits_non_zero_from_the_shell(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "block_client", "--ip", "not-an-ip"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == "CommandError: Invalid ip: not an IP address"
+
+
+def test_unblock_client_lifts_active_blocks():
+    block_create(kind="ip", value="203.0.113.7")
+    output = _run("unblock_client", "--ip", "203.0.113.7")
+    assert output.strip() == "Lifted 1 block(s) on ip 203.0.113.7"
+    block = BlockedClient.objects.get()
+    assert block.lifted_at is not None and not block.is_active()
+    assert SecurityEvent.objects.filter(kind="client_unblocked").count() == 1
+
+
+def test_unblock_client_with_nothing_to_lift_fails():
+    with pytest.raises(CommandError, match="No active block for ip 203.0.113.8"):
+        _run("unblock_client", "--ip", "203.0.113.8")
+
+
+def test_purge_expired_removes_old_blocks_and_old_events(settings):
+    now = timezone.now()
+    long_ago = now - datetime.timedelta(days=40)
+    old = block_create(
+        kind="ip", value="192.0.2.1", duration=datetime.timedelta(hours=1), now=long_ago
+    )
+    recent = block_create(
+        kind="ip",
+        value="192.0.2.2",
+        duration=datetime.timedelta(hours=1),
+        now=now - datetime.timedelta(days=2),
+    )
+    active = block_create(kind="ip", value="192.0.2.3")
+    SecurityEvent.objects.all().delete()
+    SecurityEvent.objects.create(
+        kind="old", decision="deny", created_at=now - datetime.timedelta(days=91)
+    )
+    SecurityEvent.objects.create(
+        kind="new", decision="deny", created_at=now - datetime.timedelta(days=89)
+    )
+    output = _run("purge_expired")
+    assert "blocks: 1 removed" in output and "events: 1 removed" in output
+    assert set(BlockedClient.objects.values_list("pk", flat=True)) == {recent.pk, active.pk}
+    assert old.pk not in BlockedClient.objects.values_list("pk", flat=True)
+    assert list(SecurityEvent.objects.values_list("kind", flat=True)) == ["new"]
+
+
+def test_event_retention_is_a_setting(settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "EVENTS_RETENTION": 3600}
+    SecurityEvent.objects.create(
+        kind="hour-old", decision="deny", created_at=timezone.now() - datetime.timedelta(hours=2)
+    )
+    assert "events: 1 removed" in _run("purge_expired")

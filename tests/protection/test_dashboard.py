@@ -1,0 +1,98 @@
+"""The security dashboard in the admin: staff only, chart and tables from events."""
+
+import datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from protection.admin.dashboard import events_per_hour
+from protection.blocks import block_create
+from protection.events import SecurityEvent
+
+pytestmark = pytest.mark.django_db
+
+URL = "/admin/protection/dashboard/"
+
+
+@pytest.fixture
+def staff_client(db) -> Client:
+    user = get_user_model().objects.create_user("staff", password="pw-123456!", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _event(kind, decision="deny", hours_ago=0, ip="203.0.113.1", api_key=None):
+    SecurityEvent.objects.create(
+        kind=kind,
+        decision=decision,
+        client_ip=ip,
+        api_key=api_key,
+        created_at=timezone.now() - datetime.timedelta(hours=hours_ago, minutes=1),
+    )
+
+
+def test_anonymous_and_non_staff_are_sent_to_login(client, db):
+    assert client.get(URL).status_code == 302
+    user = get_user_model().objects.create_user("pleb", password="pw-123456!")
+    plain = Client()
+    plain.force_login(user)
+    response = plain.get(URL)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_admin_index_links_to_the_dashboard(staff_client):
+    page = staff_client.get("/admin/").content.decode()
+    assert f'href="{URL}"' in page
+
+
+def test_dashboard_shows_chart_offenders_and_active_blocks(staff_client, api_key):
+    key, _raw = api_key
+    for _ in range(5):
+        _event("rate_limited", ip="198.51.100.66")
+    for _ in range(2):
+        _event("token_invalid", hours_ago=3, ip="198.51.100.67", api_key=key)
+    _event("session_issued", decision="allow", hours_ago=5)
+    _event("rate_limited", hours_ago=30)  # older than 24 h: not shown
+    block_create(kind="ip", value="192.0.2.1")
+    block_create(kind="ip", value="192.0.2.2", duration=datetime.timedelta(hours=1))
+    block_create(
+        kind="ip",
+        value="192.0.2.3",
+        duration=datetime.timedelta(hours=1),
+        now=timezone.now() - datetime.timedelta(hours=2),
+    )
+    response = staff_client.get(URL)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<svg id="events-chart"' in page
+    assert 'src="http' not in page and "cdn" not in page.lower()  # nothing from elsewhere
+    assert page.count('class="bar"') >= 3  # three hours with events, stacked by kind
+    assert "rate_limited: 5" in page and "token_invalid: 2" in page
+    assert response.context["active_blocks"] == 2
+    assert '<strong id="active-blocks">2</strong>' in page
+    ips = response.context["offenders"]["ips"]
+    assert [(row["client_ip"], row["n"]) for row in ips][:2] == [
+        ("198.51.100.66", 5),
+        ("198.51.100.67", 2),
+    ]
+    keys = response.context["offenders"]["keys"]
+    assert [(row["api_key__public_id"], row["n"]) for row in keys] == [(key.public_id, 2)]
+    assert key.public_id in page
+
+
+def test_series_has_24_hours_and_folds_rare_kinds_into_other():
+    for i in range(10):
+        _event(f"kind{i}", hours_ago=i % 24)
+    series = events_per_hour(now=timezone.now())
+    assert len(series["hours"]) == 24 and len(series["counts"]) == 24
+    assert series["kinds"][-1] == "other" and len(series["kinds"]) == 8
+    assert sum(sum(hour.values()) for hour in series["counts"]) == 10
+
+
+def test_empty_dashboard_renders(staff_client):
+    response = staff_client.get(URL)
+    assert response.status_code == 200
+    assert response.context["active_blocks"] == 0
