@@ -6,8 +6,8 @@ import urllib.request
 
 import pytest
 
-from tests.support.server import gunicorn
-from tests.support.tcpproxy import TcpProxy
+from tests.gunicorn_server import GunicornServer, server_env
+from tests.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.server]
 
@@ -23,12 +23,14 @@ def get_health(base_url: str) -> tuple[int, dict, str]:
 def test_health_goes_503_and_back_to_200_as_services_stop_and_return():
     database_proxy = TcpProxy("127.0.0.1", 5432).start()
     cache_proxy = TcpProxy("127.0.0.1", 6379).start()
-    env = {
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{database_proxy.port}/postgres",
-        "REDIS_URL": f"redis://127.0.0.1:{cache_proxy.port}/15",
-    }
+    env = server_env(
+        database_url=f"postgres://postgres@127.0.0.1:{database_proxy.port}/postgres",
+        redis_url=f"redis://127.0.0.1:{cache_proxy.port}/15",
+        cache_prefix="health-outage",
+    )
     try:
-        with gunicorn(env=env, workers=1) as base_url:
+        with GunicornServer(env=env, workers=1) as server:
+            base_url = f"http://127.0.0.1:{server.port}"
             assert get_health(base_url)[:2] == (
                 200,
                 {"status": "ok", "database": "ok", "cache": "ok"},

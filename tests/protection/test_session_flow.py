@@ -5,10 +5,8 @@ suite) and once against real gunicorn workers (marked ``server``)."""
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ import requests
 from protection import views
 from protection.events import SecurityEvent
 from protection.sessions import AnonymousSession
+from tests.gunicorn_server import GunicornServer
 from tests.protection.sessions_support import (  # noqa: F401
     FAKE_SECRET,
     FAKE_SITE_KEY,
@@ -189,12 +188,6 @@ def test_views_declare_rate_limit_groups_and_scope():
 # --- Against real gunicorn workers -------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _server_env(tmp_path: Path) -> dict[str, str]:
     env = {
         key: value
@@ -239,28 +232,8 @@ def _gunicorn(tmp_path: Path, extra_env: dict[str, str], **key_fields: object):
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True, cwd=ROOT)
     raw_key = _create_key(env, manage, **key_fields)
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--log-level", "warning"],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or workers still booting
-                pass
-            assert process.poll() is None, "gunicorn exited"
-            time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not become healthy")
-        yield base, raw_key
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with GunicornServer(env=env, workers=2) as server:
+        yield f"http://127.0.0.1:{server.port}", raw_key
 
 
 @pytest.fixture
