@@ -120,10 +120,12 @@ DEFAULTS: dict[str, Any] = {
     # After a cache failure, a process skips the cache for this long (seconds)
     # before trying it again, so a slow Redis costs one timeout, not one per hit.
     "RATE_LIMIT_CACHE_RETRY_AFTER": 5.0,
-    # Count all limits of one request in one Redis round trip (same buckets
-    # as django-ratelimit's get_usage, which costs three round trips per
-    # limit). Off: every limit goes through get_usage. Redis only.
-    "RATE_LIMIT_BATCH": False,
+    # On Redis, count the limits of one request step (the middleware's per-IP
+    # ones, the throttle's key/session ones, a lookup's sign-up ones) with one
+    # Lua script call: one round trip, same buckets and TTLs as
+    # django-ratelimit's get_usage, which costs three round trips per limit.
+    # False: every limit goes through get_usage. Other caches always use it.
+    "RATE_LIMIT_BATCH": True,
     # --- Blocks (protection.blocks) ----------------------------------------
     # How often (seconds) a process asks the shared cache whether the block
     # list changed; a new block takes effect on every process within this

@@ -1,7 +1,15 @@
 """Rate limits on django-ratelimit's atomic cache counters (Redis in production).
 
-One limiter for the whole app: ``counters`` (atomic shared counters with a
-per-process fallback), ``rates`` (rate syntax, defaults and per-key
+The buckets are django-ratelimit's (``get_usage`` with ``increment``: fixed
+windows, its cache keys and TTLs). With any cache but Redis they are counted
+by ``get_usage`` itself; on Redis the same buckets are counted by one Lua
+script per request step (``batch``), because ``get_usage`` costs three
+round trips per counter there and a protected lookup has about six: that
+was most of a lookup's time. The script is as atomic as ``INCR``.
+
+One limiter for the whole app: ``counters`` (atomic shared counters),
+``batch`` (the Redis script), ``fallback`` (per-process counters and the
+memory of cache failures), ``rates`` (rate syntax, defaults and per-key
 overrides), ``headers`` (IETF RateLimit fields) and ``enforcement`` (per
 request: count, refuse with 429, remember what was counted). The DRF glue
 is ``protection.throttling``; the pre-authentication per-IP count is in
@@ -9,10 +17,13 @@ is ``protection.throttling``; the pre-authentication per-IP count is in
 """
 
 from protection.ratelimit.counters import (
+    Hit,
+    Quota,
     RateLimitResult,
     counter_ident,
     rate_limit_distinct_hit,
     rate_limit_hit,
+    rate_limit_hit_many,
 )
 from protection.ratelimit.enforcement import (
     rate_limit_count,
@@ -32,6 +43,8 @@ from protection.ratelimit.rates import (
 
 __all__ = [
     "CountedLimit",
+    "Hit",
+    "Quota",
     "RateLimitResult",
     "counter_ident",
     "group_rates",
@@ -40,6 +53,7 @@ __all__ = [
     "rate_limit_distinct_hit",
     "rate_limit_enforce",
     "rate_limit_hit",
+    "rate_limit_hit_many",
     "rate_limit_record_refusal",
     "rate_limit_refusal",
     "rate_limits_validate",

@@ -1,76 +1,113 @@
-"""Opt-in (``RATE_LIMIT_BATCH``): all counters of one request in one Redis round trip.
+"""On Redis: every counter of one request step in one round trip (one Lua script).
 
-``get_usage`` costs three round trips per counter with Django's
-``RedisCache`` (SET NX, then EXISTS + INCR). This path counts in exactly
-the same buckets (django-ratelimit's own ``_make_cache_key`` and
-``_get_window``, the same TTL) but sends every counter of a request in one
-pipeline, each as an atomic Lua ``INCR`` that sets the TTL on the first
-hit. Both paths can run side by side: they read and write the same keys.
-Only used with Django's ``RedisCache``; anything else goes through
+django-ratelimit's ``get_usage`` costs three round trips per counter with
+Django's ``RedisCache`` (``SET NX``, then ``EXISTS`` + ``INCR`` inside
+``incr``), and every cache call builds a new redis-py client object. A
+protected lookup counts about six counters, so that was ~20 round trips per
+request. Here the same buckets (django-ratelimit's own ``_make_cache_key``
+and ``_get_window``, the same TTL, computed in ``counters``) are counted by
+one script: ``INCR`` that sets the TTL on a bucket's first hit, and for
+"distinct" counters a ``SET NX EX`` of the member first. The script runs
+atomically on the server, so N workers still admit exactly ``limit`` hits;
+both paths read and write the same keys and can run side by side.
+
+``RATE_LIMIT_BATCH`` (on by default) selects this path; off, or with any
+cache that is not Django's ``RedisCache``, counting goes through
 ``get_usage``.
 """
 
-import time
+import weakref
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
-from django_ratelimit.core import ALL, EXPIRATION_FUDGE, _get_window, _make_cache_key
 
 from protection.conf import gatehouse_settings
-from protection.ratelimit.counters import RateLimitResult, counter_ident
-from protection.ratelimit.rates import rate_parse
 
-_INCR_WITH_TTL = (
-    "local count = redis.call('INCR', KEYS[1]) "
-    "if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
-    "return count"
-)
-_scripts: dict[int, object] = {}
+# ARGV[1]: "1" = stop after the first counter over its limit (later ones are
+# not counted, as with checks made one after the other). Then per counter:
+# op ("i" increment, "p" peek, "d" distinct member first), ttl, limit and,
+# for "d", the member's ttl. KEYS: per counter its key, preceded for "d" by
+# the member key. Returns the count of every counter evaluated, in order.
+_COUNT_SCRIPT = """
+local stop = ARGV[1] == '1'
+local counts = {}
+local k, a = 1, 2
+while a <= #ARGV do
+  local op, ttl, limit = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  a = a + 3
+  local increment = op == 'i'
+  if op == 'd' then
+    increment = redis.call('SET', KEYS[k], '1', 'NX', 'EX', ARGV[a]) ~= false
+    k, a = k + 1, a + 1
+  end
+  local count
+  if increment then
+    count = redis.call('INCR', KEYS[k])
+    if count == 1 then redis.call('EXPIRE', KEYS[k], ttl) end
+  else
+    count = tonumber(redis.call('GET', KEYS[k]) or '0')
+  end
+  k = k + 1
+  counts[#counts + 1] = count
+  if stop and count > limit then break end
+end
+return counts
+"""
 
 
-def _cache() -> RedisCache | None:
+class Step(NamedTuple):
+    """One counter for the script; keys are cache keys before the cache's prefix."""
+
+    key: str
+    ttl: int
+    limit: int
+    increment: bool = True
+    member_key: str | None = None  # distinct: count only if this member is new
+    member_ttl: int = 0
+
+
+# One redis-py client (and registered script) per cache backend: Django's
+# RedisCache builds a new client object, ~170 dict writes, on every call.
+_clients: "weakref.WeakKeyDictionary[Any, tuple[Any, Any]]" = weakref.WeakKeyDictionary()
+
+
+def redis_cache() -> RedisCache | None:
+    """The rate-limit cache if it is Django's ``RedisCache``, else None."""
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     return cache if isinstance(cache, RedisCache) else None
 
 
 def batch_available() -> bool:
-    """True when the setting is on and the rate-limit cache is Django's RedisCache."""
-    return bool(gatehouse_settings.RATE_LIMIT_BATCH) and _cache() is not None
+    """True when ``RATE_LIMIT_BATCH`` is on and the rate-limit cache is Redis."""
+    return bool(gatehouse_settings.RATE_LIMIT_BATCH) and redis_cache() is not None
 
 
-def rate_limit_hit_many(items: Sequence[tuple[str, str, str]]) -> list[RateLimitResult]:
-    """Count one hit for each ``(group, ident, rate)`` in one round trip.
+def _client_and_script(cache: RedisCache) -> tuple[Any, Any]:
+    backend = cache._cache
+    entry = _clients.get(backend)
+    if entry is None:
+        client = backend.get_client(None, write=True)
+        entry = _clients[backend] = (client, client.register_script(_COUNT_SCRIPT))
+    return entry
 
-    Raises whatever the Redis client raises; callers fall back as for
-    ``rate_limit_hit``.
+
+def redis_count(cache: RedisCache, steps: Sequence[Step], *, stop_at_refusal: bool) -> list[int]:
+    """Count ``steps`` in one script call; return the counts of those evaluated.
+
+    With ``stop_at_refusal`` the list ends at the first count over its limit.
+    Raises whatever the Redis client raises.
     """
-    cache = _cache()
-    assert cache is not None
-    client = cache._cache.get_client(None, write=True)
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(_INCR_WITH_TTL)
-    pipe = client.pipeline(transaction=False)
-    windows = []
-    for group, ident, rate in items:
-        limit, period = rate_parse(rate)
-        bucket = counter_ident(group, ident)
-        window = _get_window(bucket, period)
-        key = cache.make_and_validate_key(_make_cache_key(group, window, rate, bucket, ALL))
-        script(keys=[key], args=[period + EXPIRATION_FUDGE], client=pipe)
-        windows.append((limit, period, window))
-    counts = pipe.execute()
-    now = int(time.time())
-    return [
-        RateLimitResult(
-            allowed=count <= limit,
-            limit=limit,
-            remaining=max(0, limit - count),
-            reset_after=max(1, window - now),
-            period=period,
-            count=int(count),
-        )
-        for count, (limit, period, window) in zip(counts, windows, strict=True)
-    ]
+    keys: list[str] = []
+    args: list[Any] = ["1" if stop_at_refusal else "0"]
+    for step in steps:
+        if step.member_key is not None:
+            keys.append(cache.make_and_validate_key(step.member_key))
+            args += ["d", step.ttl, step.limit, step.member_ttl]
+        else:
+            args += ["i" if step.increment else "p", step.ttl, step.limit]
+        keys.append(cache.make_and_validate_key(step.key))
+    client, script = _client_and_script(cache)
+    return [int(count) for count in script(keys=keys, args=args, client=client)]

@@ -1,39 +1,60 @@
-"""Atomic counters: django-ratelimit's ``get_usage`` over the shared cache,
-with a per-process fallback when the cache fails.
+"""Atomic counters in the shared cache, with a per-process fallback when it fails.
 
-With Django's ``RedisCache`` a hit is ``ADD`` (first hit of a window) or
-``INCR`` (every later one): atomic on the server, so N workers on M hosts
-admit exactly ``limit`` hits per window. Counter keys are keyed digests of
-group and identity: bounded, opaque, and an empty identity gets its own
-bucket (never one shared with real identities).
+Every windowed counter lives in django-ratelimit's bucket for it (its
+``_make_cache_key`` and ``_get_window``: fixed windows with per-key jitter,
+TTL period + ``EXPIRATION_FUDGE``). How a hit is counted depends on the cache:
+
+- Django's ``RedisCache`` (production): all counters handed to
+  ``rate_limit_hit_many`` in one Lua script call (``protection.ratelimit.
+  batch``): one round trip instead of ``get_usage``'s three per counter,
+  atomic on the server, so N workers on M hosts still admit exactly
+  ``limit`` hits per window. ``RATE_LIMIT_BATCH = False`` goes back to
+  ``get_usage``; both read and write the same keys.
+- any other cache (the local-memory default of the embedded mode):
+  django-ratelimit's ``get_usage`` with ``increment``, one counter at a time.
+
+Counter keys are keyed digests of group and identity: bounded, opaque, and
+an empty identity gets its own bucket (never one shared with real
+identities). A ``Quota`` is an exact counter with a fixed lifetime instead
+of a window (e.g. a session's whole life); it has no local fallback.
 
 When the cache raises or times out, ``RATE_LIMIT_CACHE_FAILURE`` decides:
 ``"local"`` counts in this process with the same rates and windows (strict
 per process; the whole deployment may admit up to workers x limit) and
 records one ``cache_unavailable`` alert per process per minute; ``"closed"``
 refuses with 503 ``service_unavailable``. After a failure the cache is left
-alone for ``RATE_LIMIT_CACHE_RETRY_AFTER`` seconds.
+alone for ``RATE_LIMIT_CACHE_RETRY_AFTER`` seconds (``fallback``).
 """
 
-import logging
-import threading
 import time
-import zlib
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.core.cache import cache
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import ALL, EXPIRATION_FUDGE, _get_window, _make_cache_key, get_usage
 
 from protection import crypto
 from protection.conf import gatehouse_settings
 from protection.exceptions import ProtectionError
+from protection.ratelimit import fallback
+from protection.ratelimit.batch import Step, redis_cache, redis_count
+from protection.ratelimit.fallback import cache_failed, cache_health, local_counters
 from protection.ratelimit.rates import rate_parse
 
-logger = logging.getLogger("gatehouse.ratelimit")
-
-OUTAGE_EVENT_INTERVAL = 60.0
+__all__ = [
+    "Hit",
+    "Quota",
+    "RateLimitResult",
+    "cache_failed",
+    "cache_health",
+    "counter_ident",
+    "local_counters",
+    "rate_limit_distinct_hit",
+    "rate_limit_hit",
+    "rate_limit_hit_many",
+]
 
 
 @dataclass(frozen=True)
@@ -57,96 +78,60 @@ def counter_ident(group: str, ident: Any) -> str:
     return crypto.keyed_digest(tagged, purpose="ratelimit")
 
 
-class _CacheHealth:
-    """Per-process memory of cache failures: skip a failing cache for a while."""
-
-    def __init__(self) -> None:
-        self.down_until = 0.0
-        self.last_event = -OUTAGE_EVENT_INTERVAL
-        self.lock = threading.Lock()
-
-    def is_down(self, now: float) -> bool:
-        return now < self.down_until
-
-    def mark_down(self, now: float) -> bool:
-        """Remember the failure; return True if an outage event is due."""
-        with self.lock:
-            self.down_until = now + float(gatehouse_settings.RATE_LIMIT_CACHE_RETRY_AFTER)
-            if now - self.last_event >= OUTAGE_EVENT_INTERVAL:
-                self.last_event = now
-                return True
-        return False
-
-    def reset(self) -> None:
-        self.down_until = 0.0
-        self.last_event = -OUTAGE_EVENT_INTERVAL
-
-
-class _LocalCounters:
-    """Fixed-window counters in this process, same windows as django-ratelimit."""
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str, int], tuple[int, int]] = {}
-        self.lock = threading.Lock()
-
-    def hit(self, bucket: str, rate: str, increment: bool, now: float) -> tuple[int, int]:
-        limit, period = rate_parse(rate)
-        ts = int(now)
-        window = ts - ts % period + zlib.crc32(bucket.encode()) % period
-        if window < ts:
-            window += period
-        with self.lock:
-            if len(self.counts) > 100_000:  # bound memory under an address sweep
-                self.counts = {k: v for k, v in self.counts.items() if v[1] >= ts}
-            key = (bucket, rate, period)
-            count, end = self.counts.get(key, (0, window))
-            if end != window:
-                count = 0
-            count += 1 if increment else 0
-            self.counts[key] = (count, window)
-        return count, max(0, window - ts)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.counts.clear()
-
-
-cache_health = _CacheHealth()
-local_counters = _LocalCounters()
-clock: Callable[[], float] = time.time
-
-
-def _record_outage(error: Exception) -> None:
-    from protection.events import event_record  # events imports this package's users
-
-    try:
-        event_record(
-            kind="cache_unavailable",
-            decision="alert",
-            reason=f"rate_limit_{gatehouse_settings.RATE_LIMIT_CACHE_FAILURE}",
-            details={"error": type(error).__name__},
-        )
-    except Exception:  # the audit log must not turn an outage into a 500
-        logger.exception("Could not record the cache outage")
-
-
-def cache_failed(error: Exception) -> None:
-    """Mark the shared cache down for a while; record the outage (once a minute)."""
-    logger.warning("Rate-limit cache unavailable: %s", type(error).__name__)
-    if cache_health.mark_down(time.monotonic()):
-        _record_outage(error)
-
-
 def _fallback(bucket: str, rate: str, increment: bool) -> RateLimitResult:
     if gatehouse_settings.RATE_LIMIT_CACHE_FAILURE == "closed":
         raise ProtectionError("service_unavailable", headers={"Retry-After": "5"})
     limit, period = rate_parse(rate)
-    count, time_left = local_counters.hit(bucket, rate, increment, clock())
+    count, time_left = local_counters.hit(bucket, rate, increment, fallback.clock())
     return RateLimitResult(
         allowed=count <= limit,
         limit=limit,
         remaining=max(0, limit - count),
         reset_after=max(1, time_left),
+        period=period,
+        count=count,
+    )
+
+
+class Hit(NamedTuple):
+    """One hit of ``ident`` in ``group`` against ``rate`` (``increment=False``: peek).
+
+    With ``member`` it is a distinct counter: ``member`` counts once per
+    window among the members seen for ``ident`` (group ``<group>:distinct``).
+    """
+
+    group: str
+    ident: str
+    rate: str
+    member: str | None = None
+    increment: bool = True
+
+
+class Quota(NamedTuple):
+    """An exact counter: at most ``limit`` hits on cache ``key`` for ``ttl`` seconds."""
+
+    key: str
+    limit: int
+    ttl: int
+
+
+def _bucket(hit: Hit) -> tuple[str, str]:
+    """(group as counted, bucket) of a hit: distinct counters have their own group."""
+    group = hit.group if hit.member is None else f"{hit.group}:distinct"
+    return group, counter_ident(group, hit.ident)
+
+
+def _member_key(hit: Hit) -> str:
+    seen = f"{counter_ident(hit.group, hit.ident)}|{hit.member}|{hit.rate}"
+    return "gh:distinct:" + crypto.keyed_digest(seen, purpose="ratelimit")
+
+
+def _result(count: int, limit: int, period: int, reset_after: int) -> RateLimitResult:
+    return RateLimitResult(
+        allowed=count <= limit,
+        limit=limit,
+        remaining=max(0, limit - count),
+        reset_after=max(1, reset_after),
         period=period,
         count=count,
     )
@@ -164,23 +149,46 @@ def _shared_usage(group: str, bucket: str, rate: str, increment: bool) -> dict |
     return usage
 
 
-def rate_limit_hit(*, group: str, ident: str, rate: str, increment: bool = True) -> RateLimitResult:
-    """Count one hit of ``ident`` in ``group`` against ``rate`` (atomic, shared)."""
-    limit, period = rate_parse(rate)
-    bucket = counter_ident(group, ident)
-    if cache_health.is_down(time.monotonic()):
-        return _fallback(bucket, rate, increment)
+def _quota_unavailable(error: Exception) -> ProtectionError:
+    cache_failed(error)
+    return ProtectionError("service_unavailable", headers={"Retry-After": "5"})
+
+
+def _quota_via_cache(quota: Quota) -> RateLimitResult:
+    # No local fallback: a per-process quota would multiply a session's quota.
     try:
-        usage = _shared_usage(group, bucket, rate, increment)
+        cache.add(quota.key, 0, timeout=quota.ttl)
+        try:
+            count = cache.incr(quota.key)
+        except ValueError:  # evicted between add and incr
+            cache.add(quota.key, 1, timeout=quota.ttl)
+            count = 1
+    except Exception as exc:
+        raise _quota_unavailable(exc) from exc
+    return _result(int(count), quota.limit, quota.ttl, quota.ttl)
+
+
+def _hit_via_get_usage(hit: Hit) -> RateLimitResult:
+    limit, period = rate_parse(hit.rate)
+    group, bucket = _bucket(hit)
+    # A distinct member that cannot be checked counts as new (the strict side).
+    fallback_increment = hit.increment or hit.member is not None
+    if cache_health.is_down(time.monotonic()):
+        return _fallback(bucket, hit.rate, fallback_increment)
+    try:
+        increment = hit.increment
+        if hit.member is not None:
+            increment = cache.add(_member_key(hit), 1, timeout=period)
+        usage = _shared_usage(group, bucket, hit.rate, increment)
     except Exception as exc:  # any cache client error: connection, timeout, protocol
         cache_failed(exc)
-        return _fallback(bucket, rate, increment)
+        return _fallback(bucket, hit.rate, fallback_increment)
     if usage is None:  # rate limiting disabled (RATELIMIT_ENABLE=False)
         return RateLimitResult(True, limit, limit, period, period, 0)
     count = int(usage["count"])
     if usage["time_left"] == -1 and count == 0:  # the cache answered nonsense twice
         cache_failed(RuntimeError("counter unavailable"))
-        return _fallback(bucket, rate, increment)
+        return _fallback(bucket, hit.rate, fallback_increment)
     return RateLimitResult(
         allowed=not usage["should_limit"],
         limit=limit,
@@ -191,20 +199,92 @@ def rate_limit_hit(*, group: str, ident: str, rate: str, increment: bool = True)
     )
 
 
+def _hit_locally(hit: Hit) -> RateLimitResult:
+    _group, bucket = _bucket(hit)
+    return _fallback(bucket, hit.rate, hit.increment or hit.member is not None)
+
+
+def _hit_many_via_script(
+    shared: Any, items: Sequence[Hit | Quota], stop_at_refusal: bool
+) -> list[RateLimitResult]:
+    steps: list[Step] = []
+    shapes: list[tuple[int, int, int | None]] = []  # limit, period, window end (None: quota)
+    for item in items:
+        if isinstance(item, Quota):
+            steps.append(Step(item.key, item.ttl, item.limit))
+            shapes.append((item.limit, item.ttl, None))
+            continue
+        limit, period = rate_parse(item.rate)
+        group, bucket = _bucket(item)
+        window = _get_window(bucket, period)
+        key = _make_cache_key(group, window, item.rate, bucket, ALL)
+        ttl = period + EXPIRATION_FUDGE
+        if item.member is None:
+            steps.append(Step(key, ttl, limit, item.increment))
+        else:
+            steps.append(Step(key, ttl, limit, member_key=_member_key(item), member_ttl=period))
+        shapes.append((limit, period, window))
+    counts = redis_count(shared, steps, stop_at_refusal=stop_at_refusal)
+    now = int(time.time())
+    return [
+        _result(count, limit, period, period if window is None else window - now)
+        for count, (limit, period, window) in zip(counts, shapes, strict=False)
+    ]
+
+
+def _until_refused(results: Any, stop_at_refusal: bool) -> list[RateLimitResult]:
+    counted = []
+    for result in results:
+        counted.append(result)
+        if stop_at_refusal and not result.allowed:
+            break
+    return counted
+
+
+def rate_limit_hit_many(
+    items: Sequence[Hit | Quota], *, stop_at_refusal: bool = False
+) -> list[RateLimitResult]:
+    """Count every ``Hit`` / ``Quota`` in order; return one result per item counted.
+
+    On Redis all of them cost one round trip. With ``stop_at_refusal`` the
+    items after the first refused one are not counted (the list ends there),
+    exactly as if each were checked in turn. Raises ``ProtectionError``
+    (``service_unavailable``) when a ``Quota`` cannot reach the cache, and
+    for any item with ``RATE_LIMIT_CACHE_FAILURE = "closed"``.
+    """
+    if not items:
+        return []
+    has_quota = any(isinstance(item, Quota) for item in items)
+    shared = redis_cache() if getattr(settings, "RATELIMIT_ENABLE", True) else None
+    if shared is None or not gatehouse_settings.RATE_LIMIT_BATCH:
+        return _until_refused(
+            (
+                _quota_via_cache(item) if isinstance(item, Quota) else _hit_via_get_usage(item)
+                for item in items
+            ),
+            stop_at_refusal,
+        )
+    # A quota has no local fallback, so it always asks the cache, as it did alone.
+    if has_quota or not cache_health.is_down(time.monotonic()):
+        try:
+            return _hit_many_via_script(shared, items, stop_at_refusal)
+        except Exception as exc:  # any cache client error: connection, timeout, protocol
+            cache_failed(exc)
+            if has_quota:
+                raise ProtectionError("service_unavailable", headers={"Retry-After": "5"}) from exc
+    hits = [item for item in items if isinstance(item, Hit)]  # no quota gets here
+    return _until_refused((_hit_locally(hit) for hit in hits), stop_at_refusal)
+
+
+def rate_limit_hit(*, group: str, ident: str, rate: str, increment: bool = True) -> RateLimitResult:
+    """Count one hit of ``ident`` in ``group`` against ``rate`` (atomic, shared)."""
+    return rate_limit_hit_many([Hit(group, ident, rate, increment=increment)])[0]
+
+
 def rate_limit_distinct_hit(*, group: str, ident: str, member: str, rate: str) -> RateLimitResult:
     """Count ``member`` once per window among the distinct members seen for ``ident``.
 
     E.g. distinct identifiers looked up per client IP: the same identifier
     again does not count twice, a new one does.
     """
-    _limit, period = rate_parse(rate)
-    member_key = "gh:distinct:" + crypto.keyed_digest(
-        f"{counter_ident(group, ident)}|{member}|{rate}", purpose="ratelimit"
-    )
-    is_new = True
-    if not cache_health.is_down(time.monotonic()):
-        try:
-            is_new = cache.add(member_key, 1, timeout=period)
-        except Exception as exc:  # the counter below falls back on its own
-            cache_failed(exc)
-    return rate_limit_hit(group=f"{group}:distinct", ident=ident, rate=rate, increment=is_new)
+    return rate_limit_hit_many([Hit(group, ident, rate, member=member)])[0]

@@ -7,20 +7,13 @@ request, so the response carries one set of RateLimit headers.
 """
 
 import math
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest
 
 from protection.exceptions import ProtectionError
-from protection.ratelimit.batch import batch_available, rate_limit_hit_many
-from protection.ratelimit.counters import (
-    RateLimitResult,
-    cache_failed,
-    cache_health,
-    rate_limit_hit,
-)
+from protection.ratelimit.counters import Hit, RateLimitResult, rate_limit_hit_many
 from protection.ratelimit.headers import CountedLimit, ratelimit_headers
 
 _STATE_ATTRIBUTE = "_gatehouse_rate_limits"
@@ -52,29 +45,17 @@ def rate_limit_count_many(
 ) -> list[CountedLimit]:
     """Count ``(group, dimension, ident, rates)`` entries: one hit per rate.
 
-    With ``RATE_LIMIT_BATCH`` on Redis, all of them in one round trip;
-    otherwise (or if that fails) one ``get_usage`` per rate.
+    On Redis all of them in one round trip (``rate_limit_hit_many``).
     """
     items = [
         (f"{group}:{dimension}", dimension, ident, rate)
         for group, dimension, ident, rates in entries
         for rate in rates
     ]
-    if not items:
-        return []
-    if batch_available() and not cache_health.is_down(time.monotonic()):
-        try:
-            results = rate_limit_hit_many([(g, i, r) for g, _d, i, r in items])
-        except Exception as exc:  # same fallback as one counter at a time
-            cache_failed(exc)
-        else:
-            return [
-                CountedLimit(dimension, rate, result)
-                for (_g, dimension, _i, rate), result in zip(items, results, strict=True)
-            ]
+    results = rate_limit_hit_many([Hit(group, ident, rate) for group, _d, ident, rate in items])
     return [
-        CountedLimit(dimension, rate, rate_limit_hit(group=group, ident=ident, rate=rate))
-        for group, dimension, ident, rate in items
+        CountedLimit(dimension, rate, result)
+        for (_g, dimension, _i, rate), result in zip(items, results, strict=True)
     ]
 
 
@@ -113,9 +94,9 @@ def rate_limit_record_refusal(
 
 def rate_limit_enforce(*, group: str, ident: str, rates: Sequence[str]) -> None:
     """Count a hit against every rate; raise ``rate_limited`` if any is exceeded."""
+    results = rate_limit_hit_many([Hit(group, ident, rate) for rate in rates])
     counted = [
-        CountedLimit("limit", rate, rate_limit_hit(group=group, ident=ident, rate=rate))
-        for rate in rates
+        CountedLimit("limit", rate, result) for rate, result in zip(rates, results, strict=True)
     ]
     error = rate_limit_refusal(counted)
     if error is not None:

@@ -1,7 +1,7 @@
 """Proof under concurrency: 4 gunicorn workers on PostgreSQL and Redis,
 1,000 requests from 50 concurrent clients at an endpoint limited to 100:
 exactly 100 are admitted. Once per counting path (``get_usage`` one
-counter at a time, and the opt-in ``RATE_LIMIT_BATCH`` pipeline)."""
+counter at a time, and the default Lua script, ``RATE_LIMIT_BATCH``)."""
 
 import os
 import uuid
