@@ -180,11 +180,13 @@ def _session_for_token(token: Any, api_key: ApiKey) -> AnonymousSession:
     if token[API_KEY_CLAIM] != api_key.public_id:
         raise ProtectionError("token_invalid")
     try:
-        return AnonymousSession.objects.select_related("api_key").get(
-            id=token[SESSION_CLAIM], api_key=api_key
-        )
+        session = AnonymousSession.objects.get(id=token[SESSION_CLAIM], api_key=api_key)
     except (AnonymousSession.DoesNotExist, DjangoValidationError, ValueError) as exc:
         raise ProtectionError("token_invalid") from exc
+    # The row belongs to ``api_key`` (the filter says so), which the caller has
+    # just verified: reuse it rather than join and rebuild it (half the query's cost).
+    session.api_key = api_key
+    return session
 
 
 def _require_active(session: AnonymousSession, now: datetime.datetime) -> None:
