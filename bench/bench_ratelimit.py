@@ -10,7 +10,12 @@
    blocks) relative to an unprotected DRF view doing the same query:
    a) the stand-in pair in tests/server_urls.py (runs on this branch);
    b) the real ``POST /api/v1/persons/lookup`` vs the same Person query
-      unprotected, once the sign-up app provides it (skipped otherwise).
+      unprotected, once the sign-up app provides it (skipped otherwise);
+      the sign-up business limits (per session, per identifier, distinct
+      per IP and key) are raised too, so both sides measure 200s only.
+   Each pair runs twice: counters through django-ratelimit's get_usage,
+   and through the default one-script-per-step path (RATE_LIMIT_BATCH).
+3. Per-call costs in one process.
 """
 
 import json
@@ -30,6 +35,12 @@ sys.path.insert(0, str(ROOT))
 from tests.gunicorn_server import GunicornServer, fire, request, server_env  # noqa: E402
 
 HUGE = ["100000000/m"]  # rates take at most 9 digits
+UNLIMITED_SIGNUP = {
+    "SIGNUP_LOOKUPS_PER_SESSION": 10**12,
+    "SIGNUP_LOOKUP_IDENTIFIER_RATE": HUGE[0],
+    "SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE": HUGE[0],
+    "SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE": HUGE[0],
+}
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
@@ -68,7 +79,7 @@ def admitted_counts(database_url: str, redis_url: str) -> None:
     )
     print(f"{'limiter':<40}{'admitted':>10}{'refused':>10}{'other':>8}")
     for name, counts in (
-        ("gatehouse (django-ratelimit INCR)", ours),
+        ("gatehouse (Lua INCR, get_usage buckets)", ours),
         ("DRF AnonRateThrottle", drf),
     ):
         other = sum(n for status, n in counts.items() if status not in (200, 429))
@@ -165,6 +176,7 @@ def throughput(database_url: str, redis_url: str) -> None:
             for group in ("challenge", "session", "refresh", "lookup", "create")
         }
     )
+    env["GATEHOUSE_TEST_SETTINGS"] = json.dumps(UNLIMITED_SIGNUP)
     key, raw_key = _bench_key()
     issued = session_issue(api_key=key, client_ip="127.0.0.1")
     auth = {"X-Api-Key": raw_key, "Authorization": f"Bearer {issued.access}"}
@@ -183,7 +195,7 @@ def throughput(database_url: str, redis_url: str) -> None:
     )
     for batch in ("0", "1"):
         env["GATEHOUSE_TEST_RATE_LIMIT_BATCH"] = batch
-        counters = "RATE_LIMIT_BATCH" if batch == "1" else "get_usage"
+        counters = "Lua script" if batch == "1" else "get_usage"
         with GunicornServer(env=env, workers=WORKERS) as server:
             _compare(
                 server.port,
@@ -231,33 +243,46 @@ def breakdown() -> None:
     from protection.keys import ApiKey, api_key_verify
     from protection.ratelimit import rate_limit_count_many, rate_limit_hit
     from protection.sessions import session_authenticate, session_issue
+    from signup.limits import lookup_limits_enforce
 
     key, raw_key = _bench_key()
     issued = session_issue(api_key=key, client_ip="127.0.0.1")
     three = [(f"bench-{dim}", dim, "x", HUGE) for dim in ("ip", "key", "session")]
+
+    def signup_limits() -> None:
+        lookup_limits_enforce(
+            identifier="nobody@example.com",
+            api_key=key,
+            session=issued.session,
+            client_ip="127.0.0.1",
+        )
+
+    print("\n== per-call cost in one process (PostgreSQL + Redis) ==")
     rows = [
         (
             "the view's query (ApiKey.exists)",
             lambda: ApiKey.objects.filter(name="nobody@example.com").exists(),
         ),
-        ("api_key_verify (keys)", lambda: api_key_verify(raw_key=raw_key)),
+        ("api_key_verify (keys, cached <= 1 s)", lambda: api_key_verify(raw_key=raw_key)),
         (
-            "session_authenticate (sessions)",
+            "session_authenticate (JWT + one PK query)",
             lambda: session_authenticate(raw_token=issued.access, api_key=key),
         ),
-        (
-            "one counter, get_usage (SET NX / EXISTS / INCR)",
-            lambda: rate_limit_hit(group="bench", ident="x", rate=HUGE[0]),
-        ),
-        ("3 counters, get_usage", lambda: rate_limit_count_many(three)),
         ("blocks_check(ip=…) (compiled, in-process)", lambda: blocks_check(ip="192.0.2.1")),
     ]
-    print("\n== per-call cost in one process (PostgreSQL + Redis) ==")
     for label, function in rows:
-        print(f"{label:<52}{_per_call_us(function):>10.0f} us")
-    with override_settings(GATEHOUSE={**settings.GATEHOUSE, "RATE_LIMIT_BATCH": True}):
-        cost = _per_call_us(lambda: rate_limit_count_many(three))
-    print(f"{'3 counters, RATE_LIMIT_BATCH (one round trip)':<52}{cost:>10.0f} us")
+        print(f"{label:<56}{_per_call_us(function):>10.0f} us")
+    counters = [
+        ("one counter", lambda: rate_limit_hit(group="bench", ident="x", rate=HUGE[0])),
+        ("3 counters (ip, key, session)", lambda: rate_limit_count_many(three)),
+        ("a lookup's sign-up limits (4 counters)", signup_limits),
+    ]
+    with override_settings(GATEHOUSE={**settings.GATEHOUSE, **UNLIMITED_SIGNUP}):
+        for label, function in counters:
+            for batch, how in ((False, "get_usage"), (True, "Lua script")):
+                with override_settings(GATEHOUSE={**settings.GATEHOUSE, "RATE_LIMIT_BATCH": batch}):
+                    cost = _per_call_us(function)
+                print(f"{label + ', ' + how:<56}{cost:>10.0f} us")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ plus the test-only endpoints of ``tests.server_urls``, limits for them, no
 automatic blocking (a benchmark's 429s must not turn into blocks), and DRF's
 ``AnonRateThrottle`` at the same 100/hour for the side-by-side comparison.
 ``GATEHOUSE_TEST_RATE_LIMITS`` (JSON, group -> dimension -> rates) adds to
-or replaces groups.
+or replaces groups; ``GATEHOUSE_TEST_SETTINGS`` (JSON, name -> value)
+replaces any other GATEHOUSE entry, e.g. the sign-up business limits for a
+benchmark that must measure 200s only.
 """
 
 import json
@@ -26,7 +28,8 @@ GATEHOUSE = {
         **json.loads(os.environ.get("GATEHOUSE_TEST_RATE_LIMITS") or "{}"),
     },
     "AUTO_BLOCK_RULES": [],
-    "RATE_LIMIT_BATCH": os.environ.get("GATEHOUSE_TEST_RATE_LIMIT_BATCH") == "1",
+    "RATE_LIMIT_BATCH": os.environ.get("GATEHOUSE_TEST_RATE_LIMIT_BATCH") != "0",
+    **json.loads(os.environ.get("GATEHOUSE_TEST_SETTINGS") or "{}"),
 }
 
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100/hour"}}
