@@ -234,6 +234,19 @@ def _per_call_us(function, repeat: int = 300) -> float:
     return (time.perf_counter() - started) / repeat * 1e6
 
 
+def _select_one() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _redis_ping() -> None:
+    from protection.ratelimit.batch import _client_and_script, redis_cache
+
+    _client_and_script(redis_cache())[0].ping()
+
+
 def breakdown() -> None:
     """Where a protected request's time goes, in-process, one call at a time."""
     from django.conf import settings
@@ -269,9 +282,11 @@ def breakdown() -> None:
             lambda: session_authenticate(raw_token=issued.access, api_key=key),
         ),
         ("blocks_check(ip=…) (compiled, in-process)", lambda: blocks_check(ip="192.0.2.1")),
+        ("one round trip to PostgreSQL (SELECT 1)", _select_one),
+        ("one round trip to Redis (PING, the floor of a script call)", _redis_ping),
     ]
     for label, function in rows:
-        print(f"{label:<56}{_per_call_us(function):>10.0f} us")
+        print(f"{label:<60}{_per_call_us(function):>10.0f} us")
     counters = [
         ("one counter", lambda: rate_limit_hit(group="bench", ident="x", rate=HUGE[0])),
         ("3 counters (ip, key, session)", lambda: rate_limit_count_many(three)),
@@ -282,7 +297,7 @@ def breakdown() -> None:
             for batch, how in ((False, "get_usage"), (True, "Lua script")):
                 with override_settings(GATEHOUSE={**settings.GATEHOUSE, "RATE_LIMIT_BATCH": batch}):
                     cost = _per_call_us(function)
-                print(f"{label + ', ' + how:<56}{cost:>10.0f} us")
+                print(f"{label + ', ' + how:<60}{cost:>10.0f} us")
 
 
 if __name__ == "__main__":
