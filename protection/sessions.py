@@ -4,8 +4,7 @@ Owns ``AnonymousSession`` and its services:
 - ``session_create``: check the evidence the API key requires, then issue;
 - ``session_issue``: create a session with its access and refresh tokens;
 - ``session_authenticate``: the active session behind an access token (one
-  primary-key query per request, no cache, so a revocation is immediate;
-  its SQL is written once, the ORM's compilation cost more than the query);
+  primary-key query per request, no cache, so a revocation is immediate);
 - ``session_refresh``: rotate the refresh token (compare-and-swap on
   ``refresh_jti``: exactly one concurrent refresh wins; a dead refresh token
   presented again revokes the whole session);
@@ -13,13 +12,12 @@ Owns ``AnonymousSession`` and its services:
 """
 
 import datetime
-import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connections, models, router, transaction
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -177,43 +175,16 @@ def session_create(
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _session_sql(alias: str) -> str:
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    meta = AnonymousSession._meta
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
-    return (
-        f"SELECT {columns} FROM {quote(meta.db_table)} "
-        f"WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('api_key').column)} = %s"
-    )
-
-
-def _session_get(session_id: Any, api_key: ApiKey) -> AnonymousSession | None:
-    """``AnonymousSession.objects.get(id=…, api_key=…)``, minus the ORM's compilation.
-
-    This read runs on every session request, and building its SQL cost more
-    than the database round trip (~0.3 ms of ~0.7 ms measured on PostgreSQL).
-    The same one-row primary-key query, written once per database.
-    """
-    alias = router.db_for_read(AnonymousSession)
-    pk = AnonymousSession._meta.pk.get_db_prep_value(session_id, connections[alias])
-    rows = AnonymousSession.objects.db_manager(alias).raw(_session_sql(alias), [pk, api_key.pk])
-    return next(iter(rows), None)
-
-
 def _session_for_token(token: Any, api_key: ApiKey) -> AnonymousSession:
     # A token of another key is refused before any query.
     if token[API_KEY_CLAIM] != api_key.public_id:
         raise ProtectionError("token_invalid")
     try:
-        session = _session_get(token[SESSION_CLAIM], api_key)
-    except (DjangoValidationError, ValueError) as exc:  # not a UUID
+        session = AnonymousSession.objects.get(id=token[SESSION_CLAIM], api_key=api_key)
+    except (AnonymousSession.DoesNotExist, DjangoValidationError, ValueError) as exc:
         raise ProtectionError("token_invalid") from exc
-    if session is None:
-        raise ProtectionError("token_invalid")
-    # The row belongs to ``api_key`` (the query says so), which the caller has
-    # just verified: reuse it rather than join and rebuild it.
+    # The row belongs to ``api_key`` (the filter says so), which the caller has
+    # just verified: reuse it rather than join and rebuild it (half the query's cost).
     session.api_key = api_key
     return session
 
