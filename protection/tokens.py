@@ -1,6 +1,6 @@
 """Session tokens on djangorestframework-simplejwt.
 
-The token backend is built from ``gatehouse_settings`` on every use (never at
+The token backend follows ``gatehouse_settings`` on every use (never fixed at
 import time), with one pinned algorithm, its own signing key, issuer and
 audience. Tokens carry ``sid`` (session id), ``kid`` (API key public id),
 ``jti``, ``token_type`` (access / refresh), ``iat`` and ``exp``.
@@ -11,6 +11,7 @@ a bad signature, the wrong token type, wrong ``aud`` / ``iss``, and a missing
 """
 
 import datetime
+import functools
 import hashlib
 import hmac
 
@@ -36,11 +37,21 @@ def token_signing_key() -> str:
 
 
 def token_backend() -> TokenBackend:
+    """Return the backend for the current settings (read now, built once per value)."""
+    return _token_backend(
+        gatehouse_settings.TOKEN_ALGORITHM,
+        token_signing_key(),
+        gatehouse_settings.TOKEN_AUDIENCE,
+        gatehouse_settings.TOKEN_ISSUER,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _token_backend(algorithm: str, signing_key: str, audience: str, issuer: str) -> TokenBackend:
+    # Keyed on the values, so override_settings still takes effect; building a
+    # backend (and its PyJWT instance) on every decode cost ~0.1 ms a request.
     return TokenBackend(
-        algorithm=gatehouse_settings.TOKEN_ALGORITHM,
-        signing_key=token_signing_key(),
-        audience=gatehouse_settings.TOKEN_AUDIENCE,
-        issuer=gatehouse_settings.TOKEN_ISSUER,
+        algorithm=algorithm, signing_key=signing_key, audience=audience, issuer=issuer
     )
 
 
