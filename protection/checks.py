@@ -7,6 +7,8 @@
 - protection.W002: DEBUG on (deploy check).
 - protection.E004: Google's published reCAPTCHA test keys with DEBUG off (they
   accept every token: reCAPTCHA would protect nothing). Deploy check.
+- protection.E005: a rate in GATEHOUSE (RATE_LIMITS or a SIGNUP_*_RATE) that
+  does not parse: caught at start-up rather than on the first request.
 """
 
 from typing import Any
@@ -89,3 +91,31 @@ def check_recaptcha_keys(app_configs: Any, **kwargs: Any) -> list[checks.CheckMe
             )
         ]
     return []
+
+
+@checks.register()
+def check_rate_settings(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django.core.exceptions import ValidationError
+
+    from protection.conf import DEFAULTS
+    from protection.ratelimit import rate_limits_validate, rate_parse
+
+    problems = []
+    try:
+        rate_limits_validate(gatehouse_settings.RATE_LIMITS)
+    except ValidationError as exc:
+        problems.append(f"RATE_LIMITS: {'; '.join(exc.messages)}")
+    for name in sorted(n for n in DEFAULTS if n.startswith("SIGNUP_") and n.endswith("_RATE")):
+        try:
+            rate_parse(getattr(gatehouse_settings, name))
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+    return [
+        checks.Error(
+            f"GATEHOUSE {problem}",
+            hint="A rate is count/period: up to 9 digits, then s, m, h or d with an "
+            "optional multiplier (10/m, 100/d, 5/15m).",
+            id="protection.E005",
+        )
+        for problem in problems
+    ]

@@ -254,6 +254,9 @@ def rate_limit_hit_many(
     """
     if not items:
         return []
+    for item in items:
+        if isinstance(item, Hit):
+            rate_parse(item.rate)  # a bad rate is a configuration error, not a cache outage
     has_quota = any(isinstance(item, Quota) for item in items)
     shared = redis_cache() if getattr(settings, "RATELIMIT_ENABLE", True) else None
     if shared is None or not gatehouse_settings.RATE_LIMIT_BATCH:

@@ -142,3 +142,16 @@ def test_production_start_with_real_secrets_succeeds():
 def test_development_start_is_allowed_with_debug_on():
     result = run_python("import config.wsgi; print('started')", DJANGO_DEBUG="1")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_rate_that_does_not_parse_is_a_startup_error(settings):
+    from django.core import checks
+
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "SIGNUP_CREATE_IP_RATE": "1000000000/d",  # ten digits
+        "RATE_LIMITS": {"lookup": {"ip": ["ten/m"]}},
+    }
+    errors = [e for e in checks.run_checks() if e.id == "protection.E005"]
+    assert len(errors) == 2
+    assert "SIGNUP_CREATE_IP_RATE" in errors[1].msg or "SIGNUP_CREATE_IP_RATE" in errors[0].msg

@@ -164,3 +164,10 @@ def test_the_script_is_reloaded_after_a_script_flush(round_trips):
     rate_limit_hit(group="g", ident="f", rate="5/m")
     cache._cache.get_client(None, write=True).script_flush()
     assert rate_limit_hit(group="g", ident="f", rate="5/m").count == 2
+
+
+def test_a_bad_rate_is_a_configuration_error_not_a_cache_outage():
+    from protection.ratelimit import rate_limit_hit
+
+    with pytest.raises(ValueError, match="is not a rate"):
+        rate_limit_hit(group="g", ident="x", rate="1000000000/h")
