@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from redis.exceptions import RedisError
 from rest_framework import exceptions as drf_exceptions
 
 from protection.conf import gatehouse_settings
@@ -69,7 +71,8 @@ def problem_response(
         "detail": detail or spec.detail,
         "code": code,
     }
-    body.update(extra or {})
+    # Extension members never replace the standard ones (RFC 9457 section 3.2).
+    body.update({name: value for name, value in (extra or {}).items() if name not in body})
     response = JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         response[name] = value
@@ -108,6 +111,10 @@ def problem_for_exception(exc: Exception) -> JsonResponse:
         # DRF's own messages for these are safe and useful ("Method \"GET\" not allowed.").
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(code, str(detail) if detail else None, status=exc.status_code)
+    if isinstance(exc, DatabaseError | RedisError):
+        # A backing service is down or failing: the client may retry, nothing it sent is wrong.
+        logger.warning("Backing service error: %s", exc.__class__.__name__, exc_info=exc)
+        return problem_response("service_unavailable", headers={"Retry-After": "5"})
     if isinstance(exc, Http404):
         return problem_response("not_found")
     if isinstance(exc, DjangoPermissionDenied):

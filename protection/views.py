@@ -39,7 +39,7 @@ class HealthView(APIView):
         report = health_report()
         if all(status == "ok" for status in report.values()):
             return Response({"status": "ok", **report})
-        return problem_response("service_unavailable", extra={"status": "unavailable", **report})
+        return problem_response("service_unavailable", headers={"Retry-After": "5"}, extra=report)
 
 
 # --- Challenges and anonymous sessions -------------------------------------

@@ -103,3 +103,34 @@ def test_non_api_paths_keep_django_pages(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+class _DatabaseDownView(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def get(self, request):
+        from django.db import OperationalError
+
+        raise OperationalError("could not connect to server: Connection refused")
+
+
+urlpatterns.insert(0, path("api/test/database-down", _DatabaseDownView.as_view()))
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_database_outage_is_503_not_500(client):
+    client.raise_request_exception = False
+    response = client.get("/api/test/database-down")
+    body = assert_problem(response, 503, "service_unavailable")
+    assert response["Retry-After"] == "5"
+    assert "Connection refused" not in body["detail"]
+
+
+def test_extension_members_never_replace_standard_ones():
+    from protection.errors import problem_response
+
+    response = problem_response("service_unavailable", extra={"status": "down", "cache": "x"})
+    assert response.status_code == 503
+    body = __import__("json").loads(response.content)
+    assert body["status"] == 503 and body["cache"] == "x"

@@ -24,3 +24,5 @@ def test_health_is_503_problem_when_cache_is_down(client, settings):
     assert body["code"] == "service_unavailable"
     assert body["cache"] == "unavailable"
     assert body["database"] == "ok"
+    assert body["status"] == 503  # the problem's number, not a health word
+    assert response["Retry-After"] == "5"
