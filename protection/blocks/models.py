@@ -5,6 +5,7 @@ import ipaddress
 import re
 import uuid
 
+import idna
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -69,14 +70,25 @@ def _normalize_cidr(value: str) -> str:
     return str(network)
 
 
-def _normalize_domain(value: str) -> str:
-    domain = value.strip().lower().lstrip("@").rstrip(".")
+def email_domain_ascii(value: str) -> str:
+    """Return the lower-case ASCII (punycode) form of a domain, or of an address's domain.
+
+    IDNA 2008 with UTS 46 mapping, non-transitional: the same rules the sign-up
+    app normalises email domains with, so a block and an address always agree
+    on how ``bücher.example`` (``xn--bcher-kva.example``) or ``faß.de`` is spelled.
+    Raises ValueError for what is not a domain.
+    """
+    domain = value.strip().lstrip("@").rstrip(".")
     if "@" in domain:
         domain = domain.rsplit("@", 1)[1]
     try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError as exc:
+        return idna.encode(domain, uts46=True, transitional=False).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError) as exc:
         raise ValueError("not a valid domain name") from exc
+
+
+def _normalize_domain(value: str) -> str:
+    domain = email_domain_ascii(value)
     labels = domain.split(".")
     if len(domain) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(x) for x in labels):
         raise ValueError("not a valid domain name")

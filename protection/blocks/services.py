@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from protection import crypto
-from protection.blocks.models import BlockedClient, block_value_normalize
+from protection.blocks.models import BlockedClient, block_value_normalize, email_domain_ascii
 from protection.blocks.ruleset import blocks_version_bump, registry
 from protection.clientip import normalize_ip
 from protection.conf import gatehouse_settings
@@ -246,8 +246,10 @@ def _candidates(
     if device_id:
         found.append((BlockedClient.Kind.DEVICE, str(device_id).strip()))
     if email_domain:
-        domain = str(email_domain).strip().lower().rsplit("@", 1)[-1].rstrip(".")
-        labels = domain.split(".")
+        try:
+            labels = email_domain_ascii(str(email_domain)).split(".")
+        except ValueError:
+            labels = []  # not a domain: nothing could have blocked it
         # A blocked domain covers its subdomains: mail.example.com under example.com.
         found += [
             (BlockedClient.Kind.EMAIL_DOMAIN, ".".join(labels[i:])) for i in range(len(labels) - 1)

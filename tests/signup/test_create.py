@@ -195,3 +195,23 @@ def test_disposable_domains_can_be_refused(make_caller, signup_settings, email):
     assert response.json()["code"] == "disposable_email"
     assert SecurityEvent.objects.get(kind="person_create_refused").reason == "disposable_email"
     assert make_caller().create(person_body(email="x@example.com")).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("blocked", "email"),
+    [
+        ("bücher.example", "ada@bücher.example"),
+        ("bücher.example", "ada@xn--bcher-kva.example"),
+        ("xn--bcher-kva.example", "ada@BÜCHER.example"),
+        ("faß.de", "ada@faß.de"),
+        ("spam.example", "ada@mx.spam.example"),
+    ],
+)
+def test_an_email_domain_block_refuses_every_spelling_of_the_domain(caller, blocked, email):
+    from protection.blocks import block_create
+
+    block_create(kind="email_domain", value=blocked, reason="test")
+    response = caller.create(person_body(email=email))
+    assert response.status_code == 403
+    assert response.json()["code"] == "blocked"
+    assert not Person.objects.exists()
