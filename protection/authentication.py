@@ -56,9 +56,15 @@ class SessionAuthentication(ApiKeyAuthentication):
     def authenticate(self, request: Request) -> tuple[AnonymousUser, Caller]:
         user, caller = super().authenticate(request)
         scheme, _, raw_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not raw_token.strip():
-            raise ProtectionError("token_missing")
-        session = session_authenticate(raw_token=raw_token.strip(), api_key=caller.api_key)
+        raw_token = raw_token.strip() if scheme.lower() == "bearer" else ""
+        try:
+            session = session_authenticate(
+                raw_token=raw_token, api_key=caller.api_key, request=request
+            )
+        except ProtectionError as exc:
+            # RFC 6750: a refused bearer token names the scheme to use.
+            exc.headers.setdefault("WWW-Authenticate", self.authenticate_header(request))
+            raise
         blocks_check(session=session, request=request)  # the session's device too
         return user, Caller(api_key=caller.api_key, session=session)
 

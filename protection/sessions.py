@@ -31,6 +31,7 @@ from protection.tokens import (
     SESSION_CLAIM,
     SessionAccessToken,
     SessionRefreshToken,
+    SessionToken,
     token_create,
     token_decode,
 )
@@ -196,16 +197,52 @@ def _require_active(session: AnonymousSession, now: datetime.datetime) -> None:
         raise ProtectionError("session_expired")
 
 
+def _live_session(
+    token_class: type[SessionToken],
+    raw_token: str,
+    *,
+    api_key: ApiKey,
+    request: HttpRequest | None,
+    now: datetime.datetime,
+) -> tuple[Any, AnonymousSession]:
+    """Decode ``raw_token`` and return it with its active session, or record why not.
+
+    Every refusal is a ``token_auth`` deny event with the error code as reason
+    (what the automatic-blocking rules count); the token itself is never stored.
+    """
+    try:
+        if not raw_token:
+            raise ProtectionError("token_missing")
+        token = token_decode(token_class, raw_token)
+        session = _session_for_token(token, api_key)
+        _require_active(session, now)
+    except ProtectionError as exc:
+        event_record(
+            kind="token_auth",
+            decision="deny",
+            reason=exc.code,
+            request=request,
+            api_key=api_key,
+            details={"token_type": token_class.token_type},
+        )
+        raise
+    return token, session
+
+
 def session_authenticate(
-    *, raw_token: str, api_key: ApiKey, now: datetime.datetime | None = None
+    *,
+    raw_token: str,
+    api_key: ApiKey,
+    request: HttpRequest | None = None,
+    now: datetime.datetime | None = None,
 ) -> AnonymousSession:
     """Return the active session behind an access token issued under ``api_key``.
 
     Reads the session row on every call, so revocation takes effect at once.
     """
-    token = token_decode(SessionAccessToken, raw_token)
-    session = _session_for_token(token, api_key)
-    _require_active(session, now or timezone.now())
+    _, session = _live_session(
+        SessionAccessToken, raw_token, api_key=api_key, request=request, now=now or timezone.now()
+    )
     return session
 
 
@@ -254,9 +291,9 @@ def session_refresh(
     ``refresh_reuse`` event recorded.
     """
     now = now or timezone.now()
-    token = token_decode(SessionRefreshToken, raw_refresh)
-    session = _session_for_token(token, api_key)
-    _require_active(session, now)
+    token, session = _live_session(
+        SessionRefreshToken, raw_refresh, api_key=api_key, request=request, now=now
+    )
     access, refresh = _token_pair(session, now)
     with transaction.atomic():
         swapped = AnonymousSession.objects.filter(

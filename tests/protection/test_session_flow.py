@@ -327,3 +327,27 @@ def test_pow_and_recaptcha_against_gunicorn(tmp_path, localhost_cert):
     finally:
         google.shutdown()
         google.server_close()
+
+
+def test_refused_tokens_are_recorded_and_name_the_bearer_scheme(client, make_api_key):
+    key, raw = make_api_key()
+    for authorization, code in [
+        ("", "token_missing"),
+        ("Bearer not-a-jwt", "token_invalid"),
+    ]:
+        response = client.delete(
+            "/api/v1/sessions/current", HTTP_X_API_KEY=raw, HTTP_AUTHORIZATION=authorization
+        )
+        assert response.status_code == 401 and response.json()["code"] == code
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    refused = client.post(
+        "/api/v1/sessions/refresh", {"refresh": "not-a-jwt"}, format="json", HTTP_X_API_KEY=raw
+    )
+    assert refused.status_code == 401
+    events = SecurityEvent.objects.filter(kind="token_auth", decision="deny", api_key=key)
+    assert sorted(events.values_list("reason", "details__token_type")) == [
+        ("token_invalid", "access"),
+        ("token_invalid", "refresh"),
+        ("token_missing", "access"),
+    ]
+    assert "not-a-jwt" not in str(list(events.values_list("details", flat=True)))
