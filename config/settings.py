@@ -211,6 +211,11 @@ if os.environ.get("RECAPTCHA_DOMAIN"):
 GATEHOUSE = {
     "SIGNING_KEY": os.environ.get("GATEHOUSE_SIGNING_KEY") or DEVELOPMENT_SIGNING_KEY,
     "TRUSTED_PROXIES": int(os.environ.get("GATEHOUSE_TRUSTED_PROXIES", "0")),
+    **(
+        {"TRUSTED_PROXY_NETWORKS": env_list("GATEHOUSE_TRUSTED_PROXY_NETWORKS")}
+        if os.environ.get("GATEHOUSE_TRUSTED_PROXY_NETWORKS")
+        else {}
+    ),
     "MAX_BODY_BYTES": DATA_UPLOAD_MAX_MEMORY_SIZE,
 }
 

@@ -2,9 +2,11 @@
 
 ``REMOTE_ADDR`` is the client unless the deployment declares how many trusted
 reverse proxies stand in front (``GATEHOUSE["TRUSTED_PROXIES"]``, env
-``GATEHOUSE_TRUSTED_PROXIES``). With N proxies, each appends the address it
-saw to X-Forwarded-For, so the client is the N-th entry from the right;
-anything further left was written by the client and is ignored.
+``GATEHOUSE_TRUSTED_PROXIES``) and the request comes from one of them (a peer
+in ``TRUSTED_PROXY_NETWORKS``, env ``GATEHOUSE_TRUSTED_PROXY_NETWORKS``). With
+N proxies, each appends the address it saw to X-Forwarded-For, so the client
+is the N-th entry from the right; anything further left was written by the
+client and is ignored.
 """
 
 import ipaddress
@@ -32,6 +34,17 @@ def normalize_ip(value: str) -> str | None:
     return str(address)
 
 
+def _is_trusted_proxy(peer: str) -> bool:
+    address = ipaddress.ip_address(peer)
+    for network in gatehouse_settings.TRUSTED_PROXY_NETWORKS:
+        try:
+            if address in ipaddress.ip_network(network, strict=False):
+                return True
+        except (ValueError, TypeError):
+            continue  # a malformed entry trusts nothing
+    return False
+
+
 def client_ip(request: HttpRequest) -> str:
     """Return the client's IP address for this request (computed once)."""
     cached = getattr(request, _CACHE_ATTRIBUTE, None)
@@ -39,7 +52,7 @@ def client_ip(request: HttpRequest) -> str:
         return cached
     resolved = normalize_ip(request.META.get("REMOTE_ADDR", "")) or UNKNOWN_IP
     trusted_proxies = int(gatehouse_settings.TRUSTED_PROXIES or 0)
-    if trusted_proxies > 0:
+    if trusted_proxies > 0 and _is_trusted_proxy(resolved):
         forwarded = [
             part.strip()
             for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")

@@ -19,6 +19,17 @@ DEFAULTS: dict[str, Any] = {
     # How many reverse proxies stand in front of gatehouse and append to
     # X-Forwarded-For. 0 = trust no forwarded header, use REMOTE_ADDR.
     "TRUSTED_PROXIES": 0,
+    # X-Forwarded-For is read only from a peer (REMOTE_ADDR) in these networks,
+    # so a client that reaches gatehouse directly cannot claim another address.
+    # Default: loopback and private ranges, where reverse proxies usually sit.
+    "TRUSTED_PROXY_NETWORKS": [
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    ],
     # IPv6 clients share one rate-limit bucket per prefix of this length.
     "IPV6_GROUP_PREFIX": 64,
     # Largest request body accepted under /api/ (413 above it).

@@ -5,6 +5,7 @@ from protection.clientip import client_ip, normalize_ip, rate_limit_ident
 
 
 def request_from(remote_addr: str, forwarded: str | None = None):
+    """A request from ``remote_addr`` (the peer: a proxy when ``forwarded`` is set)."""
     extra = {"REMOTE_ADDR": remote_addr}
     if forwarded is not None:
         extra["HTTP_X_FORWARDED_FOR"] = forwarded
@@ -28,17 +29,17 @@ def test_forwarded_header_is_ignored_without_trusted_proxies():
         # Two proxies: the client is the second entry from the right.
         (2, "6.6.6.6, 198.51.100.1, 10.0.0.2", "198.51.100.1"),
         # Fewer entries than declared proxies: fall back to REMOTE_ADDR.
-        (2, "198.51.100.1", "203.0.113.7"),
+        (2, "198.51.100.1", "10.0.0.7"),
         # Garbage where the client should be: fall back to REMOTE_ADDR.
-        (1, "not-an-ip", "203.0.113.7"),
-        (1, "", "203.0.113.7"),
+        (1, "not-an-ip", "10.0.0.7"),
+        (1, "", "10.0.0.7"),
     ],
 )
 def test_trusted_proxies_pick_the_right_entry_from_the_right(
     settings, proxies, forwarded, expected
 ):
     settings.GATEHOUSE = {**settings.GATEHOUSE, "TRUSTED_PROXIES": proxies}
-    assert client_ip(request_from("203.0.113.7", forwarded=forwarded)) == expected
+    assert client_ip(request_from("10.0.0.7", forwarded=forwarded)) == expected
 
 
 def test_ipv4_mapped_ipv6_is_plain_ipv4():
@@ -53,3 +54,15 @@ def test_ipv6_clients_share_a_slash_64_bucket_and_ipv4_stands_alone():
     assert rate_limit_ident("2001:db8:1:3::1") != rate_limit_ident("2001:db8:1:2::1")
     assert rate_limit_ident("192.0.2.1") == "192.0.2.1"
     assert rate_limit_ident("192.0.2.1") != rate_limit_ident("192.0.2.2")
+
+
+def test_forwarded_header_from_a_peer_outside_the_proxy_networks_is_ignored(settings):
+    # A client reaching gatehouse directly must not be able to claim another address.
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "TRUSTED_PROXIES": 1}
+    assert client_ip(request_from("203.0.113.7", forwarded="198.51.100.1")) == "203.0.113.7"
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "TRUSTED_PROXY_NETWORKS": ["203.0.113.0/24"],  # e.g. a load balancer's public range
+    }
+    assert client_ip(request_from("203.0.113.7", forwarded="198.51.100.1")) == "198.51.100.1"
+    assert client_ip(request_from("10.0.0.7", forwarded="198.51.100.1")) == "10.0.0.7"
