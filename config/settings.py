@@ -184,10 +184,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# django-ratelimit's own checks do not know Django's built-in Redis backend
-# (atomic INCR) and reject local memory outright; protection.checks replaces
-# them with checks that know the embedded default is single-process.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+# django-ratelimit is used as a library (its counters), not as an installed
+# app; protection.checks covers its cache concerns (protection.W001).
+SILENCED_SYSTEM_CHECKS: list[str] = []
 RATELIMIT_USE_CACHE = "default"
 
 # reCAPTCHA keys. Without them, DEBUG runs use Google's published test keys

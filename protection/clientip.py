@@ -29,8 +29,11 @@ def normalize_ip(value: str) -> str | None:
         address = ipaddress.ip_address(value.strip().strip("[]"))
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id:  # fe80::1%eth0: the zone names our interface, not the client
+            address = ipaddress.IPv6Address(str(address).split("%", 1)[0])
+        if address.ipv4_mapped:
+            address = address.ipv4_mapped
     return str(address)
 
 

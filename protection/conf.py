@@ -118,7 +118,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMITS": {
         "challenge": {"ip": ["30/m", "500/d"], "key": ["6000/m"]},
         "session": {"ip": ["10/m", "200/d"], "key": ["3000/m"]},
-        "refresh": {"ip": ["30/m", "1000/d"], "key": ["6000/m"], "session": ["10/m"]},
+        # Refresh authenticates the key only (the session is in the body): no session dimension.
+        "refresh": {"ip": ["30/m", "1000/d"], "key": ["6000/m"]},
         "lookup": {"ip": ["30/m", "500/d"], "key": ["6000/m"], "session": ["20/m", "200/d"]},
         "create": {"ip": ["10/m", "100/d"], "key": ["3000/m"], "session": ["5/m", "20/d"]},
     },

@@ -5,6 +5,7 @@ import re
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"(\d{1,6})([smhdw])")
+MAX_DURATION = datetime.timedelta(days=3653)
 
 
 def parse_duration(text: str) -> datetime.timedelta:
@@ -19,4 +20,8 @@ def parse_duration(text: str) -> datetime.timedelta:
             f"Invalid duration {text!r}: use a number and a unit, e.g. 30s, 30m, 24h, 7d"
         )
     number, unit = match.groups()
-    return datetime.timedelta(**{_UNITS[unit]: int(number)})
+    duration = datetime.timedelta(**{_UNITS[unit]: int(number)})
+    if duration > MAX_DURATION:
+        # Beyond this, expiry dates overflow; "permanent" is said by omitting the flag.
+        raise ValueError(f"Invalid duration {text!r}: at most 10 years")
+    return duration

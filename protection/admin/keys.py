@@ -86,7 +86,7 @@ class ApiKeyForm(forms.ModelForm):
         if value in (None, ""):
             return {}
         if not isinstance(value, dict):
-            raise ValidationError('Enter a JSON object, e.g. {"lookup": "30/m"}.')
+            raise ValidationError('Enter a JSON object, e.g. {"lookup": {"key": ["30/m"]}}.')
         return value
 
 

@@ -29,10 +29,6 @@ def request_counted(request: Any) -> list[CountedLimit]:
     return counted
 
 
-def request_counted_dimensions(request: Any) -> set[str]:
-    return {item.dimension for item in request_counted(request)}
-
-
 def rate_limit_count(
     *, group: str, dimension: str, ident: str, rates: Sequence[str]
 ) -> list[CountedLimit]:

@@ -66,3 +66,7 @@ def test_forwarded_header_from_a_peer_outside_the_proxy_networks_is_ignored(sett
     }
     assert client_ip(request_from("203.0.113.7", forwarded="198.51.100.1")) == "198.51.100.1"
     assert client_ip(request_from("10.0.0.7", forwarded="198.51.100.1")) == "10.0.0.7"
+
+
+def test_an_ipv6_zone_is_dropped():
+    assert normalize_ip("fe80::1%eth0") == "fe80::1"

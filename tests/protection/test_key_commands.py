@@ -201,3 +201,15 @@ def test_list_is_a_table_without_secrets(make_api_key):
 
 def test_list_when_empty(db):
     assert run("list_api_keys")[-1] == "(no API keys)"
+
+
+@pytest.mark.parametrize(
+    "command, args",
+    [
+        ("create_api_key", ["--name", "far future", "--expires", "999999w"]),
+        ("block_client", ["--ip", "192.0.2.1", "--for", "999999w", "--reason", "x"]),
+    ],
+)
+def test_an_absurd_duration_is_a_one_line_error_not_a_traceback(command, args):
+    with pytest.raises(CommandError, match="at most 10 years"):
+        call_command(command, *args, stdout=StringIO(), stderr=StringIO())

@@ -5,10 +5,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from protection.keys import ApiKey, api_key_create
+from protection.keys import ApiKey, api_key_create, api_key_revoke
 
 DEMO_KEY_NAME = "quickstart demo"
 DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
@@ -26,9 +25,8 @@ class Command(BaseCommand):
         )
         admin_user.set_password(admin_password)
         admin_user.save()
-        ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), revoked_reason="replaced by a new quickstart run"
-        )
+        for previous in ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
+            api_key_revoke(api_key=previous, reason="replaced by a new quickstart run")
         _, raw_key = api_key_create(
             name=DEMO_KEY_NAME, allowed_origins=DEMO_ORIGINS, required_verifications=["pow"]
         )
