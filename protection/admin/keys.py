@@ -65,6 +65,9 @@ class ApiKeyForm(forms.ModelForm):
             "scopes",
             "allowed_origins",
             "required_verifications",
+            "recaptcha_version",
+            "recaptcha_action",
+            "recaptcha_min_score",
             "rate_limit_overrides",
             "expires_at",
         ]

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -162,7 +163,9 @@ class ApiKey(models.Model):
         max_length=64, default="session", blank=True, help_text="v3: the expected action."
     )
     recaptcha_min_score = models.FloatField(
-        default=0.5, help_text="v3: lowest score accepted, 0.0 (bot) to 1.0 (human)."
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="v3: lowest score accepted, 0.0 (bot) to 1.0 (human).",
     )
 
     objects = ApiKeyQuerySet.as_manager()

@@ -39,6 +39,9 @@ UPDATABLE_FIELDS = frozenset(
         "allowed_origins",
         "required_verifications",
         "rate_limit_overrides",
+        "recaptcha_version",
+        "recaptcha_action",
+        "recaptcha_min_score",
         "expires_at",
     }
 )
@@ -224,6 +227,9 @@ def api_key_rotate(
             allowed_origins=old.allowed_origins,
             required_verifications=old.required_verifications,
             rate_limit_overrides=dict(old.rate_limit_overrides),
+            recaptcha_version=old.recaptcha_version,
+            recaptcha_action=old.recaptcha_action,
+            recaptcha_min_score=old.recaptcha_min_score,
             expires_at=expires_at,
             created_by=rotated_by,
             replaces=old,

@@ -45,6 +45,9 @@ ADD_FORM = {
     "scopes": ["session", "lookup"],
     "allowed_origins": "https://app.example,\nhttp://localhost:8000",
     "required_verifications": ["pow"],
+    "recaptcha_version": "v3",
+    "recaptcha_action": "session",
+    "recaptcha_min_score": "0.5",
     "rate_limit_overrides": "{}",
     "expires_at_0": "",
     "expires_at_1": "",
@@ -199,3 +202,16 @@ def test_view_only_staff_can_list_but_not_change(django_user_model, api_key):
     )  # fmt: skip
     assert not RAW_KEY.search(response.content.decode())
     assert ApiKey.objects.count() == 1 and ApiKey.objects.get().name == "test app"
+
+
+def test_the_recaptcha_policy_is_editable_and_validated(admin_client):
+    admin_client.post(ADD, ADD_FORM)
+    key = ApiKey.objects.get()
+    form = {**ADD_FORM, "recaptcha_version": "v2", "recaptcha_min_score": "0.8"}
+    assert admin_client.post(change_url(key), form).status_code == 302
+    key.refresh_from_db()
+    assert (key.recaptcha_version, key.recaptcha_min_score) == ("v2", 0.8)
+    refused = admin_client.post(change_url(key), {**form, "recaptcha_min_score": "1.5"})
+    assert refused.status_code == 200
+    key.refresh_from_db()
+    assert key.recaptcha_min_score == 0.8

@@ -182,14 +182,17 @@ def test_rotate_copies_settings_and_keeps_old_key_for_the_grace_period(make_api_
         scopes=["lookup"],
         allowed_origins=["https://a.example"],
         required_verifications=["pow", "recaptcha"],
-        rate_limit_overrides={"lookup": "10/m"},
+        rate_limit_overrides={"lookup": {"key": ["10/m"]}},
+        recaptcha_version="v2",
+        recaptcha_action="signup",
+        recaptcha_min_score=0.7,
         now=NOW - HOUR,
     )
     new, new_raw = api_key_rotate(api_key=old, grace=2 * HOUR, now=NOW)
     assert new_raw != old_raw and new.public_id != old.public_id
     for field in (
         "name", "kind", "scopes", "allowed_origins", "required_verifications",
-        "rate_limit_overrides",
+        "rate_limit_overrides", "recaptcha_version", "recaptcha_action", "recaptcha_min_score",
     ):  # fmt: skip
         assert getattr(new, field) == getattr(old, field), field
     assert new.replaces == old and new.expires_at is None
