@@ -67,6 +67,11 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     "unsupported_media_type": ErrorSpec(
         415, "Unsupported media type", "Send the body as application/json."
     ),
+    "idempotency_in_progress": ErrorSpec(
+        409,
+        "Request in progress",
+        "A request with this Idempotency-Key is still in progress; retry shortly.",
+    ),
     "idempotency_conflict": ErrorSpec(
         422,
         "Idempotency key reused",

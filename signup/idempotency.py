@@ -108,11 +108,11 @@ def idempotency_claim(
         if existing.response_status is None:
             # Only on databases without row-level waiting: the first request has
             # not finished. Not stored, so a later retry gets the real answer.
-            raise ProtectionError("conflict", "A request with this Idempotency-Key is in progress.")
+            raise ProtectionError("idempotency_in_progress")
         return StoredResponse(
             status=existing.response_status, body=json.loads(existing.response_body or "{}")
         )
-    raise ProtectionError("conflict", "A request with this Idempotency-Key is in progress.")
+    raise ProtectionError("idempotency_in_progress")
 
 
 def idempotency_complete(*, record: IdempotencyRecord, status: int, body: dict[str, Any]) -> None:

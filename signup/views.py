@@ -183,7 +183,10 @@ class PersonCreateView(PersonApiView):
         responses={
             201: OutputSerializer,
             **problem_responses(
-                COMMON_CODES + AUTH_CODES + ["disposable_email", "conflict", "idempotency_conflict"]
+                COMMON_CODES
+                + AUTH_CODES
+                + ["disposable_email", "conflict", "idempotency_conflict"]
+                + ["idempotency_in_progress"]
             ),
         },
         examples=[
