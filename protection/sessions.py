@@ -21,6 +21,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from protection.blocks import blocks_check
 from protection.challenges import challenge_verify
 from protection.conf import gatehouse_settings
 from protection.events import event_record
@@ -156,8 +157,14 @@ def session_create(
     request: HttpRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
-    """Verify the evidence ``api_key`` requires, then issue a session."""
+    """Verify the evidence ``api_key`` requires, then issue a session.
+
+    A blocked device gets no new session (checked before the evidence, which
+    would spend a challenge).
+    """
     now = now or timezone.now()
+    if device_id:
+        blocks_check(device_id=device_id, request=request)
     challenge_verify(
         api_key=api_key,
         client_ip=client_ip,

@@ -41,6 +41,16 @@ def _exempt(ip: str) -> bool:
     return False
 
 
+def _session_device(session_id: Any) -> str:
+    """The device id the session was issued to ("" if none or no session)."""
+    if not session_id:
+        return ""
+    from protection.sessions import AnonymousSession  # sessions import blocks
+
+    devices = AnonymousSession.objects.filter(pk=session_id).values_list("device_id", flat=True)
+    return next(iter(devices), "")
+
+
 def _subject(dimension: str, event: Any) -> tuple[str, str] | None:
     """Return ``(block_kind, value)`` of the client the rule counts, or None."""
     if dimension == "ip":
@@ -52,7 +62,7 @@ def _subject(dimension: str, event: Any) -> tuple[str, str] | None:
     if dimension == "session" and event.session_id:
         return "session", str(event.session_id)
     if dimension == "device":
-        device = (event.details or {}).get("device_id")
+        device = (event.details or {}).get("device_id") or _session_device(event.session_id)
         return ("device", str(device)[:128]) if device else None
     if dimension == "key" and event.api_key_id:
         return "api_key", event.api_key.public_id

@@ -228,3 +228,24 @@ def test_escalation_only_counts_blocks_by_the_same_rule():
         _deny("rate_limited")
     block = BlockedClient.objects.get(created_by_rule="ip-rl")
     assert round((block.expires_at - block.created_at).total_seconds()) == 60
+
+
+def test_a_devices_denials_count_through_its_session(api_key, make_session):
+    # Denials after a session exists carry the session, not the device: the
+    # device rule finds the device the session was issued to.
+    key, _raw = api_key
+    session = make_session(key, device_id="phone-7").session
+    for _ in range(2):
+        _deny("challenge_failed", ip=None, session_id=session.id)
+    assert BlockedClient.objects.filter(kind="device", value="phone-7").exists()
+
+
+def test_a_blocked_device_gets_no_new_session(client, api_key):
+    from protection.blocks import block_create
+
+    key, raw = api_key
+    block_create(kind="device", value="phone-8", reason="test")
+    response = client.post(
+        "/api/v1/sessions", {"device_id": "phone-8"}, format="json", HTTP_X_API_KEY=raw
+    )
+    assert response.status_code == 403 and response.json()["code"] == "blocked"
