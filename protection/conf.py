@@ -145,6 +145,9 @@ DEFAULTS: dict[str, Any] = {
     # per BLOCKS_DB_RELOAD_INTERVAL.
     "BLOCKS_VERSION_CHECK_INTERVAL": 0.5,
     "BLOCKS_DB_RELOAD_INTERVAL": 1.0,
+    # A process re-reads the block list at least this often (seconds), whatever
+    # the version says, in case a version bump was lost.
+    "BLOCKS_MAX_AGE": 60.0,
     # Hits on blocks are added up in memory and written (one UPDATE per
     # block) at most this often, in seconds; 0 = write on every hit.
     "BLOCKS_HIT_FLUSH_INTERVAL": 1.0,

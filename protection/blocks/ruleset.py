@@ -185,7 +185,10 @@ class BlockRegistry:
                 if self.compiled is None or due:
                     self._reload(now, version)
                 return self.compiled  # type: ignore[return-value]
-            if self.compiled is None or version != self.version or version is None:
+            # Re-read now and then even when the version says nothing changed: a
+            # change whose version bump was lost (cache hiccup) still arrives.
+            stale = now - self.loaded_at >= float(gatehouse_settings.BLOCKS_MAX_AGE)
+            if self.compiled is None or version != self.version or version is None or stale:
                 self._reload(now, version)
             return self.compiled  # type: ignore[return-value]
 

@@ -7,6 +7,8 @@ import random
 import time
 import uuid
 
+from unittest.mock import patch
+
 import pytest
 from django.urls import path
 from django.utils import timezone
@@ -264,6 +266,18 @@ def test_new_block_reaches_another_process_at_its_next_version_check():
     blocks_version_bump()  # what on_commit does in production
     now[0] += 0.5
     assert other_process.current().match_ip("192.0.2.77", 0) is not None
+
+
+def test_a_block_whose_version_bump_was_lost_arrives_within_the_max_age():
+    now = [100.0]
+    other_process = BlockRegistry(clock=lambda: now[0])
+    other_process.current()
+    with patch("protection.blocks.services.blocks_version_bump"):  # the bump is lost
+        block_create(kind="ip", value="192.0.2.78")
+    now[0] += 30
+    assert other_process.current().match_ip("192.0.2.78", 0) is None
+    now[0] += 31  # past BLOCKS_MAX_AGE (60 s)
+    assert other_process.current().match_ip("192.0.2.78", 0) is not None
 
 
 def test_unchanged_version_does_not_reload(django_assert_num_queries):
