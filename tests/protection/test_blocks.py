@@ -6,7 +6,6 @@ import ipaddress
 import random
 import time
 import uuid
-
 from unittest.mock import patch
 
 import pytest
