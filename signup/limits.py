@@ -17,14 +17,13 @@ import datetime
 import math
 
 from django.utils import timezone
-from django_ratelimit.core import _split_rate
 
 from protection.clientip import rate_limit_ident
 from protection.conf import gatehouse_settings
 from protection.crypto import keyed_digest
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
-from protection.ratelimit import Hit, Quota, RateLimitResult, rate_limit_hit_many
+from protection.ratelimit import Hit, Quota, RateLimitResult, rate_limit_hit_many, rate_parse
 from protection.sessions import AnonymousSession
 
 
@@ -84,7 +83,7 @@ def session_quota_take(
 
 
 def _refuse(reason: str, rate: str, result: RateLimitResult) -> LimitExceeded:
-    limit, window = _split_rate(rate)
+    limit, window = rate_parse(rate)
     return LimitExceeded(reason, limit=limit, window=window, retry_after=result.reset_after)
 
 
