@@ -10,6 +10,7 @@ client and is ignored.
 """
 
 import ipaddress
+from collections.abc import Iterable
 
 from django.http import HttpRequest
 
@@ -37,14 +38,15 @@ def normalize_ip(value: str) -> str | None:
     return str(address)
 
 
-def _is_trusted_proxy(peer: str) -> bool:
-    address = ipaddress.ip_address(peer)
-    for network in gatehouse_settings.TRUSTED_PROXY_NETWORKS:
+def ip_in_networks(ip: str, networks: Iterable[str]) -> bool:
+    """Whether ``ip`` lies in one of ``networks`` (CIDR strings; malformed ones match nothing)."""
+    address = ipaddress.ip_address(ip)
+    for network in networks:
         try:
             if address in ipaddress.ip_network(network, strict=False):
                 return True
         except (ValueError, TypeError):
-            continue  # a malformed entry trusts nothing
+            continue
     return False
 
 
@@ -55,7 +57,7 @@ def client_ip(request: HttpRequest) -> str:
         return cached
     resolved = normalize_ip(request.META.get("REMOTE_ADDR", "")) or UNKNOWN_IP
     trusted_proxies = int(gatehouse_settings.TRUSTED_PROXIES or 0)
-    if trusted_proxies > 0 and _is_trusted_proxy(resolved):
+    if trusted_proxies > 0 and ip_in_networks(resolved, gatehouse_settings.TRUSTED_PROXY_NETWORKS):
         forwarded = [
             part.strip()
             for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")

@@ -14,31 +14,19 @@ the key's challenge difficulty, read back with ``key_difficulty_boost``.
 """
 
 import datetime
-import ipaddress
 import logging
 from typing import Any
 
 from django.core.cache import cache
 from django.utils import timezone
 
-from protection.clientip import UNKNOWN_IP, normalize_ip, rate_limit_ident
+from protection.clientip import UNKNOWN_IP, ip_in_networks, normalize_ip, rate_limit_ident
 from protection.conf import gatehouse_settings
 from protection.ratelimit.counters import rate_limit_hit
 
 logger = logging.getLogger("gatehouse.autoblock")
 
 KEY_BOOST_CACHE_PREFIX = "gh:keyboost:"
-
-
-def _exempt(ip: str) -> bool:
-    address = ipaddress.ip_address(ip)
-    for network in gatehouse_settings.AUTO_BLOCK_EXEMPT_NETWORKS:
-        try:
-            if address in ipaddress.ip_network(network, strict=False):
-                return True
-        except (ValueError, TypeError):
-            continue
-    return False
 
 
 def _session_device(session_id: Any) -> str:
@@ -55,7 +43,11 @@ def _subject(dimension: str, event: Any) -> tuple[str, str] | None:
     """Return ``(block_kind, value)`` of the client the rule counts, or None."""
     if dimension == "ip":
         ip = normalize_ip(str(event.client_ip or ""))
-        if ip is None or ip == UNKNOWN_IP or _exempt(ip):
+        if (
+            ip is None
+            or ip == UNKNOWN_IP
+            or ip_in_networks(ip, gatehouse_settings.AUTO_BLOCK_EXEMPT_NETWORKS)
+        ):
             return None
         ident = rate_limit_ident(ip)
         return ("cidr", ident) if "/" in ident else ("ip", ident)
