@@ -1,6 +1,5 @@
-"""Anonymous sessions: who is calling (the *who*), once the *what* checks pass.
+"""Services of anonymous sessions (each state change writes its security event):
 
-Owns ``AnonymousSession`` and its services:
 - ``session_create``: check the evidence the API key requires, then issue;
 - ``session_issue``: create a session with its access and refresh tokens;
 - ``session_authenticate``: the active session behind an access token (one
@@ -12,12 +11,11 @@ Owns ``AnonymousSession`` and its services:
 """
 
 import datetime
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -27,6 +25,7 @@ from protection.conf import gatehouse_settings
 from protection.events import event_record
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
+from protection.sessions.models import AnonymousSession
 from protection.tokens import (
     API_KEY_CLAIM,
     SESSION_CLAIM,
@@ -36,36 +35,6 @@ from protection.tokens import (
     token_create,
     token_decode,
 )
-
-
-class AnonymousSession(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="sessions")
-    client_ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    user_agent = models.CharField(max_length=256, blank=True)
-    device_id = models.CharField(max_length=128, blank=True, db_index=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    expires_at = models.DateTimeField(db_index=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_reason = models.CharField(max_length=64, blank=True)
-    # Refresh-token family: only the refresh token with this jti is alive.
-    refresh_jti = models.CharField(max_length=64, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return str(self.id)
-
-    def is_active(self, now: datetime.datetime | None = None) -> bool:
-        now = now or timezone.now()
-        return self.revoked_at is None and self.expires_at > now
-
-    def status(self, now: datetime.datetime | None = None) -> str:
-        """``active``, ``revoked`` or ``expired``."""
-        if self.revoked_at is not None:
-            return "revoked"
-        return "active" if self.is_active(now) else "expired"
 
 
 @dataclass(frozen=True)
