@@ -61,6 +61,21 @@ class SecurityEvent(models.Model):
         super().save(*args, **kwargs)
 
 
+def _without_nul(value: Any) -> Any:
+    """``value`` with NUL characters removed from every string in it.
+
+    Details quote what clients sent (an Origin, a parameter name), and
+    PostgreSQL refuses NUL in text and JSON: the event must still be written.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(str(k)): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 def event_record(
     *,
     kind: str,
@@ -84,8 +99,8 @@ def event_record(
         client_ip=client_ip,
         api_key=api_key,
         session_id=session_id,
-        path=(path or "")[:200],
-        details=details or {},
+        path=_without_nul(path or "")[:200],
+        details=_without_nul(details or {}),
     )
     logger.info("security event kind=%s decision=%s reason=%s", kind, decision, reason)
     if decision == SecurityEvent.Decision.DENY:

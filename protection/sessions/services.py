@@ -94,7 +94,8 @@ def session_issue(
     session = AnonymousSession(
         api_key=api_key,
         client_ip=client_ip,
-        user_agent=(user_agent or "")[:256],
+        # Printable text only: a client's header must not break the row (NUL) or the admin.
+        user_agent="".join(c for c in (user_agent or "") if c.isprintable())[:256],
         device_id=(device_id or "")[:128],
         created_at=now,
         expires_at=now + datetime.timedelta(seconds=gatehouse_settings.SESSION_LIFETIME),
