@@ -3,7 +3,8 @@
 - ``session_create``: check the evidence the API key requires, then issue;
 - ``session_issue``: create a session with its access and refresh tokens;
 - ``session_authenticate``: the active session behind an access token (one
-  primary-key query per request, no cache, so a revocation is immediate);
+  primary-key read per request (``selectors``), no cache, so a revocation is
+  immediate);
 - ``session_refresh``: rotate the refresh token (compare-and-swap on
   ``refresh_jti``: exactly one concurrent refresh wins; a dead refresh token
   presented again revokes the whole session);
@@ -11,10 +12,10 @@
 """
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -26,6 +27,7 @@ from protection.events import event_record
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
 from protection.sessions.models import AnonymousSession
+from protection.sessions.selectors import session_row
 from protection.tokens import (
     API_KEY_CLAIM,
     SESSION_CLAIM,
@@ -158,12 +160,12 @@ def _session_for_token(token: Any, api_key: ApiKey) -> AnonymousSession:
     if token[API_KEY_CLAIM] != api_key.public_id:
         raise ProtectionError("token_invalid")
     try:
-        session = AnonymousSession.objects.get(id=token[SESSION_CLAIM], api_key=api_key)
-    except (AnonymousSession.DoesNotExist, DjangoValidationError, ValueError) as exc:
+        session_id = uuid.UUID(token[SESSION_CLAIM])
+    except ValueError as exc:
         raise ProtectionError("token_invalid") from exc
-    # The row belongs to ``api_key`` (the filter says so), which the caller has
-    # just verified: reuse it rather than join and rebuild it (half the query's cost).
-    session.api_key = api_key
+    session = session_row(session_id=session_id, api_key=api_key)
+    if session is None:
+        raise ProtectionError("token_invalid")
     return session
 
 
