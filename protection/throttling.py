@@ -8,7 +8,9 @@ authentication, so this class counts the per-key and per-session
 dimensions; the per-IP dimension is counted earlier, before
 authentication, by ``protection.middleware.BlockAndRateLimitMiddleware``
 so failed and refused requests spend it too (without that middleware the
-throttle counts the IP itself).
+throttle counts the IP itself). A view with ``rate_limits_counted_by_service
+= True`` has them counted by its service instead, with the service's own
+limits in the same round trip (``protection.ratelimit.rate_limit_flush``).
 """
 
 from typing import Any
@@ -17,13 +19,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from protection.clientip import client_ip, rate_limit_ident
-from protection.ratelimit import (
-    group_rates,
-    rate_limit_count_many,
-    rate_limit_record_refusal,
-    rate_limit_refusal,
-    request_counted,
-)
+from protection.ratelimit import group_rates, rate_limit_defer, rate_limit_flush, request_counted
 
 
 def view_rate_limit_group(view: Any) -> str | None:
@@ -66,18 +62,15 @@ class GatehouseRateThrottle(BaseThrottle):
             if idents[dimension] is None:  # no key / no session on this view: nothing to count
                 continue
             entries.append((group, dimension, idents[dimension], rates))
-        counted = rate_limit_count_many(entries)
-        counted_before.extend(counted)
-        error = rate_limit_refusal(counted_before)
-        if error is not None:
-            rate_limit_record_refusal(
-                request=request,
-                group=group,
-                counted=counted_before,
-                api_key=api_key,
-                session_id=getattr(session, "id", None),
-            )
-            raise error
+        rate_limit_defer(
+            request,
+            group=group,
+            entries=entries,
+            api_key=api_key,
+            session_id=getattr(session, "id", None),
+        )
+        if not getattr(view, "rate_limits_counted_by_service", False):
+            rate_limit_flush(request)
         return True
 
     def wait(self) -> float | None:

@@ -15,6 +15,7 @@ nothing. Identifiers reach counters and events only as keyed digests.
 
 import datetime
 import math
+from typing import Any
 
 from django.utils import timezone
 
@@ -23,7 +24,14 @@ from protection.conf import gatehouse_settings
 from protection.crypto import keyed_digest
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
-from protection.ratelimit import Hit, Quota, RateLimitResult, rate_limit_hit_many, rate_parse
+from protection.ratelimit import (
+    Hit,
+    Quota,
+    RateLimitResult,
+    rate_limit_flush,
+    rate_limit_hit_many,
+    rate_parse,
+)
 from protection.sessions import AnonymousSession
 
 
@@ -93,6 +101,7 @@ def lookup_limits_enforce(
     api_key: ApiKey,
     session: AnonymousSession,
     client_ip: str,
+    request: Any = None,
     now: datetime.datetime | None = None,
 ) -> None:
     """Count one lookup of ``identifier`` (normalised); raise ``LimitExceeded`` if over.
@@ -100,7 +109,9 @@ def lookup_limits_enforce(
     Reasons, checked in this order (a refusal stops the later counts):
     ``lookup_per_session``, ``lookup_per_identifier`` and, for sweeps,
     ``lookup_distinct_per_ip`` / ``lookup_distinct_per_key``. All four are
-    counted in one call (one Redis round trip).
+    counted in one call (one Redis round trip), after the key and session
+    limits of the "lookup" group that the throttle left on ``request``
+    (``rate_limited`` from those is raised as the throttle would).
     """
     settings = gatehouse_settings
     digest = identifier_digest(identifier)
@@ -130,7 +141,7 @@ def lookup_limits_enforce(
             ),
         ),
     ]
-    results = rate_limit_hit_many([quota, *(hit for _r, hit in windowed)], stop_at_refusal=True)
+    results = rate_limit_flush(request, [quota, *(hit for _r, hit in windowed)])
     if not results[0].allowed:
         raise _session_quota_exceeded("lookup", per_session, remaining)
     for (reason, hit), result in zip(windowed, results[1:], strict=False):

@@ -97,7 +97,12 @@ def person_lookup(
         kind, identifier = "phone", _normalized("phone", normalization.phone_normalize, phone or "")
     try:
         limits.lookup_limits_enforce(
-            identifier=identifier, api_key=api_key, session=session, client_ip=client_ip, now=now
+            identifier=identifier,
+            api_key=api_key,
+            session=session,
+            client_ip=client_ip,
+            request=request,
+            now=now,
         )
     except limits.LimitExceeded as exc:
         sweep = exc.reason in ("lookup_distinct_per_ip", "lookup_distinct_per_key")

@@ -26,16 +26,19 @@ from django.core.cache.backends.redis import RedisCache
 
 from protection.conf import gatehouse_settings
 
-# ARGV[1]: "1" = stop after the first counter over its limit (later ones are
-# not counted, as with checks made one after the other). Then per counter:
+# ARGV[1]: -1 = count every counter; n >= 0 = once a counter is over its
+# limit, count none after the first n (as with checks made one after the
+# other, where a refusal ends the request). Then per counter:
 # op ("i" increment, "p" peek, "d" distinct member first), ttl, limit and,
 # for "d", the member's ttl. KEYS: per counter its key, preceded for "d" by
 # the member key. Returns the count of every counter evaluated, in order.
 _COUNT_SCRIPT = """
-local stop = ARGV[1] == '1'
+local always = tonumber(ARGV[1])
+local refused = false
 local counts = {}
 local k, a = 1, 2
 while a <= #ARGV do
+  if refused and always >= 0 and #counts >= always then break end
   local op, ttl, limit = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   a = a + 3
   local increment = op == 'i'
@@ -52,7 +55,7 @@ while a <= #ARGV do
   end
   k = k + 1
   counts[#counts + 1] = count
-  if stop and count > limit then break end
+  if count > limit then refused = true end
 end
 return counts
 """
@@ -94,14 +97,17 @@ def _client_and_script(cache: RedisCache) -> tuple[Any, Any]:
     return entry
 
 
-def redis_count(cache: RedisCache, steps: Sequence[Step], *, stop_at_refusal: bool) -> list[int]:
+def redis_count(
+    cache: RedisCache, steps: Sequence[Step], *, stop_at_refusal: bool, always_count: int = 0
+) -> list[int]:
     """Count ``steps`` in one script call; return the counts of those evaluated.
 
-    With ``stop_at_refusal`` the list ends at the first count over its limit.
-    Raises whatever the Redis client raises.
+    With ``stop_at_refusal`` the list ends at the first count over its limit,
+    or after the first ``always_count`` steps if that is later. Raises
+    whatever the Redis client raises.
     """
     keys: list[str] = []
-    args: list[Any] = ["1" if stop_at_refusal else "0"]
+    args: list[Any] = [always_count if stop_at_refusal else -1]
     for step in steps:
         if step.member_key is not None:
             keys.append(cache.make_and_validate_key(step.member_key))

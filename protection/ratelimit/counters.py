@@ -27,7 +27,7 @@ alone for ``RATE_LIMIT_CACHE_RETRY_AFTER`` seconds (``fallback``).
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -205,7 +205,7 @@ def _hit_locally(hit: Hit) -> RateLimitResult:
 
 
 def _hit_many_via_script(
-    shared: Any, items: Sequence[Hit | Quota], stop_at_refusal: bool
+    shared: Any, items: Sequence[Hit | Quota], stop_at_refusal: bool, always_count: int
 ) -> list[RateLimitResult]:
     steps: list[Step] = []
     shapes: list[tuple[int, int, int | None]] = []  # limit, period, window end (None: quota)
@@ -224,7 +224,7 @@ def _hit_many_via_script(
         else:
             steps.append(Step(key, ttl, limit, member_key=_member_key(item), member_ttl=period))
         shapes.append((limit, period, window))
-    counts = redis_count(shared, steps, stop_at_refusal=stop_at_refusal)
+    counts = redis_count(shared, steps, stop_at_refusal=stop_at_refusal, always_count=always_count)
     now = int(time.time())
     return [
         _result(count, limit, period, period if window is None else window - now)
@@ -232,23 +232,36 @@ def _hit_many_via_script(
     ]
 
 
-def _until_refused(results: Any, stop_at_refusal: bool) -> list[RateLimitResult]:
-    counted = []
-    for result in results:
-        counted.append(result)
-        if stop_at_refusal and not result.allowed:
+def _until_refused(
+    items: Sequence[Any],
+    count: Callable[[Any], RateLimitResult],
+    stop_at_refusal: bool,
+    always: int,
+) -> list[RateLimitResult]:
+    counted: list[RateLimitResult] = []
+    refused = False
+    for item in items:
+        if stop_at_refusal and refused and len(counted) >= always:
             break
+        counted.append(count(item))
+        refused = refused or not counted[-1].allowed
     return counted
 
 
+def _hit_or_quota_via_cache(item: Hit | Quota) -> RateLimitResult:
+    return _quota_via_cache(item) if isinstance(item, Quota) else _hit_via_get_usage(item)
+
+
 def rate_limit_hit_many(
-    items: Sequence[Hit | Quota], *, stop_at_refusal: bool = False
+    items: Sequence[Hit | Quota], *, stop_at_refusal: bool = False, always_count: int = 0
 ) -> list[RateLimitResult]:
     """Count every ``Hit`` / ``Quota`` in order; return one result per item counted.
 
     On Redis all of them cost one round trip. With ``stop_at_refusal`` the
     items after the first refused one are not counted (the list ends there),
-    exactly as if each were checked in turn. Raises ``ProtectionError``
+    exactly as if each were checked in turn; the first ``always_count`` items
+    are counted even so (a request's group limits: a refused request spends
+    every window of them). Raises ``ProtectionError``
     (``service_unavailable``) when a ``Quota`` cannot reach the cache, and
     for any item with ``RATE_LIMIT_CACHE_FAILURE = "closed"``.
     """
@@ -260,23 +273,17 @@ def rate_limit_hit_many(
     has_quota = any(isinstance(item, Quota) for item in items)
     shared = redis_cache() if getattr(settings, "RATELIMIT_ENABLE", True) else None
     if shared is None or not gatehouse_settings.RATE_LIMIT_BATCH:
-        return _until_refused(
-            (
-                _quota_via_cache(item) if isinstance(item, Quota) else _hit_via_get_usage(item)
-                for item in items
-            ),
-            stop_at_refusal,
-        )
+        return _until_refused(items, _hit_or_quota_via_cache, stop_at_refusal, always_count)
     # A quota has no local fallback, so it always asks the cache, as it did alone.
     if has_quota or not cache_health.is_down(time.monotonic()):
         try:
-            return _hit_many_via_script(shared, items, stop_at_refusal)
+            return _hit_many_via_script(shared, items, stop_at_refusal, always_count)
         except Exception as exc:  # any cache client error: connection, timeout, protocol
             cache_failed(exc)
             if has_quota:
                 raise ProtectionError("service_unavailable", headers={"Retry-After": "5"}) from exc
     hits = [item for item in items if isinstance(item, Hit)]  # no quota gets here
-    return _until_refused((_hit_locally(hit) for hit in hits), stop_at_refusal)
+    return _until_refused(hits, _hit_locally, stop_at_refusal, always_count)
 
 
 def rate_limit_hit(*, group: str, ident: str, rate: str, increment: bool = True) -> RateLimitResult:

@@ -9,11 +9,13 @@ from django.forms import modelform_factory
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
 from protection.ratelimit import (
+    Hit,
     counter_ident,
     group_rates,
     rate_limit_distinct_hit,
     rate_limit_enforce,
     rate_limit_hit,
+    rate_limit_hit_many,
     rate_parse,
     validate_rate_limit_overrides,
 )
@@ -157,3 +159,26 @@ def test_admin_form_reports_bad_overrides_as_field_errors(api_key):
     good.save()
     key.refresh_from_db()
     assert key.rate_limit_overrides == {"lookup": {"key": ["50/m"]}}
+
+
+def _count(group, ident="a", rate="9/m"):
+    return rate_limit_hit(group=group, ident=ident, rate=rate, increment=False).count
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_the_leading_items_are_all_counted_then_a_refusal_stops_the_rest(settings, batch):
+    # On Redis both the script and get_usage; elsewhere get_usage either way.
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "RATE_LIMIT_BATCH": batch}
+    rate_limit_hit(group="minute", ident="a", rate="1/m")  # spent
+    items = [
+        Hit("minute", "a", "1/m"),
+        Hit("day", "a", "100/d"),
+        Hit("later", "a", "9/m"),
+    ]
+    results = rate_limit_hit_many(items, stop_at_refusal=True, always_count=2)
+    assert [r.allowed for r in results] == [False, True]  # "later" was not counted
+    assert (_count("minute", rate="1/m"), _count("day", rate="100/d"), _count("later")) == (2, 1, 0)
+    # Without always_count the first refusal stops at once.
+    results = rate_limit_hit_many(items, stop_at_refusal=True)
+    assert len(results) == 1
+    assert (_count("minute", rate="1/m"), _count("day", rate="100/d")) == (3, 1)

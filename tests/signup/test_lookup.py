@@ -256,3 +256,61 @@ def test_identifiers_in_the_url_are_refused(caller, path):
     assert "body" in response.json()["detail"]
     assert b"ada" not in response.content
     assert not Person.objects.exists()
+
+
+def _lookup_rates(settings, **dimensions):
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "AUTO_BLOCK_RULES": [],
+        "RATE_LIMITS": {**settings.GATEHOUSE.get("RATE_LIMITS", {}), "lookup": dimensions},
+    }
+
+
+@pytest.mark.redis
+def test_a_lookup_counts_its_key_session_and_lookup_limits_in_one_round_trip(
+    caller, settings, monkeypatch
+):
+    from protection.ratelimit import batch
+
+    _lookup_rates(settings, ip=["100/m"], key=["100/m", "1000/d"], session=["50/m"])
+    calls = []
+    real = batch.redis_count
+    monkeypatch.setattr(
+        "protection.ratelimit.counters.redis_count",
+        lambda *args, **kwargs: calls.append(len(args[1])) or real(*args, **kwargs),
+    )
+    response = caller.lookup({"email": EMAIL})
+    assert response.status_code == 200
+    # The per-IP count before authentication, then key (2 windows) + session
+    # + the four lookup limits together.
+    assert calls == [1, 7]
+    assert response["RateLimit-Policy"].count(";q=") == 4  # ip, key x2, session
+
+
+def test_a_bad_body_still_spends_the_key_and_session_limits(caller, settings):
+    _lookup_rates(settings, session=["2/m"])
+    assert caller.lookup({"email": "not-an-address"}).status_code == 400
+    assert caller.lookup({}).status_code == 400
+    refused = caller.lookup({"email": EMAIL})
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "rate_limited"
+    assert int(refused["Retry-After"]) > 0
+    # Once refused, a bad body is refused too: the limit is checked first.
+    assert caller.lookup({"email": "not-an-address"}).status_code == 429
+
+
+def test_a_request_refused_by_its_key_limit_spends_no_lookup_budget(
+    person, make_caller, settings, signup_settings
+):
+    _lookup_rates(settings, session=["1/m"])
+    signup_settings(SIGNUP_LOOKUP_IDENTIFIER_RATE="2/h")
+    first, second = make_caller(), make_caller()
+    assert first.lookup({"email": EMAIL}).status_code == 200
+    assert first.lookup({"email": EMAIL}).status_code == 429  # its session limit
+    assert first.lookup({"email": EMAIL}).status_code == 429
+    # The identifier was counted once, not three times: another caller still
+    # has the second lookup of it.
+    assert second.lookup({"email": EMAIL}).json() == {"exists": True}
+    refused = make_caller().lookup({"email": EMAIL})
+    assert refused.status_code == 429
+    assert SecurityEvent.objects.filter(reason="lookup_per_identifier").count() == 1
