@@ -129,7 +129,12 @@ def keyed_digest(value: str, *, purpose: str) -> str:
 
     ``purpose`` separates domains so one digest cannot be replayed as another.
     """
-    key = hashlib.sha256(
-        f"gatehouse:{purpose}:".encode() + gatehouse_settings.SIGNING_KEY.encode()
-    ).digest()
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    key = _purpose_key(purpose, gatehouse_settings.SIGNING_KEY)
+    return hmac.digest(key, value.encode("utf-8"), "sha256").hex()
+
+
+@functools.lru_cache(maxsize=32)
+def _purpose_key(purpose: str, signing_key: str) -> bytes:
+    # Memoised on the values (a request computes about ten digests); a changed
+    # SIGNING_KEY still takes effect at once.
+    return hashlib.sha256(f"gatehouse:{purpose}:".encode() + signing_key.encode()).digest()

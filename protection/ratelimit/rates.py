@@ -7,6 +7,7 @@ endpoint group -> dimension -> list of rates; the defaults live in
 group/dimension entries in ``ApiKey.rate_limit_overrides`` (same shape).
 """
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,8 +26,13 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_PERIOD = 366 * 86400
 
 
+@functools.lru_cache(maxsize=256)
 def rate_parse(rate: str) -> tuple[int, int]:
-    """Return ``(count, period_seconds)`` for a rate string or raise ValueError."""
+    """Return ``(count, period_seconds)`` for a rate string or raise ValueError.
+
+    Memoised: a request parses each of its rates twice, and rates come from
+    settings and per-key overrides (a few dozen distinct strings).
+    """
     match = _RATE_RE.match(rate.strip()) if isinstance(rate, str) else None
     if match is None:
         raise ValueError(f"{rate!r} is not a rate like '10/m', '100/d' or '5/15m'")
