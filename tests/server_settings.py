@@ -24,7 +24,6 @@ GATEHOUSE = {
     "RATE_LIMITS": {
         **DEFAULTS["RATE_LIMITS"],
         "proof": {"ip": ["100/h"]},
-        "bench_lookup": {"ip": ["100000000/m"], "key": ["100000000/m"], "session": ["100000000/m"]},
         **json.loads(os.environ.get("GATEHOUSE_TEST_RATE_LIMITS") or "{}"),
     },
     "AUTO_BLOCK_RULES": [],

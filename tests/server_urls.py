@@ -3,11 +3,10 @@
 - ``POST /api/test/proof``: limited by this project's limiter (group "proof",
   100/hour per IP), does one query;
 - ``POST /api/test/drf-proof``: the same behind DRF's ``AnonRateThrottle``;
-- ``POST /api/test/bench-protected`` / ``bench-plain``: the same query
-  (``{"email": …}`` → ``{"exists": bool}``) with the full protection stack
-  (key + session + scope + limits + blocks) and with none;
-- ``POST /api/test/plain-lookup``: the real lookup's query without any
-  protection, when the sign-up app provides ``Person``.
+- ``POST /api/test/plain-lookup``: the query of ``POST /api/v1/persons/lookup``
+  in a DRF view without any protection;
+- ``POST /api/test/floor-lookup``: the same plus one counter in Redis, the
+  least any shared-counter limiter adds (a reference point for the bench).
 """
 
 from django.urls import path
@@ -17,10 +16,9 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
-from protection.authentication import SessionAuthentication
 from protection.events import SecurityEvent
-from protection.keys import ApiKey
-from protection.permissions import HasApiKeyScope
+from protection.ratelimit import rate_limit_hit
+from signup.persons import Person
 
 
 class ProofView(APIView):
@@ -41,47 +39,28 @@ class DrfProofView(APIView):
         return Response({"exists": SecurityEvent.objects.filter(kind="proof").exists()})
 
 
-def _same_query(request: Request) -> Response:
-    email = str(request.data.get("email", "")).strip().lower()
-    return Response({"exists": ApiKey.objects.filter(name=email).exists()})
-
-
-class BenchProtectedView(APIView):
-    authentication_classes = [SessionAuthentication]
-    permission_classes = [HasApiKeyScope]
-    required_scope = "lookup"
-    rate_limit_group = "bench_lookup"
-
-    def post(self, request: Request) -> Response:
-        return _same_query(request)
-
-
-class BenchPlainView(APIView):
-    authentication_classes: list = []
-    permission_classes: list = []
-    throttle_classes: list = []
-
-    def post(self, request: Request) -> Response:
-        return _same_query(request)
-
-
 class PlainLookupView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes: list = []
 
     def post(self, request: Request) -> Response:
-        from signup.models import Person  # built on the sign-up branch
-
         email = str(request.data.get("email", "")).strip().lower()
         return Response({"exists": Person.objects.filter(email=email).exists()})
+
+
+class FloorLookupView(PlainLookupView):
+    """The plain lookup plus one counter in Redis: the least a shared limiter adds."""
+
+    def post(self, request: Request) -> Response:
+        rate_limit_hit(group="bench_floor", ident="one", rate="100000000/m")
+        return super().post(request)
 
 
 urlpatterns = [
     path("api/test/proof", ProofView.as_view()),
     path("api/test/drf-proof", DrfProofView.as_view()),
-    path("api/test/bench-protected", BenchProtectedView.as_view()),
-    path("api/test/bench-plain", BenchPlainView.as_view()),
     path("api/test/plain-lookup", PlainLookupView.as_view()),
+    path("api/test/floor-lookup", FloorLookupView.as_view()),
     *project_urlpatterns,
 ]
