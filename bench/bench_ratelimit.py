@@ -141,9 +141,9 @@ def _load(port: int, path: str, headers: dict[str, str], body: dict) -> tuple[fl
 _PROCESS_GROUPS = {"gunicorn": "gunicorn", "postgres": "PostgreSQL", "redis-server": "Redis"}
 
 
-def _cpu_seconds() -> dict[str, float]:
-    """CPU seconds so far of the server, PostgreSQL and Redis processes (Linux /proc)."""
-    totals = dict.fromkeys(_PROCESS_GROUPS.values(), 0.0)
+def _cpu_seconds() -> dict[tuple[str, str], float]:
+    """(group, pid) -> CPU seconds so far of the server, PostgreSQL and Redis processes."""
+    seconds = {}
     tick = os.sysconf("SC_CLK_TCK")
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -153,9 +153,9 @@ def _cpu_seconds() -> dict[str, float]:
             continue  # the process ended meanwhile
         for marker, name in _PROCESS_GROUPS.items():
             if marker in command:
-                totals[name] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+                seconds[name, pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
                 break
-    return totals
+    return seconds
 
 
 def _measured_load(port: int, endpoint: tuple) -> tuple[float, int, dict[str, float]]:
@@ -163,7 +163,11 @@ def _measured_load(port: int, endpoint: tuple) -> tuple[float, int, dict[str, fl
     rps, errors = _load(port, *endpoint)
     after = _cpu_seconds()
     requests = max(1.0, rps * DURATION)
-    cpu = {name: (after[name] - before[name]) / requests * 1e3 for name in after}
+    cpu = dict.fromkeys(_PROCESS_GROUPS.values(), 0.0)
+    # Per process, so one that ended meanwhile (an autovacuum worker) is left
+    # out rather than subtracted.
+    for (name, pid), total in after.items():
+        cpu[name] += (total - before.get((name, pid), 0.0)) / requests * 1e3
     return rps, errors, cpu
 
 
