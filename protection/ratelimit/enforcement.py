@@ -10,7 +10,7 @@ service's own limits, in one round trip: the throttle only *defers* them
 (``rate_limit_defer``) and the service hands its items to
 ``rate_limit_flush``, which counts the deferred ones first. Whatever the
 view does, the deferred limits are counted before the response leaves it
-(``PersonApiView.handle_exception`` flushes them when the request fails).
+(``PersonLookupView.handle_exception`` flushes them when the request fails).
 """
 
 import math

@@ -26,14 +26,18 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_PERIOD = 366 * 86400
 
 
-@functools.lru_cache(maxsize=256)
 def rate_parse(rate: str) -> tuple[int, int]:
-    """Return ``(count, period_seconds)`` for a rate string or raise ValueError.
+    """Return ``(count, period_seconds)`` for a rate string or raise ValueError."""
+    if not isinstance(rate, str):  # e.g. a list in a JSON override: never a 500
+        raise ValueError(f"{rate!r} is not a rate like '10/m', '100/d' or '5/15m'")
+    return _rate_parse(rate)
 
-    Memoised: a request parses each of its rates twice, and rates come from
-    settings and per-key overrides (a few dozen distinct strings).
-    """
-    match = _RATE_RE.match(rate.strip()) if isinstance(rate, str) else None
+
+@functools.lru_cache(maxsize=256)
+def _rate_parse(rate: str) -> tuple[int, int]:
+    # Memoised: a request parses each of its rates twice, and rates come from
+    # settings and per-key overrides (a few dozen distinct strings).
+    match = _RATE_RE.match(rate.strip())
     if match is None:
         raise ValueError(f"{rate!r} is not a rate like '10/m', '100/d' or '5/15m'")
     count, multiplier, unit = match.groups()

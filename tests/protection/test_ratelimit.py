@@ -105,7 +105,9 @@ def test_rate_parse(rate, expected):
     assert rate_parse(rate) == expected
 
 
-@pytest.mark.parametrize("rate", ["10", "10/x", "ten/m", "-1/m", "10/0m", "1/999d", "", 10])
+@pytest.mark.parametrize(
+    "rate", ["10", "10/x", "ten/m", "-1/m", "10/0m", "1/999d", "", 10, ["10/m"], {"q": 1}]
+)
 def test_rate_parse_rejects_garbage(rate):
     with pytest.raises(ValueError):
         rate_parse(rate)
