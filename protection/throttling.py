@@ -8,17 +8,19 @@ authentication, so this class counts the per-key and per-session
 dimensions; the per-IP dimension is counted earlier, before
 authentication, by ``protection.middleware.BlockAndRateLimitMiddleware``
 so failed and refused requests spend it too (without that middleware the
-throttle counts the IP itself). A view with ``rate_limits_counted_by_service
-= True`` has them counted by its service instead, with the service's own
-limits in the same round trip (``protection.ratelimit.rate_limit_flush``).
+throttle counts the IP itself). A view built on ``RateLimitsCountedByService``
+has them counted by its service instead, with the service's own limits in
+the same round trip (``protection.ratelimit.rate_limit_flush``).
 """
 
 from typing import Any
 
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from protection.clientip import client_ip, rate_limit_ident
+from protection.exceptions import ProtectionError
 from protection.ratelimit import group_rates, rate_limit_defer, rate_limit_flush, request_counted
 
 
@@ -69,9 +71,26 @@ class GatehouseRateThrottle(BaseThrottle):
             api_key=api_key,
             session_id=getattr(session, "id", None),
         )
-        if not getattr(view, "rate_limits_counted_by_service", False):
+        if not isinstance(view, RateLimitsCountedByService):
             rate_limit_flush(request)
         return True
 
     def wait(self) -> float | None:
         return None
+
+
+class RateLimitsCountedByService:
+    """View mixin: the throttle defers the key and session limits to the service.
+
+    The service passes its own counters to ``rate_limit_flush``, which counts
+    the deferred ones first, in the same round trip. A request that fails
+    before that (a bad body, a method not allowed) still spends them here,
+    and a refusal from them wins over the other error.
+    """
+
+    def handle_exception(self, exc: Exception) -> Response:
+        try:
+            rate_limit_flush(self.request)  # type: ignore[attr-defined]
+        except ProtectionError as refusal:
+            exc = refusal
+        return super().handle_exception(exc)  # type: ignore[misc]

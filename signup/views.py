@@ -15,8 +15,8 @@ from protection.clientip import client_ip
 from protection.errors import PROBLEM_CONTENT_TYPE
 from protection.exceptions import ProtectionError
 from protection.permissions import HasApiKeyScope
-from protection.ratelimit import rate_limit_flush
 from protection.schema import AUTH_CODES, COMMON_CODES, problem_responses
+from protection.throttling import RateLimitsCountedByService
 from signup.persons import Person
 from signup.services import person_create, person_lookup
 
@@ -72,22 +72,12 @@ class LookupRenderer(JSONRenderer):
         return super().render(data, accepted_media_type, renderer_context)
 
 
-class PersonLookupView(PersonApiView):
+class PersonLookupView(RateLimitsCountedByService, PersonApiView):
+    # The hot path: its key and session limits are counted with the lookup
+    # limits, in one round trip, by the service (after input validation).
     renderer_classes = [LookupRenderer]
     required_scope = "lookup"
     rate_limit_group = "lookup"
-    # The hot path: its key and session limits are counted with the lookup
-    # limits, in one round trip, by the service (after input validation).
-    rate_limits_counted_by_service = True
-
-    def handle_exception(self, exc: Exception) -> Response:
-        # A request that fails before the service counted still spends its key
-        # and session limits, and a refusal from them wins, as before validation.
-        try:
-            rate_limit_flush(self.request)
-        except ProtectionError as refusal:
-            exc = refusal
-        return super().handle_exception(exc)
 
     class InputSerializer(StrictSerializer):
         email = serializers.CharField(

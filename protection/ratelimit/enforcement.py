@@ -10,7 +10,8 @@ service's own limits, in one round trip: the throttle only *defers* them
 (``rate_limit_defer``) and the service hands its items to
 ``rate_limit_flush``, which counts the deferred ones first. Whatever the
 view does, the deferred limits are counted before the response leaves it
-(``PersonLookupView.handle_exception`` flushes them when the request fails).
+(``protection.throttling.RateLimitsCountedByService`` flushes them when the
+request fails).
 """
 
 import math
