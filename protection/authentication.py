@@ -1,6 +1,6 @@
 """DRF authentication classes: read the request, call a service, attach the caller.
 
-``ApiKeyAuthentication`` verifies ``X-Api-Key``; ``SessionAuthentication``
+``ApiKeyAuthentication`` verifies ``X-Api-Key``; ``SessionTokenAuthentication``
 also verifies the Bearer access token of an anonymous session issued under
 that same key. Both set ``request.auth`` to a ``Caller``.
 """
@@ -45,7 +45,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'ApiKey header="X-Api-Key"'
 
 
-class SessionAuthentication(ApiKeyAuthentication):
+class SessionTokenAuthentication(ApiKeyAuthentication):
     """``X-Api-Key`` plus ``Authorization: Bearer <access token>``.
 
     ``request.auth`` becomes ``Caller(api_key, session)``: the session is

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import models
+from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -24,6 +25,10 @@ from protection.clientip import rate_limit_ident
 from protection.conf import gatehouse_settings
 
 logger = logging.getLogger("gatehouse.events")
+
+# Sent after every recorded event with ``event`` (a SecurityEvent). Reactions
+# (automatic blocking, metrics) listen; recording never calls them directly.
+event_recorded = Signal()
 
 
 class SecurityEvent(models.Model):
@@ -108,6 +113,7 @@ def event_record(
         from protection.blocks.autoblock import autoblock_observe  # blocks imports events
 
         autoblock_observe(event=event)
+    event_recorded.send(sender=SecurityEvent, event=event)
     return event
 
 

@@ -53,7 +53,7 @@ KEY_CODES = [
     "secret_key_in_browser",
     "blocked",
 ]
-# What the session's Bearer token adds (SessionAuthentication).
+# What the session's Bearer token adds (SessionTokenAuthentication).
 TOKEN_CODES = [
     "token_missing",
     "token_invalid",
@@ -120,7 +120,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
     """``X-Api-Key`` AND the session's Bearer access token (sign-up endpoints)."""
 
-    target_class = "protection.authentication.SessionAuthentication"
+    target_class = "protection.authentication.SessionTokenAuthentication"
     name = ["ApiKeyAuth", "SessionBearerAuth"]
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:

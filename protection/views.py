@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from protection.authentication import ApiKeyAuthentication, SessionAuthentication
+from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.challenges import challenge_issue
 from protection.clientip import client_ip
 from protection.errors import problem_response
@@ -163,7 +163,7 @@ class SessionRefreshView(APIView):
 class SessionCurrentView(APIView):
     """End the caller's session: its tokens stop working at once."""
 
-    authentication_classes = [SessionAuthentication]
+    authentication_classes = [SessionTokenAuthentication]
     permission_classes = [HasApiKeyScope]
     required_scope = "session"
     rate_limit_group = "session"

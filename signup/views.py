@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from protection.authentication import SessionAuthentication
+from protection.authentication import SessionTokenAuthentication
 from protection.clientip import client_ip
 from protection.errors import PROBLEM_CONTENT_TYPE
 from protection.exceptions import ProtectionError
@@ -29,7 +29,7 @@ RAW_NAME_MAX = 1000
 class PersonApiView(APIView):
     """Session endpoints that take personal identifiers, in the JSON body only."""
 
-    authentication_classes = [SessionAuthentication]
+    authentication_classes = [SessionTokenAuthentication]
     permission_classes = [HasApiKeyScope]
     # Query strings end up in access logs, proxies and browser history.
     identifier_query_names = ("email", "phone", "full_name")

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
-from protection.authentication import SessionAuthentication
+from protection.authentication import SessionTokenAuthentication
 from protection.blocks import (
     BlockedClient,
     block_create,
@@ -34,7 +34,7 @@ VIEW_CALLS = []
 
 
 class _SessionView(APIView):
-    authentication_classes = [SessionAuthentication]
+    authentication_classes = [SessionTokenAuthentication]
     permission_classes: list = []
 
     def post(self, request):

@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from protection.authentication import Caller, SessionAuthentication
+from protection.authentication import Caller, SessionTokenAuthentication
 from protection.events import SecurityEvent
 from protection.sessions import AnonymousSession, session_revoke
 
@@ -89,6 +89,6 @@ def test_session_authentication_gives_views_the_session_and_key(api_key, make_se
             "/", HTTP_X_API_KEY=raw, HTTP_AUTHORIZATION=f"Bearer {issued.access}"
         )
     )
-    _, caller = SessionAuthentication().authenticate(request)
+    _, caller = SessionTokenAuthentication().authenticate(request)
     assert caller == Caller(api_key=key, session=AnonymousSession.objects.get(pk=issued.session.pk))
     assert caller.session.api_key == key

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
-from protection.authentication import ApiKeyAuthentication, SessionAuthentication
+from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.events import SecurityEvent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -36,7 +36,7 @@ class _KeyLimitedView(APIView):
 
 
 class _SessionLimitedView(APIView):
-    authentication_classes = [SessionAuthentication]
+    authentication_classes = [SessionTokenAuthentication]
     permission_classes: list = []
     rate_limit_group = "t_session"
 
