@@ -25,4 +25,5 @@ run: $(STAMP)
 # Sets everything up and runs the whole test suite. With DATABASE_URL and
 # REDIS_URL set (as .ci/run sets them) it runs against PostgreSQL and Redis.
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -8,3 +8,14 @@ class ProtectionConfig(AppConfig):
 
     def ready(self) -> None:
         from protection import checks  # noqa: F401  (registers system checks)
+        from protection.autoblock import autoblock_observe
+        from protection.cachehealth import cache_health
+        from protection.events import event_recorded
+        from protection.ratelimit.fallback import record_outage
+        from protection.reputation import denials_observe
+
+        # Reactions listen to the audit log; recording an event never calls them.
+        event_recorded.connect(denials_observe, dispatch_uid="gatehouse.reputation")
+        event_recorded.connect(autoblock_observe, dispatch_uid="gatehouse.autoblock")
+        if record_outage not in cache_health.listeners:
+            cache_health.listeners.append(record_outage)

@@ -7,7 +7,7 @@
 - protection.W002: DEBUG on (deploy check).
 - protection.E004: Google's published reCAPTCHA test keys with DEBUG off (they
   accept every token: reCAPTCHA would protect nothing). Deploy check.
-- protection.E005: a rate in GATEHOUSE (RATE_LIMITS or a SIGNUP_*_RATE) that
+- protection.E005: a rate in GATEHOUSE (RATE_LIMITS or any registered *_RATE) that
   does not parse: caught at start-up rather than on the first request.
 """
 
@@ -97,7 +97,7 @@ def check_recaptcha_keys(app_configs: Any, **kwargs: Any) -> list[checks.CheckMe
 def check_rate_settings(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
     from django.core.exceptions import ValidationError
 
-    from protection.conf import DEFAULTS
+    from protection.conf import REGISTERED_SETTINGS, GatehouseSettings
     from protection.ratelimit import rate_limits_validate, rate_parse
 
     problems = []
@@ -105,11 +105,13 @@ def check_rate_settings(app_configs: Any, **kwargs: Any) -> list[checks.CheckMes
         rate_limits_validate(gatehouse_settings.RATE_LIMITS)
     except ValidationError as exc:
         problems.append(f"RATE_LIMITS: {'; '.join(exc.messages)}")
-    for name in sorted(n for n in DEFAULTS if n.startswith("SIGNUP_") and n.endswith("_RATE")):
-        try:
-            rate_parse(getattr(gatehouse_settings, name))
-        except ValueError as exc:
-            problems.append(f"{name}: {exc}")
+    for defaults in REGISTERED_SETTINGS.values():
+        values = GatehouseSettings(defaults)
+        for name in sorted(n for n in defaults if n.endswith("_RATE")):
+            try:
+                rate_parse(getattr(values, name))
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}")
     return [
         checks.Error(
             f"GATEHOUSE {problem}",

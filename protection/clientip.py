@@ -12,11 +12,10 @@ client and is ignored.
 import ipaddress
 from collections.abc import Iterable
 
-from django.http import HttpRequest
-
 from protection.conf import gatehouse_settings
 
-_CACHE_ATTRIBUTE = "_gatehouse_client_ip"
+# The "unknown client" bucket: a forwarded entry that names no address (or
+# is missing) counts here, never as the proxy that forwarded it.
 UNKNOWN_IP = "0.0.0.0"
 
 
@@ -50,22 +49,36 @@ def ip_in_networks(ip: str, networks: Iterable[str]) -> bool:
     return False
 
 
-def client_ip(request: HttpRequest) -> str:
-    """Return the client's IP address for this request (computed once)."""
-    cached = getattr(request, _CACHE_ATTRIBUTE, None)
-    if cached is not None:
-        return cached
-    resolved = normalize_ip(request.META.get("REMOTE_ADDR", "")) or UNKNOWN_IP
+def forwarded_entry_ip(entry: str) -> str | None:
+    """The address in one X-Forwarded-For entry, or None when it names none.
+
+    Accepts ``1.2.3.4``, ``1.2.3.4:5678``, ``2001:db8::1``, ``[2001:db8::1]``
+    and ``[2001:db8::1]:443`` (load balancers that write the port).
+    """
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, _, _ = entry[1:].partition("]")
+        return normalize_ip(host) if host else None
+    if entry.count(":") == 1:  # IPv4 with a port; bare IPv6 has two or more
+        entry = entry.split(":", 1)[0]
+    return normalize_ip(entry) if entry else None
+
+
+def client_ip_resolve(*, remote_addr: str, forwarded_for: str = "") -> str:
+    """Return the client's IP address from the peer and its X-Forwarded-For.
+
+    The peer is the client unless ``TRUSTED_PROXIES`` > 0 and the peer is in
+    ``TRUSTED_PROXY_NETWORKS``; then the N-th entry from the right is. An
+    entry that is missing or names no address gives ``UNKNOWN_IP`` (its own
+    bucket), never the proxy's address, which every client behind it shares.
+    """
+    resolved = normalize_ip(remote_addr or "") or UNKNOWN_IP
     trusted_proxies = int(gatehouse_settings.TRUSTED_PROXIES or 0)
     if trusted_proxies > 0 and ip_in_networks(resolved, gatehouse_settings.TRUSTED_PROXY_NETWORKS):
-        forwarded = [
-            part.strip()
-            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if part.strip()
-        ]
-        if len(forwarded) >= trusted_proxies:
-            resolved = normalize_ip(forwarded[-trusted_proxies]) or resolved
-    setattr(request, _CACHE_ATTRIBUTE, resolved)
+        forwarded = [part for part in forwarded_for.split(",") if part.strip()]
+        if len(forwarded) < trusted_proxies:
+            return UNKNOWN_IP
+        return forwarded_entry_ip(forwarded[-trusted_proxies]) or UNKNOWN_IP
     return resolved
 
 

@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": 5 * 60,
     "REFRESH_TOKEN_LIFETIME": 30 * 60,
     "SESSION_LIFETIME": 2 * 60 * 60,
+    # Revocations are marked in the shared cache, where every request reads
+    # them in its one round trip. The cache is trusted for this only after a
+    # rebuild from the database, and at most this long (seconds) between
+    # rebuilds; meanwhile (and whenever the cache is down) the database answers.
+    "SESSION_MARKS_MAX_AGE": 300,
     # --- Challenges (protection.challenges) -------------------------------
     # ALTCHA v2 proof of work. The server picks a secret counter in
     # [POW_MAX_NUMBER // 2, POW_MAX_NUMBER]; the client must find it (one
@@ -58,6 +63,11 @@ DEFAULTS: dict[str, Any] = {
     "POW_DENIALS_PER_DOUBLING_IP": 3,
     # ...or of the API key as a whole (a busy key sees more bots, so higher).
     "POW_DENIALS_PER_DOUBLING_KEY": 50,
+    # Key-wide pressure (the key's denials and its automatic boost) adds at
+    # most this many doublings for a client with no denials of its own: risk
+    # stays per client, and a flood against a key alerts staff
+    # (key_abuse_suspected) instead of pricing every genuine user out.
+    "POW_KEY_PRESSURE_MAX_DOUBLINGS": 1,
     # A challenge must be solved and redeemed within this many seconds.
     "CHALLENGE_LIFETIME": 120,
     # Window (seconds) over which recent denials count (protection.events).
@@ -84,28 +94,6 @@ DEFAULTS: dict[str, Any] = {
     "API_KEY_CACHE_TTL": 1.0,
     # An API key's last_used_at is written at most once per this many seconds.
     "API_KEY_LAST_USED_INTERVAL": 60,
-    # --- signup (find_person / create_person) ---------------------------------
-    # Region assumed for phone numbers written without a +country prefix.
-    "SIGNUP_PHONE_DEFAULT_REGION": "US",
-    # Longest accepted full name, in characters (after trimming).
-    "SIGNUP_FULL_NAME_MAX_LENGTH": 200,
-    # Lookups one anonymous session may make in its whole life.
-    "SIGNUP_LOOKUPS_PER_SESSION": 5,
-    # Lookups of one identifier (email or phone) from anywhere, so one address
-    # cannot be probed from many IPs or keys. "count/period" (s, m, h, d).
-    "SIGNUP_LOOKUP_IDENTIFIER_RATE": "10/h",
-    # Distinct identifiers looked up per client IP (IPv6: per /64) and per API
-    # key. Crossing either records ``enumeration_suspected``.
-    "SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE": "20/h",
-    "SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE": "1000/h",
-    # Create attempts one anonymous session may make in its whole life.
-    "SIGNUP_CREATES_PER_SESSION": 1,
-    # Create attempts per client IP (IPv6: per /64).
-    "SIGNUP_CREATE_IP_RATE": "10/d",
-    # Refuse addresses at disposable-mail domains (disposable-email-domains list).
-    "SIGNUP_REFUSE_DISPOSABLE_EMAIL": False,
-    # How long an Idempotency-Key and its stored response are kept.
-    "SIGNUP_IDEMPOTENCY_TTL": 24 * 60 * 60,
     # --- Rate limits (protection.ratelimit, protection.throttling) ---------
     # Endpoint group -> dimension -> list of rates ("count/period", period one
     # of s, m, h, d with an optional multiplier: "10/m", "100/d", "5/15m").
@@ -156,6 +144,17 @@ DEFAULTS: dict[str, Any] = {
     "BLOCKS_KEEP_ENDED_FOR": 30 * 24 * 3600,
     # purge_expired deletes security events older than this (seconds).
     "EVENTS_RETENTION": 90 * 24 * 3600,
+    # --- Bounded audit writes under a flood (protection.events) --------------
+    # A denial is written at once when it is the first of its kind, reason and
+    # client in EVENTS_AGGREGATE_WINDOW seconds and the process has written
+    # fewer than EVENTS_MAX_WRITES_PER_SECOND rows this second; the others
+    # are added up and written every EVENTS_FLUSH_INTERVAL seconds as rows
+    # with a count (at most EVENTS_FLUSH_MAX_ROWS per flush and process;
+    # beyond that, one row per kind and reason).
+    "EVENTS_AGGREGATE_WINDOW": 10.0,
+    "EVENTS_MAX_WRITES_PER_SECOND": 20,
+    "EVENTS_FLUSH_INTERVAL": 1.0,
+    "EVENTS_FLUSH_MAX_ROWS": 50,
     # --- Automatic blocking (protection.blocks.autoblock) -------------------
     # Each rule: N deny events whose kind or reason is in "kinds", from one
     # "dimension" (ip, session, device or key) within "window" seconds ->
@@ -235,13 +234,37 @@ DEFAULTS: dict[str, Any] = {
 
 
 class GatehouseSettings:
-    """Attribute access to GATEHOUSE settings with documented defaults."""
+    """Attribute access to GATEHOUSE settings with documented defaults.
+
+    ``defaults`` is this object's own catalogue; apps built on protection
+    make their own instance over the same ``GATEHOUSE`` dict
+    (``GatehouseSettings(SIGNUP_DEFAULTS)``) and register its keys with
+    ``settings_register`` so the system checks know them.
+    """
+
+    def __init__(self, defaults: dict[str, Any]) -> None:
+        self._defaults = defaults
 
     def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
+        defaults = self.__dict__.get("_defaults", {})
+        if name not in defaults:
             raise AttributeError(f"Unknown gatehouse setting: {name}")
         user_settings = getattr(django_settings, "GATEHOUSE", {}) or {}
-        return user_settings.get(name, DEFAULTS[name])
+        return user_settings.get(name, defaults[name])
 
 
-gatehouse_settings = GatehouseSettings()
+# Catalogues of GATEHOUSE keys registered by other apps (name -> defaults).
+REGISTERED_SETTINGS: dict[str, dict[str, Any]] = {"protection": DEFAULTS}
+
+
+def settings_register(app: str, defaults: dict[str, Any]) -> None:
+    """Declare another app's ``GATEHOUSE`` keys (from its ``AppConfig.ready``)."""
+    REGISTERED_SETTINGS[app] = defaults
+
+
+def known_setting_names() -> set[str]:
+    """Every ``GATEHOUSE`` key protection or a registered app reads."""
+    return {name for defaults in REGISTERED_SETTINGS.values() for name in defaults}
+
+
+gatehouse_settings = GatehouseSettings(DEFAULTS)

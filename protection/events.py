@@ -1,33 +1,46 @@
 """The audit log: one append-only ``SecurityEvent`` row per denial and per
 security-relevant success, and ``event_record``, the one way to write it.
 
-Events never hold secrets or clear-text identifiers: callers pass keyed
-digests (``protection.crypto.keyed_digest``) in ``details``.
+Events are a sink. Recording one sends ``event_recorded`` (every event,
+written or not); reactions such as automatic blocking, the denial counters
+of ``protection.reputation`` and metrics listen, connected in
+``ProtectionConfig.ready``. Nothing here calls them.
 
-Every ``deny`` also bumps two shared-cache counters (client IP, API key), so
-``recent_denials`` can answer "how suspicious is this client lately" without
-querying the events table on every request (adaptive challenge difficulty).
+Writes are bounded under a flood. Allow and alert events are written at
+once. A denial is written at once when it is the first of its kind, reason
+and client in ``EVENTS_AGGREGATE_WINDOW`` seconds and the process has write
+budget left (``EVENTS_MAX_WRITES_PER_SECOND``); every other denial is added
+up in memory and written with the next flush as one row whose ``count``
+says how many denials it stands for (at most ``EVENTS_FLUSH_MAX_ROWS`` rows
+per flush; beyond that, rows merge per kind and reason). Listeners see
+every denial, so automatic blocking and recent-denial counts stay exact.
+
+Events never hold secrets or clear-text identifiers: callers pass keyed
+digests (``protection.crypto.keyed_digest``) in ``details``. Client IP and
+path come from the arguments or, inside a request, from ``event_scope``,
+which the HTTP edge opens for each request.
 """
 
+import contextlib
+import contextvars
 import datetime
 import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.cache import cache
 from django.db import models
 from django.dispatch import Signal
-from django.http import HttpRequest
 from django.utils import timezone
 
-from protection import crypto
-from protection.clientip import client_ip as resolve_client_ip
-from protection.clientip import rate_limit_ident
 from protection.conf import gatehouse_settings
 
 logger = logging.getLogger("gatehouse.events")
 
-# Sent after every recorded event with ``event`` (a SecurityEvent). Reactions
-# (automatic blocking, metrics) listen; recording never calls them directly.
+# Sent for every recorded event with ``event`` (a SecurityEvent; ``pk`` is
+# None while an aggregated denial waits for its flush).
 event_recorded = Signal()
 
 
@@ -52,18 +65,48 @@ class SecurityEvent(models.Model):
     session_id = models.UUIDField(null=True, blank=True, db_index=True)
     path = models.CharField(max_length=200, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # How many occurrences this row stands for: 1, or more for denials that
+    # were added up under a flood (``created_at`` is the first one's time).
+    count = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["kind", "created_at"], name="event_kind_time")]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.decision} {self.reason}"
+        times = f" x{self.count}" if self.count > 1 else ""
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.decision} {self.reason}{times}"
+        )
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise ValueError("Security events are append-only")
         super().save(*args, **kwargs)
+
+
+# --- Where events happen: the request's client IP and path -----------------
+
+
+@dataclass
+class EventScope:
+    client_ip: str | None = None
+    path: str = ""
+
+
+_scope: contextvars.ContextVar[EventScope | None] = contextvars.ContextVar(
+    "gatehouse_event_scope", default=None
+)
+
+
+@contextlib.contextmanager
+def event_scope(*, client_ip: str | None, path: str) -> Iterator[EventScope]:
+    """Events recorded inside take this client IP and path unless given their own."""
+    token = _scope.set(EventScope(client_ip=client_ip, path=path))
+    try:
+        yield _scope.get()  # type: ignore[misc]
+    finally:
+        _scope.reset(token)
 
 
 def _without_nul(value: Any) -> Any:
@@ -81,23 +124,146 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
+# --- Bounded writes: add repeated denials up, write them as counted rows ----
+
+_AggregateKey = tuple[str, str, str, str | None, int | None, str]
+
+
+@dataclass
+class _Pending:
+    event: SecurityEvent
+    count: int = 0
+
+
+@dataclass
+class _DenialWriter:
+    """Per-process write budget and the denials waiting for the next flush."""
+
+    clock: Callable[[], float] = time.monotonic
+    pending: dict[_AggregateKey, _Pending] = field(default_factory=dict)
+    written_at: dict[_AggregateKey, float] = field(default_factory=dict)
+    budget_second: int = -1
+    budget_used: int = 0
+    pending_since: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, key: _AggregateKey, event: SecurityEvent) -> bool:
+        """True: write ``event`` now. False: it was added to a pending row."""
+        now = self.clock()
+        window = float(gatehouse_settings.EVENTS_AGGREGATE_WINDOW)
+        with self.lock:
+            second = int(now)
+            if second != self.budget_second:
+                self.budget_second, self.budget_used = second, 0
+            recent = now - self.written_at.get(key, -window) < window
+            if not recent and self.budget_used < int(
+                gatehouse_settings.EVENTS_MAX_WRITES_PER_SECOND
+            ):
+                self.budget_used += 1
+                if len(self.written_at) > 10_000:  # bound memory under an address sweep
+                    self.written_at = {k: t for k, t in self.written_at.items() if now - t < window}
+                self.written_at[key] = now
+                return True
+            entry = self.pending.get(key)
+            if entry is None:
+                if not self.pending:
+                    self.pending_since = now
+                entry = self.pending[key] = _Pending(event)
+            entry.count += 1
+            return False
+
+    def due(self) -> bool:
+        interval = float(gatehouse_settings.EVENTS_FLUSH_INTERVAL)
+        return bool(self.pending) and self.clock() - self.pending_since >= interval
+
+    def take(self) -> list[SecurityEvent]:
+        """The pending rows to write (bounded), with their counts; clears them."""
+        with self.lock:
+            pending, self.pending = self.pending, {}
+        limit = max(1, int(gatehouse_settings.EVENTS_FLUSH_MAX_ROWS))
+        entries = sorted(pending.values(), key=lambda entry: -entry.count)
+        rows = []
+        for entry in entries[: limit - 1] if len(entries) > limit else entries:
+            entry.event.count = entry.count
+            rows.append(entry.event)
+        if len(entries) > limit:
+            rows += _merged(entries[limit - 1 :])
+        return rows
+
+    def reset(self) -> None:
+        with self.lock:
+            self.pending.clear()
+            self.written_at.clear()
+            self.budget_second, self.budget_used, self.pending_since = -1, 0, 0.0
+
+
+def _merged(entries: list[_Pending]) -> list[SecurityEvent]:
+    """The overflow of a flush: one row per kind and reason, clients counted."""
+    merged: dict[tuple[str, str], SecurityEvent] = {}
+    clients: dict[tuple[str, str], set] = {}
+    for entry in entries:
+        key = (entry.event.kind, entry.event.reason)
+        row = merged.get(key)
+        if row is None:
+            row = merged[key] = SecurityEvent(
+                kind=entry.event.kind,
+                decision=entry.event.decision,
+                reason=entry.event.reason,
+                created_at=entry.event.created_at,
+                count=0,
+                details={"merged": True},
+            )
+            clients[key] = set()
+        row.count += entry.count
+        clients[key].add(entry.event.client_ip)
+    for key, row in merged.items():
+        row.details["clients"] = len(clients[key])
+    return list(merged.values())
+
+
+denial_writer = _DenialWriter()
+
+
+def events_flush() -> int:
+    """Write the denials added up so far as counted rows; return how many rows."""
+    rows = denial_writer.take()
+    if not rows:
+        return 0
+    try:
+        SecurityEvent.objects.bulk_create(rows)
+    except Exception:  # the audit log must not turn a request into a 500
+        total = sum(row.count for row in rows)
+        logger.exception("Could not write %s aggregated security events", total)
+        return 0
+    return len(rows)
+
+
+def events_flush_if_due() -> None:
+    """Flush when the interval has passed (called at the end of each request)."""
+    if denial_writer.due():
+        events_flush()
+
+
 def event_record(
     *,
     kind: str,
     decision: str,
     reason: str = "",
-    request: HttpRequest | None = None,
     client_ip: str | None = None,
     api_key: Any = None,
     session_id: Any = None,
     path: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> SecurityEvent:
-    """Append one event. ``request`` fills client IP and path when not given."""
-    if request is not None:
-        client_ip = client_ip or resolve_client_ip(request)
-        path = path if path is not None else request.path
-    event = SecurityEvent.objects.create(
+    """Record one event and tell the listeners; return it (unsaved while aggregated).
+
+    ``client_ip`` and ``path`` default to the current ``event_scope``.
+    """
+    scope = _scope.get()
+    if scope is not None:
+        client_ip = client_ip or scope.client_ip
+        path = path if path is not None else scope.path
+    event = SecurityEvent(
         kind=kind,
         decision=decision,
         reason=reason,
@@ -106,89 +272,25 @@ def event_record(
         session_id=session_id,
         path=_without_nul(path or "")[:200],
         details=_without_nul(details or {}),
+        created_at=timezone.now(),
     )
-    logger.info("security event kind=%s decision=%s reason=%s", kind, decision, reason)
+    write_now = True
     if decision == SecurityEvent.Decision.DENY:
-        _denials_count(client_ip=client_ip, api_key=api_key, now=event.created_at)
-        from protection.blocks.autoblock import autoblock_observe  # blocks imports events
-
-        autoblock_observe(event=event)
+        key = (kind, reason, event.path, client_ip, getattr(api_key, "pk", None), str(session_id))
+        write_now = denial_writer.admit(key, event)
+    if write_now:
+        event.save()
+    logger.info(
+        "security event kind=%s decision=%s reason=%s",
+        kind,
+        decision,
+        reason,
+        extra={"event_kind": kind, "event_decision": decision, "event_reason": reason},
+    )
     event_recorded.send(sender=SecurityEvent, event=event)
+    if denial_writer.due():
+        events_flush()
     return event
-
-
-# --- Recent denials: cheap shared-cache counters --------------------------
-#
-# Two fixed windows per subject (the current one and the previous one) give a
-# sliding approximation of "denials in the last DENIALS_WINDOW seconds" for
-# one cache read of two keys. Counter keys are keyed digests: opaque, bounded.
-
-
-def _denial_subjects(*, client_ip: str | None, api_key: Any) -> list[str]:
-    subjects = []
-    if client_ip:
-        # IPv6 clients count per /64, like the rate limits: one subscriber.
-        subjects.append("ip:" + rate_limit_ident(client_ip))
-    public_id = getattr(api_key, "public_id", None)
-    if public_id is None and isinstance(api_key, str):
-        public_id = api_key
-    if public_id:
-        subjects.append("key:" + public_id)
-    return subjects
-
-
-def _denial_cache_key(subject: str, bucket: int) -> str:
-    return f"gh:denials:{crypto.keyed_digest(subject, purpose='denials')[:32]}:{bucket}"
-
-
-def _denials_count(
-    *, client_ip: str | None, api_key: Any, now: datetime.datetime | None = None
-) -> None:
-    window = int(gatehouse_settings.DENIALS_WINDOW)
-    bucket = int((now or timezone.now()).timestamp()) // window
-    for subject in _denial_subjects(client_ip=client_ip, api_key=api_key):
-        key = _denial_cache_key(subject, bucket)
-        try:
-            # add() then incr(): atomic on Redis, never resets a live counter.
-            cache.add(key, 0, timeout=2 * window)
-            cache.incr(key)
-        except Exception:  # a cache outage must not turn a denial into a 500
-            logger.warning("could not count a denial (cache unavailable)", exc_info=True)
-
-
-def recent_denials(
-    *,
-    client_ip: str | None = None,
-    api_key: Any = None,
-    window: int | None = None,
-    now: datetime.datetime | None = None,
-) -> int:
-    """Return how many requests of ``client_ip`` and/or ``api_key`` were denied lately.
-
-    Counts over roughly the last ``DENIALS_WINDOW`` seconds (the current and the
-    previous fixed window, the previous one weighted by how much of it still
-    overlaps). With both subjects given, their counts are added. Counters are
-    kept per ``DENIALS_WINDOW``, so ``window`` may only restate that value.
-    Returns 0 when the cache is unavailable.
-    """
-    size = int(gatehouse_settings.DENIALS_WINDOW)
-    if window is not None and int(window) != size:
-        raise ValueError(f"recent_denials counts over DENIALS_WINDOW ({size}s) only")
-    timestamp = (now or timezone.now()).timestamp()
-    bucket = int(timestamp) // size
-    previous_weight = 1 - (timestamp - bucket * size) / size
-    total = 0.0
-    for subject in _denial_subjects(client_ip=client_ip, api_key=api_key):
-        current_key = _denial_cache_key(subject, bucket)
-        previous_key = _denial_cache_key(subject, bucket - 1)
-        try:
-            counts = cache.get_many([current_key, previous_key])
-        except Exception:
-            logger.warning("could not read denial counters (cache unavailable)", exc_info=True)
-            return 0
-        total += int(counts.get(current_key, 0))
-        total += previous_weight * int(counts.get(previous_key, 0))
-    return round(total)
 
 
 def events_purge_old(*, now: datetime.datetime | None = None) -> int:

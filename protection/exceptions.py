@@ -2,8 +2,9 @@
 
 Services raise ``ProtectionError(code)``; ``protection.errors`` turns it (and
 every DRF or Django error) into an RFC 9457 problem+json response. The
-catalogue below is the list of codes clients may see; the OpenAPI document
-and README are written from it.
+catalogue below, plus the codes other apps add with ``error_codes_register``
+(from their ``AppConfig.ready``), is the list of codes clients may see; the
+OpenAPI document and the docs are written from it.
 """
 
 from collections.abc import Mapping
@@ -52,7 +53,7 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
         403, "Verification failed", "The reCAPTCHA token is missing or was not accepted."
     ),
     "forbidden": ErrorSpec(403, "Forbidden", "The request was refused."),
-    # 404, 405, 406, 409, 413, 415, 422
+    # 404, 405, 406, 409, 413, 415
     "not_found": ErrorSpec(404, "Not found", "No such resource."),
     "method_not_allowed": ErrorSpec(405, "Method not allowed", "This method is not allowed here."),
     "not_acceptable": ErrorSpec(406, "Not acceptable", "Only application/json is served."),
@@ -67,19 +68,6 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     "unsupported_media_type": ErrorSpec(
         415, "Unsupported media type", "Send the body as application/json."
     ),
-    "idempotency_in_progress": ErrorSpec(
-        409,
-        "Request in progress",
-        "A request with this Idempotency-Key is still in progress; retry shortly.",
-    ),
-    "idempotency_conflict": ErrorSpec(
-        422,
-        "Idempotency key reused",
-        "This Idempotency-Key was already used with a different request body.",
-    ),
-    "disposable_email": ErrorSpec(
-        400, "Disposable email address", "Addresses at disposable-mail domains are not accepted."
-    ),
     # 429
     "rate_limited": ErrorSpec(429, "Too many requests", "Rate limit exceeded; retry later."),
     # 500, 503
@@ -91,6 +79,14 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
         503, "Service unavailable", "A backing service is unavailable; retry later."
     ),
 }
+
+
+def error_codes_register(codes: Mapping[str, ErrorSpec]) -> None:
+    """Add an app's own error codes to the catalogue (a code is defined once)."""
+    for code, spec in codes.items():
+        if ERROR_CATALOGUE.get(code, spec) != spec:
+            raise ValueError(f"Error code {code!r} is already defined differently")
+        ERROR_CATALOGUE[code] = spec
 
 
 class ProtectionError(Exception):

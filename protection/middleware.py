@@ -1,15 +1,21 @@
 """The first protection layer of every API request, before any view or query.
 
-``BlockAndRateLimitMiddleware`` (right after ``ApiProblemMiddleware``):
+``BlockAndRateLimitMiddleware`` (right after ``ApiProblemMiddleware``), for
+requests whose routed view declares a ``rate_limit_group``:
 
-1. counts the request against the per-IP limits of the view's
-   ``rate_limit_group`` (before authentication, so requests that will fail
-   authentication, or are blocked, or are refused, all spend the budget);
-2. refuses blocked IPs and networks with 403 ``blocked`` (in-process
-   compiled list, no database query);
-3. refuses an exhausted per-IP budget with 429 ``rate_limited``;
-4. adds the IETF RateLimit headers of everything counted for the request
-   (here and in the throttle) to the response, allowed or refused.
+1. refuses blocked IPs and networks with 403 ``blocked`` (the in-process
+   compiled list: no database query, no round trip);
+2. leaves the IP's limits of the group pending in the request context: they
+   are counted with everything else the request counts, in its one cache
+   round trip (the throttle, or the view's service);
+3. on the way out, counts what is still pending (a request refused or failed
+   before its round trip: blocked, a bad key, a bad body: every request
+   spends its IP budget) and answers 429 if that crossed a limit (a block
+   stays a 403); then adds the IETF RateLimit headers of everything counted.
+
+Views marked ``ip_blocks_apply = False`` (health and readiness, which load
+balancers call from addresses that may be blocked) are never refused here.
+Events recorded while the request runs carry its client IP and path.
 """
 
 from collections.abc import Callable
@@ -18,18 +24,26 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from protection.blocks import blocks_check
-from protection.clientip import client_ip, rate_limit_ident
+from protection.clientip import rate_limit_ident
+from protection.context import request_context
 from protection.errors import is_api_request, problem_for_exception
+from protection.events import event_scope, events_flush_if_due
 from protection.exceptions import ProtectionError
-from protection.ratelimit import (
-    group_rates,
-    rate_limit_count,
-    rate_limit_record_refusal,
-    rate_limit_refusal,
-    ratelimit_headers,
-    request_counted,
-)
-from protection.throttling import view_rate_limit_group
+from protection.ratelimit import group_rates, ratelimit_headers, request_limits_count
+
+
+def _view_attribute(view: Any, name: str, default: Any) -> Any:
+    """An attribute of a view function, or of the class it was made from."""
+    if hasattr(view, name):
+        return getattr(view, name)
+    view_class = getattr(view, "cls", None) or getattr(view, "view_class", None)
+    return getattr(view_class, name, default)
+
+
+def view_rate_limit_group(view: Any) -> str | None:
+    """The endpoint group a view (class, instance or function) declares, if any."""
+    group = _view_attribute(view, "rate_limit_group", None)
+    return group if isinstance(group, str) and group else None
 
 
 class BlockAndRateLimitMiddleware:
@@ -37,32 +51,41 @@ class BlockAndRateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        counted = getattr(request, "_gatehouse_rate_limits", None)
+        if not is_api_request(request):
+            return self.get_response(request)
+        context = request_context(request)
+        with event_scope(client_ip=context.client_ip, path=context.path):
+            response = self.get_response(request)
+            if context.limits.pending:
+                try:
+                    request_limits_count(context.limits)
+                except ProtectionError as exc:
+                    if not context.blocked:
+                        response = problem_for_exception(exc)
+        counted = context.limits.counted
         if counted and "RateLimit" not in response:
             for name, value in ratelimit_headers(counted).items():
                 response[name] = value
+        events_flush_if_due()
         return response
 
     def process_view(
         self, request: HttpRequest, view_func: Callable, view_args: Any, view_kwargs: Any
     ) -> HttpResponse | None:
-        if not is_api_request(request):
+        if not is_api_request(request) or not _view_attribute(view_func, "ip_blocks_apply", True):
             return None
-        ip = client_ip(request)
+        context = request_context(request)
         group = view_rate_limit_group(view_func)
-        counted = request_counted(request)
+        if group is not None:
+            context.limits.group = group
+            ident = rate_limit_ident(context.client_ip)
+            context.limits.add(
+                dimension="ip", ident=ident, rates=group_rates(group).get("ip") or []
+            )
         try:
-            if group is not None:
-                rates = group_rates(group).get("ip") or []
-                counted += rate_limit_count(
-                    group=group, dimension="ip", ident=rate_limit_ident(ip), rates=rates
-                )
-            blocks_check(ip=ip, request=request)
-            error = rate_limit_refusal(counted)
-            if error is not None:
-                rate_limit_record_refusal(request=request, group=group or "", counted=counted)
-                raise error
+            with event_scope(client_ip=context.client_ip, path=context.path):
+                blocks_check(ip=context.client_ip)
         except ProtectionError as exc:
+            context.blocked = True
             return problem_for_exception(exc)
         return None

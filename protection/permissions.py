@@ -1,10 +1,12 @@
 """DRF permission classes over the verified caller."""
 
+from typing import Any
+
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
-from protection.authentication import Caller
+from protection.context import Caller
+from protection.errors import drf_exception
 from protection.exceptions import ProtectionError
 from protection.keys import api_key_require_scope
 
@@ -12,13 +14,12 @@ from protection.keys import api_key_require_scope
 class HasApiKeyScope(BasePermission):
     """Allow when the caller's API key carries the view's ``required_scope``."""
 
-    def has_permission(self, request: Request, view: APIView) -> bool:
+    def has_permission(self, request: Request, view: Any) -> bool:
         caller = request.auth
         if not isinstance(caller, Caller):
-            raise ProtectionError("api_key_missing")
-        api_key_require_scope(
-            caller.api_key,
-            view.required_scope,
-            request=request,  # type: ignore[attr-defined]
-        )
+            raise drf_exception(ProtectionError("api_key_missing"))
+        try:
+            api_key_require_scope(caller.api_key, view.required_scope)
+        except ProtectionError as error:
+            raise drf_exception(error) from None
         return True

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.challenges import challenge_issue
-from protection.clientip import client_ip
+from protection.context import client_ip
 from protection.errors import problem_response
 from protection.health import health_report
 from protection.permissions import HasApiKeyScope
@@ -21,6 +21,8 @@ from protection.sessions import session_create, session_refresh, session_revoke
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
+    # Load balancers probe it from addresses that may be blocked.
+    ip_blocks_apply = False
 
     @extend_schema(
         summary="Health of the database and the cache",
@@ -127,7 +129,6 @@ class SessionCreateView(APIView):
             recaptcha_token=data.get("recaptcha_token", ""),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             device_id=device_id,
-            request=request,
         )
         return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)
 
@@ -155,7 +156,6 @@ class SessionRefreshView(APIView):
         issued = session_refresh(
             raw_refresh=serializer.validated_data["refresh"],
             api_key=request.auth.api_key,
-            request=request,
         )
         return Response(SessionTokensSerializer(issued).data, headers=NO_STORE)
 
@@ -174,5 +174,5 @@ class SessionCurrentView(APIView):
         responses={204: None, **problem_responses(AUTH_CODES + COMMON_CODES)},
     )
     def delete(self, request: Request) -> Response:
-        session_revoke(session=request.auth.session, reason="client_logout", request=request)
+        session_revoke(session=request.auth.session, reason="client_logout")
         return Response(status=204)

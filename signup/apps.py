@@ -5,3 +5,16 @@ class SignupConfig(AppConfig):
     name = "signup"
     verbose_name = "Sign-up"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # signup stands on protection's public API: its settings, error codes
+        # and housekeeping are registered with it, never written into it.
+        from protection.conf import settings_register
+        from protection.exceptions import error_codes_register
+        from protection.housekeeping import housekeeping_register
+        from signup import conf, errors
+        from signup.idempotency import idempotency_purge_expired
+
+        settings_register("signup", conf.DEFAULTS)
+        error_codes_register(errors.ERROR_CODES)
+        housekeeping_register("idempotency records", idempotency_purge_expired)

@@ -18,10 +18,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from protection.conf import gatehouse_settings
 from protection.crypto import keyed_digest
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
+from signup.conf import signup_settings
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 _KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, no spaces
@@ -85,7 +85,7 @@ def idempotency_claim(
     with another body.
     """
     now = now or timezone.now()
-    expires_at = now + datetime.timedelta(seconds=gatehouse_settings.SIGNUP_IDEMPOTENCY_TTL)
+    expires_at = now + datetime.timedelta(seconds=signup_settings.SIGNUP_IDEMPOTENCY_TTL)
     for _attempt in range(2):
         try:
             with transaction.atomic():

@@ -6,8 +6,9 @@ key (crossing those is ``enumeration_suspected``). Creates: per session and
 per client IP. Windowed limits go through ``protection.ratelimit`` (atomic
 counters in the shared cache); the per-session quotas are exact counters that
 live as long as the session, since a fixed window could straddle a session
-and grant it twice the quota. All counters of one lookup or create go in
-one ``rate_limit_hit_many`` call: one Redis round trip.
+and grant it twice the quota. All counters of one lookup go in one call
+with the request's own limits (``request_limits_count``): one Redis round
+trip for the whole request.
 
 The checks never depend on whether a person exists, so refusals reveal
 nothing. Identifiers reach counters and events only as keyed digests.
@@ -15,7 +16,6 @@ nothing. Identifiers reach counters and events only as keyed digests.
 
 import datetime
 import math
-from typing import Any
 
 from django.utils import timezone
 
@@ -28,11 +28,15 @@ from protection.ratelimit import (
     Hit,
     Quota,
     RateLimitResult,
-    rate_limit_flush,
+    RequestLimits,
     rate_limit_hit_many,
     rate_parse,
+    request_limits_count,
 )
-from protection.sessions import AnonymousSession
+from protection.sessions import AnonymousSession, SessionClaims
+from signup.conf import signup_settings
+
+Session = AnonymousSession | SessionClaims
 
 
 class LimitExceeded(ProtectionError):
@@ -62,7 +66,7 @@ def identifier_digest(identifier: str) -> str:
 
 
 def _session_quota(
-    *, group: str, session: AnonymousSession, limit: int, now: datetime.datetime | None
+    *, group: str, session: Session, limit: int, now: datetime.datetime | None
 ) -> tuple[Quota, float]:
     """The quota counter of ``group`` for ``session`` and the session's remaining seconds."""
     now = now or timezone.now()
@@ -82,7 +86,7 @@ def _session_quota_exceeded(group: str, limit: int, remaining: float) -> LimitEx
 
 
 def session_quota_take(
-    *, group: str, session: AnonymousSession, limit: int, now: datetime.datetime | None = None
+    *, group: str, session: Session, limit: int, now: datetime.datetime | None = None
 ) -> None:
     """Count one use of ``group`` by ``session``; raise ``LimitExceeded`` past ``limit``."""
     quota, remaining = _session_quota(group=group, session=session, limit=limit, now=now)
@@ -99,9 +103,9 @@ def lookup_limits_enforce(
     *,
     identifier: str,
     api_key: ApiKey,
-    session: AnonymousSession,
+    session: Session,
     client_ip: str,
-    request: Any = None,
+    limits: RequestLimits | None = None,
     now: datetime.datetime | None = None,
 ) -> None:
     """Count one lookup of ``identifier`` (normalised); raise ``LimitExceeded`` if over.
@@ -109,11 +113,11 @@ def lookup_limits_enforce(
     Reasons, checked in this order (a refusal stops the later counts):
     ``lookup_per_session``, ``lookup_per_identifier`` and, for sweeps,
     ``lookup_distinct_per_ip`` / ``lookup_distinct_per_key``. All four are
-    counted in one call (one Redis round trip), after the key and session
-    limits of the "lookup" group that the throttle left on ``request``
-    (``rate_limited`` from those is raised as the throttle would).
+    counted in one call (one Redis round trip), after the request's own
+    ``limits`` (its per-IP, per-key and per-session limits and the state it
+    reads, which the edge left pending; ``rate_limited`` from those first).
     """
-    settings = gatehouse_settings
+    settings = signup_settings
     digest = identifier_digest(identifier)
     per_session = int(settings.SIGNUP_LOOKUPS_PER_SESSION)
     quota, remaining = _session_quota(group="lookup", session=session, limit=per_session, now=now)
@@ -141,7 +145,7 @@ def lookup_limits_enforce(
             ),
         ),
     ]
-    results = rate_limit_flush(request, [quota, *(hit for _r, hit in windowed)])
+    results = request_limits_count(limits, [quota, *(hit for _r, hit in windowed)])
     if not results[0].allowed:
         raise _session_quota_exceeded("lookup", per_session, remaining)
     for (reason, hit), result in zip(windowed, results[1:], strict=False):
@@ -150,14 +154,14 @@ def lookup_limits_enforce(
 
 
 def create_limits_enforce(
-    *, session: AnonymousSession, client_ip: str, now: datetime.datetime | None = None
+    *, session: Session, client_ip: str, now: datetime.datetime | None = None
 ) -> None:
     """Count one create attempt; raise ``LimitExceeded`` if over.
 
     Reasons: ``create_per_session``, ``create_per_ip``. Attempts count, not only
     successes: a 409 answers "this address exists", so creates are lookups too.
     """
-    settings = gatehouse_settings
+    settings = signup_settings
     per_session = int(settings.SIGNUP_CREATES_PER_SESSION)
     quota, remaining = _session_quota(group="create", session=session, limit=per_session, now=now)
     per_ip = Hit("signup.create.ip", rate_limit_ident(client_ip), settings.SIGNUP_CREATE_IP_RATE)

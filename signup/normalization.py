@@ -32,7 +32,7 @@ import unicodedata
 import idna
 import phonenumbers
 
-from protection.conf import gatehouse_settings
+from signup.conf import signup_settings
 
 EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit, in octets
 LOCAL_PART_MAX_LENGTH = 64  # octets
@@ -109,7 +109,7 @@ def phone_normalize(raw: str, *, region: str | None = None) -> str:
     value = unicodedata.normalize("NFKC", raw).strip()
     if not value or len(value) > 64 or _has_refused_characters(value):
         raise InvalidValue("invalid_phone", "Enter a valid phone number.")
-    region = region or gatehouse_settings.SIGNUP_PHONE_DEFAULT_REGION
+    region = region or signup_settings.SIGNUP_PHONE_DEFAULT_REGION
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
@@ -128,7 +128,7 @@ def full_name_normalize(raw: str) -> str:
         raise InvalidValue(
             "invalid_full_name", "The full name contains control or invisible characters."
         )
-    limit = min(int(gatehouse_settings.SIGNUP_FULL_NAME_MAX_LENGTH), FULL_NAME_COLUMN_LENGTH)
+    limit = min(int(signup_settings.SIGNUP_FULL_NAME_MAX_LENGTH), FULL_NAME_COLUMN_LENGTH)
     if len(value) > limit:
         raise InvalidValue(
             "invalid_full_name", f"The full name must not exceed {limit} characters."

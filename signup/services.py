@@ -9,7 +9,6 @@ with identifiers only as keyed digests.
 """
 
 import datetime
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,17 +16,16 @@ from typing import Any
 import idna
 from disposable_email_domains import blocklist as disposable_domains
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from protection.blocks import blocks_check
-from protection.conf import gatehouse_settings
-from protection.errors import problem_response
 from protection.events import event_record
-from protection.exceptions import ProtectionError
+from protection.exceptions import ERROR_CATALOGUE, ProtectionError
 from protection.keys import ApiKey
-from protection.sessions import AnonymousSession
+from protection.ratelimit import RequestLimits
 from signup import idempotency, limits, normalization
+from signup.conf import signup_settings
+from signup.limits import Session
 from signup.persons import Person
 from signup.selectors import person_exists
 
@@ -56,17 +54,15 @@ def _deny(
     *,
     kind: str,
     reason: str,
-    request: HttpRequest | None,
     client_ip: str,
     api_key: ApiKey,
-    session: AnonymousSession,
+    session: Session,
     details: dict[str, Any],
 ) -> None:
     event_record(
         kind=kind,
         decision="deny",
         reason=reason,
-        request=request,
         client_ip=client_ip,
         api_key=api_key,
         session_id=session.id,
@@ -77,17 +73,19 @@ def _deny(
 def person_lookup(
     *,
     api_key: ApiKey,
-    session: AnonymousSession,
+    session: Session,
     client_ip: str,
     email: str | None = None,
     phone: str | None = None,
-    request: HttpRequest | None = None,
+    request_limits: RequestLimits | None = None,
     now: datetime.datetime | None = None,
 ) -> bool:
     """Whether a person with this email or phone exists (exactly one given).
 
     Raises ``rate_limited`` (``LimitExceeded``) past a lookup limit; crossing a
     distinct-identifier limit is recorded as ``enumeration_suspected``.
+    ``request_limits`` are the request's own limits, left pending by the edge: they
+    are counted in the same round trip as the lookup's.
     """
     if (email is None) == (phone is None):
         raise ProtectionError("invalid_request", "Send exactly one of email or phone.")
@@ -101,7 +99,7 @@ def person_lookup(
             api_key=api_key,
             session=session,
             client_ip=client_ip,
-            request=request,
+            limits=request_limits,
             now=now,
         )
     except limits.LimitExceeded as exc:
@@ -109,7 +107,6 @@ def person_lookup(
         _deny(
             kind="enumeration_suspected" if sweep else "rate_limited",
             reason=exc.reason,
-            request=request,
             client_ip=client_ip,
             api_key=api_key,
             session=session,
@@ -134,9 +131,8 @@ def _insert_person(
     phone: str | None,
     full_name: str,
     api_key: ApiKey,
-    session: AnonymousSession,
+    session: Session,
     client_ip: str,
-    request: HttpRequest | None,
     now: datetime.datetime,
 ) -> Person | None:
     """Insert the person, or return None (and record the refusal) if email/phone is taken."""
@@ -157,7 +153,6 @@ def _insert_person(
         _deny(
             kind="person_create_refused",
             reason="conflict",
-            request=request,
             client_ip=client_ip,
             api_key=api_key,
             session=session,
@@ -168,7 +163,6 @@ def _insert_person(
         kind="person_created",
         decision="allow",
         reason="created",
-        request=request,
         client_ip=client_ip,
         api_key=api_key,
         session_id=session.id,
@@ -178,9 +172,16 @@ def _insert_person(
 
 
 def _conflict_body() -> dict[str, Any]:
-    # The exact problem body the error handler would render, so a replayed 409
-    # is byte-for-byte the first one.
-    return json.loads(problem_response("conflict").content)
+    # The problem body the error handler renders for ``conflict``, so a
+    # replayed 409 is the first one.
+    spec = ERROR_CATALOGUE["conflict"]
+    return {
+        "type": "urn:gatehouse:problem:conflict",
+        "title": spec.title,
+        "status": spec.status,
+        "detail": spec.detail,
+        "code": "conflict",
+    }
 
 
 def person_create(
@@ -188,13 +189,12 @@ def person_create(
     email: str,
     full_name: str,
     api_key: ApiKey,
-    session: AnonymousSession,
+    session: Session,
     client_ip: str,
     render: Callable[[Person], dict[str, Any]],
     phone: str | None = None,
     idempotency_key: str | None = None,
     request_data: Any = None,
-    request: HttpRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> CreateOutcome:
     """Create a person and return the answer to send (201, or 409 if taken).
@@ -211,12 +211,11 @@ def person_create(
     phone = _normalized("phone", normalization.phone_normalize, phone) if phone else None
     domain = normalization.email_domain(email)
     refusal: dict[str, Any] = {
-        "request": request,
         "client_ip": client_ip,
         "api_key": api_key,
         "session": session,
     }
-    if gatehouse_settings.SIGNUP_REFUSE_DISPOSABLE_EMAIL and _is_disposable(domain):
+    if signup_settings.SIGNUP_REFUSE_DISPOSABLE_EMAIL and _is_disposable(domain):
         _deny(
             kind="person_create_refused",
             reason="disposable_email",
@@ -224,7 +223,7 @@ def person_create(
             **refusal,
         )
         raise ProtectionError("disposable_email")
-    blocks_check(email_domain=domain, request=request)
+    blocks_check(email_domain=domain)
     digest = None
     if idempotency_key is not None:
         idempotency_key = idempotency.idempotency_key_validate(idempotency_key)
@@ -251,7 +250,6 @@ def person_create(
                 api_key=api_key,
                 session=session,
                 client_ip=client_ip,
-                request=request,
                 now=now,
             )
             outcome = (

@@ -11,12 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from protection.authentication import SessionTokenAuthentication
-from protection.clientip import client_ip
+from protection.context import client_ip, request_context
 from protection.errors import PROBLEM_CONTENT_TYPE
 from protection.exceptions import ProtectionError
 from protection.permissions import HasApiKeyScope
 from protection.schema import AUTH_CODES, COMMON_CODES, problem_responses
-from protection.throttling import RateLimitsCountedByService
 from signup.persons import Person
 from signup.services import person_create, person_lookup
 
@@ -31,11 +30,13 @@ class PersonApiView(APIView):
 
     authentication_classes = [SessionTokenAuthentication]
     permission_classes = [HasApiKeyScope]
-    # Query strings end up in access logs, proxies and browser history.
+    # Query strings end up in access logs, proxies and browser history (names
+    # compared case-insensitively: ?EMAIL= is the same mistake).
     identifier_query_names = ("email", "phone", "full_name")
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if any(name in request.query_params for name in self.identifier_query_names):
+        names = {name.lower() for name in request.query_params}
+        if names & set(self.identifier_query_names):
             raise ProtectionError(
                 "invalid_request", "Send email, phone and full_name in the JSON body, not the URL."
             )
@@ -72,9 +73,11 @@ class LookupRenderer(JSONRenderer):
         return super().render(data, accepted_media_type, renderer_context)
 
 
-class PersonLookupView(RateLimitsCountedByService, PersonApiView):
-    # The hot path: its key and session limits are counted with the lookup
-    # limits, in one round trip, by the service (after input validation).
+class PersonLookupView(PersonApiView):
+    # The hot path: the request's own limits (IP, key, session, its session's
+    # revocation state) are counted with the lookup limits by the service,
+    # after input validation: one Redis round trip in all.
+    rate_limits_counted_by_service = True
     renderer_classes = [LookupRenderer]
     required_scope = "lookup"
     rate_limit_group = "lookup"
@@ -132,7 +135,7 @@ class PersonLookupView(RateLimitsCountedByService, PersonApiView):
             api_key=request.auth.api_key,
             session=request.auth.session,
             client_ip=client_ip(request),
-            request=request,
+            request_limits=request_context(request).limits,
             **serializer.validated_data,
         )
         return Response(self.OutputSerializer({"exists": exists}).data)
@@ -218,7 +221,6 @@ class PersonCreateView(PersonApiView):
             client_ip=client_ip(request),
             idempotency_key=request.headers.get("Idempotency-Key"),
             request_data=request.data,
-            request=request,
             render=lambda person: dict(self.OutputSerializer(person).data),
         )
         response: HttpResponse

@@ -81,6 +81,7 @@ def _fresh_protection_state() -> Iterator[None]:
     """Per-process limiter, block-list and hit state must not leak between tests."""
     from protection.blocks.ruleset import registry
     from protection.blocks.services import hit_recorder
+    from protection.events import denial_writer
     from protection.ratelimit.counters import cache_health, local_counters
 
     def reset() -> None:
@@ -90,6 +91,7 @@ def _fresh_protection_state() -> Iterator[None]:
         registry.version = None
         hit_recorder.pending.clear()
         hit_recorder.last_event.clear()
+        denial_writer.reset()
 
     reset()
     yield

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from protection.context import request_context
 from protection.exceptions import ProtectionError
 from protection.keys import (
     SCOPES,
@@ -193,10 +194,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
         # The admin logs and links to ``obj``: make it the row the service created.
         obj.__dict__.update(created.__dict__)
-        request._gatehouse_new_keys = [(created, raw_key)]  # type: ignore[attr-defined]
+        request_context(request).new_api_keys = [(created, raw_key)]
 
     def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: Any = None) -> Any:
-        new_keys = getattr(request, "_gatehouse_new_keys", None)
+        new_keys = request_context(request).new_api_keys
         if not new_keys:
             return super().response_add(request, obj, post_url_continue)
         return self._raw_keys_response(request, new_keys, title="API key created")

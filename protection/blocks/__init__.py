@@ -1,11 +1,10 @@
 """Client blocks: by IP, network, API key, session, device or email domain.
 
 ``models`` (``BlockedClient`` and value spelling), ``ruleset`` (the compiled
-in-process list and its refresh), ``services`` (create, lift, check, purge)
-and ``autoblock`` (rules that block on repeated denials).
+in-process list and its refresh) and ``services`` (create, lift, check,
+purge). Rules that block on repeated denials are ``protection.autoblock``.
 """
 
-from protection.blocks.autoblock import autoblock_observe, key_difficulty_boost
 from protection.blocks.models import BlockedClient, block_value_normalize
 from protection.blocks.ruleset import blocks_version_bump, registry
 from protection.blocks.services import (
@@ -21,7 +20,6 @@ from protection.blocks.services import (
 
 __all__ = [
     "BlockedClient",
-    "autoblock_observe",
     "block_create",
     "block_lift",
     "block_update",
@@ -32,6 +30,5 @@ __all__ = [
     "blocks_lift",
     "blocks_purge_expired",
     "blocks_version_bump",
-    "key_difficulty_boost",
     "registry",
 ]

@@ -17,10 +17,10 @@ seconds: the database is the truth, the cache only says when to look.
 import bisect
 import ipaddress
 import logging
+import secrets
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -29,9 +29,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from protection.blocks.models import BlockedClient
+from protection.cachehealth import cache_failed, cache_health
 from protection.clientip import normalize_ip
 from protection.conf import gatehouse_settings
-from protection.ratelimit.counters import cache_failed, cache_health
 
 logger = logging.getLogger("gatehouse.blocks")
 
@@ -139,7 +139,8 @@ def load_active_blocks() -> CompiledBlocks:
 def blocks_version_bump() -> None:
     """Tell every process the block list changed (a fresh version token)."""
     try:
-        cache.set(VERSION_CACHE_KEY, uuid.uuid4().hex, timeout=None)
+        # An integer: stored as is (not pickled), so a Lua GET reads it back.
+        cache.set(VERSION_CACHE_KEY, secrets.randbits(62), timeout=None)
     except Exception:  # processes fall back to DB reloads while the cache is down
         logger.warning("Could not publish the blocks version", exc_info=True)
 
@@ -150,7 +151,7 @@ class BlockRegistry:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.compiled: CompiledBlocks | None = None
-        self.version: str | None = None
+        self.version: int | None = None
         self.checked_at = 0.0
         self.loaded_at = 0.0
         self.lock = threading.Lock()
@@ -175,7 +176,7 @@ class BlockRegistry:
                 try:
                     version = cache.get(VERSION_CACHE_KEY)
                     if version is None:
-                        cache.add(VERSION_CACHE_KEY, uuid.uuid4().hex, timeout=None)
+                        cache.add(VERSION_CACHE_KEY, secrets.randbits(62), timeout=None)
                         version = cache.get(VERSION_CACHE_KEY)
                 except Exception as exc:  # a slow cache then costs one timeout, not one per check
                     cache_failed(exc)
@@ -191,6 +192,25 @@ class BlockRegistry:
             if self.compiled is None or version != self.version or version is None or stale:
                 self._reload(now, version)
             return self.compiled  # type: ignore[return-value]
+
+    def observe(self, version: object) -> bool:
+        """Take the version read in a request's own cache round trip.
+
+        Reloads at once when it differs from the loaded one (so a new block
+        applies to the request that learned of it) and counts as this
+        interval's version check. Returns True when the list was reloaded.
+        """
+        try:
+            version = int(version)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return False  # absent or unreadable: the periodic check decides
+        now = self.clock()
+        with self.lock:
+            self.checked_at = now
+            if self.compiled is not None and version == self.version:
+                return False
+            self._reload(now, version)
+            return True
 
     def _reload(self, now: float, version: str | None) -> None:
         try:

@@ -264,7 +264,6 @@ def blocks_check(
     session: Any = None,
     device_id: str = "",
     email_domain: str = "",
-    request: Any = None,
 ) -> None:
     """Raise ``ProtectionError("blocked")`` if any given attribute is blocked.
 
@@ -290,7 +289,6 @@ def blocks_check(
                 kind="blocked",
                 decision="deny",
                 reason="blocked",
-                request=getattr(request, "_request", request),
                 client_ip=normalize_ip(ip) if ip else None,
                 api_key=api_key if hasattr(api_key, "public_id") else None,
                 session_id=getattr(session, "id", None),

@@ -15,9 +15,9 @@ import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.http import HttpRequest
 from django.utils import timezone
 
+from protection.cachehealth import shared_cache_call
 from protection.challenges.pow import pow_challenge_create, pow_difficulty, pow_solution_verify
 from protection.challenges.recaptcha import (
     MAX_TOKEN_CHARS,
@@ -47,21 +47,21 @@ def _issued_key(public_id: str, hour: int) -> str:
 def challenges_issued_count(*, api_key: Any, now: datetime.datetime | None = None) -> int:
     """How many challenges ``api_key`` was issued in the current clock hour."""
     hour = int((now or timezone.now()).timestamp()) // HOUR
-    try:
-        return int(cache.get(_issued_key(api_key.public_id, hour), 0))
-    except Exception:
-        return 0
+    key = _issued_key(api_key.public_id, hour)
+    return int(shared_cache_call(lambda: cache.get(key, 0), 0))
 
 
 def _issuance_count(*, api_key: Any, client_ip: str | None, now: datetime.datetime) -> None:
     hour = int(now.timestamp()) // HOUR
     key = _issued_key(api_key.public_id, hour)
-    try:
-        first_of_hour = cache.add(key, 0, timeout=2 * HOUR)
+
+    def count() -> tuple[bool, int]:
+        first = cache.add(key, 0, timeout=2 * HOUR)
         cache.incr(key)
-        previous = int(cache.get(_issued_key(api_key.public_id, hour - 1), 0))
-    except Exception:  # counting is best effort; issuing must not depend on it
-        return
+        return first, int(cache.get(_issued_key(api_key.public_id, hour - 1), 0))
+
+    # Counting is best effort; issuing must not depend on it.
+    first_of_hour, previous = shared_cache_call(count, (False, 0))
     if first_of_hour:
         event_record(
             kind="challenge_issued",
@@ -100,14 +100,12 @@ def _deny(
     reason: str,
     api_key: Any,
     client_ip: str | None,
-    request: HttpRequest | None,
     details: dict[str, Any] | None = None,
 ) -> ProtectionError:
     event_record(
         kind=kind,
         decision="deny",
         reason=reason,
-        request=request,
         client_ip=client_ip,
         api_key=api_key,
         details=details,
@@ -121,7 +119,6 @@ def challenge_verify(
     client_ip: str | None,
     altcha_payload: str = "",
     recaptcha_token: str = "",
-    request: HttpRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> None:
     """Check the evidence ``api_key`` requires; raise ProtectionError if any is lacking.
@@ -132,7 +129,7 @@ def challenge_verify(
     """
     now = now or timezone.now()
     required = set(api_key.required_verifications)
-    context = {"api_key": api_key, "client_ip": client_ip, "request": request}
+    context = {"api_key": api_key, "client_ip": client_ip}
     if "pow" in required:
         try:
             solution = pow_solution_verify(

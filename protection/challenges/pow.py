@@ -25,10 +25,9 @@ from typing import Any
 
 import altcha
 
-from protection.blocks import key_difficulty_boost
 from protection.conf import gatehouse_settings
-from protection.events import recent_denials
 from protection.exceptions import ProtectionError
+from protection.reputation import key_difficulty_boost, recent_denials
 
 MAX_PAYLOAD_CHARS = 4096  # a real v2 payload is ~700 characters
 
@@ -60,10 +59,13 @@ def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
     """Return the counter upper bound (maxNumber) for this client.
 
     ``POW_MAX_NUMBER * 2 ** steps`` capped at ``POW_MAX_NUMBER_CAP``, where
-    ``steps`` is the larger of (IP denials // POW_DENIALS_PER_DOUBLING_IP) and
-    (key denials // POW_DENIALS_PER_DOUBLING_KEY) over DENIALS_WINDOW, plus the
-    key's boost from the automatic-blocking rules (a publishable key under
-    attack gets harder puzzles instead of being blocked).
+    ``steps`` is the client's own (IP denials // POW_DENIALS_PER_DOUBLING_IP
+    over DENIALS_WINDOW) plus the key-wide pressure (key denials //
+    POW_DENIALS_PER_DOUBLING_KEY, plus the key's boost from the
+    automatic-blocking rules), the latter at most
+    ``POW_KEY_PRESSURE_MAX_DOUBLINGS``: a flood against a key makes a clean
+    client's puzzle at most that many times twice as hard, while the
+    flooding addresses pay for their own denials.
     """
     base = int(gatehouse_settings.POW_MAX_NUMBER)
     cap = max(base, int(gatehouse_settings.POW_MAX_NUMBER_CAP))
@@ -73,10 +75,9 @@ def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
         steps = ip_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_IP))
     if api_key is not None:
         key_denials = recent_denials(api_key=api_key)
-        steps = max(
-            steps, key_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_KEY))
-        )
-        steps += key_difficulty_boost(api_key)
+        pressure = key_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_KEY))
+        pressure += key_difficulty_boost(api_key)
+        steps += min(pressure, int(gatehouse_settings.POW_KEY_PRESSURE_MAX_DOUBLINGS))
     steps = min(steps, 32)  # 2**32 already exceeds any sane cap
     return min(cap, base * 2**steps)
 

@@ -25,7 +25,7 @@ from protection.keys.services import (
     api_key_update,
 )
 from protection.keys.verify import (
-    api_key_from_request,
+    api_key_query_refusal,
     api_key_require_scope,
     api_key_verify,
     origin_allowed,
@@ -38,7 +38,7 @@ __all__ = [
     "ApiKeyStatus",
     "api_key_create",
     "api_key_find",
-    "api_key_from_request",
+    "api_key_query_refusal",
     "api_key_require_scope",
     "api_key_revoke",
     "api_key_rotate",

@@ -10,11 +10,11 @@ key used from a browser, origin. Each refusal is a ``SecurityEvent`` and a
 import datetime
 import logging
 from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
 
 from django.db import DatabaseError
 from django.db.models import Q
 from django.db.models.base import ModelState
-from django.http import HttpRequest
 from django.utils import timezone
 
 from protection import crypto
@@ -26,9 +26,8 @@ from protection.keys.models import ApiKey, ApiKeyStatus, api_key_status
 
 logger = logging.getLogger("gatehouse.keys")
 
-API_KEY_HEADER = "HTTP_X_API_KEY"
-# Query parameters that clients use by mistake to carry a key; any parameter
-# whose value looks like one of our keys is refused as well.
+# Query parameters that clients use by mistake to carry a key; any key-shaped
+# string anywhere in the query string is refused as well.
 QUERY_KEY_NAMES = frozenset({"api_key", "apikey", "api-key", "key", "x-api-key", "x_api_key"})
 _KEY_PREFIXES = tuple(f"{prefix}_" for prefix in crypto.KEY_PREFIXES.values())
 AUTH_EVENT = "api_key_auth"
@@ -37,7 +36,6 @@ AUTH_EVENT = "api_key_auth"
 def _deny(
     code: str,
     *,
-    request: HttpRequest | None,
     api_key: ApiKey | None = None,
     details: dict[str, Any] | None = None,
     detail: str | None = None,
@@ -46,7 +44,6 @@ def _deny(
         kind=AUTH_EVENT,
         decision="deny",
         reason=code,
-        request=request,
         api_key=api_key,
         details=details,
     )
@@ -93,7 +90,6 @@ def api_key_verify(
     raw_key: str | None,
     origin: str | None = None,
     now: datetime.datetime | None = None,
-    request: HttpRequest | None = None,
 ) -> ApiKey:
     """Return the key for ``raw_key`` if it may be used now from ``origin``.
 
@@ -101,38 +97,37 @@ def api_key_verify(
     unknown id or wrong secret alike), api_key_revoked, api_key_expired,
     secret_key_in_browser, origin_not_allowed. ``origin`` is the browser's
     Origin header (None when absent: servers and mobile apps are not
-    origin-checked). ``request`` only adds client IP and path to the events.
+    origin-checked). The raw key is taken byte-exact: surrounding whitespace
+    of any kind makes it invalid.
     """
     if not raw_key:
-        raise _deny("api_key_missing", request=request)
+        raise _deny("api_key_missing")
     parsed = crypto.parse_raw_key(raw_key)
     if parsed is None:
-        raise _deny("api_key_invalid", request=request, details=_fingerprint(raw_key))
+        raise _deny("api_key_invalid", details=_fingerprint(raw_key))
     api_key = _lookup(parsed.public_id)
     stored_hash = api_key.secret_hash if api_key is not None else crypto.UNKNOWN_KEY_HASH
     # Hash and compare before looking at api_key, so unknown ids cost the same.
     matches = crypto.secret_matches(parsed.secret, stored_hash)
     if not matches or api_key is None or api_key.kind != parsed.kind:
-        raise _deny("api_key_invalid", request=request, details={"public_id": parsed.public_id})
+        raise _deny("api_key_invalid", details={"public_id": parsed.public_id})
     now = now or timezone.now()
     status = api_key_status(api_key, now)
     if status == ApiKeyStatus.REVOKED:
-        raise _deny("api_key_revoked", request=request, api_key=api_key)
+        raise _deny("api_key_revoked", api_key=api_key)
     if status == ApiKeyStatus.EXPIRED:
-        raise _deny("api_key_expired", request=request, api_key=api_key)
+        raise _deny("api_key_expired", api_key=api_key)
     if origin is not None:
         if api_key.kind == ApiKey.Kind.SECRET:
             # A server key seen from a browser has leaked into a front end.
             raise _deny(
                 "secret_key_in_browser",
-                request=request,
                 api_key=api_key,
                 details={"origin": origin[:200]},
             )
         if not origin_allowed(api_key, origin):
             raise _deny(
                 "origin_not_allowed",
-                request=request,
                 api_key=api_key,
                 details={"origin": origin[:200]},
             )
@@ -154,17 +149,21 @@ def _clone(api_key: ApiKey) -> ApiKey:
     return clone
 
 
-def api_key_from_request(*, request: HttpRequest, now: datetime.datetime | None = None) -> ApiKey:
-    """Verify the ``X-Api-Key`` of ``request``; a key in the query string is refused."""
-    for name, value in request.GET.items():
-        if name.lower() in QUERY_KEY_NAMES or value.startswith(_KEY_PREFIXES):
-            raise _deny("api_key_in_query", request=request, details={"parameter": name[:64]})
-    return api_key_verify(
-        raw_key=request.META.get(API_KEY_HEADER, "").strip(),
-        origin=request.META.get("HTTP_ORIGIN"),
-        now=now,
-        request=request,
-    )
+def api_key_query_refusal(query_string: str) -> None:
+    """Refuse (``api_key_in_query``) a query string that carries a key.
+
+    A parameter named like a key, or any key-shaped string anywhere in the
+    query (name or value, percent-decoded or not), is refused: keys in URLs
+    end up in logs, proxies and browser history. The event keeps only a
+    keyed fingerprint of what was found, never the key.
+    """
+    for name, _value in parse_qsl(query_string, keep_blank_values=True):
+        if name.strip().lower() in QUERY_KEY_NAMES:
+            # One of the names above: safe to record as is.
+            raise _deny("api_key_in_query", details={"parameter": name.strip().lower()})
+    decoded = unquote_plus(query_string)
+    if any(prefix in decoded or prefix in query_string for prefix in _KEY_PREFIXES):
+        raise _deny("api_key_in_query", details=_fingerprint(decoded))
 
 
 def origin_allowed(api_key: ApiKey, origin: str) -> bool:
@@ -176,9 +175,7 @@ def origin_allowed(api_key: ApiKey, origin: str) -> bool:
     return origin.lower() in api_key.allowed_origins
 
 
-def api_key_require_scope(
-    api_key: ApiKey, scope: str, *, request: HttpRequest | None = None
-) -> None:
+def api_key_require_scope(api_key: ApiKey, scope: str) -> None:
     """Raise ``scope_denied`` (and record it) unless the key carries ``scope``."""
     if scope not in api_key.scopes:
-        raise _deny("scope_denied", request=request, api_key=api_key, details={"scope": scope})
+        raise _deny("scope_denied", api_key=api_key, details={"scope": scope})

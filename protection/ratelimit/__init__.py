@@ -9,11 +9,11 @@ was most of a lookup's time. The script is as atomic as ``INCR``.
 
 One limiter for the whole app: ``counters`` (atomic shared counters),
 ``batch`` (the Redis script), ``fallback`` (per-process counters and the
-memory of cache failures), ``rates`` (rate syntax, defaults and per-key
-overrides), ``headers`` (IETF RateLimit fields) and ``enforcement`` (per
-request: count, refuse with 429, remember what was counted). The DRF glue
-is ``protection.throttling``; the pre-authentication per-IP count is in
-``protection.middleware``.
+local counters), ``rates`` (rate syntax, defaults and per-key overrides),
+``headers`` (IETF RateLimit fields) and ``requestlimits`` (a request's
+limits, counted in one round trip, and the 429). The DRF glue is
+``protection.throttling``; the edge's per-request state is
+``protection.context``.
 """
 
 from protection.ratelimit.counters import (
@@ -24,16 +24,7 @@ from protection.ratelimit.counters import (
     rate_limit_distinct_hit,
     rate_limit_hit,
     rate_limit_hit_many,
-)
-from protection.ratelimit.enforcement import (
-    rate_limit_count,
-    rate_limit_count_many,
-    rate_limit_defer,
-    rate_limit_enforce,
-    rate_limit_flush,
-    rate_limit_record_refusal,
-    rate_limit_refusal,
-    request_counted,
+    rate_limit_read_and_hit,
 )
 from protection.ratelimit.headers import CountedLimit, ratelimit_headers
 from protection.ratelimit.rates import (
@@ -42,20 +33,30 @@ from protection.ratelimit.rates import (
     rate_parse,
     validate_rate_limit_overrides,
 )
+from protection.ratelimit.requestlimits import (
+    LimitEntry,
+    RequestLimits,
+    rate_limit_count_many,
+    rate_limit_enforce,
+    rate_limit_record_refusal,
+    rate_limit_refusal,
+    request_limits_count,
+)
 
 __all__ = [
     "CountedLimit",
+    "LimitEntry",
+    "RequestLimits",
+    "rate_limit_read_and_hit",
+    "request_limits_count",
     "Hit",
     "Quota",
     "RateLimitResult",
     "counter_ident",
     "group_rates",
-    "rate_limit_count",
     "rate_limit_count_many",
-    "rate_limit_defer",
     "rate_limit_distinct_hit",
     "rate_limit_enforce",
-    "rate_limit_flush",
     "rate_limit_hit",
     "rate_limit_hit_many",
     "rate_limit_record_refusal",
@@ -63,6 +64,5 @@ __all__ = [
     "rate_limits_validate",
     "rate_parse",
     "ratelimit_headers",
-    "request_counted",
     "validate_rate_limit_overrides",
 ]

@@ -28,17 +28,22 @@ from protection.conf import gatehouse_settings
 
 # ARGV[1]: -1 = count every counter; n >= 0 = once a counter is over its
 # limit, count none after the first n (as with checks made one after the
-# other, where a refusal ends the request). Then per counter:
-# op ("i" increment, "p" peek, "d" distinct member first), ttl, limit and,
-# for "d", the member's ttl. KEYS: per counter its key, preceded for "d" by
-# the member key. Returns the count of every counter evaluated, in order.
+# other, where a refusal ends the request). ARGV[2]: how many KEYS to read
+# first (GET, "" when absent): state the request needs from the same round
+# trip (a session's revocation mark, the block-list version). Then per
+# counter: op ("i" increment, "p" peek, "d" distinct member first), ttl,
+# limit and, for "d", the member's ttl. KEYS: the keys to read, then per
+# counter its key, preceded for "d" by the member key. Returns the values
+# read, then the count of every counter evaluated, in order.
 _COUNT_SCRIPT = """
 local always = tonumber(ARGV[1])
+local reads = tonumber(ARGV[2])
 local refused = false
 local counts = {}
-local k, a = 1, 2
+for r = 1, reads do counts[r] = redis.call('GET', KEYS[r]) or '' end
+local k, a = reads + 1, 3
 while a <= #ARGV do
-  if refused and always >= 0 and #counts >= always then break end
+  if refused and always >= 0 and #counts - reads >= always then break end
   local op, ttl, limit = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   a = a + 3
   local increment = op == 'i'
@@ -98,16 +103,22 @@ def _client_and_script(cache: RedisCache) -> tuple[Any, Any]:
 
 
 def redis_count(
-    cache: RedisCache, steps: Sequence[Step], *, stop_at_refusal: bool, always_count: int = 0
-) -> list[int]:
-    """Count ``steps`` in one script call; return the counts of those evaluated.
+    cache: RedisCache,
+    steps: Sequence[Step],
+    *,
+    stop_at_refusal: bool,
+    always_count: int = 0,
+    reads: Sequence[str] = (),
+) -> tuple[list[bytes], list[int]]:
+    """Read ``reads`` then count ``steps``, in one script call.
 
-    With ``stop_at_refusal`` the list ends at the first count over its limit,
-    or after the first ``always_count`` steps if that is later. Raises
-    whatever the Redis client raises.
+    Returns the raw values read (``b""`` when absent) and the counts of the
+    steps evaluated: with ``stop_at_refusal`` the list ends at the first count
+    over its limit, or after the first ``always_count`` steps if that is
+    later. Raises whatever the Redis client raises.
     """
-    keys: list[str] = []
-    args: list[Any] = [always_count if stop_at_refusal else -1]
+    keys: list[str] = [cache.make_key(key) for key in reads]
+    args: list[Any] = [always_count if stop_at_refusal else -1, len(reads)]
     # make_key, not make_and_validate_key: the keys are ours (prefixes and hex
     # digests), and the memcached-safety scan of every character was a tenth
     # of a call's cost.
@@ -119,4 +130,5 @@ def redis_count(
             args += ["i" if step.increment else "p", step.ttl, step.limit]
         keys.append(cache.make_key(step.key))
     client, script = _client_and_script(cache)
-    return [int(count) for count in script(keys=keys, args=args, client=client)]
+    answer = script(keys=keys, args=args, client=client)
+    return list(answer[: len(reads)]), [int(count) for count in answer[len(reads) :]]

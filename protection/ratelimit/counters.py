@@ -36,6 +36,7 @@ from django.core.cache import cache
 from django_ratelimit.core import ALL, EXPIRATION_FUDGE, _get_window, _make_cache_key, get_usage
 
 from protection import crypto
+from protection.cachehealth import shared_cache_call
 from protection.conf import gatehouse_settings
 from protection.exceptions import ProtectionError
 from protection.ratelimit import fallback
@@ -54,6 +55,7 @@ __all__ = [
     "rate_limit_distinct_hit",
     "rate_limit_hit",
     "rate_limit_hit_many",
+    "rate_limit_read_and_hit",
 ]
 
 
@@ -205,8 +207,12 @@ def _hit_locally(hit: Hit) -> RateLimitResult:
 
 
 def _hit_many_via_script(
-    shared: Any, items: Sequence[Hit | Quota], stop_at_refusal: bool, always_count: int
-) -> list[RateLimitResult]:
+    shared: Any,
+    items: Sequence[Hit | Quota],
+    stop_at_refusal: bool,
+    always_count: int,
+    reads: Sequence[str] = (),
+) -> tuple[list[bytes], list[RateLimitResult]]:
     steps: list[Step] = []
     shapes: list[tuple[int, int, int | None]] = []  # limit, period, window end (None: quota)
     for item in items:
@@ -224,9 +230,11 @@ def _hit_many_via_script(
         else:
             steps.append(Step(key, ttl, limit, member_key=_member_key(item), member_ttl=period))
         shapes.append((limit, period, window))
-    counts = redis_count(shared, steps, stop_at_refusal=stop_at_refusal, always_count=always_count)
+    values, counts = redis_count(
+        shared, steps, stop_at_refusal=stop_at_refusal, always_count=always_count, reads=reads
+    )
     now = int(time.time())
-    return [
+    return values, [
         _result(count, limit, period, period if window is None else window - now)
         for count, (limit, period, window) in zip(counts, shapes, strict=False)
     ]
@@ -265,25 +273,54 @@ def rate_limit_hit_many(
     (``service_unavailable``) when a ``Quota`` cannot reach the cache, and
     for any item with ``RATE_LIMIT_CACHE_FAILURE = "closed"``.
     """
-    if not items:
-        return []
+    return rate_limit_read_and_hit(
+        items, stop_at_refusal=stop_at_refusal, always_count=always_count
+    )[1]
+
+
+def _read_via_cache(reads: Sequence[str]) -> list[bytes | None]:
+    def read() -> list[bytes | None]:
+        found = cache.get_many(list(reads))
+        return [b"" if found.get(key) is None else str(found[key]).encode() for key in reads]
+
+    return shared_cache_call(read, [None] * len(reads))
+
+
+def rate_limit_read_and_hit(
+    items: Sequence[Hit | Quota],
+    *,
+    reads: Sequence[str] = (),
+    stop_at_refusal: bool = False,
+    always_count: int = 0,
+) -> tuple[list[bytes | None], list[RateLimitResult]]:
+    """Read the cache keys ``reads`` and count ``items``: on Redis, one round trip.
+
+    Returns the values read (``b""`` when a key is absent, ``None`` for every
+    key when the cache could not be read: the caller must then fall back to
+    its source of truth) and the results, as ``rate_limit_hit_many``.
+    """
     for item in items:
         if isinstance(item, Hit):
             rate_parse(item.rate)  # a bad rate is a configuration error, not a cache outage
     has_quota = any(isinstance(item, Quota) for item in items)
+    unread: list[bytes | None] = [None] * len(reads)
     shared = redis_cache() if getattr(settings, "RATELIMIT_ENABLE", True) else None
     if shared is None or not gatehouse_settings.RATE_LIMIT_BATCH:
-        return _until_refused(items, _hit_or_quota_via_cache, stop_at_refusal, always_count)
+        values = _read_via_cache(reads) if reads else []
+        return values, _until_refused(items, _hit_or_quota_via_cache, stop_at_refusal, always_count)
     # A quota has no local fallback, so it always asks the cache, as it did alone.
     if has_quota or not cache_health.is_down(time.monotonic()):
         try:
-            return _hit_many_via_script(shared, items, stop_at_refusal, always_count)
+            values, results = _hit_many_via_script(
+                shared, items, stop_at_refusal, always_count, reads
+            )
+            return list(values), results
         except Exception as exc:  # any cache client error: connection, timeout, protocol
             cache_failed(exc)
             if has_quota:
                 raise ProtectionError("service_unavailable", headers={"Retry-After": "5"}) from exc
     hits = [item for item in items if isinstance(item, Hit)]  # no quota gets here
-    return _until_refused(hits, _hit_locally, stop_at_refusal, always_count)
+    return unread, _until_refused(hits, _hit_locally, stop_at_refusal, always_count)
 
 
 def rate_limit_hit(*, group: str, ident: str, rate: str, increment: bool = True) -> RateLimitResult:

@@ -1,10 +1,11 @@
 """The per-process side of the limiter: memory of cache failures and local counters.
 
-When the shared cache raises or times out, ``cache_failed`` marks it down
-for ``RATE_LIMIT_CACHE_RETRY_AFTER`` seconds (so a slow Redis costs one
-timeout, not one per hit) and records one ``cache_unavailable`` alert per
-process per minute; meanwhile ``local_counters`` count with the same rates
-and windows as the shared buckets (strict per process).
+When the shared cache raises or times out, ``protection.cachehealth`` marks
+it down for ``RATE_LIMIT_CACHE_RETRY_AFTER`` seconds (so a slow Redis costs
+one timeout, not one per hit) and ``record_outage`` writes one
+``cache_unavailable`` alert per process per minute; meanwhile
+``local_counters`` count with the same rates and windows as the shared
+buckets (strict per process).
 """
 
 import logging
@@ -13,37 +14,14 @@ import time
 import zlib
 from collections.abc import Callable
 
+from protection.cachehealth import cache_failed, cache_health
 from protection.conf import gatehouse_settings
+from protection.events import event_record
 from protection.ratelimit.rates import rate_parse
 
+__all__ = ["cache_failed", "cache_health", "clock", "local_counters", "record_outage"]
+
 logger = logging.getLogger("gatehouse.ratelimit")
-
-OUTAGE_EVENT_INTERVAL = 60.0
-
-
-class _CacheHealth:
-    """Per-process memory of cache failures: skip a failing cache for a while."""
-
-    def __init__(self) -> None:
-        self.down_until = 0.0
-        self.last_event = -OUTAGE_EVENT_INTERVAL
-        self.lock = threading.Lock()
-
-    def is_down(self, now: float) -> bool:
-        return now < self.down_until
-
-    def mark_down(self, now: float) -> bool:
-        """Remember the failure; return True if an outage event is due."""
-        with self.lock:
-            self.down_until = now + float(gatehouse_settings.RATE_LIMIT_CACHE_RETRY_AFTER)
-            if now - self.last_event >= OUTAGE_EVENT_INTERVAL:
-                self.last_event = now
-                return True
-        return False
-
-    def reset(self) -> None:
-        self.down_until = 0.0
-        self.last_event = -OUTAGE_EVENT_INTERVAL
 
 
 class _LocalCounters:
@@ -75,14 +53,12 @@ class _LocalCounters:
             self.counts.clear()
 
 
-cache_health = _CacheHealth()
 local_counters = _LocalCounters()
 clock: Callable[[], float] = time.time
 
 
-def _record_outage(error: Exception) -> None:
-    from protection.events import event_record  # events imports this package's users
-
+def record_outage(error: Exception) -> None:
+    """Write the ``cache_unavailable`` alert (a ``cache_health`` listener)."""
     try:
         event_record(
             kind="cache_unavailable",
@@ -92,10 +68,3 @@ def _record_outage(error: Exception) -> None:
         )
     except Exception:  # the audit log must not turn an outage into a 500
         logger.exception("Could not record the cache outage")
-
-
-def cache_failed(error: Exception) -> None:
-    """Mark the shared cache down for a while; record the outage (once a minute)."""
-    logger.warning("Rate-limit cache unavailable: %s", type(error).__name__)
-    if cache_health.mark_down(time.monotonic()):
-        _record_outage(error)

@@ -1,27 +1,40 @@
 """Anonymous sessions: who is calling (the *who*), once the *what* checks pass.
 
 ``models`` holds ``AnonymousSession``; ``services`` issues, authenticates,
-refreshes and revokes sessions and their tokens.
+refreshes and revokes sessions and their tokens; ``revocation`` keeps the
+revocation marks the hot path reads from the shared cache.
 """
 
 from protection.sessions.models import AnonymousSession
+from protection.sessions.revocation import (
+    session_state_reads,
+    sessions_marks_rebuild,
+)
 from protection.sessions.services import (
     IssuedSession,
+    SessionClaims,
     session_authenticate,
     session_create,
     session_issue,
     session_refresh,
     session_revoke,
+    session_state_check,
+    session_token_verify,
     sessions_purge_expired,
 )
 
 __all__ = [
     "AnonymousSession",
     "IssuedSession",
+    "SessionClaims",
     "session_authenticate",
     "session_create",
     "session_issue",
     "session_refresh",
     "session_revoke",
+    "session_state_check",
+    "session_state_reads",
+    "session_token_verify",
+    "sessions_marks_rebuild",
     "sessions_purge_expired",
 ]

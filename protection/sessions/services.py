@@ -2,9 +2,13 @@
 
 - ``session_create``: check the evidence the API key requires, then issue;
 - ``session_issue``: create a session with its access and refresh tokens;
-- ``session_authenticate``: the active session behind an access token (one
-  primary-key read per request (``selectors``), no cache, so a revocation is
-  immediate);
+- ``session_token_verify``: what an access token says (``SessionClaims``),
+  offline: signature, expiry, key; the edge then learns the session's
+  revocation state in the request's one cache round trip
+  (``session_state_check`` with what ``revocation`` read), falling back to
+  the database whenever the cache cannot be trusted;
+- ``session_authenticate``: the same in one call for direct callers: the
+  claims, then the session row (one primary-key read);
 - ``session_refresh``: rotate the refresh token (compare-and-swap on
   ``refresh_jti``: exactly one concurrent refresh wins; a dead refresh token
   presented again revokes the whole session);
@@ -17,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from protection.blocks import blocks_check
@@ -27,6 +30,13 @@ from protection.events import event_record
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
 from protection.sessions.models import AnonymousSession
+from protection.sessions.revocation import (
+    REVOKED,
+    UNKNOWN,
+    session_active_in_db,
+    session_revocation_publish,
+    session_state_judge,
+)
 from protection.sessions.selectors import session_row
 from protection.tokens import (
     API_KEY_CLAIM,
@@ -37,6 +47,27 @@ from protection.tokens import (
     token_create,
     token_decode,
 )
+
+DEVICE_CLAIM = "dev"
+SESSION_EXPIRY_CLAIM = "sxp"
+
+
+@dataclass(frozen=True)
+class SessionClaims:
+    """The session an access token names, as signed into it: no database read.
+
+    Has what the hot path needs of a session: its id, key, device and end.
+    """
+
+    id: uuid.UUID
+    api_key: ApiKey
+    device_id: str
+    expires_at: datetime.datetime
+    client_ip: str | None = None
+
+    @property
+    def pk(self) -> uuid.UUID:
+        return self.id
 
 
 @dataclass(frozen=True)
@@ -62,6 +93,10 @@ def _token_pair(
     claims = {"session_id": str(session.id), "api_key_public_id": session.api_key.public_id}
     access = token_create(SessionAccessToken, lifetime=access_lifetime, now=now, **claims)
     refresh = token_create(SessionRefreshToken, lifetime=refresh_lifetime, now=now, **claims)
+    # What the hot path needs without reading the row: the device (device
+    # blocks) and the session's end (quotas live as long as the session).
+    access[DEVICE_CLAIM] = session.device_id or ""
+    access[SESSION_EXPIRY_CLAIM] = int(session.expires_at.timestamp())
     return access, refresh  # type: ignore[return-value]
 
 
@@ -85,7 +120,6 @@ def session_issue(
     client_ip: str | None,
     user_agent: str = "",
     device_id: str = "",
-    request: HttpRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
     """Create a session for ``api_key`` and return it with a fresh token pair.
@@ -110,7 +144,6 @@ def session_issue(
             kind="session_issued",
             decision="allow",
             reason="evidence_ok",
-            request=request,
             client_ip=client_ip,
             api_key=api_key,
             session_id=session.id,
@@ -126,7 +159,6 @@ def session_create(
     recaptcha_token: str = "",
     user_agent: str = "",
     device_id: str = "",
-    request: HttpRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
     """Verify the evidence ``api_key`` requires, then issue a session.
@@ -136,13 +168,12 @@ def session_create(
     """
     now = now or timezone.now()
     if device_id:
-        blocks_check(device_id=device_id, request=request)
+        blocks_check(device_id=device_id)
     challenge_verify(
         api_key=api_key,
         client_ip=client_ip,
         altcha_payload=altcha_payload,
         recaptcha_token=recaptcha_token,
-        request=request,
         now=now,
     )
     return session_issue(
@@ -150,20 +181,22 @@ def session_create(
         client_ip=client_ip,
         user_agent=user_agent,
         device_id=device_id,
-        request=request,
         now=now,
     )
 
 
-def _session_for_token(token: Any, api_key: ApiKey) -> AnonymousSession:
+def _token_session_id(token: Any, api_key: ApiKey) -> uuid.UUID:
     # A token of another key is refused before any query.
     if token[API_KEY_CLAIM] != api_key.public_id:
         raise ProtectionError("token_invalid")
     try:
-        session_id = uuid.UUID(token[SESSION_CLAIM])
+        return uuid.UUID(token[SESSION_CLAIM])
     except ValueError as exc:
         raise ProtectionError("token_invalid") from exc
-    session = session_row(session_id=session_id, api_key=api_key)
+
+
+def _session_for_token(token: Any, api_key: ApiKey) -> AnonymousSession:
+    session = session_row(session_id=_token_session_id(token, api_key), api_key=api_key)
     if session is None:
         raise ProtectionError("token_invalid")
     return session
@@ -181,7 +214,6 @@ def _live_session(
     raw_token: str,
     *,
     api_key: ApiKey,
-    request: HttpRequest | None,
     now: datetime.datetime,
 ) -> tuple[Any, AnonymousSession]:
     """Decode ``raw_token`` and return it with its active session, or record why not.
@@ -196,43 +228,105 @@ def _live_session(
         session = _session_for_token(token, api_key)
         _require_active(session, now)
     except ProtectionError as exc:
-        event_record(
-            kind="token_auth",
-            decision="deny",
-            reason=exc.code,
-            request=request,
-            api_key=api_key,
-            details={"token_type": token_class.token_type},
-        )
+        _token_refused(exc, api_key=api_key, token_type=token_class.token_type)
         raise
     return token, session
+
+
+def _token_refused(exc: ProtectionError, *, api_key: ApiKey, token_type: str) -> None:
+    event_record(
+        kind="token_auth",
+        decision="deny",
+        reason=exc.code,
+        api_key=api_key,
+        details={"token_type": token_type},
+    )
+
+
+def session_token_verify(
+    *, raw_token: str, api_key: ApiKey, client_ip: str | None = None
+) -> SessionClaims:
+    """Return what a valid access token issued under ``api_key`` says: offline.
+
+    Raises (and records) token_missing, token_invalid, token_expired. Says
+    nothing of revocation: follow with ``session_state_check``.
+    """
+    try:
+        if not raw_token:
+            raise ProtectionError("token_missing")
+        token = token_decode(SessionAccessToken, raw_token)
+        session_id = _token_session_id(token, api_key)
+        expiry, device_id = token.get(SESSION_EXPIRY_CLAIM), token.get(DEVICE_CLAIM)
+        if expiry is None or device_id is None:
+            # A token without them (minted elsewhere with the signing key):
+            # the row has what the hot path needs.
+            session = _session_for_token(token, api_key)
+            expiry, device_id = int(session.expires_at.timestamp()), session.device_id
+        if not isinstance(expiry, int) or not isinstance(device_id, str):
+            raise ProtectionError("token_invalid")
+    except ProtectionError as exc:
+        _token_refused(exc, api_key=api_key, token_type="access")
+        raise
+    return SessionClaims(
+        id=session_id,
+        api_key=api_key,
+        device_id=device_id,
+        expires_at=datetime.datetime.fromtimestamp(expiry, tz=datetime.UTC),
+        client_ip=client_ip,
+    )
+
+
+def session_state_check(
+    *,
+    claims: SessionClaims,
+    values: dict[str, bytes | None] | None = None,
+    now: datetime.datetime | None = None,
+) -> None:
+    """Raise (and record) ``session_revoked`` / ``session_expired`` unless the session is live.
+
+    ``values`` is what the request read of ``revocation.session_state_reads``
+    in its cache round trip; None (or a cache that cannot be trusted) means
+    the database answers.
+    """
+    state = UNKNOWN if values is None else session_state_judge(claims.id, values)
+    try:
+        if state == REVOKED:
+            raise ProtectionError("session_revoked")
+        if state == UNKNOWN:
+            session_active_in_db(session_id=claims.id, now=now)
+    except ProtectionError as exc:
+        _token_refused(exc, api_key=claims.api_key, token_type="access")
+        raise
 
 
 def session_authenticate(
     *,
     raw_token: str,
     api_key: ApiKey,
-    request: HttpRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> AnonymousSession:
     """Return the active session behind an access token issued under ``api_key``.
 
-    Reads the session row on every call, so revocation takes effect at once.
+    Reads the session row, so revocation takes effect at once.
     """
     _, session = _live_session(
-        SessionAccessToken, raw_token, api_key=api_key, request=request, now=now or timezone.now()
+        SessionAccessToken, raw_token, api_key=api_key, now=now or timezone.now()
     )
     return session
 
 
 def session_revoke(
     *,
-    session: AnonymousSession,
+    session: AnonymousSession | SessionClaims,
     reason: str,
-    request: HttpRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> bool:
-    """Revoke ``session`` (idempotent); return whether this call revoked it."""
+    """Revoke ``session`` (idempotent); return whether this call revoked it.
+
+    The database is the truth; the revocation mark goes to the shared cache
+    (which every request reads) right after the row is updated, before the
+    commit: a reader may refuse a moment early, never late.
+    """
     now = now or timezone.now()
     reason = (reason or "revoked")[:64]
     with transaction.atomic():
@@ -244,12 +338,12 @@ def session_revoke(
                 kind="session_revoked",
                 decision="allow",
                 reason=reason,
-                request=request,
-                client_ip=None if request is not None else session.client_ip,
+                client_ip=session.client_ip,
                 api_key=session.api_key,
                 session_id=session.id,
             )
-    if revoked:
+            session_revocation_publish(session_id=session.id, expires_at=session.expires_at)
+    if revoked and isinstance(session, AnonymousSession):
         session.revoked_at, session.revoked_reason = now, reason
     return bool(revoked)
 
@@ -258,7 +352,6 @@ def session_refresh(
     *,
     raw_refresh: str,
     api_key: ApiKey,
-    request: HttpRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
     """Exchange a live refresh token for a new pair; the old refresh token dies.
@@ -270,9 +363,7 @@ def session_refresh(
     ``refresh_reuse`` event recorded.
     """
     now = now or timezone.now()
-    token, session = _live_session(
-        SessionRefreshToken, raw_refresh, api_key=api_key, request=request, now=now
-    )
+    token, session = _live_session(SessionRefreshToken, raw_refresh, api_key=api_key, now=now)
     access, refresh = _token_pair(session, now)
     with transaction.atomic():
         swapped = AnonymousSession.objects.filter(
@@ -283,8 +374,6 @@ def session_refresh(
                 kind="session_refreshed",
                 decision="allow",
                 reason="rotated",
-                request=request,
-                client_ip=None if request is not None else session.client_ip,
                 api_key=api_key,
                 session_id=session.id,
             )
@@ -295,12 +384,10 @@ def session_refresh(
         kind="refresh_reuse",
         decision="deny",
         reason="refresh_reuse",
-        request=request,
-        client_ip=None if request is not None else session.client_ip,
         api_key=api_key,
         session_id=session.id,
     )
-    session_revoke(session=session, reason="refresh_reuse", request=request, now=now)
+    session_revoke(session=session, reason="refresh_reuse", now=now)
     raise ProtectionError(
         "session_revoked",
         "This refresh token was already used; the session has been revoked.",

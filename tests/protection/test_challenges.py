@@ -16,8 +16,9 @@ from protection.challenges import (
     challenges_purge_expired,
 )
 from protection.challenges.pow import pow_difficulty, pow_solution_verify
-from protection.events import SecurityEvent, event_record, recent_denials
+from protection.events import SecurityEvent, event_record
 from protection.exceptions import ProtectionError
+from protection.reputation import recent_denials
 from tests.protection.sessions_support import easy_pow_fixture, solve  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("easy_pow")]
@@ -174,6 +175,10 @@ def test_difficulty_grows_with_key_denials(make_api_key, settings):
             kind="challenge_failed", decision="deny", api_key=key, client_ip=f"10.0.0.{index}"
         )
     assert recent_denials(api_key=key) == 4
+    # Two doublings' worth of key-wide pressure, but a clean client pays at
+    # most POW_KEY_PRESSURE_MAX_DOUBLINGS (1) of them: risk stays per client.
+    assert pow_difficulty(client_ip="192.0.2.1", api_key=key) == 800
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "POW_KEY_PRESSURE_MAX_DOUBLINGS": 2}
     assert pow_difficulty(client_ip="192.0.2.1", api_key=key) == 1600
     assert pow_difficulty(client_ip="192.0.2.1", api_key=other) == 400
 

@@ -1,7 +1,8 @@
 import pytest
 from django.test import RequestFactory
 
-from protection.clientip import client_ip, normalize_ip, rate_limit_ident
+from protection.clientip import UNKNOWN_IP, normalize_ip, rate_limit_ident
+from protection.context import client_ip
 
 
 def request_from(remote_addr: str, forwarded: str | None = None):
@@ -28,11 +29,18 @@ def test_forwarded_header_is_ignored_without_trusted_proxies():
         (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),
         # Two proxies: the client is the second entry from the right.
         (2, "6.6.6.6, 198.51.100.1, 10.0.0.2", "198.51.100.1"),
-        # Fewer entries than declared proxies: fall back to REMOTE_ADDR.
-        (2, "198.51.100.1", "10.0.0.7"),
-        # Garbage where the client should be: fall back to REMOTE_ADDR.
-        (1, "not-an-ip", "10.0.0.7"),
-        (1, "", "10.0.0.7"),
+        # Load balancers that write the port: the address is still the client.
+        (1, "1.2.3.4:5678", "1.2.3.4"),
+        (1, "[2001:db8::1]:443", "2001:db8::1"),
+        (1, "[2001:db8::1]", "2001:db8::1"),
+        (1, "2001:db8::1", "2001:db8::1"),
+        # Fewer entries than declared proxies, garbage or nothing where the
+        # client should be: the "unknown client" bucket, never the proxy's
+        # address (which every client behind it shares).
+        (2, "198.51.100.1", UNKNOWN_IP),
+        (1, "not-an-ip", UNKNOWN_IP),
+        (1, "unknown", UNKNOWN_IP),
+        (1, "", UNKNOWN_IP),
     ],
 )
 def test_trusted_proxies_pick_the_right_entry_from_the_right(

@@ -1,18 +1,15 @@
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import RequestFactory
 
-from protection.events import SecurityEvent, event_record
+from protection.events import SecurityEvent, event_record, event_scope
 
 pytestmark = pytest.mark.django_db
 
 
-def test_event_record_takes_ip_and_path_from_the_request(api_key):
+def test_event_record_takes_ip_and_path_from_the_request_scope(api_key):
     key, _ = api_key
-    request = RequestFactory().post("/api/v1/sessions", REMOTE_ADDR="::ffff:198.51.100.4")
-    event = event_record(
-        kind="session_issued", decision="allow", request=request, api_key=key, details={"n": 1}
-    )
+    with event_scope(client_ip="198.51.100.4", path="/api/v1/sessions"):
+        event = event_record(kind="session_issued", decision="allow", api_key=key, details={"n": 1})
     stored = SecurityEvent.objects.get(pk=event.pk)
     assert (stored.client_ip, stored.path, stored.api_key, stored.details) == (
         "198.51.100.4",
@@ -59,3 +56,70 @@ def test_admin_lists_filters_and_searches_events_read_only(superuser_client):
     )
     assert change.status_code == 403
     assert SecurityEvent.objects.filter(reason="edited").count() == 0
+
+
+@pytest.fixture
+def frozen_writer():
+    """The denial writer's clock, held still (one second) unless moved."""
+    from protection.events import denial_writer
+
+    now = [1000.0]
+    real = denial_writer.clock
+    denial_writer.clock = lambda: now[0]
+    yield now
+    denial_writer.clock = real
+
+
+def test_a_distributed_flood_of_denials_costs_bounded_writes_and_loses_no_count(
+    client, settings, frozen_writer
+):
+    from protection.events import events_flush
+    from protection.reputation import recent_denials
+
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "AUTO_BLOCK_RULES": [],
+        "EVENTS_MAX_WRITES_PER_SECOND": 20,
+        "EVENTS_FLUSH_MAX_ROWS": 50,
+        "EVENTS_FLUSH_INTERVAL": 3600,  # flushed by hand below
+    }
+    flood = 500
+    for index in range(flood):  # many addresses, none over its own limit
+        response = client.post(
+            "/api/v1/challenges",
+            HTTP_X_API_KEY="gh_pub_nonsense",
+            REMOTE_ADDR=f"198.51.{index // 250}.{index % 250 + 1}",
+        )
+        assert response.status_code == 401
+    # Within one second: the write budget, not one row per denial.
+    assert SecurityEvent.objects.count() == 20
+    assert events_flush() <= 50
+    rows = SecurityEvent.objects.filter(kind="api_key_auth", reason="api_key_invalid")
+    assert rows.count() <= 70
+    # Every denial is accounted for: the rows say how many they stand for.
+    assert sum(rows.values_list("count", flat=True)) == flood
+    # And the listeners saw each one (reputation counts every address).
+    assert recent_denials(client_ip="198.51.1.250") == 1
+
+
+def test_repeated_denials_of_one_client_become_one_counted_row(frozen_writer, settings):
+    from protection.events import events_flush
+
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "AUTO_BLOCK_RULES": []}
+    for _ in range(30):
+        event_record(
+            kind="token_auth", decision="deny", reason="token_invalid", client_ip="192.0.2.5"
+        )
+    assert SecurityEvent.objects.count() == 1  # the first, at once
+    frozen_writer[0] += 2  # past EVENTS_FLUSH_INTERVAL: the next record flushes
+    event_record(kind="token_auth", decision="deny", reason="token_invalid", client_ip="192.0.2.5")
+    assert events_flush() == 0  # already flushed by that record
+    counts = sorted(SecurityEvent.objects.values_list("count", flat=True))
+    assert counts == [1, 30]  # 29 added up, plus the one that triggered the flush
+    assert str(SecurityEvent.objects.get(count=30)).endswith("x30")
+
+
+def test_allow_events_are_always_written_at_once(frozen_writer):
+    for _ in range(30):
+        event_record(kind="session_issued", decision="allow", client_ip="192.0.2.5")
+    assert SecurityEvent.objects.filter(kind="session_issued").count() == 30

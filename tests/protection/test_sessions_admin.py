@@ -11,7 +11,7 @@ from rest_framework.test import APIRequestFactory
 
 from protection.authentication import Caller, SessionTokenAuthentication
 from protection.events import SecurityEvent
-from protection.sessions import AnonymousSession, session_revoke
+from protection.sessions import session_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +89,8 @@ def test_session_authentication_gives_views_the_session_and_key(api_key, make_se
             "/", HTTP_X_API_KEY=raw, HTTP_AUTHORIZATION=f"Bearer {issued.access}"
         )
     )
-    _, caller = SessionTokenAuthentication().authenticate(request)
-    assert caller == Caller(api_key=key, session=AnonymousSession.objects.get(pk=issued.session.pk))
+    user, caller = SessionTokenAuthentication().authenticate(request)
+    assert user.is_authenticated and user.pk == issued.session.pk
+    assert isinstance(caller, Caller)
+    assert (caller.api_key, caller.session.id) == (key, issued.session.pk)
     assert caller.session.api_key == key

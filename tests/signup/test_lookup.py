@@ -267,8 +267,8 @@ def _lookup_rates(settings, **dimensions):
 
 
 @pytest.mark.redis
-def test_a_lookup_counts_its_key_session_and_lookup_limits_in_one_round_trip(
-    caller, settings, monkeypatch
+def test_a_lookup_is_one_redis_round_trip_and_one_database_query(
+    caller, settings, monkeypatch, django_assert_num_queries
 ):
     from protection.ratelimit import batch
 
@@ -277,13 +277,19 @@ def test_a_lookup_counts_its_key_session_and_lookup_limits_in_one_round_trip(
     real = batch.redis_count
     monkeypatch.setattr(
         "protection.ratelimit.counters.redis_count",
-        lambda *args, **kwargs: calls.append(len(args[1])) or real(*args, **kwargs),
+        lambda *args, **kwargs: (
+            calls.append((len(args[1]), len(kwargs["reads"]))) or real(*args, **kwargs)
+        ),
     )
-    response = caller.lookup({"email": EMAIL})
+    assert caller.lookup({"email": EMAIL}).status_code == 200  # warms the key cache
+    calls.clear()
+    with django_assert_num_queries(1):  # the person, nothing else
+        response = caller.lookup({"email": EMAIL})
     assert response.status_code == 200
-    # The per-IP count before authentication, then key (2 windows) + session
-    # + the four lookup limits together.
-    assert calls == [1, 7]
+    # One script call: ip + key (2 windows) + session + the four lookup
+    # limits, reading the session's revocation mark, whether the marks can
+    # be trusted, and the block-list version.
+    assert calls == [(8, 3)]
     assert response["RateLimit-Policy"].count(";q=") == 4  # ip, key x2, session
 
 

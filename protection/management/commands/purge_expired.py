@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from django.apps import apps
 from django.core.management.base import BaseCommand
 
 from protection.blocks import blocks_purge_expired
 from protection.challenges import challenges_purge_expired
 from protection.events import events_purge_old
+from protection.housekeeping import PURGES
 from protection.sessions import sessions_purge_expired
 
 
@@ -21,9 +21,7 @@ class Command(BaseCommand):
             "blocks": blocks_purge_expired(),
             "events": events_purge_old(),
         }
-        if apps.is_installed("signup"):  # protection stays usable without the signup app
-            from signup.idempotency import idempotency_purge_expired
-
-            purged["idempotency records"] = idempotency_purge_expired()
+        # Other apps' purges (signup's idempotency records), registered at startup.
+        purged.update({label: purge() for label, purge in PURGES.items()})
         for what, count in purged.items():
             self.stdout.write(f"{what}: {count} removed")

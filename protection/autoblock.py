@@ -1,6 +1,7 @@
-"""Automatic blocking: repeated denials from one client become a block.
+"""Automatic blocking (the policy tier): repeated denials from one client become a block.
 
-``event_record`` hands every ``deny`` event to ``autoblock_observe``. Each
+``autoblock_observe`` listens to ``protection.events.event_recorded``
+(connected in ``ProtectionConfig.ready``); the audit log never calls it. Each
 rule of ``AUTO_BLOCK_RULES`` whose ``kinds`` contain the event's kind or
 reason counts it in a shared cache counter (no table scan) for the event's
 client IP (IPv6 by /64), session, device (``details["device_id"]``) or API
@@ -10,31 +11,42 @@ by the same rule (capped at ``max_duration``); the block's event names the
 rule. API keys are never blocked automatically (a publishable key can be
 copied out of any app, so blocking it would let an attacker shut out the
 genuine app): the rule records a ``key_abuse_suspected`` alert and raises
-the key's challenge difficulty, read back with ``key_difficulty_boost``.
+the key's challenge difficulty (``protection.reputation``). Trusted proxy
+networks (when proxies are trusted), ``AUTO_BLOCK_EXEMPT_NETWORKS`` and the
+"unknown client" bucket are never blocked: blocking them would refuse every
+client behind them.
 """
 
 import datetime
 import logging
 from typing import Any
 
-from django.core.cache import cache
 from django.utils import timezone
 
+from protection.blocks.models import BlockedClient
+from protection.blocks.services import block_create
 from protection.clientip import UNKNOWN_IP, ip_in_networks, normalize_ip, rate_limit_ident
 from protection.conf import gatehouse_settings
+from protection.events import event_record
 from protection.ratelimit.counters import rate_limit_hit
+from protection.reputation import key_difficulty_boost_raise
+from protection.sessions import AnonymousSession
 
 logger = logging.getLogger("gatehouse.autoblock")
 
-KEY_BOOST_CACHE_PREFIX = "gh:keyboost:"
+
+def _exempt(ip: str) -> bool:
+    """Addresses never blocked automatically."""
+    if ip == UNKNOWN_IP or ip_in_networks(ip, gatehouse_settings.AUTO_BLOCK_EXEMPT_NETWORKS):
+        return True
+    proxies_trusted = int(gatehouse_settings.TRUSTED_PROXIES or 0) > 0
+    return proxies_trusted and ip_in_networks(ip, gatehouse_settings.TRUSTED_PROXY_NETWORKS)
 
 
 def _session_device(session_id: Any) -> str:
     """The device id the session was issued to ("" if none or no session)."""
     if not session_id:
         return ""
-    from protection.sessions import AnonymousSession  # sessions import blocks
-
     devices = AnonymousSession.objects.filter(pk=session_id).values_list("device_id", flat=True)
     return next(iter(devices), "")
 
@@ -43,11 +55,7 @@ def _subject(dimension: str, event: Any) -> tuple[str, str] | None:
     """Return ``(block_kind, value)`` of the client the rule counts, or None."""
     if dimension == "ip":
         ip = normalize_ip(str(event.client_ip or ""))
-        if (
-            ip is None
-            or ip == UNKNOWN_IP
-            or ip_in_networks(ip, gatehouse_settings.AUTO_BLOCK_EXEMPT_NETWORKS)
-        ):
+        if ip is None or _exempt(ip):
             return None
         ident = rate_limit_ident(ip)
         return ("cidr", ident) if "/" in ident else ("ip", ident)
@@ -62,8 +70,6 @@ def _subject(dimension: str, event: Any) -> tuple[str, str] | None:
 
 
 def _escalated_duration(rule: dict, kind: str, value: str, now: datetime.datetime) -> int:
-    from protection.blocks.models import BlockedClient
-
     lookback = now - datetime.timedelta(seconds=int(gatehouse_settings.BLOCKS_KEEP_ENDED_FOR))
     earlier = BlockedClient.objects.filter(
         kind=kind, value=value, created_by_rule=rule["name"], created_at__gte=lookback
@@ -73,13 +79,11 @@ def _escalated_duration(rule: dict, kind: str, value: str, now: datetime.datetim
 
 
 def _boost_key(rule: dict, event: Any) -> None:
-    from protection.events import event_record
-
-    public_id = event.api_key.public_id
-    cache_key = KEY_BOOST_CACHE_PREFIX + public_id
-    ceiling = int(gatehouse_settings.KEY_DIFFICULTY_BOOST_MAX)
-    level = min(ceiling, int(cache.get(cache_key) or 0) + int(rule.get("difficulty_boost", 1)))
-    cache.set(cache_key, level, timeout=int(rule["duration"]))
+    level = key_difficulty_boost_raise(
+        public_id=event.api_key.public_id,
+        amount=int(rule.get("difficulty_boost", 1)),
+        duration=int(rule["duration"]),
+    )
     event_record(
         kind="key_abuse_suspected",
         decision="alert",
@@ -90,8 +94,6 @@ def _boost_key(rule: dict, event: Any) -> None:
 
 
 def _block(rule: dict, kind: str, value: str, event: Any, now: datetime.datetime) -> None:
-    from protection.blocks.services import block_create
-
     seconds = _escalated_duration(rule, kind, value, now)
     block_create(
         kind=kind,
@@ -104,11 +106,16 @@ def _block(rule: dict, kind: str, value: str, event: Any, now: datetime.datetime
     )
 
 
-def autoblock_observe(*, event: Any, now: datetime.datetime | None = None) -> None:
-    """Count a deny event against the rules; block (or alert) when one is crossed.
+def autoblock_observe(
+    sender: Any = None, *, event: Any, now: datetime.datetime | None = None, **kwargs: Any
+) -> None:
+    """``event_recorded`` receiver: count a deny event against the rules; block
+    (or alert) when one is crossed.
 
     Never raises: automatic blocking must not turn a denial into a 500.
     """
+    if event.decision != "deny":
+        return
     for rule in gatehouse_settings.AUTO_BLOCK_RULES:
         try:
             kinds = rule["kinds"]
@@ -131,18 +138,3 @@ def autoblock_observe(*, event: Any, now: datetime.datetime | None = None) -> No
                 _block(rule, subject[0], subject[1], event, now or timezone.now())
         except Exception:
             logger.exception("Automatic blocking rule %r failed", rule.get("name"))
-
-
-def key_difficulty_boost(api_key: Any) -> int:
-    """Extra challenge difficulty for ``api_key`` (ApiKey or public id): 0 when calm.
-
-    Cache key ``gh:keyboost:<public_id>`` holds the level while a per-key rule
-    is crossed; challenge issuance adds it to the key's base difficulty.
-    """
-    public_id = getattr(api_key, "public_id", api_key)
-    if not public_id:
-        return 0
-    try:
-        return int(cache.get(KEY_BOOST_CACHE_PREFIX + str(public_id)) or 0)
-    except Exception:  # cache down: no boost rather than an error
-        return 0

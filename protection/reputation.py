@@ -1,0 +1,124 @@
+"""How suspicious a client or a key looks lately: cheap shared-cache counters.
+
+- ``denials_observe`` listens to ``event_recorded`` and counts every denial
+  per client IP (IPv6 by /64) and per API key; ``recent_denials`` reads them
+  back ("denials in the last DENIALS_WINDOW seconds", two fixed windows,
+  one cache read) for adaptive challenge difficulty.
+- ``key_difficulty_boost`` / ``key_difficulty_boost_raise``: the extra
+  difficulty a key under attack gets from the automatic-blocking rules.
+
+Every call goes through the one cache circuit breaker: with the cache down,
+counting is skipped and reads answer 0 at once. Counter keys are keyed
+digests: opaque, bounded.
+"""
+
+import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from protection import crypto
+from protection.cachehealth import shared_cache_call
+from protection.clientip import rate_limit_ident
+from protection.conf import gatehouse_settings
+
+KEY_BOOST_CACHE_PREFIX = "gh:keyboost:"
+
+
+def _denial_subjects(*, client_ip: str | None, api_key: Any) -> list[str]:
+    subjects = []
+    if client_ip:
+        # IPv6 clients count per /64, like the rate limits: one subscriber.
+        subjects.append("ip:" + rate_limit_ident(client_ip))
+    public_id = getattr(api_key, "public_id", None)
+    if public_id is None and isinstance(api_key, str):
+        public_id = api_key
+    if public_id:
+        subjects.append("key:" + public_id)
+    return subjects
+
+
+def _denial_cache_key(subject: str, bucket: int) -> str:
+    return f"gh:denials:{crypto.keyed_digest(subject, purpose='denials')[:32]}:{bucket}"
+
+
+def denials_count(
+    *, client_ip: str | None, api_key: Any, now: datetime.datetime | None = None
+) -> None:
+    """Count one denial of ``client_ip`` and of ``api_key``."""
+    window = int(gatehouse_settings.DENIALS_WINDOW)
+    bucket = int((now or timezone.now()).timestamp()) // window
+    for subject in _denial_subjects(client_ip=client_ip, api_key=api_key):
+        key = _denial_cache_key(subject, bucket)
+
+        def count(key: str = key) -> None:
+            # add() then incr(): atomic on Redis, never resets a live counter.
+            cache.add(key, 0, timeout=2 * window)
+            cache.incr(key)
+
+        shared_cache_call(count, None)
+
+
+def denials_observe(sender: Any, event: Any, **kwargs: Any) -> None:
+    """``event_recorded`` receiver: count every denial."""
+    if event.decision == "deny":
+        denials_count(client_ip=event.client_ip, api_key=event.api_key, now=event.created_at)
+
+
+def recent_denials(
+    *,
+    client_ip: str | None = None,
+    api_key: Any = None,
+    window: int | None = None,
+    now: datetime.datetime | None = None,
+) -> int:
+    """Return how many requests of ``client_ip`` and/or ``api_key`` were denied lately.
+
+    Counts over roughly the last ``DENIALS_WINDOW`` seconds (the current and the
+    previous fixed window, the previous one weighted by how much of it still
+    overlaps). With both subjects given, their counts are added. Counters are
+    kept per ``DENIALS_WINDOW``, so ``window`` may only restate that value.
+    Returns 0 when the cache is unavailable.
+    """
+    size = int(gatehouse_settings.DENIALS_WINDOW)
+    if window is not None and int(window) != size:
+        raise ValueError(f"recent_denials counts over DENIALS_WINDOW ({size}s) only")
+    timestamp = (now or timezone.now()).timestamp()
+    bucket = int(timestamp) // size
+    previous_weight = 1 - (timestamp - bucket * size) / size
+    keys = []
+    for subject in _denial_subjects(client_ip=client_ip, api_key=api_key):
+        keys += [_denial_cache_key(subject, bucket), _denial_cache_key(subject, bucket - 1)]
+    if not keys:
+        return 0
+    counts = shared_cache_call(lambda: cache.get_many(keys), None)
+    if counts is None:
+        return 0
+    total = 0.0
+    for current_key, previous_key in zip(keys[::2], keys[1::2], strict=True):
+        total += int(counts.get(current_key, 0))
+        total += previous_weight * int(counts.get(previous_key, 0))
+    return round(total)
+
+
+def key_difficulty_boost(api_key: Any) -> int:
+    """Extra challenge difficulty for ``api_key`` (ApiKey or public id): 0 when calm.
+
+    Cache key ``gh:keyboost:<public_id>`` holds the level while a per-key rule
+    is crossed; challenge issuance adds it (bounded) to the key's difficulty.
+    """
+    public_id = getattr(api_key, "public_id", api_key)
+    if not public_id:
+        return 0
+    level = shared_cache_call(lambda: cache.get(KEY_BOOST_CACHE_PREFIX + str(public_id)), None)
+    return int(level or 0)
+
+
+def key_difficulty_boost_raise(*, public_id: str, amount: int, duration: int) -> int:
+    """Raise the key's boost by ``amount`` for ``duration`` seconds; return the new level."""
+    ceiling = int(gatehouse_settings.KEY_DIFFICULTY_BOOST_MAX)
+    level = min(ceiling, key_difficulty_boost(public_id) + int(amount))
+    cache_key = KEY_BOOST_CACHE_PREFIX + public_id
+    shared_cache_call(lambda: cache.set(cache_key, level, timeout=int(duration)), None)
+    return level

@@ -1,0 +1,36 @@
+"""The settings of the sign-up API, read from the same ``GATEHOUSE`` dict.
+
+``signup_settings.SIGNUP_X`` reads ``settings.GATEHOUSE["SIGNUP_X"]`` on each
+access, falling back to ``DEFAULTS`` below. The keys are registered with
+protection (``SignupConfig.ready``) so its checks know them.
+"""
+
+from typing import Any
+
+from protection.conf import GatehouseSettings
+
+DEFAULTS: dict[str, Any] = {
+    # Region assumed for phone numbers written without a +country prefix.
+    "SIGNUP_PHONE_DEFAULT_REGION": "US",
+    # Longest accepted full name, in characters (after trimming).
+    "SIGNUP_FULL_NAME_MAX_LENGTH": 200,
+    # Lookups one anonymous session may make in its whole life.
+    "SIGNUP_LOOKUPS_PER_SESSION": 5,
+    # Lookups of one identifier (email or phone) from anywhere, so one address
+    # cannot be probed from many IPs or keys. "count/period" (s, m, h, d).
+    "SIGNUP_LOOKUP_IDENTIFIER_RATE": "10/h",
+    # Distinct identifiers looked up per client IP (IPv6: per /64) and per API
+    # key. Crossing either records ``enumeration_suspected``.
+    "SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE": "20/h",
+    "SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE": "1000/h",
+    # Create attempts one anonymous session may make in its whole life.
+    "SIGNUP_CREATES_PER_SESSION": 1,
+    # Create attempts per client IP (IPv6: per /64).
+    "SIGNUP_CREATE_IP_RATE": "10/d",
+    # Refuse addresses at disposable-mail domains (disposable-email-domains list).
+    "SIGNUP_REFUSE_DISPOSABLE_EMAIL": False,
+    # How long an Idempotency-Key and its stored response are kept.
+    "SIGNUP_IDEMPOTENCY_TTL": 24 * 60 * 60,
+}
+
+signup_settings = GatehouseSettings(DEFAULTS)
