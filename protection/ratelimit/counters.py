@@ -158,6 +158,8 @@ def _quota_unavailable(error: Exception) -> ProtectionError:
 
 def _quota_via_cache(quota: Quota) -> RateLimitResult:
     # No local fallback: a per-process quota would multiply a session's quota.
+    if cache_health.is_down(time.monotonic()):
+        raise ProtectionError("service_unavailable", headers={"Retry-After": "5"})
     try:
         cache.add(quota.key, 0, timeout=quota.ttl)
         try:
@@ -308,8 +310,11 @@ def rate_limit_read_and_hit(
     if shared is None or not gatehouse_settings.RATE_LIMIT_BATCH:
         values = _read_via_cache(reads) if reads else []
         return values, _until_refused(items, _hit_or_quota_via_cache, stop_at_refusal, always_count)
-    # A quota has no local fallback, so it always asks the cache, as it did alone.
-    if has_quota or not cache_health.is_down(time.monotonic()):
+    if has_quota and cache_health.is_down(time.monotonic()):
+        # A quota has no local fallback (per process it would multiply a
+        # session's quota): refuse at once rather than wait on a dead cache.
+        raise ProtectionError("service_unavailable", headers={"Retry-After": "5"})
+    if not cache_health.is_down(time.monotonic()):
         try:
             values, results = _hit_many_via_script(
                 shared, items, stop_at_refusal, always_count, reads
