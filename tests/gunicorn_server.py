@@ -20,6 +20,7 @@ class GunicornServer:
     """gunicorn with ``workers`` sync workers on a free loopback port."""
 
     def __init__(self, *, env: dict[str, str], workers: int = 4) -> None:
+        self.env = env
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))

@@ -1,4 +1,4 @@
-"""Revocation is immediate on every worker, and survives a Redis that lost its data.
+"""Revocations and blocks reach every worker at once; a Redis that lost its data loses neither.
 
 Real processes: 4 gunicorn workers on PostgreSQL and Redis. A session's
 revocation state is read from Redis in each request's one round trip;
@@ -105,3 +105,28 @@ def test_a_flushed_redis_loses_no_revocation(server):
     # Once rebuilt from PostgreSQL, the cache is trusted again, and still right.
     assert redis.Redis.from_url(os.environ["REDIS_URL"]).keys("*gh:sessions:marks")
     assert _lookups(server.port, raw, revoked["access"]) == Counter({"session_revoked": 40})
+
+
+def test_a_block_applies_to_the_next_request_on_every_worker(server, settings):
+    import subprocess
+    import sys
+
+    from tests.gunicorn_server import ROOT
+
+    _key, raw = api_key_create(name="blocks", required_verifications=[])
+    tokens = _session(server.port, raw)
+    assert _lookups(server.port, raw, tokens["access"], total=16) == Counter({"200": 16})
+    # Blocked as an operator would, by the command, against the same services.
+    env = {**os.environ, **server.env}
+    subprocess.run(
+        [sys.executable, "manage.py", "block_client", "--ip", "127.0.0.1", "--for", "1h"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    # The very next requests, whichever worker takes them: refused.
+    statuses = _lookups(server.port, raw, tokens["access"], total=40)
+    assert statuses == Counter({"403": 40})
+    # Health is never refused by an IP block (load balancers probe from anywhere).
+    assert request(server.port, "GET", "/api/v1/health")[0] == 200
