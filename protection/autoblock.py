@@ -94,6 +94,14 @@ def _boost_key(rule: dict, event: Any) -> None:
 
 
 def _block(rule: dict, kind: str, value: str, event: Any, now: datetime.datetime) -> None:
+    if rule.get("dry_run"):
+        event_record(
+            kind="client_blocked",
+            decision="alert",
+            reason=rule["name"][:64],
+            details={"dry_run": True, "block_kind": kind, "trigger": event.kind},
+        )
+        return
     seconds = _escalated_duration(rule, kind, value, now)
     block_create(
         kind=kind,

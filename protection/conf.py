@@ -111,6 +111,13 @@ DEFAULTS: dict[str, Any] = {
         "lookup": {"ip": ["30/m", "500/d"], "key": ["6000/m"], "session": ["20/m", "200/d"]},
         "create": {"ip": ["10/m", "100/d"], "key": ["3000/m"], "session": ["5/m", "20/d"]},
     },
+    # Limits in observe mode ("dry run"): "group" or "group:dimension". They
+    # are counted and a refusal is recorded (a rate_limited alert with
+    # details.dry_run) but the request goes through; staff use it to roll a
+    # limit out safely. By default the key-wide limits of challenges and
+    # sessions only observe: a publishable key can be copied, so whoever
+    # holds it could otherwise spend the budget of every genuine client.
+    "RATE_LIMITS_OBSERVE": ["challenge:key", "session:key"],
     # What the limiter does when the shared cache (Redis) fails or times out:
     # "local" = fall back to per-process counters with the same rates (each
     # worker then admits up to the full rate on its own) and record one
@@ -145,17 +152,19 @@ DEFAULTS: dict[str, Any] = {
     # purge_expired deletes security events older than this (seconds).
     "EVENTS_RETENTION": 90 * 24 * 3600,
     # --- Bounded audit writes under a flood (protection.events) --------------
-    # A denial is written at once when it is the first of its kind, reason and
-    # client in EVENTS_AGGREGATE_WINDOW seconds and the process has written
-    # fewer than EVENTS_MAX_WRITES_PER_SECOND rows this second; the others
+    # Denials and alerts are written at once while a process has written
+    # fewer than EVENTS_MAX_WRITES_PER_SECOND rows this second; past that they
     # are added up and written every EVENTS_FLUSH_INTERVAL seconds as rows
     # with a count (at most EVENTS_FLUSH_MAX_ROWS per flush and process;
-    # beyond that, one row per kind and reason).
-    "EVENTS_AGGREGATE_WINDOW": 10.0,
+    # beyond that, one row per kind and reason). So a process writes at most
+    # EVENTS_MAX_WRITES_PER_SECOND + EVENTS_FLUSH_MAX_ROWS / EVENTS_FLUSH_INTERVAL
+    # rows a second, however large the flood.
     "EVENTS_MAX_WRITES_PER_SECOND": 20,
     "EVENTS_FLUSH_INTERVAL": 1.0,
     "EVENTS_FLUSH_MAX_ROWS": 50,
     # --- Automatic blocking (protection.blocks.autoblock) -------------------
+    # A rule with "dry_run": true only records what it would have blocked
+    # (a client_blocked alert with details.dry_run).
     # Each rule: N deny events whose kind or reason is in "kinds", from one
     # "dimension" (ip, session, device or key) within "window" seconds ->
     # block for "duration" seconds, multiplied by "escalation" for each

@@ -6,13 +6,13 @@ written or not); reactions such as automatic blocking, the denial counters
 of ``protection.reputation`` and metrics listen, connected in
 ``ProtectionConfig.ready``. Nothing here calls them.
 
-Writes are bounded under a flood. Allow and alert events are written at
-once. A denial is written at once when it is the first of its kind, reason
-and client in ``EVENTS_AGGREGATE_WINDOW`` seconds and the process has write
-budget left (``EVENTS_MAX_WRITES_PER_SECOND``); every other denial is added
-up in memory and written with the next flush as one row whose ``count``
-says how many denials it stands for (at most ``EVENTS_FLUSH_MAX_ROWS`` rows
-per flush; beyond that, rows merge per kind and reason). Listeners see
+Writes are bounded under a flood. Allow events and alerts are written at
+once. A denial (or a dry-run alert) is written at once while the process has write budget
+left this second (``EVENTS_MAX_WRITES_PER_SECOND``); past it, denials are
+added up in memory per kind, reason, path, client, key and session, and
+written every ``EVENTS_FLUSH_INTERVAL`` seconds as rows whose ``count`` says
+how many denials each stands for (at most ``EVENTS_FLUSH_MAX_ROWS`` rows per
+flush; beyond that, rows merge per kind and reason). Listeners see
 every denial, so automatic blocking and recent-denial counts stay exact.
 
 Events never hold secrets or clear-text identifiers: callers pass keyed
@@ -141,7 +141,6 @@ class _DenialWriter:
 
     clock: Callable[[], float] = time.monotonic
     pending: dict[_AggregateKey, _Pending] = field(default_factory=dict)
-    written_at: dict[_AggregateKey, float] = field(default_factory=dict)
     budget_second: int = -1
     budget_used: int = 0
     pending_since: float = 0.0
@@ -150,19 +149,12 @@ class _DenialWriter:
     def admit(self, key: _AggregateKey, event: SecurityEvent) -> bool:
         """True: write ``event`` now. False: it was added to a pending row."""
         now = self.clock()
-        window = float(gatehouse_settings.EVENTS_AGGREGATE_WINDOW)
         with self.lock:
             second = int(now)
             if second != self.budget_second:
                 self.budget_second, self.budget_used = second, 0
-            recent = now - self.written_at.get(key, -window) < window
-            if not recent and self.budget_used < int(
-                gatehouse_settings.EVENTS_MAX_WRITES_PER_SECOND
-            ):
+            if self.budget_used < int(gatehouse_settings.EVENTS_MAX_WRITES_PER_SECOND):
                 self.budget_used += 1
-                if len(self.written_at) > 10_000:  # bound memory under an address sweep
-                    self.written_at = {k: t for k, t in self.written_at.items() if now - t < window}
-                self.written_at[key] = now
                 return True
             entry = self.pending.get(key)
             if entry is None:
@@ -193,7 +185,6 @@ class _DenialWriter:
     def reset(self) -> None:
         with self.lock:
             self.pending.clear()
-            self.written_at.clear()
             self.budget_second, self.budget_used, self.pending_since = -1, 0, 0.0
 
 
@@ -275,7 +266,9 @@ def event_record(
         created_at=timezone.now(),
     )
     write_now = True
-    if decision == SecurityEvent.Decision.DENY:
+    # Denials and what dry-run rules would have denied come in floods; other
+    # alerts are rare (and rate-limited where they are raised).
+    if decision == SecurityEvent.Decision.DENY or event.details.get("dry_run"):
         key = (kind, reason, event.path, client_ip, getattr(api_key, "pk", None), str(session_id))
         write_now = denial_writer.admit(key, event)
     if write_now:

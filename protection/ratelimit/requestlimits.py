@@ -9,8 +9,9 @@ service's own counters (``extra``) and the cache keys the request must read
 
 Order of decisions after that round trip: ``after_count`` (the edge's hook:
 block-list version, session revocation state; it may raise), then the
-group limits (429 ``rate_limited`` and its event), then ``extra``, which the
-caller judges from the returned results. Every window of the group limits
+group limits (429 ``rate_limited`` and its event; a limit in observe mode,
+``RATE_LIMITS_OBSERVE``, records an alert instead), then ``extra``, which
+the caller judges from the returned results. Every window of the group limits
 is counted even when one refuses; ``extra`` stops at its first refusal and
 is not counted at all once a group limit refuses.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from protection.conf import gatehouse_settings
 from protection.events import event_record
 from protection.exceptions import ProtectionError
 from protection.ratelimit.counters import (
@@ -98,7 +100,13 @@ def request_limits_count(
     )
     if limits.after_count is not None and reads:
         limits.after_count(dict(zip(reads, values, strict=True)))
-    error = rate_limit_refusal(limits.counted)
+    observed = _observed(limits.group)
+    dry_run = sorted(
+        {item.dimension for item in limits.counted if not item.result.allowed} & observed
+    )
+    if dry_run:
+        _record_dry_run(limits, dry_run)
+    error = rate_limit_refusal([item for item in limits.counted if item.dimension not in observed])
     if error is not None:
         rate_limit_record_refusal(
             group=limits.group,
@@ -108,6 +116,27 @@ def request_limits_count(
         )
         raise error
     return results[len(hits) :]
+
+
+def _observed(group: str) -> set[str]:
+    """Dimensions of ``group`` in observe mode (``RATE_LIMITS_OBSERVE``)."""
+    observed: set[str] = set()
+    for entry in gatehouse_settings.RATE_LIMITS_OBSERVE:
+        name, _, dimension = str(entry).partition(":")
+        if name == group:
+            observed |= {dimension} if dimension else {"ip", "key", "session"}
+    return observed
+
+
+def _record_dry_run(limits: RequestLimits, dimensions: Sequence[str]) -> None:
+    event_record(
+        kind="rate_limited",
+        decision="alert",
+        reason=f"{limits.group}:{','.join(dimensions)}"[:64],
+        api_key=limits.api_key,
+        session_id=limits.session_id,
+        details={"group": limits.group, "dimensions": list(dimensions), "dry_run": True},
+    )
 
 
 def rate_limit_refusal(counted: Sequence[CountedLimit]) -> ProtectionError | None:

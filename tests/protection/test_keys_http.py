@@ -52,15 +52,39 @@ def test_missing_key_is_401_with_www_authenticate(client):
 
 
 @pytest.mark.parametrize(
-    "query", ["api_key={raw}", "apikey={raw}", "key=x", "X-Api-Key={raw}", "token={raw}"]
+    "query",
+    [
+        "api_key={raw}",
+        "apikey={raw}",
+        "key=x",
+        "X-Api-Key={raw}",
+        "token={raw}",
+        # A key-shaped string anywhere: as a name, padded, percent-encoded.
+        "foo=%20{raw}",
+        "{raw}",
+        "{raw}=1",
+        "{raw}=x",
+        "a=1&b=%67%68_pub_{tail}",
+    ],
 )
 def test_key_in_query_string_is_refused_even_with_a_valid_header(client, api_key, query):
     _, raw = api_key
-    response = client.post(f"{URL}?{query.format(raw=raw)}", {}, format="json", HTTP_X_API_KEY=raw)
+    url = f"{URL}?{query.format(raw=raw, tail=raw[len('gh_pub_') :])}"
+    response = client.post(url, {}, format="json", HTTP_X_API_KEY=raw)
     problem(response, 403, "api_key_in_query")
     assert raw not in response.content.decode()
     event = SecurityEvent.objects.get(reason="api_key_in_query")
+    # Never stored: only a keyed fingerprint of what was found.
     assert raw not in str(event.details) and raw not in event.path
+    assert raw[len("gh_pub_") :] not in str(event.details)
+
+
+@pytest.mark.parametrize("padding", ["\xa0", "\x85", "\u2003", "\t", " "])
+def test_the_key_header_is_taken_byte_exact(client, api_key, padding):
+    _, raw = api_key
+    for padded in (raw + padding, padding + raw):
+        response = client.post(URL, {}, format="json", HTTP_X_API_KEY=padded)
+        problem(response, 401, "api_key_invalid")
 
 
 def test_authorization_header_is_not_an_api_key(client, api_key):

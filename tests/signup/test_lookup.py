@@ -247,10 +247,11 @@ def test_cache_outage_refuses_with_503_not_500(person, caller, settings):
     assert response.json()["code"] == "service_unavailable"
 
 
+@pytest.mark.parametrize("name", ["email", "EMAIL", "Phone", "full_NAME"])
 @pytest.mark.parametrize("path", ["/api/v1/persons/lookup", "/api/v1/persons"])
-def test_identifiers_in_the_url_are_refused(caller, path):
+def test_identifiers_in_the_url_are_refused(caller, path, name):
     response = caller.client.post(
-        f"{path}?email=ada%40example.com", {"email": EMAIL}, format="json", **caller.headers()
+        f"{path}?{name}=ada%40example.com", {"email": EMAIL}, format="json", **caller.headers()
     )
     assert response.status_code == 400
     assert "body" in response.json()["detail"]
