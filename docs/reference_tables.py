@@ -28,6 +28,7 @@ import pprint
 import re
 import sys
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,7 +241,9 @@ def _assignments(body: list[ast.stmt]) -> dict[str, list[ast.expr]]:
     return names
 
 
-def event_kinds(roots: tuple[str, ...] = EVENT_SOURCES) -> tuple[dict[str, EventKind], list[str]]:
+def event_kinds(
+    roots: Iterable[Path] = tuple(ROOT / source for source in EVENT_SOURCES),
+) -> tuple[dict[str, EventKind], list[str]]:
     """Every event kind recorded in the source, and the calls whose kind is not
     literal (``file:line``), which a reader of the docs could not be told about.
 
@@ -248,10 +251,12 @@ def event_kinds(roots: tuple[str, ...] = EVENT_SOURCES) -> tuple[dict[str, Event
     (``def _deny(*, kind, ...): event_record(kind=kind, ...)``) count as
     recorders too: their callers' literal kinds are collected instead.
     """
+    roots = list(roots)
+    base = roots[0].parent if roots else ROOT
     trees = {
         path: ast.parse(path.read_text())
         for root in roots
-        for path in sorted((ROOT / root).rglob("*.py"))
+        for path in sorted(root.rglob("*.py"))
         if "migrations" not in path.parts
     }
     kinds: dict[str, EventKind] = {}
@@ -277,6 +282,7 @@ def event_kinds(roots: tuple[str, ...] = EVENT_SOURCES) -> tuple[dict[str, Event
                             own = _literals(values.get("decision"), module_names) or set()
                             recorders[function.name] = (value.id, own | decisions)
                             changed = True
+        called: set[str] = set()
         for scope in [tree, *functions]:
             names = module_names
             forwarded = None
@@ -289,6 +295,7 @@ def event_kinds(roots: tuple[str, ...] = EVENT_SOURCES) -> tuple[dict[str, Event
                 for call in ast.walk(statement):
                     if not (isinstance(call, ast.Call) and _call_name(call) in recorders):
                         continue
+                    called.add(_call_name(call))
                     keyword, helper_decisions = recorders[_call_name(call)]
                     values = {k.arg: k.value for k in call.keywords}
                     value = values.get(keyword)
@@ -296,14 +303,18 @@ def event_kinds(roots: tuple[str, ...] = EVENT_SOURCES) -> tuple[dict[str, Event
                         continue  # a helper passing its own kind on
                     found = _literals(value, names)
                     if not found:
-                        unresolved.append(f"{path.relative_to(ROOT)}:{call.lineno}")
+                        unresolved.append(f"{path.relative_to(base)}:{call.lineno}")
                         continue
                     decisions = _literals(values.get("decision"), names) or helper_decisions
-                    module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+                    module = ".".join(path.relative_to(base).with_suffix("").parts)
                     for kind in found:
                         entry = kinds.setdefault(kind, EventKind(kind))
                         entry.decisions |= decisions
                         entry.modules.add(module.removesuffix(".__init__"))
+        # A helper called only from other modules: its kinds cannot be seen here.
+        for function in functions:
+            if function.name in recorders and function.name not in called | {"event_record"}:
+                unresolved.append(f"{path.relative_to(base)}:{function.lineno}")
     return kinds, unresolved
 
 
