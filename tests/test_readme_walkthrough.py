@@ -168,3 +168,17 @@ def test_readme_walkthrough_runs_as_written(
     body, status = after.rsplit(" -> ", 1)
     assert status == "401\n"
     assert json.loads(body)["code"] == "session_revoked"
+
+
+def test_tutorial_explains_the_same_commands() -> None:
+    """docs/tutorial.md repeats each block to explain it: it must not drift."""
+    tutorial = (ROOT / "docs" / "tutorial.md").read_text()
+
+    def commands(block: str) -> str:
+        return "\n".join(line for line in block.splitlines() if not line.startswith("#"))
+
+    tutorial_blocks = [
+        commands(b) for b in re.findall(r"^```sh\n(.*?)^```$", tutorial, re.S | re.M)
+    ]
+    for block in walkthrough_blocks(README.read_text()):
+        assert commands(block) in tutorial_blocks
