@@ -101,7 +101,12 @@ def django_setup() -> None:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """``text`` safe in a Markdown table cell: one line, pipes escaped, and
+    ``<`` outside code spans escaped so a comment's ``<group>`` stays text."""
+    pieces = text.replace("\n", " ").split("`")
+    for index in range(0, len(pieces), 2):  # outside code spans
+        pieces[index] = pieces[index].replace("<", "&lt;")
+    return "`".join(pieces).replace("|", "\\|")
 
 
 # --- errors -------------------------------------------------------------------

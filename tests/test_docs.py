@@ -136,6 +136,13 @@ def test_files_named_in_docs_exist(page: Path) -> None:
     assert missing == []
 
 
+def test_readme_links_point_at_existing_pages() -> None:
+    # mkdocs checks the links between docs pages; the README is outside it.
+    links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text())
+    assert "docs/tutorial.md" in links
+    assert [link for link in links if not (ROOT / link).exists()] == []
+
+
 DOTTED = re.compile(r"`((?:protection|signup)(?:\.\w+)+)`")
 CHECK_ID = re.compile(r"^protection\.[EW]\d{3}$")
 
