@@ -61,8 +61,24 @@ def test_settings_table_documents_every_default() -> None:
             assert f"| `{name}` |" in table
 
 
+def test_every_settings_catalogue_is_rendered() -> None:
+    # A new app-level conf.py with DEFAULTS (signup's, say) must be one more
+    # line in SETTINGS_CATALOGUES, or its settings would be missing from the docs.
+    found = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for app in ("protection", "signup")
+        for path in (ROOT / app).rglob("conf.py")
+        if "DEFAULTS" in path.read_text()
+    }
+    assert found == {module for module, _ in reference_tables.SETTINGS_CATALOGUES}
+
+
 def test_settings_descriptions_come_from_the_comments() -> None:
-    docs = {doc.name: doc for doc in reference_tables.settings_docs("protection.conf")}
+    docs = {
+        doc.name: doc
+        for module_name, _ in reference_tables.SETTINGS_CATALOGUES
+        for doc in reference_tables.settings_docs(module_name)
+    }
     assert docs["SIGNUP_LOOKUPS_PER_SESSION"].description == (
         "Lookups one anonymous session may make in its whole life."
     )
