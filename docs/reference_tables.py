@@ -3,7 +3,9 @@ on every ``mkdocs build`` (an mkdocs hook, see ``hooks:`` in mkdocs.yml), so
 no copy of them is committed and none can drift.
 
 A page asks for a table with a marker line: ``<!-- table: errors -->``,
-``<!-- table: settings -->`` or ``<!-- table: events -->``.
+``<!-- table: settings -->``, ``<!-- table: events -->``, the signatures of a
+module's public functions (``<!-- signatures: protection.keys -->``) or the
+arguments of a management command (``<!-- options: create_api_key -->``).
 
 - errors: the runtime ``protection.exceptions.ERROR_CATALOGUE``, read after
   ``django.setup()`` so codes that apps register from their AppConfig appear.
@@ -370,15 +372,68 @@ def signatures_list(module_name: str) -> str:
     return "\n".join(entries).strip()
 
 
+# --- management command options -------------------------------------------------
+
+# Options every Django command has; the docs list only a command's own.
+DJANGO_OPTIONS = {
+    "help",
+    "version",
+    "verbosity",
+    "settings",
+    "pythonpath",
+    "traceback",
+    "no_color",
+    "force_color",
+    "skip_checks",
+}
+
+
+def project_commands() -> dict[str, str]:
+    """Management command name -> app, for the commands of this project's apps."""
+    django_setup()
+    from django.core.management import get_commands
+
+    return {name: app for name, app in get_commands().items() if app in EVENT_SOURCES}
+
+
+def options_table(command: str) -> str:
+    """The arguments of ``command``, read from its own argument parser."""
+    from django.core.management import load_command_class
+
+    parser = load_command_class(project_commands()[command], command).create_parser(
+        "manage.py", command
+    )
+    rows = ["| argument | default | meaning |", "|---|---|---|"]
+    for action in parser._actions:
+        if action.dest in DJANGO_OPTIONS:
+            continue
+        name = " ".join(action.option_strings) or action.dest.upper()
+        if action.metavar or action.option_strings and action.nargs != 0:
+            name += f" {action.metavar or action.dest.upper()}"
+        if action.required:
+            default = "required"
+        elif action.default not in (None, ""):
+            default = f"`{action.default}`"
+        else:
+            default = "–"
+        meaning = action.help or ""
+        if action.choices:
+            meaning = f"{meaning} (one of {', '.join(f'`{c}`' for c in action.choices)})".strip()
+        rows.append(f"| `{name}` | {default} | {_cell(meaning)} |")
+    return "\n".join(rows) if len(rows) > 2 else "It takes no arguments."
+
+
 # --- the mkdocs hook ------------------------------------------------------------
 
 TABLES = {"errors": errors_table, "settings": settings_table, "events": events_table}
-MARKER = re.compile(r"^<!-- (table|signatures): ([\w.]+) -->$", re.M)
+MARKER = re.compile(r"^<!-- (table|signatures|options): ([\w.]+) -->$", re.M)
 
 
 def _replace(match: re.Match[str]) -> str:
     if match.group(1) == "signatures":
         return signatures_list(match.group(2))
+    if match.group(1) == "options":
+        return options_table(match.group(2))
     return TABLES[match.group(2)]()
 
 

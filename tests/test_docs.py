@@ -120,6 +120,21 @@ def test_event_scanner_follows_helpers_and_reports_computed_kinds(tmp_path: Path
     assert unresolved == ["app/services.py:8", "app/services.py:9"]
 
 
+def test_every_management_command_is_documented() -> None:
+    commands_page = (DOCS / "commands.md").read_text()
+    commands = reference_tables.project_commands()
+    assert {"create_api_key", "purge_expired", "quickstart"} <= set(commands)
+    headings = [line for line in commands_page.splitlines() if line.startswith("#")]
+    undocumented = [name for name in commands if not any(name in h for h in headings)]
+    assert sorted(undocumented) == []
+
+
+def test_options_table_reads_the_command_parser() -> None:
+    table = reference_tables.options_table("rotate_api_key")
+    assert "| `--grace GRACE` | `24h` |" in table
+    assert "| `KEY` | required |" in table
+
+
 def _config_environment_variables() -> set[str]:
     names: set[str] = set()
     for path in (ROOT / "config").glob("*.py"):
