@@ -22,8 +22,12 @@ run: $(STAMP)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py quickstart
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# Sets everything up and runs the whole test suite. With DATABASE_URL and
-# REDIS_URL set (as .ci/run sets them) it runs against PostgreSQL and Redis.
+# Sets everything up, runs the whole test suite and builds the docs strictly
+# (a broken link, or a reference table behind the code, fails). With
+# DATABASE_URL and REDIS_URL set (as .ci/run sets them) the tests run against
+# PostgreSQL and Redis. No --quiet for mkdocs: it would hide what --strict counts.
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir "$$site"; \
+	status=$$?; rm -rf "$$site"; exit $$status
