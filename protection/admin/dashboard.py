@@ -10,7 +10,7 @@ import datetime
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Q, Sum
 from django.db.models.functions import TruncHour
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -33,7 +33,7 @@ def events_per_hour(*, now: datetime.datetime) -> dict[str, Any]:
         SecurityEvent.objects.filter(created_at__gte=start, created_at__lt=end)
         .annotate(hour=TruncHour("created_at"))
         .values("hour", "kind")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("count"))
     )
     totals: dict[str, int] = {}
     cells: list[tuple[int, str, int]] = []
@@ -89,13 +89,13 @@ def top_offenders(*, since: datetime.datetime, limit: int = 10) -> dict[str, lis
     ips = (
         denied.exclude(client_ip__isnull=True)
         .values("client_ip")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("count"))
         .order_by("-n", "client_ip")[:limit]
     )
     keys = (
         denied.exclude(api_key__isnull=True)
         .values("api_key__public_id", "api_key__name")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("count"))
         .order_by("-n", "api_key__public_id")[:limit]
     )
     return {"ips": list(ips), "keys": list(keys)}

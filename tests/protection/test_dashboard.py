@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from protection.admin.dashboard import events_per_hour
+from protection.admin.dashboard import events_per_hour, top_offenders
 from protection.blocks import block_create
 from protection.events import SecurityEvent
 
@@ -96,3 +96,22 @@ def test_empty_dashboard_renders(staff_client):
     response = staff_client.get(URL)
     assert response.status_code == 200
     assert response.context["active_blocks"] == 0
+
+
+def test_the_dashboard_adds_up_counted_rows(admin_client):
+    # A row standing for 40 added-up denials counts as 40, not 1.
+    SecurityEvent.objects.create(
+        kind="api_key_auth",
+        decision="deny",
+        reason="api_key_invalid",
+        client_ip="192.0.2.77",
+        count=40,
+    )
+    SecurityEvent.objects.create(
+        kind="api_key_auth", decision="deny", reason="api_key_invalid", client_ip="192.0.2.78"
+    )
+    offenders = top_offenders(since=timezone.now() - datetime.timedelta(hours=1))
+    assert [(row["client_ip"], row["n"]) for row in offenders["ips"]][:2] == [
+        ("192.0.2.77", 40),
+        ("192.0.2.78", 1),
+    ]
