@@ -27,6 +27,7 @@ from protection.keys.models import (
     clean_origins,
     clean_scopes,
     clean_verifications,
+    validate_attestation_overrides,
 )
 
 LIFECYCLE_EVENT = "api_key_lifecycle"
@@ -42,6 +43,8 @@ UPDATABLE_FIELDS = frozenset(
         "recaptcha_version",
         "recaptcha_action",
         "recaptcha_min_score",
+        "attest_every_request",
+        "attestation_overrides",
         "expires_at",
     }
 )
@@ -70,6 +73,8 @@ def _clean_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError("An API key needs a name.", code="invalid_name")
     if "rate_limit_overrides" in cleaned and not isinstance(cleaned["rate_limit_overrides"], dict):
         raise ValidationError("Rate-limit overrides must be a JSON object.", code="invalid")
+    if "attestation_overrides" in cleaned:
+        validate_attestation_overrides(cleaned["attestation_overrides"])
     return cleaned
 
 
@@ -80,6 +85,7 @@ def api_key_create(
     scopes: Iterable[str] = SCOPES,
     allowed_origins: Iterable[str] = (),
     required_verifications: Iterable[str] = ("pow",),
+    attestation_overrides: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
     created_by: Any = None,
     replaces: ApiKey | None = None,
@@ -100,6 +106,7 @@ def api_key_create(
             "scopes": scopes,
             "allowed_origins": allowed_origins,
             "required_verifications": required_verifications,
+            "attestation_overrides": dict(attestation_overrides or {}),
         }
     )
     public_id = crypto.generate_public_id()
@@ -230,6 +237,8 @@ def api_key_rotate(
             recaptcha_version=old.recaptcha_version,
             recaptcha_action=old.recaptcha_action,
             recaptcha_min_score=old.recaptcha_min_score,
+            attest_every_request=old.attest_every_request,
+            attestation_overrides=dict(old.attestation_overrides),
             expires_at=expires_at,
             created_by=rotated_by,
             replaces=old,
