@@ -154,7 +154,7 @@ class JwksCache:
                 entry = self._entries[url] = shared
                 if kid in entry.keys:
                     return entry
-            if not self._shared_fetch_turn(url, cooldown) and entry is not None:
+            if not self._shared_fetch_turn(url, cooldown, now) and entry is not None:
                 return entry  # another process fetched within the cooldown
             fetched = self._fetch(url, now)
             if fetched is not None:
@@ -199,10 +199,21 @@ class JwksCache:
             return None
 
     @staticmethod
-    def _shared_fetch_turn(url: str, cooldown: float) -> bool:
-        """True if this process may fetch now (no other did within the cooldown)."""
+    def _shared_fetch_turn(url: str, cooldown: float, now: float) -> bool:
+        """True if this process may fetch now (no other did within the cooldown).
+
+        The marker holds the fetch time, compared with ``now``, so the cooldown
+        follows the same clock as everything else (and expires by itself).
+        """
+        marker = _shared_key(url) + ":fetch"
+        timeout = max(1, int(cooldown))
         try:
-            return bool(cache.add(_shared_key(url) + ":fetch", 1, timeout=max(1, int(cooldown))))
+            if cache.add(marker, now, timeout=timeout):
+                return True
+            if now - float(cache.get(marker) or 0.0) >= cooldown:
+                cache.set(marker, now, timeout=timeout)
+                return True
+            return False
         except Exception:
             return True  # cache down: the per-process cooldown still bounds fetches
 
