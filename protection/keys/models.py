@@ -78,13 +78,17 @@ def validate_attestation_overrides(value: Any) -> None:
     ``{"app_check_app_ids": [str, ...], "app_check_project_number": "123",
     "approov_secret": "<name in GATEHOUSE APPROOV_SECRETS>"}``, each optional."""
     if not isinstance(value, dict):
-        raise ValidationError("Attestation overrides must be a JSON object.", code="invalid")
+        # Not code="invalid": a ModelForm would replace the message with its JSON
+        # field's own "Enter a valid JSON." for that code.
+        raise ValidationError(
+            "Attestation overrides must be a JSON object.", code="invalid_attestation_overrides"
+        )
     unknown = sorted(set(value) - set(ATTESTATION_OVERRIDES))
     if unknown:
         raise ValidationError(
             f"Unknown attestation override(s): {', '.join(unknown)}. Choose from: "
             f"{', '.join(ATTESTATION_OVERRIDES)}.",
-            code="invalid",
+            code="invalid_attestation_overrides",
         )
     app_ids = value.get("app_check_app_ids", [])
     if not isinstance(app_ids, list) or not all(
@@ -93,20 +97,20 @@ def validate_attestation_overrides(value: Any) -> None:
         raise ValidationError(
             "app_check_app_ids must be a list of Firebase app ids, e.g. "
             '["1:1234567890:android:0a1b2c3d"].',
-            code="invalid",
+            code="invalid_attestation_overrides",
         )
     number = value.get("app_check_project_number", "")
     if not isinstance(number, str) or (number and not (number.isascii() and number.isdigit())):
         raise ValidationError(
             "app_check_project_number must be the Firebase project number, digits only.",
-            code="invalid",
+            code="invalid_attestation_overrides",
         )
     secret_name = value.get("approov_secret", "")
     if not isinstance(secret_name, str) or len(secret_name) > 64:
         raise ValidationError(
             "approov_secret must name a secret of GATEHOUSE APPROOV_SECRETS "
             "(GATEHOUSE_APPROOV_SECRET_<NAME>), not hold one.",
-            code="invalid",
+            code="invalid_attestation_overrides",
         )
 
 

@@ -106,7 +106,7 @@ def api_key_create(
             "scopes": scopes,
             "allowed_origins": allowed_origins,
             "required_verifications": required_verifications,
-            "attestation_overrides": dict(attestation_overrides or {}),
+            "attestation_overrides": {} if attestation_overrides is None else attestation_overrides,
         }
     )
     public_id = crypto.generate_public_id()
