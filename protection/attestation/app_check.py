@@ -30,6 +30,7 @@ from protection.attestation.base import (
     invalid,
     numeric_claim,
     unavailable,
+    unverified_header,
     verifier_register,
 )
 from protection.attestation.jwks import jwks_cache
@@ -101,8 +102,8 @@ class AppCheckVerifier:
         if not project_number or not app_ids:
             raise unavailable("not_configured")
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            header = unverified_header(token)
+        except ValueError:
             raise invalid("malformed") from None
         if header.get("alg") != ALGORITHM:
             raise invalid("alg_not_allowed")

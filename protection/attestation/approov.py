@@ -35,6 +35,7 @@ from protection.attestation.base import (
     invalid,
     numeric_claim,
     unavailable,
+    unverified_header,
     verifier_register,
 )
 from protection.conf import gatehouse_settings
@@ -125,8 +126,8 @@ class ApproovVerifier:
         if secret is None and public is None:
             raise unavailable("not_configured")
         try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
-        except jwt.PyJWTError:
+            algorithm = unverified_header(token).get("alg")
+        except ValueError:
             raise invalid("malformed") from None
         # The key follows from the algorithm we pinned, never from the token:
         # HS256 is only ever keyed with the secret.

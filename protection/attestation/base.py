@@ -14,6 +14,7 @@ modules named in ``VERIFIER_MODULES`` on first use.
 
 import base64
 import datetime
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -119,6 +120,28 @@ def b64decode_any(text: str) -> bytes:
         return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
     except (ValueError, base64.binascii.Error) as exc:
         raise ValueError("not base64") from exc
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWT, read without verifying anything.
+
+    Only the first segment is decoded: PyJWT's ``get_unverified_header``
+    parses (and checks character by character) the whole token, signature
+    included, which cost as much again as the verification itself.
+    Raises ValueError for anything that is not a three-segment token with a
+    JSON object header.
+    """
+    segment, dot, rest = token.partition(".")
+    if not dot or rest.count(".") != 1 or not segment.isascii():
+        raise ValueError("not a compact JWT")
+    value = segment.rstrip("=")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (ValueError, UnicodeDecodeError, base64.binascii.Error) as exc:
+        raise ValueError("unreadable JWT header") from exc
+    if not isinstance(header, dict):
+        raise ValueError("JWT header is not an object")
+    return header
 
 
 def numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
