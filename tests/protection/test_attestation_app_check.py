@@ -236,6 +236,36 @@ def test_keys_are_kept_six_hours_at_most(key, configured):
     assert configured.fetches == 2
 
 
+def test_six_hours_is_a_hard_cap_whatever_the_setting(key, configured, settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "APPCHECK_JWKS_MAX_AGE": 7 * 24 * 3600}
+    configured.cache_control = "public, max-age=604800"
+    token = app_check_token(KEY, now=at(6 * 3600))
+    assert verify(key, token).verified
+    assert verify(key, token, now=at(6 * 3600 + 1)).verified
+    assert configured.fetches == 2
+
+
+class BrokenCache:
+    """A shared cache that is down: every call fails."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("cache down")
+
+        return fail
+
+
+def test_with_the_shared_cache_down_each_process_still_keeps_the_cooldown(
+    key, configured, monkeypatch
+):
+    monkeypatch.setattr("protection.attestation.jwks.cache", BrokenCache())
+    assert verify(key, app_check_token(KEY)).verified
+    for second in range(1, 51):
+        forged = app_check_token(OTHER_KEY, kid=uuid.uuid4().hex)
+        assert refused(key, forged, now=at(second)) == "app_check_unknown_kid"
+    assert configured.fetches == 1
+
+
 def test_a_failed_fetch_keeps_the_keys_held(key, configured):
     configured.cache_control = "max-age=300"
     assert verify(key, app_check_token(KEY)).verified
