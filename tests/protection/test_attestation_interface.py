@@ -1,6 +1,7 @@
 """The one entry point: what a key requires, optional evidence, the registry, blocking."""
 
 import copy
+import json
 import os
 from collections.abc import Iterator
 
@@ -232,3 +233,32 @@ def test_an_unavailable_verifier_blocks_nobody(make_api_key, settings, low_thres
         with pytest.raises(ProtectionError):
             verify(api_key, client_ip="192.0.2.50", **{"Approov-Token": "x"})
     assert not BlockedClient.objects.exists()
+
+
+# --- what the client sees ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code, status",
+    [
+        ("attestation_required", 403),
+        ("attestation_invalid", 403),
+        ("attestation_replayed", 403),
+        ("attestation_unavailable", 503),
+    ],
+)
+def test_refusals_render_as_problem_json_naming_the_verifier(make_api_key, secret, code, status):
+    from protection.errors import problem_for_exception
+
+    api_key, _ = make_api_key(required_verifications=["approov"])
+    error = ProtectionError(code, extra={"verifier": "approov"})
+    response = problem_for_exception(error)
+    body = json.loads(response.content)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/problem+json"
+    assert (body["code"], body["status"], body["verifier"]) == (code, status, "approov")
+    # And a real refusal carries exactly that.
+    with pytest.raises(ProtectionError) as excinfo:
+        verify(api_key, **{"Approov-Token": "garbage"})
+    refused = json.loads(problem_for_exception(excinfo.value).content)
+    assert (refused["code"], refused["verifier"]) == ("attestation_invalid", "approov")
