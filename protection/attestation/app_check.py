@@ -132,7 +132,7 @@ class AppCheckVerifier:
                     "verify_iat": False,
                     "verify_aud": False,
                     "verify_iss": False,
-                },  # fmt: skip
+                },
             )
         except jwt.InvalidSignatureError:
             raise invalid("bad_signature") from None

@@ -149,7 +149,7 @@ class ApproovVerifier:
                     "verify_iat": False,
                     "verify_aud": False,
                     "verify_iss": False,
-                },  # fmt: skip
+                },
             )
         except jwt.InvalidSignatureError:
             raise invalid("bad_signature") from None
