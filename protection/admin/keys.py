@@ -31,6 +31,7 @@ from protection.keys import (
     api_key_update,
     clean_origins,
 )
+from protection.keys.models import clean_attest_every_request
 from protection.keys.services import DEFAULT_GRACE, UPDATABLE_FIELDS
 
 TEMPLATES = "admin/protection/apikey/"
@@ -98,6 +99,17 @@ class ApiKeyForm(forms.ModelForm):
     def clean_attestation_overrides(self) -> dict:
         value = self.cleaned_data.get("attestation_overrides")
         return {} if value in (None, "") else value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            clean_attest_every_request(
+                cleaned.get("attest_every_request", False),
+                cleaned.get("required_verifications") or [],
+            )
+        except ValidationError as error:
+            self.add_error("attest_every_request", error)
+        return cleaned
 
 
 class RevokeForm(forms.Form):

@@ -43,6 +43,7 @@ from protection.attestation.base import (
 )
 from protection.events import event_record
 from protection.exceptions import ProtectionError
+from protection.keys.models import ATTESTATION_VERIFICATIONS  # the names this package decides
 
 __all__ = [
     "ATTESTATION_VERIFICATIONS",
@@ -58,8 +59,6 @@ __all__ = [
     "verifier_unregister",
 ]
 
-# Verification names (ApiKey.required_verifications) this package decides.
-ATTESTATION_VERIFICATIONS = ("approov", "app_check", "app_attest")
 VERIFIER_MODULES = (
     "protection.attestation.approov",
     "protection.attestation.app_check",

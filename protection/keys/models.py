@@ -22,6 +22,8 @@ SCOPES = ("session", "lookup", "create")
 # pow and recaptcha: protection.challenges; approov, app_check, app_attest:
 # protection.attestation (app attestation); dpop: protection.dpop (key-bound tokens).
 VERIFICATIONS = ("pow", "recaptcha", "approov", "app_check", "app_attest", "dpop")
+# The verifications attest_every_request applies to (protection.attestation).
+ATTESTATION_VERIFICATIONS = ("approov", "app_check", "app_attest")
 # What attestation_overrides may hold: per-key additions to the GATEHOUSE
 # attestation settings. Secrets never: a key names one of APPROOV_SECRETS.
 ATTESTATION_OVERRIDES = ("app_check_app_ids", "app_check_project_number", "approov_secret")
@@ -71,6 +73,17 @@ def clean_verifications(values: Iterable[str] | str) -> list[str]:
             code="invalid_verification",
         )
     return names
+
+
+def clean_attest_every_request(value: bool, verifications: Iterable[str]) -> bool:
+    """Return ``value``; ``ValidationError`` if it is set on a key without attestation."""
+    if value and not set(verifications) & set(ATTESTATION_VERIFICATIONS):
+        raise ValidationError(
+            "Attesting every request needs an attestation verification: "
+            f"require one of {', '.join(ATTESTATION_VERIFICATIONS)}.",
+            code="invalid_attest_every_request",
+        )
+    return bool(value)
 
 
 def validate_attestation_overrides(value: Any) -> None:

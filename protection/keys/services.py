@@ -24,6 +24,7 @@ from protection.keys.models import (
     ApiKey,
     ApiKeyStatus,
     api_key_status,
+    clean_attest_every_request,
     clean_origins,
     clean_scopes,
     clean_verifications,
@@ -109,6 +110,9 @@ def api_key_create(
             "attestation_overrides": {} if attestation_overrides is None else attestation_overrides,
         }
     )
+    fields["attest_every_request"] = clean_attest_every_request(
+        extra_fields.pop("attest_every_request", False), fields["required_verifications"]
+    )
     public_id = crypto.generate_public_id()
     raw_key, secret = crypto.generate_raw_key(kind=kind, public_id=public_id)
     with transaction.atomic():
@@ -150,6 +154,11 @@ def api_key_update(
         locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
         if locked.revoked_at is not None:
             raise ProtectionError("api_key_revoked", "A revoked key cannot be changed.")
+        if {"attest_every_request", "required_verifications"} & set(cleaned):
+            cleaned["attest_every_request"] = clean_attest_every_request(
+                cleaned.get("attest_every_request", locked.attest_every_request),
+                cleaned.get("required_verifications", locked.required_verifications),
+            )
         for name, value in cleaned.items():
             setattr(locked, name, value)
         locked.save(update_fields=sorted(cleaned) or None)

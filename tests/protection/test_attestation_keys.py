@@ -43,6 +43,19 @@ def test_without_the_flag_attestation_is_for_sessions_only():
     assert ApiKey.objects.get().attest_every_request is False
 
 
+def test_every_request_mode_needs_an_attestation_verification():
+    with pytest.raises(CommandError, match="needs an attestation verification"):
+        run("--name", "x", "--require", "pow,dpop", "--attest-every-request")
+    assert not ApiKey.objects.exists()
+    key, _ = api_key_create(name="y", required_verifications=["approov"], attest_every_request=True)
+    with pytest.raises(ValidationError):  # dropping the attestation would leave the mode empty
+        api_key_update(api_key=key, changes={"required_verifications": ["pow"]})
+    changed = api_key_update(
+        api_key=key, changes={"required_verifications": ["pow"], "attest_every_request": False}
+    )
+    assert (changed.required_verifications, changed.attest_every_request) == (["pow"], False)
+
+
 def test_unknown_verification_is_refused():
     with pytest.raises(CommandError, match="Unknown verification"):
         run("--name", "x", "--require", "approov,safetynet")
@@ -119,6 +132,10 @@ def test_admin_creates_a_key_requiring_attestation(django_user_model):
         {**form, "attestation_overrides": '{"approov_secret_value": "x"}'},
     )
     assert "Unknown attestation override" in bad.content.decode()
+    pointless = client.post(
+        "/admin/protection/apikey/add/", {**form, "required_verifications": ["pow"]}
+    )
+    assert "needs an attestation verification" in pointless.content.decode()
     assert ApiKey.objects.count() == 1
 
 
