@@ -216,6 +216,22 @@ GATEHOUSE = {
         else {}
     ),
     "MAX_BODY_BYTES": DATA_UPLOAD_MAX_MEMORY_SIZE,
+    # App attestation (protection.attestation): secrets only from the environment.
+    # GATEHOUSE_APPROOV_SECRET_<NAME> adds a named secret keys can pick.
+    "APPROOV_SECRET": os.environ.get("GATEHOUSE_APPROOV_SECRET", ""),
+    "APPROOV_SECRETS": {
+        name.removeprefix("GATEHOUSE_APPROOV_SECRET_").lower(): value
+        for name, value in os.environ.items()
+        if name.startswith("GATEHOUSE_APPROOV_SECRET_") and value
+    },
+    "APPCHECK_PROJECT_NUMBER": os.environ.get("GATEHOUSE_APPCHECK_PROJECT_NUMBER", ""),
+    "APPCHECK_APP_IDS": env_list("GATEHOUSE_APPCHECK_APP_IDS"),
+    **(
+        {"APPCHECK_JWKS_URL": os.environ["GATEHOUSE_APPCHECK_JWKS_URL"]}
+        if os.environ.get("GATEHOUSE_APPCHECK_JWKS_URL")
+        else {}
+    ),
+    "PUBLIC_BASE_URL": os.environ.get("GATEHOUSE_PUBLIC_BASE_URL", ""),
 }
 
 LOGGING = {

@@ -19,3 +19,13 @@ def refuse_development_secrets() -> None:
             "Refusing to start with DEBUG off and the development GATEHOUSE_SIGNING_KEY. "
             "Set GATEHOUSE_SIGNING_KEY to a long random value distinct from DJANGO_SECRET_KEY."
         )
+
+
+def refuse_unusable_attestation_settings() -> None:
+    """Stop a server whose attestation settings cannot work (protection.E006 / E007):
+    a short or undecodable Approov secret would otherwise surface as 503s later."""
+    from protection.checks import check_attestation_settings
+
+    errors = check_attestation_settings(None)
+    if errors:
+        raise ImproperlyConfigured(" ".join(f"{error.id}: {error.msg}" for error in errors))

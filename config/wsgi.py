@@ -8,6 +8,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
 
-from config.startup import refuse_development_secrets  # noqa: E402
+from config.startup import (  # noqa: E402
+    refuse_development_secrets,
+    refuse_unusable_attestation_settings,
+)
 
 refuse_development_secrets()
+refuse_unusable_attestation_settings()

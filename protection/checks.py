@@ -9,6 +9,12 @@
   accept every token: reCAPTCHA would protect nothing). Deploy check.
 - protection.E005: a rate in GATEHOUSE (RATE_LIMITS or any registered *_RATE) that
   does not parse: caught at start-up rather than on the first request.
+- protection.E006: an Approov secret (APPROOV_SECRET or one of
+  APPROOV_SECRETS) that is not base64 / base64url or decodes to under 32
+  bytes, or an APPROOV_PUBLIC_KEY that does not load or whose algorithm
+  is not an asymmetric one.
+- protection.E007: App Check settings that cannot work: a project number
+  that is not digits, or a JWKS URL that is not https (http only to loopback).
 """
 
 from typing import Any
@@ -121,3 +127,76 @@ def check_rate_settings(app_configs: Any, **kwargs: Any) -> list[checks.CheckMes
         )
         for problem in problems
     ]
+
+
+@checks.register()
+def check_attestation_settings(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from urllib.parse import urlsplit
+
+    from protection.attestation.approov import (
+        ASYMMETRIC_ALGORITHMS,
+        MIN_SECRET_BYTES,
+        approov_public_key,
+        approov_secret_decode,
+    )
+
+    errors: list[checks.CheckMessage] = []
+    secrets = {"APPROOV_SECRET": gatehouse_settings.APPROOV_SECRET}
+    for name, value in (gatehouse_settings.APPROOV_SECRETS or {}).items():
+        secrets[f"APPROOV_SECRETS[{name!r}]"] = value
+    for label, value in secrets.items():
+        if not value:
+            continue
+        try:
+            approov_secret_decode(value)
+        except ValueError as exc:
+            errors.append(
+                checks.Error(
+                    f"GATEHOUSE {label} is not a usable Approov secret ({exc}).",
+                    hint=f"Paste the account secret as Approov prints it: base64 or "
+                    f"base64url of at least {MIN_SECRET_BYTES} bytes.",
+                    id="protection.E006",
+                )
+            )
+    pem = gatehouse_settings.APPROOV_PUBLIC_KEY
+    algorithm = gatehouse_settings.APPROOV_PUBLIC_KEY_ALGORITHM
+    if pem or algorithm:
+        problem = ""
+        if algorithm not in ASYMMETRIC_ALGORITHMS:
+            problem = f"APPROOV_PUBLIC_KEY_ALGORITHM {algorithm!r} is not asymmetric"
+        else:
+            try:
+                approov_public_key(pem)
+            except (ValueError, TypeError) as exc:
+                problem = f"APPROOV_PUBLIC_KEY does not load as a PEM public key ({exc})"
+        if problem:
+            errors.append(
+                checks.Error(
+                    f"GATEHOUSE {problem}.",
+                    hint="Set both, e.g. ES256 and the PEM of the account's public key, "
+                    "or neither.",
+                    id="protection.E006",
+                )
+            )
+    number = str(gatehouse_settings.APPCHECK_PROJECT_NUMBER or "")
+    if number and not (number.isascii() and number.isdigit()):
+        errors.append(
+            checks.Error(
+                "GATEHOUSE APPCHECK_PROJECT_NUMBER is not a Firebase project number.",
+                hint="Use the project number (digits, Firebase console > Project "
+                "settings), not the project id.",
+                id="protection.E007",
+            )
+        )
+    url = urlsplit(str(gatehouse_settings.APPCHECK_JWKS_URL or ""))
+    loopback = url.hostname in ("127.0.0.1", "::1", "localhost")
+    if not (url.scheme == "https" or (url.scheme == "http" and loopback)):
+        errors.append(
+            checks.Error(
+                "GATEHOUSE APPCHECK_JWKS_URL must be an https URL.",
+                hint="Leave GATEHOUSE_APPCHECK_JWKS_URL unset for Google's "
+                "https://firebaseappcheck.googleapis.com/v1/jwks.",
+                id="protection.E007",
+            )
+        )
+    return errors

@@ -186,7 +186,13 @@ DEFAULTS: dict[str, Any] = {
         {
             "name": "ip-verification-failures",
             "dimension": "ip",
-            "kinds": ["challenge_failed", "token_invalid", "api_key_invalid"],
+            "kinds": [
+                "challenge_failed",
+                "token_invalid",
+                "api_key_invalid",
+                "attestation_failed",
+                "attestation_replayed",
+            ],
             "threshold": 30,
             "window": 600,
             "duration": 1800,
@@ -218,7 +224,13 @@ DEFAULTS: dict[str, Any] = {
         {
             "name": "device-abuse",
             "dimension": "device",
-            "kinds": ["rate_limited", "challenge_failed", "enumeration_suspected"],
+            "kinds": [
+                "rate_limited",
+                "challenge_failed",
+                "enumeration_suspected",
+                "attestation_failed",
+                "attestation_replayed",
+            ],
             "threshold": 30,
             "window": 600,
             "duration": 3600,
@@ -239,6 +251,54 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_BLOCK_EXEMPT_NETWORKS": [],
     # Upper bound of key_difficulty_boost(), whatever the rules add up to.
     "KEY_DIFFICULTY_BOOST_MAX": 3,
+    # --- App attestation (protection.attestation) ----------------------------
+    # Evidence that the caller is a genuine build of a mobile or web app, asked
+    # for by keys whose required verifications name approov / app_check (and
+    # app_attest); on every lookup and create too with ApiKey.attest_every_request.
+    # Approov: the account's HS256 secret, base64 or base64url (32 bytes at
+    # least; protection.E006 refuses less at start-up). Empty = Approov off.
+    "APPROOV_SECRET": "",
+    # Further named secrets ({name: base64 secret}) a key may pick with
+    # attestation_overrides["approov_secret"] (one Approov account per app).
+    "APPROOV_SECRETS": {},
+    # Header the Approov SDK sends the token in.
+    "APPROOV_HEADER": "Approov-Token",
+    # Optional second accepted algorithm (e.g. "ES256", "RS256") and its PEM
+    # public key, for accounts that sign tokens asymmetrically.
+    "APPROOV_PUBLIC_KEY": "",
+    "APPROOV_PUBLIC_KEY_ALGORITHM": "",
+    # Seconds of clock skew accepted on exp.
+    "APPROOV_LEEWAY": 5,
+    # Header whose SHA-256 the token's "pay" claim binds on lookup and create
+    # (on POST /api/v1/sessions it is always X-Api-Key: no Authorization yet).
+    "APPROOV_BINDING_HEADER": "Authorization",
+    # A token without "pay" (Approov's failover tokens) is refused unless True.
+    "APPROOV_ALLOW_MISSING_PAY": False,
+    # Firebase App Check: the Firebase project number and the app ids
+    # (1:123:android:abc...) whose tokens are accepted; keys may add app ids.
+    "APPCHECK_PROJECT_NUMBER": "",
+    "APPCHECK_APP_IDS": [],
+    "APPCHECK_HEADER": "X-Firebase-AppCheck",
+    "APPCHECK_JWKS_URL": "https://firebaseappcheck.googleapis.com/v1/jwks",
+    # Keys are kept as long as the JWKS response's max-age says, at most this
+    # (seconds; never more than 6 hours whatever is set here).
+    "APPCHECK_JWKS_MAX_AGE": 6 * 3600,
+    # An unknown "kid" refetches the JWKS at most once per this many seconds
+    # (per process and, through the shared cache, across processes), so a
+    # flood of random kids is not a flood of fetches. Also the pause after a
+    # failed fetch, during which the previously fetched keys stay in use.
+    "APPCHECK_JWKS_REFETCH_COOLDOWN": 60,
+    # Total deadline (seconds) of one JWKS fetch or token consumption call.
+    "APPCHECK_HTTP_TIMEOUT": 3.0,
+    "APPCHECK_LEEWAY": 5,
+    # Limited-use tokens: POSTed as {"app_check_token": ...} to this URL
+    # ("{project_number}" is replaced) with this bearer credential; a reply
+    # {"alreadyConsumed": true} is attestation_replayed. Empty = not consumed.
+    "APPCHECK_CONSUME_URL": "",
+    "APPCHECK_CONSUME_BEARER": "",
+    # Public origin of this deployment (https://api.example), for proofs that
+    # name the URL they were made for (DPoP "htu").
+    "PUBLIC_BASE_URL": "",
 }
 
 

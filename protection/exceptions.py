@@ -53,6 +53,20 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
         403, "Verification failed", "The reCAPTCHA token is missing or was not accepted."
     ),
     "forbidden": ErrorSpec(403, "Forbidden", "The request was refused."),
+    # App attestation (protection.attestation): "verification failed", so 403
+    # like challenge_failed, also when the evidence is missing altogether.
+    "attestation_required": ErrorSpec(
+        403, "Attestation required", "This API key requires app attestation evidence."
+    ),
+    "attestation_invalid": ErrorSpec(
+        403, "Attestation invalid", "The app attestation evidence was not accepted."
+    ),
+    "attestation_replayed": ErrorSpec(
+        403, "Attestation replayed", "This attestation evidence has already been used."
+    ),
+    "attestation_unavailable": ErrorSpec(
+        503, "Attestation unavailable", "App attestation could not be checked; retry later."
+    ),
     # 404, 405, 406, 409, 413, 415
     "not_found": ErrorSpec(404, "Not found", "No such resource."),
     "method_not_allowed": ErrorSpec(405, "Method not allowed", "This method is not allowed here."),

@@ -32,6 +32,7 @@ from protection.keys import (
     api_key_update,
     clean_origins,
 )
+from protection.keys.models import clean_attest_every_request
 from protection.keys.services import DEFAULT_GRACE, UPDATABLE_FIELDS
 
 TEMPLATES = "admin/protection/apikey/"
@@ -55,7 +56,8 @@ class ApiKeyForm(forms.ModelForm):
         choices=[(name, name) for name in VERIFICATIONS],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="What a client must pass before a session is issued. None ticked: nothing.",
+        help_text="What a client must pass before a session is issued. None ticked: nothing. "
+        "approov / app_check / app_attest: app attestation (see docs/attestation.md).",
     )
 
     class Meta:
@@ -69,6 +71,8 @@ class ApiKeyForm(forms.ModelForm):
             "recaptcha_version",
             "recaptcha_action",
             "recaptcha_min_score",
+            "attest_every_request",
+            "attestation_overrides",
             "rate_limit_overrides",
             "expires_at",
         ]
@@ -92,6 +96,21 @@ class ApiKeyForm(forms.ModelForm):
         if not isinstance(value, dict):
             raise ValidationError('Enter a JSON object, e.g. {"lookup": {"key": ["30/m"]}}.')
         return value
+
+    def clean_attestation_overrides(self) -> dict:
+        value = self.cleaned_data.get("attestation_overrides")
+        return {} if value in (None, "") else value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            clean_attest_every_request(
+                cleaned.get("attest_every_request", False),
+                cleaned.get("required_verifications") or [],
+            )
+        except ValidationError as error:
+            self.add_error("attest_every_request", error)
+        return cleaned
 
 
 class RevokeForm(forms.Form):
@@ -189,6 +208,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             allowed_origins=data["allowed_origins"],
             required_verifications=data["required_verifications"],
             rate_limit_overrides=data.get("rate_limit_overrides") or {},
+            attest_every_request=data.get("attest_every_request", False),
+            attestation_overrides=data.get("attestation_overrides") or {},
             expires_at=data.get("expires_at"),
             created_by=request.user,
         )

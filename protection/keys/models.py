@@ -19,7 +19,14 @@ from django.utils import timezone
 from protection.ratelimit.rates import validate_rate_limit_overrides
 
 SCOPES = ("session", "lookup", "create")
-VERIFICATIONS = ("pow", "recaptcha")
+# pow and recaptcha: protection.challenges; approov, app_check, app_attest:
+# protection.attestation (app attestation); dpop: protection.dpop (key-bound tokens).
+VERIFICATIONS = ("pow", "recaptcha", "approov", "app_check", "app_attest", "dpop")
+# The verifications attest_every_request applies to (protection.attestation).
+ATTESTATION_VERIFICATIONS = ("approov", "app_check", "app_attest")
+# What attestation_overrides may hold: per-key additions to the GATEHOUSE
+# attestation settings. Secrets never: a key names one of APPROOV_SECRETS.
+ATTESTATION_OVERRIDES = ("app_check_app_ids", "app_check_project_number", "approov_secret")
 NO_VERIFICATION = "none"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -66,6 +73,58 @@ def clean_verifications(values: Iterable[str] | str) -> list[str]:
             code="invalid_verification",
         )
     return names
+
+
+def clean_attest_every_request(value: bool, verifications: Iterable[str]) -> bool:
+    """Return ``value``; ``ValidationError`` if it is set on a key without attestation."""
+    if value and not set(verifications) & set(ATTESTATION_VERIFICATIONS):
+        raise ValidationError(
+            "Attesting every request needs an attestation verification: "
+            f"require one of {', '.join(ATTESTATION_VERIFICATIONS)}.",
+            code="invalid_attest_every_request",
+        )
+    return bool(value)
+
+
+def validate_attestation_overrides(value: Any) -> None:
+    """Raise ``ValidationError`` unless ``value`` is a valid overrides object:
+    ``{"app_check_app_ids": [str, ...], "app_check_project_number": "123",
+    "approov_secret": "<name in GATEHOUSE APPROOV_SECRETS>"}``, each optional."""
+    if not isinstance(value, dict):
+        # Not code="invalid": a ModelForm would replace the message with its JSON
+        # field's own "Enter a valid JSON." for that code.
+        raise ValidationError(
+            "Attestation overrides must be a JSON object.", code="invalid_attestation_overrides"
+        )
+    unknown = sorted(set(value) - set(ATTESTATION_OVERRIDES))
+    if unknown:
+        raise ValidationError(
+            f"Unknown attestation override(s): {', '.join(unknown)}. Choose from: "
+            f"{', '.join(ATTESTATION_OVERRIDES)}.",
+            code="invalid_attestation_overrides",
+        )
+    app_ids = value.get("app_check_app_ids", [])
+    if not isinstance(app_ids, list) or not all(
+        isinstance(app_id, str) and app_id.strip() and len(app_id) <= 200 for app_id in app_ids
+    ):
+        raise ValidationError(
+            "app_check_app_ids must be a list of Firebase app ids, e.g. "
+            '["1:1234567890:android:0a1b2c3d"].',
+            code="invalid_attestation_overrides",
+        )
+    number = value.get("app_check_project_number", "")
+    if not isinstance(number, str) or (number and not (number.isascii() and number.isdigit())):
+        raise ValidationError(
+            "app_check_project_number must be the Firebase project number, digits only.",
+            code="invalid_attestation_overrides",
+        )
+    secret_name = value.get("approov_secret", "")
+    if not isinstance(secret_name, str) or len(secret_name) > 64:
+        raise ValidationError(
+            "approov_secret must name a secret of GATEHOUSE APPROOV_SECRETS "
+            "(GATEHOUSE_APPROOV_SECRET_<NAME>), not hold one.",
+            code="invalid_attestation_overrides",
+        )
 
 
 def normalize_origin(value: str) -> str:
@@ -166,6 +225,21 @@ class ApiKey(models.Model):
         default=0.5,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="v3: lowest score accepted, 0.0 (bot) to 1.0 (human).",
+    )
+
+    # App attestation (protection.attestation), for keys whose required
+    # verifications name approov, app_check or app_attest.
+    attest_every_request = models.BooleanField(
+        default=False,
+        help_text="Also require the attestation evidence on every lookup and create "
+        "(keys of mobile apps), not only when a session is issued.",
+    )
+    attestation_overrides = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_attestation_overrides],
+        help_text='Per-key additions, e.g. {"app_check_app_ids": ["1:123:ios:abc"], '
+        '"approov_secret": "shop"} (a name from GATEHOUSE_APPROOV_SECRET_<NAME>).',
     )
 
     objects = ApiKeyQuerySet.as_manager()

@@ -24,9 +24,11 @@ from protection.keys.models import (
     ApiKey,
     ApiKeyStatus,
     api_key_status,
+    clean_attest_every_request,
     clean_origins,
     clean_scopes,
     clean_verifications,
+    validate_attestation_overrides,
 )
 
 LIFECYCLE_EVENT = "api_key_lifecycle"
@@ -42,6 +44,8 @@ UPDATABLE_FIELDS = frozenset(
         "recaptcha_version",
         "recaptcha_action",
         "recaptcha_min_score",
+        "attest_every_request",
+        "attestation_overrides",
         "expires_at",
     }
 )
@@ -70,6 +74,8 @@ def _clean_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError("An API key needs a name.", code="invalid_name")
     if "rate_limit_overrides" in cleaned and not isinstance(cleaned["rate_limit_overrides"], dict):
         raise ValidationError("Rate-limit overrides must be a JSON object.", code="invalid")
+    if "attestation_overrides" in cleaned:
+        validate_attestation_overrides(cleaned["attestation_overrides"])
     return cleaned
 
 
@@ -80,6 +86,7 @@ def api_key_create(
     scopes: Iterable[str] = SCOPES,
     allowed_origins: Iterable[str] = (),
     required_verifications: Iterable[str] = ("pow",),
+    attestation_overrides: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
     created_by: Any = None,
     replaces: ApiKey | None = None,
@@ -100,7 +107,11 @@ def api_key_create(
             "scopes": scopes,
             "allowed_origins": allowed_origins,
             "required_verifications": required_verifications,
+            "attestation_overrides": {} if attestation_overrides is None else attestation_overrides,
         }
+    )
+    fields["attest_every_request"] = clean_attest_every_request(
+        extra_fields.pop("attest_every_request", False), fields["required_verifications"]
     )
     public_id = crypto.generate_public_id()
     raw_key, secret = crypto.generate_raw_key(kind=kind, public_id=public_id)
@@ -143,6 +154,11 @@ def api_key_update(
         locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
         if locked.revoked_at is not None:
             raise ProtectionError("api_key_revoked", "A revoked key cannot be changed.")
+        if {"attest_every_request", "required_verifications"} & set(cleaned):
+            cleaned["attest_every_request"] = clean_attest_every_request(
+                cleaned.get("attest_every_request", locked.attest_every_request),
+                cleaned.get("required_verifications", locked.required_verifications),
+            )
         for name, value in cleaned.items():
             setattr(locked, name, value)
         locked.save(update_fields=sorted(cleaned) or None)
@@ -230,6 +246,8 @@ def api_key_rotate(
             recaptcha_version=old.recaptcha_version,
             recaptcha_action=old.recaptcha_action,
             recaptcha_min_score=old.recaptcha_min_score,
+            attest_every_request=old.attest_every_request,
+            attestation_overrides=dict(old.attestation_overrides),
             expires_at=expires_at,
             created_by=rotated_by,
             replaces=old,

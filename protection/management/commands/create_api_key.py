@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from protection.durations import parse_duration
-from protection.keys import SCOPES, ApiKey, api_key_create
+from protection.keys import SCOPES, VERIFICATIONS, ApiKey, api_key_create
 
 
 class Command(BaseCommand):
@@ -18,7 +18,16 @@ class Command(BaseCommand):
         parser.add_argument("--kind", choices=ApiKey.Kind.values, default="publishable")
         parser.add_argument("--scopes", default=",".join(SCOPES), help="comma list")
         parser.add_argument("--origins", default="", help="comma list of exact origins")
-        parser.add_argument("--require", default="pow", help="pow,recaptcha or none")
+        parser.add_argument(
+            "--require",
+            default="pow",
+            help=f"comma list of {','.join(VERIFICATIONS)}, or none",
+        )
+        parser.add_argument(
+            "--attest-every-request",
+            action="store_true",
+            help="also require the key's attestation evidence on every lookup and create",
+        )
         parser.add_argument("--expires", help="lifetime, e.g. 30d (default: never)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -30,6 +39,7 @@ class Command(BaseCommand):
                 scopes=options["scopes"],
                 allowed_origins=options["origins"],
                 required_verifications=options["require"],
+                attest_every_request=options["attest_every_request"],
                 expires_at=timezone.now() + lifetime if lifetime else None,
             )
         except (ValueError, ValidationError) as exc:
@@ -39,7 +49,8 @@ class Command(BaseCommand):
             f"  public id: {api_key.public_id}\n"
             f"  scopes:    {', '.join(api_key.scopes) or '(none)'}\n"
             f"  origins:   {', '.join(api_key.allowed_origins) or '(none: browsers refused)'}\n"
-            f"  requires:  {', '.join(api_key.required_verifications) or 'none'}\n"
+            f"  requires:  {', '.join(api_key.required_verifications) or 'none'}"
+            f"{' (attestation on every request)' if api_key.attest_every_request else ''}\n"
             f"  expires:   {api_key.expires_at.isoformat() if api_key.expires_at else 'never'}\n"
             "Store the key now, it cannot be shown again:"
         )

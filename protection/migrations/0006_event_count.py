@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('protection', '0004_recaptcha_min_score_range'),
+        ('protection', '0005_attestation'),
     ]
 
     operations = [

@@ -1,0 +1,200 @@
+"""App attestation: evidence that the caller is a genuine build of the app.
+
+One entry point, ``attestation_verify``, for both places evidence is asked
+for: issuing a session (``purpose="session"``) and, for keys with
+``attest_every_request``, every lookup and create (``purpose="request"``).
+It takes plain values (the key, the request's headers lower-cased, the
+client IP), never a request:
+
+- the verifications the key requires (``approov``, ``app_check``,
+  ``app_attest``) must each pass; missing evidence is
+  ``attestation_required``;
+- evidence that is present is always verified, required or not: invalid
+  evidence fails (``attestation_invalid`` / ``attestation_replayed``) even
+  where attestation is optional. Evidence for a verifier this deployment has
+  no configuration for, and that the key does not require, is ignored;
+- every refusal records one ``deny`` event (kind ``attestation_failed`` or
+  ``attestation_replayed``, reason ``<verifier>_<why>``, details naming the
+  verifier and the device) that the automatic-blocking rules count per IP
+  and device; a verifier that cannot work (not configured, JWKS unreachable)
+  is ``attestation_unavailable`` (503) with an ``alert`` event.
+
+Verifiers live in their own modules behind ``base.Verifier`` and register
+themselves; ``VERIFIER_MODULES`` lists those imported on first use (a
+module not written yet is skipped: a key requiring it then gets 503).
+"""
+
+import datetime
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from protection.attestation.base import (
+    AttestationFailure,
+    Attested,
+    Purpose,
+    Verifier,
+    registered_verifiers,
+    verifier_register,
+    verifier_unregister,
+)
+from protection.events import event_record
+from protection.exceptions import ProtectionError
+from protection.keys.models import ATTESTATION_VERIFICATIONS  # the names this package decides
+
+__all__ = [
+    "ATTESTATION_VERIFICATIONS",
+    "AttestationFailure",
+    "AttestationResult",
+    "Attested",
+    "Purpose",
+    "Verifier",
+    "attestation_required",
+    "attestation_verifiers",
+    "attestation_verify",
+    "verifier_register",
+    "verifier_unregister",
+]
+
+VERIFIER_MODULES = (
+    "protection.attestation.approov",
+    "protection.attestation.app_check",
+    "protection.attestation.app_attest",
+)
+_loaded = False
+
+
+@dataclass(frozen=True)
+class AttestationResult:
+    """What passed: the verifiers (in check order) and the device id, if one named it."""
+
+    verified: tuple[str, ...] = ()
+    device_id: str | None = None
+
+
+def attestation_verifiers() -> dict[str, Verifier]:
+    """The registered verifiers by name (importing the built-in ones once)."""
+    global _loaded
+    if not _loaded:
+        for module in VERIFIER_MODULES:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if exc.name != module:
+                    raise
+        _loaded = True
+    return registered_verifiers()
+
+
+def attestation_required(*, api_key: Any, purpose: Purpose) -> tuple[str, ...]:
+    """The attestation verifications ``api_key`` requires for ``purpose``."""
+    if purpose == "request" and not getattr(api_key, "attest_every_request", False):
+        return ()
+    names = tuple(api_key.required_verifications or ())
+    return tuple(name for name in names if name in ATTESTATION_VERIFICATIONS)
+
+
+def _refuse(
+    failure: AttestationFailure,
+    *,
+    verifier: str,
+    api_key: Any,
+    purpose: str,
+    client_ip: str | None,
+    session_id: Any,
+    path: str | None,
+    detail: str | None = None,
+) -> ProtectionError:
+    unavailable = failure.code == "attestation_unavailable"
+    if unavailable:
+        kind, decision = "attestation_unavailable", "alert"  # our fault, not the client's
+    elif failure.code == "attestation_replayed":
+        kind, decision = "attestation_replayed", "deny"
+    else:
+        kind, decision = "attestation_failed", "deny"
+    event_record(
+        kind=kind,
+        decision=decision,
+        reason=f"{verifier}_{failure.reason}"[:64],
+        client_ip=client_ip,
+        api_key=api_key,
+        session_id=session_id,
+        path=path,
+        details={
+            "verifier": verifier,
+            "device_id": failure.device_id,
+            "purpose": purpose,
+            "reason": failure.reason,
+        },
+    )
+    return ProtectionError(failure.code, detail, extra={"verifier": verifier})
+
+
+def attestation_verify(
+    *,
+    api_key: Any,
+    evidence: Mapping[str, str],
+    purpose: Purpose,
+    bound_value: str | None = None,
+    client_ip: str | None = None,
+    session_id: Any = None,
+    path: str | None = None,
+    now: datetime.datetime | None = None,
+) -> AttestationResult:
+    """Check the attestation evidence of one request; raise ProtectionError if refused.
+
+    ``evidence``: the request's headers (any case; non-text values are
+    ignored). ``bound_value``: the value Approov's ``pay`` must bind; None =
+    taken from ``evidence`` (``X-Api-Key`` for a session, ``Authorization``
+    for a request). Returns which verifiers passed and the device id.
+    """
+    if purpose not in ("session", "request"):
+        raise ValueError(f"purpose must be 'session' or 'request', not {purpose!r}")
+    now = now or timezone.now()
+    evidence = {str(k).lower(): v for k, v in evidence.items() if isinstance(v, str)}
+    required = attestation_required(api_key=api_key, purpose=purpose)
+    context = {
+        "api_key": api_key,
+        "purpose": purpose,
+        "client_ip": client_ip,
+        "session_id": session_id,
+        "path": path,
+    }
+    verifiers = attestation_verifiers()
+    verified: list[str] = []
+    device_id: str | None = None
+    for name, verifier in verifiers.items():
+        if not any(evidence.get(key) for key in verifier.evidence_keys()):
+            continue
+        if name not in required and not verifier.configured(api_key=api_key):
+            continue  # nothing to check it against, and nobody asked for it
+        try:
+            outcome = verifier.verify(
+                api_key=api_key,
+                evidence=evidence,
+                purpose=purpose,
+                bound_value=bound_value,
+                now=now,
+            )
+        except AttestationFailure as failure:
+            raise _refuse(failure, verifier=name, **context) from None
+        verified.append(name)
+        device_id = device_id or outcome.device_id
+    for name in required:
+        if name in verified:
+            continue
+        verifier = verifiers.get(name)
+        if verifier is None:
+            failure = AttestationFailure("attestation_unavailable", "not_installed")
+            raise _refuse(failure, verifier=name, **context)
+        header = ", ".join(verifier.evidence_keys())
+        raise _refuse(
+            AttestationFailure("attestation_required", "missing"),
+            verifier=name,
+            detail=f"This API key requires {name} evidence: send it in {header}.",
+            **context,
+        )
+    return AttestationResult(verified=tuple(verified), device_id=device_id)
