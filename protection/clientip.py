@@ -50,6 +50,18 @@ def ip_in_networks(ip: str, networks: Iterable[str]) -> bool:
     return False
 
 
+def peer_is_trusted_proxy(peer: str) -> bool:
+    """Whether ``peer`` (a REMOTE_ADDR) is a reverse proxy whose headers are believed.
+
+    True only when the deployment declares proxies (``TRUSTED_PROXIES`` > 0)
+    and the peer lies in ``TRUSTED_PROXY_NETWORKS``.
+    """
+    address = normalize_ip(peer or "")
+    if address is None or int(gatehouse_settings.TRUSTED_PROXIES or 0) <= 0:
+        return False
+    return ip_in_networks(address, gatehouse_settings.TRUSTED_PROXY_NETWORKS)
+
+
 def client_ip(request: HttpRequest) -> str:
     """Return the client's IP address for this request (computed once)."""
     cached = getattr(request, _CACHE_ATTRIBUTE, None)
@@ -57,7 +69,7 @@ def client_ip(request: HttpRequest) -> str:
         return cached
     resolved = normalize_ip(request.META.get("REMOTE_ADDR", "")) or UNKNOWN_IP
     trusted_proxies = int(gatehouse_settings.TRUSTED_PROXIES or 0)
-    if trusted_proxies > 0 and ip_in_networks(resolved, gatehouse_settings.TRUSTED_PROXY_NETWORKS):
+    if peer_is_trusted_proxy(resolved):
         forwarded = [
             part.strip()
             for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")

@@ -107,7 +107,20 @@ def event_record(
         path=_without_nul(path or "")[:200],
         details=_without_nul(details or {}),
     )
-    logger.info("security event kind=%s decision=%s reason=%s", kind, decision, reason)
+    logger.info(
+        "security event kind=%s decision=%s reason=%s",
+        kind,
+        decision,
+        reason,
+        # Fields of the JSON log line (protection.logcontext fills what is not given).
+        extra={
+            "event_kind": kind,
+            "event_decision": decision,
+            "event_reason": reason,
+            "api_key": getattr(api_key, "public_id", None),
+            "session_id": str(session_id) if session_id else None,
+        },
+    )
     if decision == SecurityEvent.Decision.DENY:
         _denials_count(client_ip=client_ip, api_key=api_key, now=event.created_at)
         from protection.blocks.autoblock import autoblock_observe  # blocks imports events

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable
 
 from protection.conf import gatehouse_settings
+from protection.metrics import metrics_cache_fallback
 from protection.ratelimit.rates import rate_parse
 
 logger = logging.getLogger("gatehouse.ratelimit")
@@ -30,10 +31,16 @@ class _CacheHealth:
         self.lock = threading.Lock()
 
     def is_down(self, now: float) -> bool:
-        return now < self.down_until
+        if now < self.down_until:
+            return True
+        if self.down_until:  # the pause is over: the cache is tried again
+            self.down_until = 0.0
+            metrics_cache_fallback(active=False)
+        return False
 
     def mark_down(self, now: float) -> bool:
         """Remember the failure; return True if an outage event is due."""
+        metrics_cache_fallback(active=True)
         with self.lock:
             self.down_until = now + float(gatehouse_settings.RATE_LIMIT_CACHE_RETRY_AFTER)
             if now - self.last_event >= OUTAGE_EVENT_INTERVAL:
@@ -43,6 +50,7 @@ class _CacheHealth:
 
     def reset(self) -> None:
         self.down_until = 0.0
+        metrics_cache_fallback(active=False)
         self.last_event = -OUTAGE_EVENT_INTERVAL
 
 
