@@ -1,6 +1,7 @@
 """Start-up guard for the WSGI/ASGI servers."""
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -18,4 +19,23 @@ def refuse_development_secrets() -> None:
         raise ImproperlyConfigured(
             "Refusing to start with DEBUG off and the development GATEHOUSE_SIGNING_KEY. "
             "Set GATEHOUSE_SIGNING_KEY to a long random value distinct from DJANGO_SECRET_KEY."
+        )
+
+
+def refuse_configuration_errors() -> None:
+    """Stop a server whose gatehouse configuration has errors (``protection.E…`` checks).
+
+    gunicorn does not run Django's system checks; without this a malformed
+    AUTO_BLOCK_RULES entry or rate would only surface as log lines on live
+    traffic. Warnings do not stop the server.
+    """
+    errors = [
+        message
+        for message in checks.run_checks()
+        if message.level >= checks.ERROR and str(message.id or "").startswith("protection.")
+    ]
+    if errors:
+        raise ImproperlyConfigured(
+            "Refusing to start with configuration errors:\n"
+            + "\n".join(f"  {message.id}: {message.msg}" for message in errors)
         )
