@@ -25,4 +25,5 @@ run: $(STAMP)
 # Sets everything up and runs the whole test suite. With DATABASE_URL and
 # REDIS_URL set (as .ci/run sets them) it runs against PostgreSQL and Redis.
 test: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
