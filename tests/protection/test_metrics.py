@@ -131,3 +131,25 @@ def test_in_multiprocess_mode_a_scrape_adds_up_every_worker(tmp_path):
         'gatehouse_decisions_total{decision="allow",kind="session_issued",reason=""} 3.0' in scraped
     )
     assert "gatehouse_pow_difficulty_issued_count 3.0" in scraped
+
+
+def _load_gunicorn_conf():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "config/gunicorn.conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_gunicorn_hooks_clear_stale_files_and_drop_a_dead_workers_gauges(tmp_path, monkeypatch):
+    conf = _load_gunicorn_conf()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    (tmp_path / "counter_999.db").write_bytes(b"stale")
+    conf.on_starting(server=None)
+    assert list(tmp_path.iterdir()) == []
+
+    (tmp_path / "gauge_livemax_4242.db").write_bytes(b"")
+    (tmp_path / "counter_4242.db").write_bytes(b"")
+    conf.child_exit(server=None, worker=type("Worker", (), {"pid": 4242})())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_4242.db"]
