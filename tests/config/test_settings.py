@@ -205,3 +205,31 @@ def test_metrics_networks_come_from_env():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['10.9.0.0/16', '2001:db8::/32']"
+
+
+LOG_ONE_LINE = (
+    "import django, logging; django.setup(); "
+    "from protection.logcontext import log_context_open; "
+    "ctx = log_context_open(request_id='req-7', client_ip='192.0.2.1'); ctx.__enter__(); "
+    "logging.getLogger('gatehouse.test').warning('hello %s', 'there')"
+)
+
+
+def test_log_lines_are_json_by_default():
+    result = run_python(LOG_ONE_LINE)
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["message"] == "hello there"
+    assert (line["level"], line["logger"]) == ("WARNING", "gatehouse.test")
+    assert (line["request_id"], line["client_ip"]) == ("req-7", "192.0.2.1")
+    assert line["api_key"] is None and line["session_id"] is None
+
+
+def test_text_log_lines_for_a_terminal():
+    result = run_python(LOG_ONE_LINE, GATEHOUSE_LOG_FORMAT="text")
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith("WARNING gatehouse.test [req-7] hello there")
+    )
