@@ -285,10 +285,11 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{asctime}{levelname}{name}{message}",
+            "fmt": "{levelname}{name}{message}",
             "style": "{",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            # ISO 8601 in UTC with microseconds, whatever the server's time zone.
+            "timestamp": "time",
         },
         "text": {
             "format": "{asctime} {levelname} {name} [{request_id}] {message}",
