@@ -34,8 +34,12 @@ class _CacheHealth:
         if now < self.down_until:
             return True
         if self.down_until:  # the pause is over: the cache is tried again
-            self.down_until = 0.0
-            metrics_cache_fallback(active=False)
+            with self.lock:  # unless another thread marked it down meanwhile
+                ended = bool(self.down_until) and now >= self.down_until
+                if ended:
+                    self.down_until = 0.0
+            if ended:
+                metrics_cache_fallback(active=False)
         return False
 
     def mark_down(self, now: float) -> bool:
