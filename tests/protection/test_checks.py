@@ -154,3 +154,15 @@ def test_the_wsgi_server_starts_with_the_default_rules():
         "import config.wsgi; print('started')", DJANGO_SETTINGS_MODULE="config.settings"
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_a_malformed_stored_override_is_logged_at_start_not_fatal(make_api_key, caplog):
+    from config.startup import refuse_configuration_errors
+
+    bad, _ = make_api_key(name="bad")
+    ApiKey.objects.filter(pk=bad.pk).update(rate_limit_overrides={"lookup": {"ip": "x"}})
+    refuse_configuration_errors()  # one bad row must not keep every worker down
+    assert any(
+        r.levelname == "ERROR" and "protection.E011" in r.getMessage() for r in caplog.records
+    )
