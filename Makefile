@@ -28,6 +28,7 @@ run: $(STAMP)
 # PostgreSQL and Redis. No --quiet for mkdocs: it would hide what --strict counts.
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir "$$site"; \
 	status=$$?; rm -rf "$$site"; exit $$status

@@ -1,4 +1,4 @@
-"""ASGI entry point. Refuses to start in production with development secrets."""
+"""ASGI entry point. Refuses to start with development secrets or configuration errors."""
 
 import os
 
@@ -8,10 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_asgi_application()
 
-from config.startup import (  # noqa: E402
-    refuse_development_secrets,
-    refuse_unusable_attestation_settings,
-)
+from config.startup import refuse_configuration_errors, refuse_development_secrets  # noqa: E402
 
 refuse_development_secrets()
-refuse_unusable_attestation_settings()
+refuse_configuration_errors()

@@ -5,23 +5,67 @@ cache, DEBUG off. Production sets DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY,
 GATEHOUSE_SIGNING_KEY and DJANGO_ALLOWED_HOSTS (see README "Configuration").
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from environs import Env
+from marshmallow.validate import Range
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+# environs parses every typed value; a value that does not parse stops start-up
+# with an error naming the variable (DJANGO_DEBUG=flase, DJANGO_HSTS_SECONDS=1y)
+# instead of being read as False or crashing with a bare ValueError.
+env = Env(expand_vars=False)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
+    """A boolean variable; unset or empty means ``default``."""
+    if not os.environ.get(name, "").strip():
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return env.bool(name)
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole number (at least ``minimum``); unset or empty means ``default``."""
+    if not os.environ.get(name, "").strip():
+        return default
+    return env.int(name, validate=Range(min=minimum))
 
 
 def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    """A comma-separated list, items trimmed, empty items dropped."""
+    return [item.strip() for item in env.str(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[str]:
+    """A comma-separated list of IP networks (CIDR); a malformed one names ``name``."""
+    networks = env_list(name)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"Environment variable {name!r} invalid: {network!r} is not an IP network "
+                "(CIDR like 10.0.0.0/8)."
+            ) from None
+    return networks
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive, returned as spelled there)."""
+    value = os.environ.get(name, "").strip() or default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise ImproperlyConfigured(
+        f"Environment variable {name!r} invalid: {value!r} is not one of {', '.join(choices)}."
+    )
 
 
 # Development-only values. config.wsgi / config.asgi refuse to start with them
@@ -50,6 +94,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request (and every response) has its id.
+    "protection.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "protection.errors.ApiProblemMiddleware",
@@ -84,9 +130,11 @@ TEMPLATES = [
 DATA_DIR = Path(os.environ.get("GATEHOUSE_DATA_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
-    }
+    try:
+        _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:  # dj-database-url's errors do not name the variable
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    DATABASES = {"default": _database}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 3
 else:
@@ -149,8 +197,9 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY") else None
 )
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
-SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+# Probes and scrapes come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health(/live|/ready)?$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
@@ -159,7 +208,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # Request bodies larger than this are refused with 413 before any parsing.
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("GATEHOUSE_MAX_BODY_BYTES", 16 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GATEHOUSE_MAX_BODY_BYTES", 16 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -203,15 +252,15 @@ RECAPTCHA_PRIVATE_KEY = os.environ.get(
 SILENCED_SYSTEM_CHECKS.append("django_recaptcha.recaptcha_test_key_error")
 # siteverify: bounded wait (seconds, an int for django-recaptcha) and host
 # (www.recaptcha.net where www.google.com is blocked).
-RECAPTCHA_VERIFY_REQUEST_TIMEOUT = int(os.environ.get("RECAPTCHA_TIMEOUT", "3"))
+RECAPTCHA_VERIFY_REQUEST_TIMEOUT = env_int("RECAPTCHA_TIMEOUT", 3)
 if os.environ.get("RECAPTCHA_DOMAIN"):
     RECAPTCHA_DOMAIN = os.environ["RECAPTCHA_DOMAIN"]
 
 GATEHOUSE = {
     "SIGNING_KEY": os.environ.get("GATEHOUSE_SIGNING_KEY") or DEVELOPMENT_SIGNING_KEY,
-    "TRUSTED_PROXIES": int(os.environ.get("GATEHOUSE_TRUSTED_PROXIES", "0")),
+    "TRUSTED_PROXIES": env_int("GATEHOUSE_TRUSTED_PROXIES", 0),
     **(
-        {"TRUSTED_PROXY_NETWORKS": env_list("GATEHOUSE_TRUSTED_PROXY_NETWORKS")}
+        {"TRUSTED_PROXY_NETWORKS": env_networks("GATEHOUSE_TRUSTED_PROXY_NETWORKS")}
         if os.environ.get("GATEHOUSE_TRUSTED_PROXY_NETWORKS")
         else {}
     ),
@@ -232,14 +281,49 @@ GATEHOUSE = {
         else {}
     ),
     "PUBLIC_BASE_URL": os.environ.get("GATEHOUSE_PUBLIC_BASE_URL", ""),
+    **(
+        {"METRICS_NETWORKS": env_networks("GATEHOUSE_METRICS_NETWORKS")}
+        if os.environ.get("GATEHOUSE_METRICS_NETWORKS")
+        else {}
+    ),
 }
 
+# --- Logging: one JSON object per line (python-json-logger) -----------------
+# Every record carries time, level, logger and what protection.logcontext knows
+# about the request it belongs to: request_id, client_ip, api_key (public id),
+# session_id; security events add event_kind, event_decision, event_reason.
+# GATEHOUSE_LOG_FORMAT=text gives plain lines for a terminal.
+LOG_FORMAT = env_choice("GATEHOUSE_LOG_FORMAT", "json", ("json", "text"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    "filters": {"request_context": {"()": "protection.logcontext.RequestContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            # ISO 8601 in UTC with microseconds, whatever the server's time zone.
+            "timestamp": "time",
+        },
+        "text": {
+            "format": "{asctime} {levelname} {name} [{request_id}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context"],
+        }
+    },
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("DJANGO_LOG_LEVEL", "WARNING", LOG_LEVELS),
+    },
     "loggers": {
-        "gatehouse": {"level": os.environ.get("GATEHOUSE_LOG_LEVEL", "INFO")},
+        "gatehouse": {"level": env_choice("GATEHOUSE_LOG_LEVEL", "INFO", LOG_LEVELS)},
     },
 }

@@ -1,7 +1,12 @@
 """Start-up guard for the WSGI/ASGI servers."""
 
+import logging
+
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger("gatehouse.startup")
 
 
 def refuse_development_secrets() -> None:
@@ -21,11 +26,29 @@ def refuse_development_secrets() -> None:
         )
 
 
-def refuse_unusable_attestation_settings() -> None:
-    """Stop a server whose attestation settings cannot work (protection.E006 / E007):
-    a short or undecodable Approov secret would otherwise surface as 503s later."""
-    from protection.checks import check_attestation_settings
+# Findings about stored data, not about this deployment's configuration: a
+# malformed per-key override is ignored by requests, so it is logged at start
+# rather than keeping every worker down over one database row.
+DATA_CHECKS = {"protection.E011"}
 
-    errors = check_attestation_settings(None)
+
+def refuse_configuration_errors() -> None:
+    """Stop a server whose gatehouse configuration has errors (``protection.E…`` checks).
+
+    gunicorn does not run Django's system checks; without this a malformed
+    AUTO_BLOCK_RULES entry or rate would only surface as log lines on live
+    traffic. Warnings do not stop the server; data findings are logged.
+    """
+    errors = []
+    for message in checks.run_checks():
+        if message.level < checks.ERROR or not str(message.id or "").startswith("protection."):
+            continue
+        if message.id in DATA_CHECKS:
+            logger.error("%s: %s", message.id, message.msg)
+        else:
+            errors.append(message)
     if errors:
-        raise ImproperlyConfigured(" ".join(f"{error.id}: {error.msg}" for error in errors))
+        raise ImproperlyConfigured(
+            "Refusing to start with configuration errors:\n"
+            + "\n".join(f"  {message.id}: {message.msg}" for message in errors)
+        )

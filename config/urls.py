@@ -4,11 +4,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from protection.admin.dashboard import dashboard as security_dashboard
 from protection.errors import api_not_found
+from protection.metrics_view import metrics_view
 from signup.demo import demo_signup_page
 
 urlpatterns = [
     path("admin/protection/dashboard/", security_dashboard, name="protection_dashboard"),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("protection.urls")),
     path("api/v1/", include("signup.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -11,11 +11,13 @@ class ProtectionConfig(AppConfig):
         from protection.autoblock import autoblock_observe
         from protection.cachehealth import cache_health
         from protection.events import event_recorded
+        from protection.metrics import metrics_event_recorded
         from protection.ratelimit.fallback import record_outage
         from protection.reputation import denials_observe
 
         # Reactions listen to the audit log; recording an event never calls them.
         event_recorded.connect(denials_observe, dispatch_uid="gatehouse.reputation")
         event_recorded.connect(autoblock_observe, dispatch_uid="gatehouse.autoblock")
+        event_recorded.connect(metrics_event_recorded, dispatch_uid="gatehouse.metrics")
         if record_outage not in cache_health.listeners:
             cache_health.listeners.append(record_outage)

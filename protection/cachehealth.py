@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from protection.conf import gatehouse_settings
+from protection.metrics import metrics_cache_fallback
 
 logger = logging.getLogger("gatehouse.cache")
 
@@ -32,10 +33,21 @@ class _CacheHealth:
         self.listeners: list[Callable[[Exception], None]] = []
 
     def is_down(self, now: float | None = None) -> bool:
-        return (time.monotonic() if now is None else now) < self.down_until
+        now = time.monotonic() if now is None else now
+        if now < self.down_until:
+            return True
+        if self.down_until:  # the pause is over: the cache is tried again
+            with self.lock:  # unless another thread marked it down meanwhile
+                ended = bool(self.down_until) and now >= self.down_until
+                if ended:
+                    self.down_until = 0.0
+            if ended:
+                metrics_cache_fallback(active=False)
+        return False
 
     def mark_down(self, now: float) -> bool:
         """Remember the failure; return True if an outage event is due."""
+        metrics_cache_fallback(active=True)
         with self.lock:
             self.down_until = now + float(gatehouse_settings.RATE_LIMIT_CACHE_RETRY_AFTER)
             if now - self.last_event >= OUTAGE_EVENT_INTERVAL:
@@ -45,6 +57,7 @@ class _CacheHealth:
 
     def reset(self) -> None:
         self.down_until = 0.0
+        metrics_cache_fallback(active=False)
         self.last_event = -OUTAGE_EVENT_INTERVAL
 
 

@@ -15,14 +15,27 @@
   is not an asymmetric one.
 - protection.E007: App Check settings that cannot work: a project number
   that is not digits, or a JWKS URL that is not https (http only to loopback).
+- protection.W010: a GATEHOUSE key that no setting has (a typo is otherwise
+  silently ignored and the default applies).
+- protection.E010: a malformed AUTO_BLOCK_RULES entry (it would otherwise
+  fail on every denial, logged and swallowed, and never block).
+- protection.E011: an API key whose stored rate_limit_overrides are malformed
+  (written around the admin's validator; requests ignore them). Read from
+  the database; skipped while its tables do not exist yet.
+- protection.E012: GATEHOUSE is not a dict.
 """
 
+import difflib
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
 
-from protection.conf import gatehouse_settings
+from protection.conf import gatehouse_settings, known_setting_names
+
+logger = logging.getLogger("gatehouse.checks")
 
 DEVELOPMENT_MARKERS = ("development", "do-not-deploy", "django-insecure")
 PER_PROCESS_CACHES = {
@@ -199,4 +212,141 @@ def check_attestation_settings(app_configs: Any, **kwargs: Any) -> list[checks.C
                 id="protection.E007",
             )
         )
+    return errors
+
+
+@checks.register()
+def check_unknown_settings(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    user_settings = getattr(settings, "GATEHOUSE", None) or {}
+    if not isinstance(user_settings, Mapping):
+        return [checks.Error("GATEHOUSE must be a dict of settings.", id="protection.E012")]
+    warnings = []
+    known = known_setting_names()  # protection's and every registered app's (signup's)
+    for name in sorted(str(n) for n in user_settings if n not in known):
+        close = difflib.get_close_matches(name, known, n=1)
+        warnings.append(
+            checks.Warning(
+                f"GATEHOUSE[{name!r}] is not a gatehouse setting; it is ignored.",
+                hint=f"Did you mean {close[0]!r}?" if close else "See protection/conf.py.",
+                id="protection.W010",
+            )
+        )
+    return warnings
+
+
+AUTO_BLOCK_DIMENSIONS = ("ip", "session", "device", "key")
+# field -> (required, smallest value); all whole numbers except escalation.
+_RULE_NUMBERS = {
+    "threshold": (True, 1),
+    "window": (True, 1),
+    "duration": (True, 1),
+    "escalation": (False, 1),
+    "max_duration": (False, 1),
+    "difficulty_boost": (False, 1),
+}
+_RULE_FIELDS = {"name", "dimension", "kinds", *_RULE_NUMBERS}
+
+
+def _is_number(value: Any, *, whole: bool) -> bool:
+    if isinstance(value, bool):  # True is an int to Python, never a threshold to a reader
+        return False
+    return isinstance(value, int) or (not whole and isinstance(value, float))
+
+
+def auto_block_rule_problems(rule: Any) -> list[str]:
+    """Return what is wrong with one AUTO_BLOCK_RULES entry (empty when it is well formed)."""
+    if not isinstance(rule, Mapping):
+        return ["expected an object with name, dimension, kinds, threshold, window, duration"]
+    problems = [f"unknown field {field!r}" for field in sorted(set(rule) - _RULE_FIELDS)]
+    name = rule.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        problems.append("name: a non-empty string of at most 64 characters")
+    if rule.get("dimension") not in AUTO_BLOCK_DIMENSIONS:
+        problems.append(
+            f"dimension: {rule.get('dimension')!r} is not one of {', '.join(AUTO_BLOCK_DIMENSIONS)}"
+        )
+    kinds = rule.get("kinds")
+    if (
+        not isinstance(kinds, list | tuple)
+        or not kinds
+        or not all(isinstance(kind, str) and kind for kind in kinds)
+    ):
+        problems.append("kinds: a non-empty list of event kinds or reasons")
+    for field, (required, minimum) in _RULE_NUMBERS.items():
+        if field not in rule:
+            if required:
+                problems.append(f"{field}: missing")
+            continue
+        value = rule[field]
+        if not _is_number(value, whole=field != "escalation") or value < minimum:
+            kind = "a number" if field == "escalation" else "a whole number"
+            problems.append(f"{field}: {value!r} is not {kind} of at least {minimum}")
+    if (
+        _is_number(rule.get("max_duration"), whole=True)
+        and _is_number(rule.get("duration"), whole=True)
+        and rule["max_duration"] < rule["duration"]
+    ):
+        problems.append("max_duration: smaller than duration")
+    if "difficulty_boost" in rule and rule.get("dimension") != "key":
+        problems.append("difficulty_boost: only rules on the key dimension raise difficulty")
+    return problems
+
+
+@checks.register()
+def check_auto_block_rules(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    rules = gatehouse_settings.AUTO_BLOCK_RULES
+    hint = (
+        "Each rule: name, dimension (ip, session, device or key), kinds (list), threshold, "
+        "window and duration (seconds); optional escalation, max_duration, difficulty_boost."
+    )
+    if not isinstance(rules, list | tuple):
+        return [checks.Error("GATEHOUSE AUTO_BLOCK_RULES must be a list.", id="protection.E010")]
+    errors = []
+    names: set[str] = set()
+    for index, rule in enumerate(rules):
+        label = rule.get("name") if isinstance(rule, Mapping) else None
+        where = f"AUTO_BLOCK_RULES[{index}]" + (f" ({label!r})" if label else "")
+        problems = auto_block_rule_problems(rule)
+        if isinstance(label, str) and label in names:
+            problems.append("name: used by an earlier rule (escalation counts by name)")
+        names.add(label if isinstance(label, str) else "")
+        if problems:
+            errors.append(
+                checks.Error(
+                    f"GATEHOUSE {where}: {'; '.join(problems)}", hint=hint, id="protection.E010"
+                )
+            )
+    return errors
+
+
+@checks.register()
+def check_rate_limit_overrides(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django.core.exceptions import ValidationError
+
+    from protection.keys.models import ApiKey
+    from protection.ratelimit.rates import validate_rate_limit_overrides
+
+    try:
+        stored = list(
+            ApiKey.objects.filter(revoked_at__isnull=True)
+            .exclude(rate_limit_overrides={})
+            .values_list("public_id", "name", "rate_limit_overrides")
+        )
+    except Exception:  # no tables yet (before migrate), no database, or no access in tests
+        logger.debug("rate-limit overrides not checked", exc_info=True)
+        return []
+    errors = []
+    for public_id, name, overrides in stored:
+        try:
+            validate_rate_limit_overrides(overrides)
+        except ValidationError as exc:
+            errors.append(
+                checks.Error(
+                    f"API key {name!r} ({public_id}): rate_limit_overrides are malformed: "
+                    f"{'; '.join(exc.messages)}. Requests ignore them.",
+                    hint="Fix them in the admin (API keys > rate-limit overrides): "
+                    "group -> key/session -> list of rates.",
+                    id="protection.E011",
+                )
+            )
     return errors

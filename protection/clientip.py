@@ -49,6 +49,18 @@ def ip_in_networks(ip: str, networks: Iterable[str]) -> bool:
     return False
 
 
+def peer_is_trusted_proxy(peer: str) -> bool:
+    """Whether ``peer`` (a REMOTE_ADDR) is a reverse proxy whose headers are believed.
+
+    True only when the deployment declares proxies (``TRUSTED_PROXIES`` > 0)
+    and the peer lies in ``TRUSTED_PROXY_NETWORKS``.
+    """
+    address = normalize_ip(peer or "")
+    if address is None or int(gatehouse_settings.TRUSTED_PROXIES or 0) <= 0:
+        return False
+    return ip_in_networks(address, gatehouse_settings.TRUSTED_PROXY_NETWORKS)
+
+
 def forwarded_entry_ip(entry: str) -> str | None:
     """The address in one X-Forwarded-For entry, or None when it names none.
 
@@ -74,7 +86,7 @@ def client_ip_resolve(*, remote_addr: str, forwarded_for: str = "") -> str:
     """
     resolved = normalize_ip(remote_addr or "") or UNKNOWN_IP
     trusted_proxies = int(gatehouse_settings.TRUSTED_PROXIES or 0)
-    if trusted_proxies > 0 and ip_in_networks(resolved, gatehouse_settings.TRUSTED_PROXY_NETWORKS):
+    if peer_is_trusted_proxy(resolved):
         forwarded = [part for part in forwarded_for.split(",") if part.strip()]
         if len(forwarded) < trusted_proxies:
             return UNKNOWN_IP

@@ -30,6 +30,17 @@ DEFAULTS: dict[str, Any] = {
         "192.168.0.0/16",
         "fc00::/7",
     ],
+    # Clients allowed to read GET /metrics (Prometheus), as CIDRs; the client
+    # is resolved as everywhere (protection.clientip). Env
+    # GATEHOUSE_METRICS_NETWORKS. Default: loopback and private ranges.
+    "METRICS_NETWORKS": [
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    ],
     # IPv6 clients share one rate-limit bucket per prefix of this length.
     "IPV6_GROUP_PREFIX": 64,
     # Largest request body accepted under /api/ (413 above it).

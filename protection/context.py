@@ -21,6 +21,7 @@ from protection.blocks.ruleset import VERSION_CACHE_KEY, registry
 from protection.clientip import client_ip_resolve
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
+from protection.logcontext import log_context_update
 from protection.ratelimit import RequestLimits
 from protection.sessions import SessionClaims, session_state_check, session_state_reads
 
@@ -50,12 +51,14 @@ class RequestContext:
 
     def key_known(self, api_key: ApiKey) -> None:
         self.api_key = self.limits.api_key = api_key
+        log_context_update(api_key=api_key)
 
     def session_known(self, session: SessionClaims) -> None:
         """Read the session's revocation state (and the block list's version)
         in the request's next cache round trip."""
         self.session = session
         self.limits.session_id = session.id
+        log_context_update(session_id=session.id)
         self.limits.reads = [*session_state_reads(session.id), VERSION_CACHE_KEY]
         self.limits.after_count = self._after_count
 

@@ -278,7 +278,14 @@ def event_record(
         kind,
         decision,
         reason,
-        extra={"event_kind": kind, "event_decision": decision, "event_reason": reason},
+        # Fields of the JSON log line (protection.logcontext fills what is not given).
+        extra={
+            "event_kind": kind,
+            "event_decision": decision,
+            "event_reason": reason,
+            "api_key": getattr(api_key, "public_id", None),
+            "session_id": str(session_id) if session_id else None,
+        },
     )
     event_recorded.send(sender=SecurityEvent, event=event)
     if denial_writer.due():

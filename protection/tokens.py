@@ -21,6 +21,7 @@ from rest_framework_simplejwt.tokens import Token
 
 from protection.conf import gatehouse_settings
 from protection.exceptions import ProtectionError
+from protection.metrics import metrics_timer
 
 SESSION_CLAIM = "sid"
 API_KEY_CLAIM = "kid"
@@ -89,6 +90,11 @@ def token_create(
 
 def token_decode(token_class: type[SessionToken], raw_token: str) -> SessionToken:
     """Verify ``raw_token`` as ``token_class`` or raise token_invalid / token_expired."""
+    with metrics_timer("token"):
+        return _token_check(token_class, raw_token)
+
+
+def _token_check(token_class: type[SessionToken], raw_token: str) -> SessionToken:
     try:
         token = token_class(raw_token)  # type: ignore[arg-type]
     except ExpiredTokenError as exc:

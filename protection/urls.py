@@ -1,9 +1,11 @@
 from django.urls import path
 
-from protection import views
+from protection import health_views, views
 
 urlpatterns = [
     path("health", views.HealthView.as_view(), name="health"),
+    path("health/live", health_views.LivenessView.as_view(), name="health-live"),
+    path("health/ready", health_views.ReadinessView.as_view(), name="health-ready"),
     path("challenges", views.ChallengeView.as_view(), name="challenges"),
     path("sessions", views.SessionCreateView.as_view(), name="sessions"),
     path("sessions/refresh", views.SessionRefreshView.as_view(), name="sessions-refresh"),

@@ -5,18 +5,21 @@ constraints in the database (and lookups) would see two people. Every
 function here is pure and idempotent (normalising a normalised value returns
 it unchanged) and raises ``InvalidValue`` with a stable code on bad input.
 
-Email:
+Email (syntax and IDNA by ``email-validator``, around this project's policy):
 - trimmed, then Unicode NFKC (full-width ``ｊｏｈｎ`` becomes ``john``);
-- the domain is lower-cased the IDNA way (UTS #46 mapping, non-transitional,
-  via the ``idna`` package), so ``Example.COM``, ``EXAMPLE.com.`` and
-  ``xn--bcher-kva.example`` / ``BÜCHER.example`` each collapse to one form;
-  it is stored in its Unicode form (what the person typed, not punycode);
+- trailing dots after the domain are dropped (``EXAMPLE.com.`` is the
+  fully-qualified spelling of ``example.com``; email-validator refuses it);
+- the domain is lower-cased the IDNA way (UTS #46 mapping, non-transitional),
+  so ``Example.COM`` and ``xn--bcher-kva.example`` / ``BÜCHER.example`` each
+  collapse to one form; it is stored in its Unicode form (what the person
+  typed, not punycode);
 - the local part is kept exactly as given after NFKC and trimming: RFC 5321
   makes it case-sensitive and only the receiving server knows its rules
   (dots and ``+tags`` for Gmail, case for some), so ``John@`` and ``john@``
   are two addresses. Folding them would merge two real people on some hosts;
-- quoted local parts and IP-literal domains are refused (no consumer sign-up
-  uses them, and they complicate uniqueness).
+- quoted local parts, IP-literal domains and special-use domains (``.local``,
+  ``.test``, ``localhost``…) are refused (no consumer sign-up uses them, and
+  they complicate uniqueness). No DNS lookup is made.
 
 Phone: parsed with ``phonenumbers`` (Google's libphonenumber metadata), the
 region for numbers without ``+`` from ``SIGNUP_PHONE_DEFAULT_REGION``, and
@@ -29,7 +32,7 @@ Full name: trimmed, NFC, internal whitespace runs collapsed; control, format
 import re
 import unicodedata
 
-import idna
+import email_validator
 import phonenumbers
 
 from signup.conf import signup_settings
@@ -37,9 +40,6 @@ from signup.conf import signup_settings
 EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit, in octets
 LOCAL_PART_MAX_LENGTH = 64  # octets
 FULL_NAME_COLUMN_LENGTH = 500  # SIGNUP_FULL_NAME_MAX_LENGTH is capped at the column size
-# Printable ASCII atext of RFC 5322, plus any non-ASCII letter (RFC 6531).
-_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff"
-_LOCAL_PART = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*")
 _REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 _WHITESPACE_RUN = re.compile(r"\s+")
 # Zero-width (non-)joiners are format characters that spell names correctly in
@@ -63,20 +63,34 @@ def _has_refused_characters(value: str, allowed: set[str] | frozenset[str] = fro
     )
 
 
+def _email_validated(address: str) -> email_validator.ValidatedEmail:
+    """Syntax and IDNA of ``address`` (already NFKC, no trailing dot), or ``InvalidValue``."""
+    try:
+        return email_validator.validate_email(
+            address,
+            check_deliverability=False,  # no DNS on a request path
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except email_validator.EmailNotValidError as exc:
+        # Its messages name the part ("... after the @-sign ..."); ours stay stable.
+        reason = str(exc)
+        if "after the @" in reason:
+            message = "The email domain is not valid."
+        elif "before the @" in reason:
+            message = "The part before @ is not valid."
+        else:
+            message = "Enter a valid email address."
+        raise InvalidValue("invalid_email", message) from exc
+
+
 def email_domain_normalize(domain: str) -> str:
     """Return the canonical (lower-case Unicode) form of an email domain."""
     domain = unicodedata.normalize("NFKC", domain.strip()).rstrip(".")
-    if not domain or domain.startswith("[") or "." not in domain:
+    if not domain or "@" in domain:
         raise InvalidValue("invalid_email", "The email domain is not valid.")
-    try:
-        ascii_domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
-        canonical = idna.decode(ascii_domain)
-    except (idna.IDNAError, UnicodeError) as exc:
-        raise InvalidValue("invalid_email", "The email domain is not valid.") from exc
-    labels = ascii_domain.split(".")
-    if len(ascii_domain) > 253 or labels[-1].isdigit():
-        raise InvalidValue("invalid_email", "The email domain is not valid.")
-    return canonical
+    return _email_validated(f"postmaster@{domain}").domain
 
 
 def email_normalize(raw: str) -> str:
@@ -87,9 +101,11 @@ def email_normalize(raw: str) -> str:
     local, at, domain = value.rpartition("@")
     if not at or not local:
         raise InvalidValue("invalid_email", "Enter a valid email address.")
-    if len(local.encode()) > LOCAL_PART_MAX_LENGTH or not _LOCAL_PART.fullmatch(local):
+    if len(local.encode()) > LOCAL_PART_MAX_LENGTH:
         raise InvalidValue("invalid_email", "The part before @ is not valid.")
-    address = f"{local}@{email_domain_normalize(domain)}"
+    validated = _email_validated(f"{local}@{domain.rstrip('.')}")
+    # NFKC output is already NFC, so email-validator's local part is ours unchanged.
+    address = f"{validated.local_part}@{validated.domain}"
     if len(address.encode()) > EMAIL_MAX_LENGTH:
         raise InvalidValue("invalid_email", "The email address is too long.")
     return address

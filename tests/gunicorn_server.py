@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent  # the worktree
 class GunicornServer:
     """gunicorn with ``workers`` sync workers on a free loopback port."""
 
-    def __init__(self, *, env: dict[str, str], workers: int = 4) -> None:
+    def __init__(
+        self, *, env: dict[str, str], workers: int = 4, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.env = env
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -44,6 +46,7 @@ class GunicornServer:
                 "warning",
                 "--timeout",
                 "60",
+                *extra_args,
             ],
             cwd=ROOT,
             env={**os.environ, **env},

@@ -27,6 +27,7 @@ import altcha
 
 from protection.conf import gatehouse_settings
 from protection.exceptions import ProtectionError
+from protection.metrics import metrics_difficulty_issued, metrics_timer
 from protection.reputation import key_difficulty_boost, recent_denials
 
 MAX_PAYLOAD_CHARS = 4096  # a real v2 payload is ~700 characters
@@ -99,6 +100,7 @@ def pow_challenge_create(
         hmac_secret=_secret("challenge"),
         hmac_key_secret=_secret("derived-key"),
     )
+    metrics_difficulty_issued(max_number=max_number)
     return challenge.to_dict()
 
 
@@ -108,8 +110,13 @@ def pow_solution_verify(
     """Check a base64 ALTCHA payload; raise ``challenge_failed`` or return the solution.
 
     Pure computation: no database, no cache (replay is checked by the caller,
-    only for solutions that pass here).
+    only for solutions that pass here). Timed as the ``challenge`` verification.
     """
+    with metrics_timer("challenge"):
+        return _solution_check(payload=payload, api_key_public_id=api_key_public_id, now=now)
+
+
+def _solution_check(*, payload: str, api_key_public_id: str, now: datetime.datetime) -> PowSolution:
     if not isinstance(payload, str) or not payload:
         raise _refuse("pow_missing", "Solve the challenge and send it as altcha.")
     if len(payload) > MAX_PAYLOAD_CHARS:

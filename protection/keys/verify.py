@@ -23,6 +23,7 @@ from protection.events import event_record
 from protection.exceptions import ProtectionError
 from protection.keys.cache import verified_keys
 from protection.keys.models import ApiKey, ApiKeyStatus, api_key_status
+from protection.metrics import metrics_timer
 
 logger = logging.getLogger("gatehouse.keys")
 
@@ -100,6 +101,13 @@ def api_key_verify(
     origin-checked). The raw key is taken byte-exact: surrounding whitespace
     of any kind makes it invalid.
     """
+    with metrics_timer("key"):
+        return _api_key_verify(raw_key=raw_key, origin=origin, now=now)
+
+
+def _api_key_verify(
+    *, raw_key: str | None, origin: str | None, now: datetime.datetime | None
+) -> ApiKey:
     if not raw_key:
         raise _deny("api_key_missing")
     parsed = crypto.parse_raw_key(raw_key)

@@ -1,8 +1,9 @@
 """Atomic counters in the shared cache, with a per-process fallback when it fails.
 
 Every windowed counter lives in django-ratelimit's bucket for it (its
-``_make_cache_key`` and ``_get_window``: fixed windows with per-key jitter,
-TTL period + ``EXPIRATION_FUDGE``). How a hit is counted depends on the cache:
+``_make_cache_key`` and ``_get_window``, reached only through ``upstream``:
+fixed windows with per-key jitter, TTL period + ``EXPIRATION_FUDGE``). How a
+hit is counted depends on the cache:
 
 - Django's ``RedisCache`` (production): all counters handed to
   ``rate_limit_hit_many`` in one Lua script call (``protection.ratelimit.
@@ -33,7 +34,6 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
-from django_ratelimit.core import ALL, EXPIRATION_FUDGE, _get_window, _make_cache_key, get_usage
 
 from protection import crypto
 from protection.cachehealth import shared_cache_call
@@ -43,6 +43,12 @@ from protection.ratelimit import fallback
 from protection.ratelimit.batch import Step, redis_cache, redis_count
 from protection.ratelimit.fallback import cache_failed, cache_health, local_counters
 from protection.ratelimit.rates import rate_parse
+from protection.ratelimit.upstream import (
+    TTL_FUDGE,
+    bucket_cache_key,
+    bucket_window_end,
+    get_usage,
+)
 
 __all__ = [
     "Hit",
@@ -224,9 +230,9 @@ def _hit_many_via_script(
             continue
         limit, period = rate_parse(item.rate)
         group, bucket = _bucket(item)
-        window = _get_window(bucket, period)
-        key = _make_cache_key(group, window, item.rate, bucket, ALL)
-        ttl = period + EXPIRATION_FUDGE
+        window = bucket_window_end(bucket, period)
+        key = bucket_cache_key(group, window, item.rate, bucket)
+        ttl = period + TTL_FUDGE
         if item.member is None:
             steps.append(Step(key, ttl, limit, item.increment))
         else:

@@ -29,6 +29,7 @@ from protection.conf import gatehouse_settings
 from protection.events import event_record
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
+from protection.metrics import metrics_timer
 from protection.sessions.models import AnonymousSession
 from protection.sessions.revocation import (
     REVOKED,
@@ -251,6 +252,13 @@ def session_token_verify(
     Raises (and records) token_missing, token_invalid, token_expired. Says
     nothing of revocation: follow with ``session_state_check``.
     """
+    with metrics_timer("session"):
+        return _session_token_verify(raw_token=raw_token, api_key=api_key, client_ip=client_ip)
+
+
+def _session_token_verify(
+    *, raw_token: str, api_key: ApiKey, client_ip: str | None
+) -> SessionClaims:
     try:
         if not raw_token:
             raise ProtectionError("token_missing")

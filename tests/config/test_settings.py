@@ -34,6 +34,11 @@ SETTINGS_ENV_NAMES = (
     "GATEHOUSE_SIGNING_KEY",
     "DJANGO_ALLOWED_HOSTS",
     "GATEHOUSE_TRUSTED_PROXIES",
+    "DJANGO_HSTS_SECONDS",
+    "GATEHOUSE_METRICS_NETWORKS",
+    "GATEHOUSE_LOG_FORMAT",
+    "GATEHOUSE_LOG_LEVEL",
+    "DJANGO_LOG_LEVEL",
 )
 
 
@@ -155,3 +160,76 @@ def test_a_rate_that_does_not_parse_is_a_startup_error(settings):
     errors = [e for e in checks.run_checks() if e.id == "protection.E005"]
     assert len(errors) == 2
     assert "SIGNUP_CREATE_IP_RATE" in errors[1].msg or "SIGNUP_CREATE_IP_RATE" in errors[0].msg
+
+
+CHECK_DEPLOY = (
+    "from django.core.management import execute_from_command_line; "
+    "execute_from_command_line(['manage.py', 'check', '--deploy'])"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DJANGO_DEBUG", "flase"),
+        ("DJANGO_HSTS_SECONDS", "1y"),
+        ("DJANGO_HSTS_SECONDS", "-5"),
+        ("GATEHOUSE_TRUSTED_PROXIES", "two"),
+        ("GATEHOUSE_MAX_BODY_BYTES", "16k"),
+        ("GATEHOUSE_METRICS_NETWORKS", "10.0.0.0/8,not-a-network"),
+        ("GATEHOUSE_TRUSTED_PROXY_NETWORKS", "10.0.0.0/33"),
+        ("GATEHOUSE_LOG_LEVEL", "LOUD"),
+        ("GATEHOUSE_LOG_FORMAT", "xml"),
+        ("DATABASE_URL", "postgress//nowhere"),
+    ],
+)
+def test_a_malformed_variable_stops_start_up_naming_it(name, value):
+    result = run_python(CHECK_DEPLOY, **{**PRODUCTION_ENV, name: value})
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert name in last_line, result.stderr[-2000:]
+
+
+def test_booleans_and_numbers_still_read_their_usual_spellings():
+    values = settings_with(DJANGO_DEBUG="yes", GATEHOUSE_TRUSTED_PROXIES=" 1 ")
+    assert values["debug"] is True
+    assert values["proxies"] == 1
+    assert settings_with(DJANGO_DEBUG="")["debug"] is False  # empty = unset
+
+
+def test_metrics_networks_come_from_env():
+    result = run_python(
+        "import django; django.setup(); from protection.conf import gatehouse_settings as g; "
+        "print(g.METRICS_NETWORKS)",
+        GATEHOUSE_METRICS_NETWORKS="10.9.0.0/16, 2001:db8::/32",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['10.9.0.0/16', '2001:db8::/32']"
+
+
+LOG_ONE_LINE = (
+    "import django, logging; django.setup(); "
+    "from protection.logcontext import log_context_open; "
+    "ctx = log_context_open(request_id='req-7', client_ip='192.0.2.1'); ctx.__enter__(); "
+    "logging.getLogger('gatehouse.test').warning('hello %s', 'there')"
+)
+
+
+def test_log_lines_are_json_by_default():
+    result = run_python(LOG_ONE_LINE)
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["message"] == "hello there"
+    assert (line["level"], line["logger"]) == ("WARNING", "gatehouse.test")
+    assert (line["request_id"], line["client_ip"]) == ("req-7", "192.0.2.1")
+    assert line["api_key"] is None and line["session_id"] is None
+
+
+def test_text_log_lines_for_a_terminal():
+    result = run_python(LOG_ONE_LINE, GATEHOUSE_LOG_FORMAT="text")
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith("WARNING gatehouse.test [req-7] hello there")
+    )

@@ -126,9 +126,56 @@ def test_unblock_client_lifts_active_blocks():
     assert SecurityEvent.objects.filter(kind="client_unblocked").count() == 1
 
 
-def test_unblock_client_with_nothing_to_lift_fails():
-    with pytest.raises(CommandError, match="No active block for ip 203.0.113.8"):
-        _run("unblock_client", "--ip", "203.0.113.8")
+def test_unblock_client_with_nothing_to_lift_succeeds_and_says_so():
+    # Idempotent for scripts: running it twice is not an error.
+    block_create(kind="ip", value="203.0.113.8")
+    _run("unblock_client", "--ip", "203.0.113.8")
+    output = _run("unblock_client", "--ip", "203.0.113.8")
+    assert output.strip() == "No active block for ip 203.0.113.8: nothing to lift"
+    assert _run("unblock_client", "--ip", "198.51.100.1", "-v", "0") == ""
+
+
+def test_unblock_client_still_refuses_a_malformed_value():
+    with pytest.raises(CommandError, match="Invalid ip"):
+        _run("unblock_client", "--ip", "not-an-ip")
+
+
+def test_block_client_is_silent_at_verbosity_0():
+    assert _run("block_client", "--ip", "203.0.113.9", "-v", "0") == ""
+    assert BlockedClient.objects.get().value == "203.0.113.9"
+
+
+def _old_block_and_event(now):
+    block_create(
+        kind="ip",
+        value="192.0.2.1",
+        duration=datetime.timedelta(hours=1),
+        now=now - datetime.timedelta(days=40),
+    )
+    SecurityEvent.objects.all().delete()
+    SecurityEvent.objects.create(
+        kind="old", decision="deny", created_at=now - datetime.timedelta(days=91)
+    )
+
+
+def test_purge_expired_dry_run_counts_and_deletes_nothing():
+    _old_block_and_event(timezone.now())
+    output = _run("purge_expired", "--dry-run")
+    assert "blocks: 1 would be removed" in output
+    assert "events: 1 would be removed" in output
+    assert output.strip().splitlines()[-1] == "dry run: nothing was deleted"
+    assert BlockedClient.objects.count() == 1
+    assert SecurityEvent.objects.filter(kind="old").count() == 1
+    assert "blocks: 1 removed" in _run("purge_expired")  # the real run agrees
+
+
+def test_purge_expired_verbosity(settings):
+    _old_block_and_event(timezone.now())
+    assert _run("purge_expired", "--dry-run", "-v", "0") == ""
+    detailed = _run("purge_expired", "--dry-run", "-v", "2")
+    assert detailed.splitlines()[0].startswith("keeping events for 7776000s")
+    assert _run("purge_expired", "-v", "0") == ""
+    assert BlockedClient.objects.count() == 0
 
 
 def test_purge_expired_removes_old_blocks_and_old_events(settings):

@@ -213,3 +213,72 @@ def test_list_when_empty(db):
 def test_an_absurd_duration_is_a_one_line_error_not_a_traceback(command, args):
     with pytest.raises(CommandError, match="at most 10 years"):
         call_command(command, *args, stdout=StringIO(), stderr=StringIO())
+
+
+# --- scriptable output: --json and -v -----------------------------------------
+
+
+def test_create_json_is_one_object_with_the_raw_key():
+    import json
+
+    lines = run(
+        "create_api_key", "--name", "ci app", "--scopes", "session,lookup",
+        "--origins", "https://a.example", "--expires", "30d", "--json",
+    )  # fmt: skip
+    assert len(lines) == 1
+    created = json.loads(lines[0])
+    api_key = ApiKey.objects.get()
+    assert created["public_id"] == api_key.public_id
+    assert created["name"] == "ci app" and created["kind"] == "publishable"
+    assert created["scopes"] == ["session", "lookup"]
+    assert created["allowed_origins"] == ["https://a.example"]
+    assert created["requires"] == ["pow"]
+    assert created["expires_at"].startswith(str(api_key.expires_at.date()))
+    assert api_key_verify(raw_key=created["key"]).pk == api_key.pk
+
+
+def test_create_at_verbosity_0_prints_only_the_raw_key():
+    lines = run("create_api_key", "--name", "quiet", "-v", "0")
+    assert len(lines) == 1
+    assert api_key_verify(raw_key=lines[0]).name == "quiet"
+
+
+def test_list_json_has_every_key_and_no_secret(make_api_key):
+    import json
+
+    active, raw = make_api_key(name="active")
+    revoked, _ = make_api_key(name="revoked")
+    api_key_revoke(api_key=revoked, reason="test")
+    output = "\n".join(run("list_api_keys", "--json"))
+    listed = json.loads(output)
+    assert [(k["name"], k["status"]) for k in listed] == [
+        ("active", "active"),
+        ("revoked", "revoked"),
+    ]
+    assert listed[0]["public_id"] == active.public_id
+    assert set(listed[0]) >= {"kind", "scopes", "expires_at", "last_used_at", "allowed_origins"}
+    assert "key" not in listed[0]
+    assert raw not in output and active.secret_hash not in output
+    only_revoked = json.loads("\n".join(run("list_api_keys", "--json", "--status", "revoked")))
+    assert [k["name"] for k in only_revoked] == ["revoked"]
+
+
+def test_list_json_when_empty_is_an_empty_array(db):
+    assert run("list_api_keys", "--json") == ["[]"]
+
+
+def test_list_verbosity_drops_or_adds_columns(make_api_key):
+    make_api_key(name="one", allowed_origins="https://a.example")
+    quiet = run("list_api_keys", "-v", "0")
+    assert len(quiet) == 1 and quiet[0].startswith("one ")
+    detailed = run("list_api_keys", "-v", "2")
+    assert "ORIGINS" in detailed[0] and "https://a.example" in detailed[1]
+
+
+def test_revoke_and_rotate_at_verbosity_0(make_api_key):
+    first, _ = make_api_key(name="first")
+    assert run("revoke_api_key", first.public_id, "--reason", "x", "-v", "0") == []
+    second, _ = make_api_key(name="second")
+    lines = run("rotate_api_key", second.public_id, "-v", "0")
+    assert len(lines) == 1
+    assert api_key_verify(raw_key=lines[0]).replaces_id == second.pk

@@ -31,6 +31,24 @@ def test_email_canonical_forms(raw, canonical):
     assert email_normalize(canonical) == canonical  # idempotent
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("ada..x@example.com", "Enter a valid email address."),
+        ("ada@exa_mple.com", "The email domain is not valid."),
+        ("ada@example", "The email domain is not valid."),
+    ],
+)
+def test_refusals_keep_the_projects_own_messages(raw, message):
+    with pytest.raises(InvalidValue) as excinfo:
+        email_normalize(raw)
+    assert excinfo.value.message == message
+
+
+def test_a_trailing_dot_on_the_domain_is_the_same_address():
+    assert email_normalize("ada@Example.COM.") == email_normalize("ada@example.com")
+
+
 def test_local_part_case_is_kept_so_two_cases_are_two_addresses():
     assert email_normalize("Ada@example.com") != email_normalize("ada@example.com")
 
@@ -57,6 +75,11 @@ def test_local_part_case_is_kept_so_two_cases_are_two_addresses():
         "ada\x00@example.com",
         "a" * 65 + "@example.com",
         "ada@" + "a" * 250 + ".com",
+        "ada@printer.local",  # special-use names (email-validator's list)
+        "ada@localhost",
+        "ada@shop.test",
+        "ada@" + "a" * 64 + ".com",  # a label over 63 octets
+        "Ada <ada@example.com>",  # a display name is not an address
     ],
 )
 def test_invalid_emails_are_refused(raw):

@@ -29,5 +29,7 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(f"Invalid {kind}: {exc}") from exc
+        if options["verbosity"] < 1:
+            return
         until = block.expires_at.isoformat() if block.expires_at else "permanently"
         self.stdout.write(f"Blocked {block.kind} {block.value} until {until} (block {block.pk})")

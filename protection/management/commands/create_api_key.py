@@ -1,5 +1,10 @@
-"""``create_api_key``: a summary, then the raw key alone on the last line of stdout."""
+"""``create_api_key``: a summary, then the raw key alone on the last line of stdout.
 
+``--json`` prints one JSON object instead, the raw key in its ``key`` field;
+``-v 0`` prints the raw key alone.
+"""
+
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -8,6 +13,20 @@ from django.utils import timezone
 
 from protection.durations import parse_duration
 from protection.keys import SCOPES, VERIFICATIONS, ApiKey, api_key_create
+
+
+def api_key_summary(api_key: ApiKey) -> dict[str, Any]:
+    """The JSON description of a key shared by create_api_key and list_api_keys (no secret)."""
+    return {
+        "name": api_key.name,
+        "kind": api_key.kind,
+        "public_id": api_key.public_id,
+        "scopes": list(api_key.scopes),
+        "allowed_origins": list(api_key.allowed_origins),
+        "requires": list(api_key.required_verifications),
+        "created_at": api_key.created_at.isoformat() if api_key.created_at else None,
+        "expires_at": api_key.expires_at.isoformat() if api_key.expires_at else None,
+    }
 
 
 class Command(BaseCommand):
@@ -29,6 +48,11 @@ class Command(BaseCommand):
             help="also require the key's attestation evidence on every lookup and create",
         )
         parser.add_argument("--expires", help="lifetime, e.g. 30d (default: never)")
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="print one JSON object (the raw key in its 'key' field) instead of text",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -44,14 +68,19 @@ class Command(BaseCommand):
             )
         except (ValueError, ValidationError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
-        self.stdout.write(
-            f"Created {api_key.kind} API key {api_key.name!r}\n"
-            f"  public id: {api_key.public_id}\n"
-            f"  scopes:    {', '.join(api_key.scopes) or '(none)'}\n"
-            f"  origins:   {', '.join(api_key.allowed_origins) or '(none: browsers refused)'}\n"
-            f"  requires:  {', '.join(api_key.required_verifications) or 'none'}"
-            f"{' (attestation on every request)' if api_key.attest_every_request else ''}\n"
-            f"  expires:   {api_key.expires_at.isoformat() if api_key.expires_at else 'never'}\n"
-            "Store the key now, it cannot be shown again:"
-        )
+        if options["json"]:
+            self.stdout.write(json.dumps({**api_key_summary(api_key), "key": raw_key}))
+            return
+        if options["verbosity"] >= 1:
+            expires = api_key.expires_at.isoformat() if api_key.expires_at else "never"
+            self.stdout.write(
+                f"Created {api_key.kind} API key {api_key.name!r}\n"
+                f"  public id: {api_key.public_id}\n"
+                f"  scopes:    {', '.join(api_key.scopes) or '(none)'}\n"
+                f"  origins:   {', '.join(api_key.allowed_origins) or '(none: browsers refused)'}\n"
+                f"  requires:  {', '.join(api_key.required_verifications) or 'none'}"
+                f"{' (attestation on every request)' if api_key.attest_every_request else ''}\n"
+                f"  expires:   {expires}\n"
+                "Store the key now, it cannot be shown again:"
+            )
         self.stdout.write(raw_key)

@@ -24,6 +24,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except ProtectionError as exc:
             raise CommandError(f"{api_key}: {exc.detail}") from exc
+        if options["verbosity"] < 1:
+            return
         self.stdout.write(
             f"Revoked {api_key.name!r} ({api_key.public_id}) at "
             f"{api_key.revoked_at.isoformat()}: {api_key.revoked_reason}"

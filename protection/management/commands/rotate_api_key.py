@@ -32,9 +32,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except ProtectionError as exc:
             raise CommandError(f"{old}: {exc.detail}") from exc
-        self.stdout.write(
-            f"Rotated {old.name!r}: old key {old.public_id} works until "
-            f"{new.replaces.expires_at.isoformat()}, new key {new.public_id}\n"
-            "Store the new key now, it cannot be shown again:"
-        )
+        if options["verbosity"] >= 1:
+            self.stdout.write(
+                f"Rotated {old.name!r}: old key {old.public_id} works until "
+                f"{new.replaces.expires_at.isoformat()}, new key {new.public_id}\n"
+                "Store the new key now, it cannot be shown again:"
+            )
         self.stdout.write(raw_key)

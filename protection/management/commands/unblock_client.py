@@ -1,4 +1,7 @@
-"""Lift blocks: ``unblock_client --ip 203.0.113.7``."""
+"""Lift blocks: ``unblock_client --ip 203.0.113.7``.
+
+Idempotent, for scripts: with no active block to lift it says so and exits 0.
+"""
 
 from typing import Any
 
@@ -20,6 +23,9 @@ class Command(BaseCommand):
             lifted = blocks_lift(kind=kind, value=value)
         except ValueError as exc:
             raise CommandError(f"Invalid {kind}: {exc}") from exc
+        if options["verbosity"] < 1:
+            return
         if not lifted:
-            raise CommandError(f"No active block for {kind} {value}")
+            self.stdout.write(f"No active block for {kind} {value}: nothing to lift")
+            return
         self.stdout.write(f"Lifted {lifted} block(s) on {kind} {value}")

@@ -1,0 +1,140 @@
+"""Prometheus metrics of the protection app (prometheus-client), all named ``gatehouse_…``.
+
+Recorders are plain functions the services call (``metrics_difficulty_issued``,
+``metrics_cache_fallback``, ``metrics_timer``…) plus ``metrics_event_recorded``,
+a receiver of ``protection.events.event_recorded`` that turns every security
+event into the decision and 429 counters: the audit log does not know
+metrics exist.
+
+Under gunicorn, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory
+writable by the workers (wiped at each deploy): every worker then writes its
+values there and a scrape served by any worker adds them all up (see
+``metrics_registry`` and docs/metrics-and-logs.md for the ``child_exit``
+hook). Without the variable, one process counts in memory.
+
+The edge serves the text (``protection.metrics_view``); blocks active are
+counted there at scrape time. No label ever holds a client value (IP, key,
+session): label values are event kinds, reasons, groups and dimensions,
+all from code and settings, so the number of series stays bounded.
+"""
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+VERIFICATION_KINDS = ("key", "token", "session", "challenge")
+_LABEL_MAX = 64
+
+DECISIONS = Counter(
+    "gatehouse_decisions",
+    "Security events recorded, by event kind, decision (allow, deny, alert) and reason.",
+    ["kind", "decision", "reason"],
+)
+RATE_LIMITED = Counter(
+    "gatehouse_rate_limited",
+    "Requests refused with 429, by endpoint group and the dimension whose limit was hit "
+    "(a refusal over two dimensions counts once in each).",
+    ["group", "dimension"],
+)
+CACHE_FALLBACK = Gauge(
+    "gatehouse_cache_fallback",
+    "1 while a process skips the shared cache (Redis) after a failure: rate limits are "
+    "then counted per process (or refused, RATE_LIMIT_CACHE_FAILURE=closed).",
+    multiprocess_mode="livemax",
+)
+CACHE_FAILURES = Counter(
+    "gatehouse_cache_failures",
+    "Shared-cache (Redis) failures seen by the rate limiter.",
+)
+DIFFICULTY_ISSUED = Histogram(
+    "gatehouse_pow_difficulty_issued",
+    "Proof-of-work difficulty (ALTCHA maxNumber) of the challenges issued.",
+    buckets=(50_000, 100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000, 6_400_000),
+)
+VERIFICATION_SECONDS = Histogram(
+    "gatehouse_verification_seconds",
+    "Time spent verifying an API key, a session token, a session or a challenge solution.",
+    ["kind"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+
+def _label(value: Any) -> str:
+    return str(value or "")[:_LABEL_MAX]
+
+
+def metrics_event_recorded(sender: Any = None, *, event: Any, **kwargs: Any) -> None:
+    """Receiver of ``event_recorded``: count the decision, and the 429 if it is one."""
+    DECISIONS.labels(_label(event.kind), _label(event.decision), _label(event.reason)).inc()
+    if event.kind == "rate_limited":
+        details = event.details if isinstance(event.details, dict) else {}
+        group = _label(details.get("group"))
+        dimensions = details.get("dimensions")
+        for dimension in dimensions if isinstance(dimensions, list) else []:
+            RATE_LIMITED.labels(group, _label(dimension)).inc()
+
+
+def metrics_cache_fallback(*, active: bool) -> None:
+    """Say whether this process is skipping the shared cache right now."""
+    if active:
+        CACHE_FAILURES.inc()
+    CACHE_FALLBACK.set(1 if active else 0)
+
+
+def metrics_difficulty_issued(*, max_number: int) -> None:
+    """Count one issued proof-of-work challenge of difficulty ``max_number``."""
+    DIFFICULTY_ISSUED.observe(max_number)
+
+
+def metrics_verification_observe(*, kind: str, seconds: float) -> None:
+    """Record how long one verification of ``kind`` (key, token, session, challenge) took."""
+    if kind not in VERIFICATION_KINDS:
+        raise ValueError(f"unknown verification kind {kind!r}")
+    VERIFICATION_SECONDS.labels(kind).observe(seconds)
+
+
+@contextmanager
+def metrics_timer(kind: str) -> Iterator[None]:
+    """Time the block as a verification of ``kind``, whether it passes or raises."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        metrics_verification_observe(kind=kind, seconds=time.perf_counter() - started)
+
+
+def metrics_multiprocess() -> bool:
+    """Whether values are shared between worker processes (``PROMETHEUS_MULTIPROC_DIR`` set)."""
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+class _Delegate:
+    """Re-exposes another registry's metrics inside a per-scrape registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Any]:
+        yield from self.registry.collect()
+
+
+def metrics_registry(*extra_collectors: Any) -> CollectorRegistry:
+    """Return a registry for one scrape: every process's values, plus ``extra_collectors``.
+
+    Multiprocess mode reads the workers' files (the values of this process's
+    own in-memory registry would be partial); otherwise this process's
+    default registry (with its process and platform metrics) is used.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    if metrics_multiprocess():
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_Delegate(REGISTRY))
+    for collector in extra_collectors:
+        registry.register(collector)
+    return registry

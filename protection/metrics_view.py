@@ -1,0 +1,58 @@
+"""``GET /metrics``: Prometheus text for clients in ``METRICS_NETWORKS`` only.
+
+The client address is resolved like everywhere else (``protection.clientip``),
+so behind a trusted reverse proxy an outside client is refused even though the
+proxy itself sits in a private range. Blocks active are counted here, at
+scrape time, with one grouped query.
+"""
+
+import logging
+from collections.abc import Iterator
+
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from protection.blocks.models import BlockedClient
+from protection.clientip import ip_in_networks
+from protection.conf import gatehouse_settings
+from protection.context import client_ip
+from protection.errors import problem_response
+from protection.metrics import metrics_registry
+
+logger = logging.getLogger("gatehouse.metrics")
+
+
+class BlocksActiveCollector:
+    """``gatehouse_blocks_active{kind}``: blocks in force now, read from the database."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "gatehouse_blocks_active", "Blocks in force now, by kind.", labels=["kind"]
+        )
+        now = timezone.now()
+        try:
+            counts = dict(
+                BlockedClient.objects.filter(lifted_at__isnull=True)
+                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+                .values_list("kind")
+                .annotate(n=Count("id"))
+                .order_by()
+            )
+        except Exception:  # a scrape during a database outage still shows the counters
+            logger.warning("Could not count active blocks", exc_info=True)
+            return
+        for kind in BlockedClient.Kind.values:
+            family.add_metric([kind], counts.get(kind, 0))
+        yield family
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return problem_response("method_not_allowed", headers={"Allow": "GET, HEAD"})
+    if not ip_in_networks(client_ip(request), gatehouse_settings.METRICS_NETWORKS):
+        return problem_response("forbidden", detail="Metrics are not served to this address.")
+    body = generate_latest(metrics_registry(BlocksActiveCollector()))
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
