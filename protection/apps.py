@@ -7,4 +7,5 @@ class ProtectionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from protection import checks  # noqa: F401  (registers system checks)
+        # Imported for their side effects: system checks, OpenAPI security schemes.
+        from protection import checks, schema  # noqa: F401
