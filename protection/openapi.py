@@ -25,9 +25,11 @@ because the server refuses what they leave out.
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ResolvedComponent, force_instance
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from rest_framework.fields import ProhibitNullCharactersValidator
 from rest_framework.throttling import BaseThrottle
 
 from protection.errors import PROBLEM_CONTENT_TYPE
@@ -76,6 +78,7 @@ CLASS_ERROR_CODES: dict[str, list[str]] = {
 }
 
 PROBLEM_COMPONENT = "Problem"
+NO_NUL_PATTERN = "^[^\\u0000]+$"
 
 _STRING = {"type": "string"}
 RATELIMIT_HEADERS = {
@@ -246,6 +249,26 @@ class AutoSchema(SpectacularAutoSchema):
         elif status == "401" and self.view.get_authenticators():
             headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
         return headers
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        body = super()._get_request_body(direction)
+        serializer = force_instance(self.get_request_serializer()) if body else None
+        if isinstance(serializer, StrictSerializer) and serializer.exactly_one_of:
+            body["required"] = True  # no body carries none of the fields: refused
+        return body
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        validators = getattr(field, "validators", [])
+        if (
+            schema.get("type") == "string"
+            and "pattern" not in schema
+            and any(isinstance(v, ProhibitNullCharactersValidator) for v in validators)
+            and not any(isinstance(v, RegexValidator) for v in validators)
+        ):
+            # DRF's CharField refuses NUL characters; "+" so that a blank-allowed
+            # field's extra {"maxLength": 0} branch stays exclusive in its oneOf.
+            schema["pattern"] = NO_NUL_PATTERN
+        super()._insert_field_validators(field, schema)
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> Any:
         schema = super()._map_basic_serializer(serializer, direction)
