@@ -166,7 +166,8 @@ class SessionRefreshView(APIView):
 
     @extend_schema_serializer(component_name="SessionRefresh")
     class InputSerializer(StrictSerializer):
-        refresh = serializers.CharField(max_length=4096)
+        # Opaque: a padded token is an invalid token (401), not a blank field.
+        refresh = serializers.CharField(max_length=4096, trim_whitespace=False)
 
     @extend_schema(
         operation_id="refresh_session",
