@@ -187,6 +187,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     # Relative: the API is served from the same origin as this document.
     "SERVERS": [{"url": "/", "description": "This gatehouse server"}],
+    "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "protection.openapi.problem_codes"},
 }
 
 # django-ratelimit is used as a library (its counters), not as an installed

@@ -104,6 +104,11 @@ WWW_AUTHENTICATE = {
 }
 
 
+def problem_codes() -> list[str]:
+    """Every code of the catalogue (``ENUM_NAME_OVERRIDES`` names their enum with it)."""
+    return sorted(ERROR_CATALOGUE)
+
+
 def problem_schema() -> dict[str, Any]:
     """The RFC 9457 body every error has; ``code`` is one of the catalogue's."""
     return {
@@ -116,7 +121,7 @@ def problem_schema() -> dict[str, Any]:
             "detail": {"type": "string"},
             "code": {
                 "type": "string",
-                "enum": sorted(ERROR_CATALOGUE),
+                "enum": problem_codes(),
                 "description": "Stable machine code (the response lists those it can carry).",
             },
             "errors": {
