@@ -121,6 +121,12 @@ def test_the_wheel_carries_templates_and_migrations(wheel: Path) -> None:
     assert "protection/templates/admin/protection/apikey/raw_keys.html" in names
     assert "protection/migrations/0001_initial.py" in names
     assert "signup/migrations/0001_initial.py" in names
+    # Only the apps: a top-level "config" would shadow a host's settings package.
+    top_level = {name.split("/")[0] for name in names}
+    assert {name for name in top_level if not name.endswith(".dist-info")} == {
+        "protection",
+        "signup",
+    }
 
 
 @pytest.mark.parametrize("name", CHECKS)
