@@ -218,7 +218,8 @@ REST_FRAMEWORK = {
     # Views opt in with rate_limit_group; see protection.throttling.
     "DEFAULT_THROTTLE_CLASSES": ["protection.throttling.GatehouseRateThrottle"],
     "EXCEPTION_HANDLER": "protection.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Error responses and headers derived from each view's classes.
+    "DEFAULT_SCHEMA_CLASS": "protection.openapi.AutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -231,6 +232,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tags from the path after /api/v1/: challenges, health, persons, sessions.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Relative: the API is served from the same origin as this document.
+    "SERVERS": [{"url": "/", "description": "This gatehouse server"}],
+    "ENUM_NAME_OVERRIDES": {"ProblemCodeEnum": "protection.openapi.problem_codes"},
 }
 
 # django-ratelimit is used as a library (its counters), not as an installed

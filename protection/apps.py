@@ -7,7 +7,8 @@ class ProtectionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from protection import checks  # noqa: F401  (registers system checks)
+        # Imported for their side effects: system checks, OpenAPI security schemes.
+        from protection import checks, schema  # noqa: F401
         from protection.autoblock import autoblock_observe
         from protection.cachehealth import cache_health
         from protection.events import event_recorded

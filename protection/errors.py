@@ -174,7 +174,15 @@ def problem_for_exception(exc: Exception) -> JsonResponse:
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> JsonResponse:
     """DRF EXCEPTION_HANDLER: every error raised in an API view, as problem+json."""
-    return problem_for_exception(exc)
+    response = problem_for_exception(exc)
+    view, request = context.get("view"), context.get("request")
+    if response.status_code == 401 and "WWW-Authenticate" not in response and view is not None:
+        # RFC 9110: every 401 names a scheme, also when a service refused a
+        # credential sent in the body (a refresh token): the view's own.
+        challenge = view.get_authenticate_header(request)
+        if challenge:
+            response["WWW-Authenticate"] = challenge
+    return response
 
 
 def is_api_request(request: HttpRequest) -> bool:

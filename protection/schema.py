@@ -1,117 +1,54 @@
-"""OpenAPI (drf-spectacular) pieces shared by every gatehouse endpoint.
+"""drf-spectacular extensions: the gatehouse credentials as OpenAPI security schemes.
 
-``problem_responses(codes)`` documents each status with the stable problem
-``code`` values a client may receive there, taken from
-``protection.exceptions.ERROR_CATALOGUE`` so the document cannot drift from
-what the server sends. The two authentication extensions describe the
-``X-Api-Key`` header and the session Bearer token as security schemes.
+One ``ApiKeyAuth`` scheme (the ``X-Api-Key`` header) and one
+``SessionBearerAuth`` scheme (the session's access token); session endpoints
+require both together. Imported by ``ProtectionConfig.ready`` so any project
+that installs the app gets them. Error responses and headers are derived in
+``protection.openapi``.
 """
 
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.plumbing import ResolvedComponent
 
-from protection.errors import PROBLEM_CONTENT_TYPE
-from protection.exceptions import ERROR_CATALOGUE
-
-API_KEY_SCHEME = {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
-
-Problem = inline_serializer(
-    "Problem",
-    {
-        "type": serializers.CharField(help_text="urn:gatehouse:problem:<code>"),
-        "title": serializers.CharField(),
-        "status": serializers.IntegerField(),
-        "detail": serializers.CharField(),
-        "code": serializers.CharField(help_text="Stable machine code; see the description."),
-        "errors": serializers.ListField(
-            child=inline_serializer(
-                "ProblemFieldError",
-                {
-                    "field": serializers.CharField(),
-                    "code": serializers.CharField(),
-                    "detail": serializers.CharField(),
-                },
-            ),
-            required=False,
-            help_text="Validation errors (400 invalid_request only).",
-        ),
-    },
-)
-
-# Codes an endpoint behind ApiKeyAuthentication + HasApiKeyScope can answer.
-KEY_CODES = [
-    "api_key_missing",
-    "api_key_invalid",
-    "api_key_expired",
-    "api_key_revoked",
-    "origin_not_allowed",
-    "scope_denied",
-    "api_key_in_query",
-    "secret_key_in_browser",
-    "blocked",
-]
-# What the session's Bearer token adds (SessionTokenAuthentication).
-TOKEN_CODES = [
-    "token_missing",
-    "token_invalid",
-    "token_expired",
-    "session_revoked",
-    "session_expired",
-]
-AUTH_CODES = KEY_CODES + TOKEN_CODES
-COMMON_CODES = [
-    "invalid_request",
-    "malformed_json",
-    "payload_too_large",
-    "unsupported_media_type",
-    "rate_limited",
-    "service_unavailable",
-]
+API_KEY_SCHEME_NAME = "ApiKeyAuth"
+API_KEY_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "X-Api-Key",
+    "description": "The client application's API key (never in the query string).",
+}
+SESSION_SCHEME_NAME = "SessionBearerAuth"
+SESSION_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "The access token of an anonymous session (POST /api/v1/sessions).",
+}
 
 
-def problem_responses(codes: list[str]) -> dict[Any, OpenApiResponse]:
-    """Map each status of ``codes`` to a problem+json response listing its codes."""
-    by_status: dict[int, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(ERROR_CATALOGUE[code].status, []).append(code)
-    responses: dict[Any, OpenApiResponse] = {}
-    for status, status_codes in sorted(by_status.items()):
-        lines = [f"- `{code}`: {ERROR_CATALOGUE[code].detail}" for code in status_codes]
-        if status == 429:
-            lines.append("\nCarries `Retry-After` (seconds).")
-        first = status_codes[0]
-        responses[(status, PROBLEM_CONTENT_TYPE)] = OpenApiResponse(
-            response=Problem,
-            description="\n".join([f"{ERROR_CATALOGUE[first].title} (`code`):", *lines]),
-            examples=[
-                OpenApiExample(
-                    code,
-                    value={
-                        "type": f"urn:gatehouse:problem:{code}",
-                        "title": ERROR_CATALOGUE[code].title,
-                        "status": status,
-                        "detail": ERROR_CATALOGUE[code].detail,
-                        "code": code,
-                    },
-                    response_only=True,
-                    status_codes=[str(status)],
-                )
-                for code in status_codes
-            ],
+def _register_api_key_scheme(auto_schema: Any) -> None:
+    from protection.authentication import ApiKeyAuthentication
+
+    # Registered under the ApiKeyAuthentication class whichever extension
+    # comes first, so the two never collide and the scheme exists once.
+    auto_schema.registry.register_on_missing(
+        ResolvedComponent(
+            name=API_KEY_SCHEME_NAME,
+            type=ResolvedComponent.SECURITY_SCHEMA,
+            object=ApiKeyAuthentication,
+            schema=API_KEY_SCHEME,
         )
-    return responses
+    )
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     """``X-Api-Key`` alone (challenges, sessions, refresh)."""
 
     target_class = "protection.authentication.ApiKeyAuthentication"
-    # Not "ApiKeyAuth": drf-spectacular names one component per class, and the
-    # session scheme below already registers the same header under that name.
-    name = "ApiKey"
+    match_subclasses = False
+    name = API_KEY_SCHEME_NAME
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return API_KEY_SCHEME
@@ -121,7 +58,12 @@ class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
     """``X-Api-Key`` AND the session's Bearer access token (sign-up endpoints)."""
 
     target_class = "protection.authentication.SessionTokenAuthentication"
-    name = ["ApiKeyAuth", "SessionBearerAuth"]
+    match_subclasses = True
+    name = SESSION_SCHEME_NAME
 
-    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
-        return [API_KEY_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}]
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:
+        _register_api_key_scheme(auto_schema)
+        return {API_KEY_SCHEME_NAME: [], SESSION_SCHEME_NAME: []}
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return SESSION_SCHEME

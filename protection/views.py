@@ -2,7 +2,12 @@
 
 import re
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,8 +18,9 @@ from protection.challenges import challenge_issue
 from protection.context import client_ip
 from protection.errors import problem_response
 from protection.health import health_report
+from protection.openapi import NO_STORE_HEADER
 from protection.permissions import HasApiKeyScope
-from protection.schema import AUTH_CODES, COMMON_CODES, KEY_CODES, TOKEN_CODES, problem_responses
+from protection.serializers import StrictSerializer
 from protection.sessions import session_create, session_refresh, session_revoke
 
 
@@ -25,6 +31,7 @@ class HealthView(APIView):
     ip_blocks_apply = False
 
     @extend_schema(
+        operation_id="get_health",
         summary="Health of the database and the cache",
         responses={
             200: inline_serializer(
@@ -51,6 +58,8 @@ class HealthView(APIView):
 # call; the header is often a blanket default set on every request).
 
 DEVICE_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"  # printable ASCII, no spaces
+# The header may also be sent empty: the server then reads no device id.
+DEVICE_ID_HEADER_PATTERN = r"^[\x21-\x7e]{0,128}$"
 # Tokens and one-time challenges must never sit in a browser or proxy cache.
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -78,9 +87,11 @@ class ChallengeView(APIView):
         recaptcha_site_key = serializers.CharField(allow_null=True)
 
     @extend_schema(
+        operation_id="create_challenge",
         summary="Get a proof-of-work challenge",
         request=None,
-        responses={201: OutputSerializer, **problem_responses(KEY_CODES)},
+        parameters=[NO_STORE_HEADER],
+        responses={201: OutputSerializer},
     )
     def post(self, request: Request) -> Response:
         body = challenge_issue(api_key=request.auth.api_key, client_ip=client_ip(request))
@@ -94,9 +105,15 @@ class SessionCreateView(APIView):
     permission_classes = [HasApiKeyScope]
     required_scope = "session"
     rate_limit_group = "session"
+    error_codes = [
+        "challenge_failed",
+        "challenge_replayed",
+        "recaptcha_failed",
+        "recaptcha_unavailable",
+    ]
 
     @extend_schema_serializer(component_name="SessionCreate")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         altcha = serializers.CharField(required=False, allow_blank=True, max_length=4096)
         recaptcha_token = serializers.CharField(required=False, allow_blank=True, max_length=4096)
         device_id = serializers.RegexField(
@@ -104,16 +121,21 @@ class SessionCreateView(APIView):
         )
 
     @extend_schema(
+        operation_id="create_session",
         summary="Start an anonymous session",
         request=InputSerializer,
-        responses={
-            201: SessionTokensSerializer,
-            **problem_responses(
-                KEY_CODES
-                + ["challenge_failed", "challenge_replayed", "recaptcha_failed"]
-                + ["recaptcha_unavailable"]
+        parameters=[
+            OpenApiParameter(
+                "X-Device-Id",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                pattern=DEVICE_ID_HEADER_PATTERN,
+                description="Device id when the body has no `device_id` (the body wins).",
             ),
-        },
+            NO_STORE_HEADER,
+        ],
+        responses={201: SessionTokensSerializer},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -140,15 +162,20 @@ class SessionRefreshView(APIView):
     permission_classes = [HasApiKeyScope]
     required_scope = "session"
     rate_limit_group = "refresh"
+    # The refresh token in the body, refused like an access token.
+    error_codes = ["token_invalid", "token_expired", "session_revoked", "session_expired"]
 
     @extend_schema_serializer(component_name="SessionRefresh")
-    class InputSerializer(serializers.Serializer):
-        refresh = serializers.CharField(max_length=4096)
+    class InputSerializer(StrictSerializer):
+        # Opaque: a padded token is an invalid token (401), not a blank field.
+        refresh = serializers.CharField(max_length=4096, trim_whitespace=False)
 
     @extend_schema(
+        operation_id="refresh_session",
         summary="Refresh the session's tokens",
         request=InputSerializer,
-        responses={200: SessionTokensSerializer, **problem_responses(KEY_CODES + TOKEN_CODES)},
+        parameters=[NO_STORE_HEADER],
+        responses={200: SessionTokensSerializer},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -169,9 +196,10 @@ class SessionCurrentView(APIView):
     rate_limit_group = "session"
 
     @extend_schema(
+        operation_id="delete_current_session",
         summary="End the current session",
         request=None,
-        responses={204: None, **problem_responses(AUTH_CODES + COMMON_CODES)},
+        responses={204: None},
     )
     def delete(self, request: Request) -> Response:
         session_revoke(session=request.auth.session, reason="client_logout")

@@ -24,7 +24,9 @@ from protection.keys import ApiKey
 from signup.conf import signup_settings
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
-_KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, no spaces
+# Visible ASCII, no spaces; the OpenAPI document states the same pattern.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+_KEY_FORMAT = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 class IdempotencyRecord(models.Model):

@@ -15,7 +15,8 @@ from protection.context import client_ip, request_context
 from protection.errors import PROBLEM_CONTENT_TYPE
 from protection.exceptions import ProtectionError
 from protection.permissions import HasApiKeyScope
-from protection.schema import AUTH_CODES, COMMON_CODES, problem_responses
+from protection.serializers import StrictSerializer
+from signup.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
 from signup.persons import Person
 from signup.services import person_create, person_lookup
 
@@ -43,21 +44,6 @@ class PersonApiView(APIView):
         super().initial(request, *args, **kwargs)
 
 
-class StrictSerializer(serializers.Serializer):
-    """Refuses unknown fields (400) instead of silently dropping them."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {
-                    name: serializers.ErrorDetail("Unknown field.", code="unknown")
-                    for name in unknown
-                }
-            )
-        return attrs
-
-
 class LookupRenderer(JSONRenderer):
     """Renders ``{"exists":true }`` and ``{"exists":false}``: the same 16 bytes.
 
@@ -83,20 +69,14 @@ class PersonLookupView(PersonApiView):
     rate_limit_group = "lookup"
 
     class InputSerializer(StrictSerializer):
+        exactly_one_of = ("email", "phone")
+
         email = serializers.CharField(
             required=False, max_length=RAW_EMAIL_MAX, trim_whitespace=False
         )
         phone = serializers.CharField(
             required=False, max_length=RAW_PHONE_MAX, trim_whitespace=False
         )
-
-        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            attrs = super().validate(attrs)
-            if len(attrs) != 1:
-                raise serializers.ValidationError(
-                    "Send exactly one of email or phone.", code="one_identifier"
-                )
-            return attrs
 
         class Meta:
             ref_name = "PersonLookup"
@@ -118,10 +98,7 @@ class PersonLookupView(PersonApiView):
             "identifiers from one IP or key (429 `rate_limited` with Retry-After)."
         ),
         request=InputSerializer,
-        responses={
-            200: OutputSerializer,
-            **problem_responses(COMMON_CODES + AUTH_CODES),
-        },
+        responses={200: OutputSerializer},
         examples=[
             OpenApiExample("by email", value={"email": "ada@example.com"}, request_only=True),
             OpenApiExample("by phone", value={"phone": "+12015550123"}, request_only=True),
@@ -144,6 +121,12 @@ class PersonLookupView(PersonApiView):
 class PersonCreateView(PersonApiView):
     required_scope = "create"
     rate_limit_group = "create"
+    error_codes = [
+        "disposable_email",
+        "conflict",
+        "idempotency_conflict",
+        "idempotency_in_progress",
+    ]
 
     class InputSerializer(StrictSerializer):
         email = serializers.CharField(max_length=RAW_EMAIL_MAX, trim_whitespace=False)
@@ -179,22 +162,22 @@ class PersonCreateView(PersonApiView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
                 OpenApiParameter.HEADER,
                 required=False,
+                pattern=IDEMPOTENCY_KEY_PATTERN,
                 description="1–255 visible ASCII characters, unique per request; kept 24 h.",
-            )
+            ),
+            OpenApiParameter(
+                "Idempotent-Replayed",
+                {"type": "string", "enum": ["true"]},
+                OpenApiParameter.HEADER,
+                response=True,
+                description="`true` when this is the stored answer to an earlier request.",
+            ),
         ],
         request=InputSerializer,
-        responses={
-            201: OutputSerializer,
-            **problem_responses(
-                COMMON_CODES
-                + AUTH_CODES
-                + ["disposable_email", "conflict", "idempotency_conflict"]
-                + ["idempotency_in_progress"]
-            ),
-        },
+        responses={201: OutputSerializer},
         examples=[
             OpenApiExample(
                 "person",

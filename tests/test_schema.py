@@ -39,3 +39,185 @@ def test_schema_generates_and_validates_without_warnings(tmp_path):
     target = tmp_path / "openapi.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     assert "/api/v1/persons/lookup" in target.read_text()
+
+
+# --- The document is the truth (issue 12). The server-side halves of these
+# --- cases were found by tests/test_schemathesis.py and are kept here.
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def document(django_db_blocker):
+    from rest_framework.test import APIClient
+
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/", {"format": "json"}, secure=True)
+    assert response.status_code == 200
+    return response.json()
+
+
+def _operations(document):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def _validator(document, name):
+    import jsonschema
+
+    return jsonschema.Draft7Validator(document["components"]["schemas"][name])
+
+
+def test_one_api_key_scheme_and_a_server(document):
+    schemes = document["components"]["securitySchemes"]
+    assert sorted(schemes) == ["ApiKeyAuth", "SessionBearerAuth"]
+    assert schemes["ApiKeyAuth"] == {**schemes["ApiKeyAuth"], "in": "header", "name": "X-Api-Key"}
+    assert document["servers"] and document["servers"][0]["url"]
+
+
+def test_operation_ids_and_tags_are_consistent(document):
+    ids = {(path, method): op["operationId"] for path, method, op in _operations(document)}
+    assert ids == {
+        ("/api/v1/health", "get"): "get_health",
+        ("/api/v1/challenges", "post"): "create_challenge",
+        ("/api/v1/sessions", "post"): "create_session",
+        ("/api/v1/sessions/refresh", "post"): "refresh_session",
+        ("/api/v1/sessions/current", "delete"): "delete_current_session",
+        ("/api/v1/persons/lookup", "post"): "find_person",
+        ("/api/v1/persons", "post"): "create_person",
+    }
+    for path, _method, operation in _operations(document):
+        assert operation["tags"] == [path.split("/")[3]]
+
+
+def test_every_operation_documents_the_errors_any_request_can_meet(document):
+    for path, method, operation in _operations(document):
+        responses = operation["responses"]
+        for status in ("400", "403", "404", "405", "406", "413", "503"):
+            assert PROBLEM in responses[status]["content"], (path, method, status)
+        if method == "post":  # a JSON body: malformed (400) or not JSON at all (415)
+            assert "415" in responses, (path, method)
+
+
+def test_problem_codes_are_the_catalogue(document):
+    from protection.exceptions import ERROR_CATALOGUE
+
+    problem = document["components"]["schemas"]["Problem"]
+    code = problem["properties"]["code"]
+    if "allOf" in code:  # drf-spectacular moves enums into their own component
+        code = document["components"]["schemas"][code["allOf"][0]["$ref"].split("/")[-1]]
+    enum = code["enum"]
+    assert set(enum) == set(ERROR_CATALOGUE)
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/challenges", "post"),
+        ("/api/v1/sessions", "post"),
+        ("/api/v1/sessions/refresh", "post"),
+        ("/api/v1/sessions/current", "delete"),
+    ],
+)
+def test_rate_limit_and_auth_headers_are_described(document, path, method):
+    responses = document["paths"][path][method]["responses"]
+    assert responses["429"]["headers"]["Retry-After"]["required"] is True
+    for status in responses:
+        assert {"RateLimit", "RateLimit-Policy"} <= set(responses[status].get("headers", {}))
+    assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+
+
+def test_tokens_and_challenges_are_described_no_store(document):
+    for path, status in [
+        ("/api/v1/challenges", "201"),
+        ("/api/v1/sessions", "201"),
+        ("/api/v1/sessions/refresh", "200"),
+    ]:
+        headers = document["paths"][path]["post"]["responses"][status]["headers"]
+        assert headers["Cache-Control"]["required"] is True
+
+
+def test_health_documents_its_503(document):
+    responses = document["paths"]["/api/v1/health"]["get"]["responses"]
+    assert "Retry-After" in responses["503"]["headers"]
+    assert "401" not in responses  # no credentials on health
+
+
+def test_device_id_header_is_described_with_the_servers_pattern(document):
+    parameters = document["paths"]["/api/v1/sessions"]["post"]["parameters"]
+    device = next(p for p in parameters if p["name"] == "X-Device-Id")
+    assert device["in"] == "header" and device["schema"]["pattern"]
+
+
+def test_session_body_refuses_unknown_fields_in_schema_and_server(document, client, api_key):
+    _, raw = api_key
+    validator = _validator(document, "SessionCreateRequest")
+    assert not validator.is_valid({"altcha": "x", "nonce": "1"})
+    response = client.post(
+        "/api/v1/sessions", {"altcha": "x", "nonce": "1"}, format="json", HTTP_X_API_KEY=raw
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "nonce", "code": "unknown", "detail": "Unknown field."}
+    ]
+
+
+def test_refresh_body_refuses_unknown_fields(document, client, api_key):
+    _, raw = api_key
+    assert not _validator(document, "SessionRefreshRequest").is_valid({"refresh": "a", "b": 1})
+    response = client.post(
+        "/api/v1/sessions/refresh", {"refresh": "a", "b": 1}, format="json", HTTP_X_API_KEY=raw
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "b"
+
+
+def test_blank_device_id_is_valid_for_schema_and_server(document, client, api_key):
+    """Found by schemathesis: "" matched both branches of the field's oneOf."""
+    _, raw = api_key
+    assert _validator(document, "SessionCreateRequest").is_valid({"device_id": ""})
+    response = client.post("/api/v1/sessions", {"device_id": ""}, format="json", HTTP_X_API_KEY=raw)
+    assert response.status_code == 403  # past validation: no proof of work
+    assert response.json()["code"] == "challenge_failed"
+
+
+def test_refused_refresh_token_names_a_scheme(client, api_key):
+    """Found by schemathesis: a 401 from the body's refresh token had no WWW-Authenticate."""
+    _, raw = api_key
+    response = client.post(
+        "/api/v1/sessions/refresh", {"refresh": "x.y.z"}, format="json", HTTP_X_API_KEY=raw
+    )
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"]
+
+
+def test_padded_refresh_token_is_an_invalid_token_not_a_blank_field(document, client, api_key):
+    """Found by schemathesis: " " passed the schema (minLength 1) but was trimmed to blank."""
+    _, raw = api_key
+    assert _validator(document, "SessionRefreshRequest").is_valid({"refresh": " "})
+    response = client.post(
+        "/api/v1/sessions/refresh", {"refresh": " "}, format="json", HTTP_X_API_KEY=raw
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_invalid"
+
+
+def test_nul_characters_are_refused_by_schema_and_server(document, client, api_key):
+    """Found by schemathesis: DRF refuses NUL in every CharField; the schema now says so."""
+    _, raw = api_key
+    assert not _validator(document, "SessionRefreshRequest").is_valid({"refresh": "a\x00b"})
+    response = client.post(
+        "/api/v1/sessions/refresh", {"refresh": "a\x00b"}, format="json", HTTP_X_API_KEY=raw
+    )
+    assert response.status_code == 400
+
+
+def test_oversized_body_is_413_on_every_operation(document, client, settings):
+    """Found by schemathesis: 4096 characters can be 24 KiB on the wire, over the body cap."""
+    for path, method, operation in _operations(document):
+        assert "413" in operation["responses"], (path, method)
+    body = '{"altcha": "' + "\\udb5c\\udf44" * 2000 + '"}'
+    response = client.post("/api/v1/sessions", body, content_type="application/json")
+    assert response.status_code == 413
+    assert response["Content-Type"] == PROBLEM

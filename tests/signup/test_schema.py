@@ -79,3 +79,86 @@ def test_every_error_code_is_named(schema, path, codes):
         assert f"`{code}`" in responses[status]["description"], (path, code)
         examples = responses[status]["content"]["application/problem+json"]["examples"]
         assert code in {example["value"]["code"] for example in examples.values()}
+
+
+# --- Request schemas accept exactly what the server accepts (issue 12) -----
+
+
+def _json_schema(node):
+    """OpenAPI 3.0's ``nullable`` as plain JSON Schema, so jsonschema can judge it."""
+    if isinstance(node, dict):
+        node = {key: _json_schema(value) for key, value in node.items()}
+        if node.pop("nullable", False):
+            return {"anyOf": [node, {"type": "null"}]}
+    elif isinstance(node, list):
+        return [_json_schema(item) for item in node]
+    return node
+
+
+def _validator(schema, name):
+    import jsonschema
+
+    return jsonschema.Draft7Validator(_json_schema(schema["components"]["schemas"][name]))
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"email": "ada@example.com"}, True),
+        ({"phone": "+12015550123"}, True),
+        ({"email": "ada@example.com", "phone": "+12015550123"}, False),
+        ({}, False),
+        ({"email": "ada@example.com", "name": "Ada"}, False),
+        ({"email": ""}, False),
+    ],
+)
+def test_lookup_schema_and_server_agree_on_the_shape(schema, caller, body, valid):
+    assert _validator(schema, "PersonLookupRequest").is_valid(body) is valid
+    response = caller.lookup(body)
+    assert (response.status_code == 200) is valid, response.content
+
+
+def test_lookup_needs_a_body(schema, caller):
+    """Found by schemathesis: the body was optional in the document, required by the server."""
+    assert schema["paths"]["/api/v1/persons/lookup"]["post"]["requestBody"]["required"] is True
+    response = caller.client.post("/api/v1/persons/lookup", **caller.headers())
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"email": "ada@example.com", "full_name": "Ada Lovelace"}, True),
+        ({"email": "ada@example.com", "full_name": "Ada Lovelace", "phone": None}, True),
+        ({"email": "ada@example.com", "full_name": "Ada Lovelace", "phone": ""}, True),
+        ({"email": "ada@example.com"}, False),
+        ({"email": "ada@example.com", "full_name": "Ada", "nickname": "x"}, False),
+        ({"email": "ada@example.com", "full_name": "Ada\x00Lovelace"}, False),
+    ],
+)
+def test_create_schema_and_server_agree_on_the_shape(schema, make_caller, body, valid):
+    assert _validator(schema, "PersonCreateRequest").is_valid(body) is valid
+    response = make_caller().create(body)
+    assert (response.status_code == 201) is valid, response.content
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [("retry-1", True), ("x" * 255, True), ("", False), ("x" * 256, False), ("a b", False)],
+)
+def test_idempotency_key_schema_and_server_agree(schema, make_caller, key, valid):
+    import jsonschema
+
+    operation = schema["paths"]["/api/v1/persons"]["post"]
+    header = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
+    assert jsonschema.Draft7Validator(header["schema"]).is_valid(key) is valid
+    body = {"email": "ada@example.com", "full_name": "Ada Lovelace"}
+    response = make_caller().create(body, idempotency_key=key)
+    assert (response.status_code == 201) is valid, response.content
+
+
+def test_create_documents_replays_and_its_domain_errors(schema):
+    responses = schema["paths"]["/api/v1/persons"]["post"]["responses"]
+    assert "Idempotent-Replayed" in responses["201"]["headers"]
+    assert "409" in responses and "422" in responses
+    assert responses["429"]["headers"]["Retry-After"]["required"] is True

@@ -1,0 +1,299 @@
+"""The OpenAPI document, derived from what each view really runs.
+
+``AutoSchema`` (set it as ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``) adds to
+every operation the problem+json responses its request can end in, read from
+the view itself rather than listed by hand:
+
+- every API request: 400 (bad Content-Length), 403 ``blocked`` (IP blocks),
+  404, 405, 406, 413 and 503;
+- a body (POST, PUT, PATCH) through a parser: 400 ``malformed_json``, 415;
+- each authentication and permission class: its codes, from the class's own
+  ``error_codes`` attribute or ``CLASS_ERROR_CODES`` below (401s carry
+  ``WWW-Authenticate``);
+- a ``rate_limit_group`` or any other throttle: 429 ``rate_limited`` with
+  ``Retry-After`` and the IETF ``RateLimit`` / ``RateLimit-Policy`` fields;
+- the view's ``error_codes`` class attribute: its domain codes (409
+  ``conflict``...).
+
+Each status documents the codes of ``protection.exceptions.ERROR_CATALOGUE``
+it can carry, with one example each, against one shared ``Problem``
+component. Request bodies of ``StrictSerializer`` subclasses get
+``additionalProperties: false`` (and a ``oneOf`` for ``exactly_one_of``),
+because the server refuses what they leave out.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.validators import RegexValidator
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import ResolvedComponent, force_instance
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from rest_framework.fields import ProhibitNullCharactersValidator
+from rest_framework.throttling import BaseThrottle
+
+from protection.errors import PROBLEM_CONTENT_TYPE
+from protection.exceptions import ERROR_CATALOGUE
+from protection.middleware import view_rate_limit_group
+from protection.serializers import StrictSerializer
+from protection.throttling import GatehouseRateThrottle
+
+# What any request under the API prefix can be answered, whatever the view:
+# a Content-Length that is not a number (ApiProblemMiddleware), a blocked IP
+# (BlockAndRateLimitMiddleware), routing, content negotiation, an oversized
+# body, a backing service down.
+EVERY_REQUEST_CODES = [
+    "invalid_request",
+    "blocked",
+    "not_found",
+    "method_not_allowed",
+    "not_acceptable",
+    "payload_too_large",
+    "service_unavailable",
+]
+# A body read through DRF's parsers.
+BODY_CODES = ["malformed_json", "unsupported_media_type"]
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+# Codes of the gatehouse DRF classes, by dotted path; a class's own
+# ``error_codes`` attribute wins. Subclasses inherit their bases' codes.
+CLASS_ERROR_CODES: dict[str, list[str]] = {
+    "protection.authentication.ApiKeyAuthentication": [
+        "api_key_missing",
+        "api_key_invalid",
+        "api_key_expired",
+        "api_key_revoked",
+        "origin_not_allowed",
+        "api_key_in_query",
+        "secret_key_in_browser",
+        "blocked",
+    ],
+    "protection.authentication.SessionTokenAuthentication": [
+        "token_missing",
+        "token_invalid",
+        "token_expired",
+        "session_revoked",
+        "session_expired",
+    ],
+    "protection.permissions.HasApiKeyScope": ["scope_denied"],
+}
+
+PROBLEM_COMPONENT = "Problem"
+NO_NUL_PATTERN = "^[^\\u0000]+$"
+
+_STRING = {"type": "string"}
+RATELIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "schema": _STRING,
+        "description": (
+            'Quota policies applied to this request (IETF draft), e.g. `"ip-1m";q=30;w=60`.'
+        ),
+    },
+    "RateLimit": {
+        "schema": _STRING,
+        "description": 'Remaining quota of each policy (IETF draft), e.g. `"ip-1m";r=29;t=42`.',
+    },
+}
+RETRY_AFTER = {
+    "schema": {"type": "integer", "minimum": 0},
+    "description": "Seconds to wait before retrying.",
+}
+WWW_AUTHENTICATE = {
+    "schema": _STRING,
+    "description": "The credential to send: the API key header or the session's Bearer token.",
+    "required": True,
+}
+
+
+def problem_codes() -> list[str]:
+    """Every code of the catalogue (``ENUM_NAME_OVERRIDES`` names their enum with it)."""
+    return sorted(ERROR_CATALOGUE)
+
+
+def problem_schema() -> dict[str, Any]:
+    """The RFC 9457 body every error has; ``code`` is one of the catalogue's."""
+    return {
+        "type": "object",
+        "description": "RFC 9457 problem details (application/problem+json).",
+        "properties": {
+            "type": {"type": "string", "description": "urn:gatehouse:problem:<code>"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "code": {
+                "type": "string",
+                "enum": problem_codes(),
+                "description": "Stable machine code (the response lists those it can carry).",
+            },
+            "errors": {
+                "type": "array",
+                "description": "Field errors (400 invalid_request only).",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "field": {"type": "string"},
+                        "code": {"type": "string"},
+                        "detail": {"type": "string"},
+                    },
+                    "required": ["field", "code", "detail"],
+                },
+            },
+        },
+        "required": ["type", "title", "status", "detail", "code"],
+        # RFC 9457 extension members (the health report on 503, for instance).
+        "additionalProperties": True,
+    }
+
+
+def class_error_codes(cls: type) -> list[str]:
+    """The problem codes a DRF authentication or permission class can answer."""
+    own = getattr(cls, "error_codes", None)
+    if own is not None:
+        return list(own)
+    codes: list[str] = []
+    for klass in reversed(cls.__mro__):
+        codes += CLASS_ERROR_CODES.get(f"{klass.__module__}.{klass.__qualname__}", [])
+    return codes
+
+
+def _unique(codes: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(codes))
+
+
+def problem_response(status: int, codes: list[str]) -> OpenApiResponse:
+    """A problem+json response naming each of ``codes`` (all of one status)."""
+    first = ERROR_CATALOGUE[codes[0]]
+    lines = [f"- `{code}`: {ERROR_CATALOGUE[code].detail}" for code in codes]
+    return OpenApiResponse(
+        response={"$ref": f"#/components/schemas/{PROBLEM_COMPONENT}"},
+        description="\n".join([f"{first.title} (`code`):", *lines]),
+        examples=[
+            OpenApiExample(
+                code,
+                value={
+                    "type": f"urn:gatehouse:problem:{code}",
+                    "title": ERROR_CATALOGUE[code].title,
+                    "status": status,
+                    "detail": ERROR_CATALOGUE[code].detail,
+                    "code": code,
+                },
+                response_only=True,
+                status_codes=[str(status)],
+            )
+            for code in codes
+        ],
+    )
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's AutoSchema plus the errors and headers gatehouse views produce."""
+
+    def operation_error_codes(self) -> list[str]:
+        """Every catalogue code this operation can answer with."""
+        view = self.view
+        codes = list(EVERY_REQUEST_CODES)
+        if self.method in BODY_METHODS and view.get_parsers():
+            codes += BODY_CODES
+        for authenticator in view.get_authenticators():
+            codes += class_error_codes(type(authenticator))
+        for permission in view.get_permissions():
+            codes += class_error_codes(type(permission))
+        if self.is_rate_limited():
+            codes.append("rate_limited")
+        codes += getattr(view, "error_codes", [])
+        unknown = [code for code in codes if code not in ERROR_CATALOGUE]
+        if unknown:
+            raise ValueError(f"{type(view).__name__}: codes not in ERROR_CATALOGUE: {unknown}")
+        return _unique(codes)
+
+    def is_rate_limited(self) -> bool:
+        """True when a throttle (or the gatehouse middleware) counts this view."""
+        if view_rate_limit_group(self.view) is not None:
+            return True
+        return any(
+            isinstance(throttle, BaseThrottle) and not isinstance(throttle, GatehouseRateThrottle)
+            for throttle in self.view.get_throttles()
+        )
+
+    def _register_problem(self) -> None:
+        self.registry.register_on_missing(
+            ResolvedComponent(
+                name=PROBLEM_COMPONENT,
+                type=ResolvedComponent.SCHEMA,
+                object=PROBLEM_COMPONENT,
+                schema=problem_schema(),
+            )
+        )
+
+    def _get_response_bodies(self, direction: str = "response") -> Any:
+        responses = super()._get_response_bodies(direction)
+        by_status: dict[int, list[str]] = {}
+        for code in self.operation_error_codes():
+            by_status.setdefault(ERROR_CATALOGUE[code].status, []).append(code)
+        self._register_problem()
+        for status, codes in sorted(by_status.items()):
+            # A status the view documents itself keeps the view's description.
+            if str(status) not in responses:
+                responses[str(status)] = self._get_response_for_code(
+                    problem_response(status, codes),
+                    str(status),
+                    [PROBLEM_CONTENT_TYPE],
+                    direction,
+                )
+        return responses
+
+    def _get_response_headers_for_code(self, status_code: Any, direction: str = "response") -> Any:
+        headers = dict(super()._get_response_headers_for_code(status_code, direction))
+        status = str(status_code)
+        if self.is_rate_limited():
+            for name, spec in RATELIMIT_HEADERS.items():
+                headers.setdefault(name, spec)
+        if status == "429":
+            headers.setdefault("Retry-After", {**RETRY_AFTER, "required": True})
+        elif status == "503":
+            headers.setdefault("Retry-After", RETRY_AFTER)
+        elif status == "401" and self.view.get_authenticators():
+            headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
+        return headers
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        body = super()._get_request_body(direction)
+        serializer = force_instance(self.get_request_serializer()) if body else None
+        if isinstance(serializer, StrictSerializer) and serializer.exactly_one_of:
+            body["required"] = True  # no body carries none of the fields: refused
+        return body
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        validators = getattr(field, "validators", [])
+        if (
+            schema.get("type") == "string"
+            and "pattern" not in schema
+            and any(isinstance(v, ProhibitNullCharactersValidator) for v in validators)
+            and not any(isinstance(v, RegexValidator) for v in validators)
+        ):
+            # DRF's CharField refuses NUL characters; "+" so that a blank-allowed
+            # field's extra {"maxLength": 0} branch stays exclusive in its oneOf.
+            schema["pattern"] = NO_NUL_PATTERN
+        super()._insert_field_validators(field, schema)
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> Any:
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictSerializer):
+            # The server refuses unknown fields and wrong combinations: say so.
+            schema["additionalProperties"] = False
+            if "__doc__" not in vars(type(serializer)) or not type(serializer).__doc__:
+                schema.pop("description", None)  # StrictSerializer's own, not the body's
+            if serializer.exactly_one_of:
+                schema["oneOf"] = [{"required": [name]} for name in serializer.exactly_one_of]
+        return schema
+
+
+# Response headers a view declares in its ``extend_schema(parameters=...)``.
+NO_STORE_HEADER = OpenApiParameter(
+    "Cache-Control",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    required=True,
+    description="`no-store`: tokens and one-time challenges must not be cached.",
+)

@@ -1,0 +1,41 @@
+"""Request serializers that accept exactly what the OpenAPI document says.
+
+``StrictSerializer`` refuses unknown fields (400 ``invalid_request``, field
+code ``unknown``) instead of dropping them silently, and, when a subclass
+names ``exactly_one_of``, requires exactly one of those fields. The schema
+generator (``protection.openapi``) reads the same two facts to write
+``additionalProperties: false`` and a ``oneOf``, so the document and the
+server cannot disagree.
+"""
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown fields, and enforces ``exactly_one_of`` when set."""
+
+    # Field names of which a valid body carries exactly one (empty: no such rule).
+    exactly_one_of: ClassVar[tuple[str, ...]] = ()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A body that is not a JSON object fails earlier, in to_internal_value.
+        initial = self.initial_data if isinstance(self.initial_data, Mapping) else {}
+        unknown = sorted(set(initial) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    str(name)[:64]: serializers.ErrorDetail("Unknown field.", code="unknown")
+                    for name in unknown
+                }
+            )
+        if self.exactly_one_of:
+            present = [name for name in self.exactly_one_of if name in attrs]
+            if len(present) != 1:
+                names = " or ".join(self.exactly_one_of)
+                raise serializers.ValidationError(
+                    f"Send exactly one of {names}.", code="one_identifier"
+                )
+        return attrs

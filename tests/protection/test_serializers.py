@@ -1,0 +1,38 @@
+"""protection.serializers.StrictSerializer: exactly the fields it declares."""
+
+from rest_framework import serializers
+
+from protection.serializers import StrictSerializer
+
+
+class Lookup(StrictSerializer):
+    exactly_one_of = ("email", "phone")
+    email = serializers.CharField(required=False)
+    phone = serializers.CharField(required=False)
+
+
+def _errors(data):
+    serializer = Lookup(data=data)
+    assert not serializer.is_valid()
+    return serializer.errors
+
+
+def test_one_of_the_two_is_valid():
+    assert Lookup(data={"email": "a@example.com"}).is_valid()
+    assert Lookup(data={"phone": "+12015550123"}).is_valid()
+
+
+def test_both_or_neither_is_refused():
+    for data in ({}, {"email": "a@example.com", "phone": "+12015550123"}):
+        errors = _errors(data)
+        assert errors["non_field_errors"][0].code == "one_identifier"
+
+
+def test_unknown_fields_are_refused_by_name():
+    errors = _errors({"email": "a@example.com", "name": "x"})
+    assert errors["name"][0].code == "unknown"
+
+
+def test_a_body_that_is_not_an_object_is_refused_not_a_crash():
+    for data in (["email"], "email", 3, None):
+        assert not Lookup(data=data).is_valid()
