@@ -23,8 +23,11 @@ from protection.health import health_report
 class LivenessView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
+    # Load balancers probe from addresses that may be blocked.
+    ip_blocks_apply = False
 
     @extend_schema(
+        operation_id="get_health_live",
         summary="Liveness: the process answers (no backing service checked)",
         responses={200: inline_serializer("Liveness", {"status": serializers.CharField()})},
     )
@@ -35,8 +38,10 @@ class LivenessView(APIView):
 class ReadinessView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
+    ip_blocks_apply = False
 
     @extend_schema(
+        operation_id="get_health_ready",
         summary="Readiness: the database and the shared cache answer",
         responses={
             200: inline_serializer(

@@ -30,7 +30,7 @@ from protection.clientip import rate_limit_ident
 from protection.context import request_context
 from protection.errors import drf_exception
 from protection.exceptions import ProtectionError
-from protection.ratelimit import group_rates, request_limits_count
+from protection.ratelimit import group_rates, ratelimit_headers, request_limits_count
 
 
 class GatehouseRateThrottle(BaseThrottle):
@@ -68,6 +68,13 @@ class GatehouseRateThrottle(BaseThrottle):
                 raise drf_exception(error) from None
             self.retry_after = float(error.headers.get("Retry-After", 1))
             return False
+        finally:
+            # DRF puts a view's ``headers`` on whatever response it sends, a
+            # 429 included: the RateLimit fields arrive under any exception
+            # handler, with or without gatehouse's middleware.
+            headers = getattr(view, "headers", None)
+            if isinstance(headers, dict):
+                headers.update(ratelimit_headers(context.limits.counted))
         context.session_check_now()  # a group with no limit made no round trip
         return True
 

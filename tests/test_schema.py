@@ -80,6 +80,8 @@ def test_operation_ids_and_tags_are_consistent(document):
     ids = {(path, method): op["operationId"] for path, method, op in _operations(document)}
     assert ids == {
         ("/api/v1/health", "get"): "get_health",
+        ("/api/v1/health/live", "get"): "get_health_live",
+        ("/api/v1/health/ready", "get"): "get_health_ready",
         ("/api/v1/challenges", "post"): "create_challenge",
         ("/api/v1/sessions", "post"): "create_session",
         ("/api/v1/sessions/refresh", "post"): "refresh_session",

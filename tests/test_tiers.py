@@ -7,27 +7,21 @@
 """
 
 import ast
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EDGE = {
-    "admin",
-    "management",
-    "views.py",
-    "urls.py",
-    "checks.py",
-    "schema.py",
-    "health.py",
-    "apps.py",
-    "models.py",
-    "middleware.py",
-    "authentication.py",
-    "permissions.py",
-    "throttling.py",
-    "errors.py",
-    "context.py",
-    "migrations",
-}
+
+
+def _edge_modules() -> set[str]:
+    """The edge tier, as the import contract in pyproject.toml names it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    tiers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    names = {name.strip() for name in tiers[0].split(":")}
+    return {f"{name}.py" for name in names} | names | {"migrations", "__init__.py"}
+
+
+EDGE = _edge_modules()
 SIGNUP_EDGE = {"views.py", "admin.py", "apps.py", "demo.py", "management", "migrations", "urls.py"}
 
 
