@@ -5,7 +5,8 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from protection.context import Caller
+from protection.attestation import attestation_verify
+from protection.context import Caller, request_context
 from protection.errors import drf_exception
 from protection.exceptions import ProtectionError
 from protection.keys import api_key_require_scope
@@ -20,6 +21,32 @@ class HasApiKeyScope(BasePermission):
             raise drf_exception(ProtectionError("api_key_missing"))
         try:
             api_key_require_scope(caller.api_key, view.required_scope)
+        except ProtectionError as error:
+            raise drf_exception(error) from None
+        return True
+
+
+class HasAppAttestation(BasePermission):
+    """App attestation on every request, for keys with ``attest_every_request``.
+
+    Evidence that is present is always checked, required or not: invalid
+    evidence is refused even where attestation is optional. Put it after
+    the authentication that names the caller (lookup and create use it).
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        caller = request.auth
+        if not isinstance(caller, Caller):
+            raise drf_exception(ProtectionError("api_key_missing"))
+        context = request_context(request)
+        try:
+            attestation_verify(
+                api_key=caller.api_key,
+                evidence=request.headers,
+                purpose="request",
+                client_ip=context.client_ip,
+                session_id=getattr(caller.session, "id", None),
+            )
         except ProtectionError as error:
             raise drf_exception(error) from None
         return True

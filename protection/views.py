@@ -151,6 +151,7 @@ class SessionCreateView(APIView):
             recaptcha_token=data.get("recaptcha_token", ""),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             device_id=device_id,
+            evidence=request.headers,
         )
         return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)
 

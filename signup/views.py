@@ -14,7 +14,7 @@ from protection.authentication import SessionTokenAuthentication
 from protection.context import client_ip, request_context
 from protection.errors import PROBLEM_CONTENT_TYPE
 from protection.exceptions import ProtectionError
-from protection.permissions import HasApiKeyScope
+from protection.permissions import HasApiKeyScope, HasAppAttestation
 from protection.serializers import StrictSerializer
 from signup.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
 from signup.persons import Person
@@ -30,7 +30,7 @@ class PersonApiView(APIView):
     """Session endpoints that take personal identifiers, in the JSON body only."""
 
     authentication_classes = [SessionTokenAuthentication]
-    permission_classes = [HasApiKeyScope]
+    permission_classes = [HasApiKeyScope, HasAppAttestation]
     # Query strings end up in access logs, proxies and browser history (names
     # compared case-insensitively: ?EMAIL= is the same mistake).
     identifier_query_names = ("email", "phone", "full_name")

@@ -17,12 +17,14 @@
 
 import datetime
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from protection.attestation import attestation_verify
 from protection.blocks import blocks_check
 from protection.challenges import challenge_verify
 from protection.conf import gatehouse_settings
@@ -160,15 +162,25 @@ def session_create(
     recaptcha_token: str = "",
     user_agent: str = "",
     device_id: str = "",
+    evidence: Mapping[str, str] | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
     """Verify the evidence ``api_key`` requires, then issue a session.
 
-    A blocked device gets no new session (checked before the evidence, which
-    would spend a challenge).
+    ``evidence`` is the request's headers: app attestation (Approov, App
+    Check, App Attest) is checked before the proof of work, so a refused
+    attestation spends no challenge; a device id it verified becomes the
+    session's. A blocked device gets no new session (checked before the
+    evidence, which would spend a challenge).
     """
     now = now or timezone.now()
     if device_id:
+        blocks_check(device_id=device_id)
+    attested = attestation_verify(
+        api_key=api_key, evidence=evidence or {}, purpose="session", client_ip=client_ip, now=now
+    )
+    if attested.device_id:
+        device_id = attested.device_id[:128]
         blocks_check(device_id=device_id)
     challenge_verify(
         api_key=api_key,

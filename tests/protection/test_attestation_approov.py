@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.exceptions import ImproperlyConfigured
 
-from config.startup import refuse_unusable_attestation_settings
+from config.startup import refuse_configuration_errors
 from protection.attestation import attestation_verify
 from protection.checks import check_attestation_settings
 from protection.events import SecurityEvent
@@ -298,7 +298,7 @@ def test_short_or_undecodable_secret_is_refused_at_start_up(settings, value):
     settings.GATEHOUSE = {**settings.GATEHOUSE, "APPROOV_SECRET": value}
     assert [error.id for error in check_attestation_settings(None)] == ["protection.E006"]
     with pytest.raises(ImproperlyConfigured, match="E006"):
-        refuse_unusable_attestation_settings()
+        refuse_configuration_errors()
 
 
 def test_named_secrets_and_public_key_are_checked_too(settings):
@@ -322,4 +322,4 @@ def test_good_settings_pass_the_check(settings):
         "APPROOV_PUBLIC_KEY_ALGORITHM": "ES256",
     }
     assert check_attestation_settings(None) == []
-    refuse_unusable_attestation_settings()
+    refuse_configuration_errors()
