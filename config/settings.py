@@ -216,7 +216,19 @@ GATEHOUSE = {
         else {}
     ),
     "MAX_BODY_BYTES": DATA_UPLOAD_MAX_MEMORY_SIZE,
+    # The reference sign-up page at /: on in DEBUG (make run), off in
+    # production unless GATEHOUSE_SIGNUP_PAGE=1; its publishable key, if set,
+    # is written into the page (it is meant to be public).
+    "SIGNUP_PAGE_ENABLED": env_bool("GATEHOUSE_SIGNUP_PAGE", default=DEBUG),
+    "SIGNUP_PAGE_API_KEY": os.environ.get("GATEHOUSE_SIGNUP_PAGE_API_KEY", ""),
 }
+# Local exploration must not punish the developer: under DEBUG, loopback is
+# never blocked automatically and its own mistakes never raise its
+# proof-of-work difficulty. Production (DEBUG off) keeps both for everyone.
+LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
+if DEBUG:
+    GATEHOUSE["AUTO_BLOCK_EXEMPT_NETWORKS"] = LOOPBACK_NETWORKS
+    GATEHOUSE["POW_ESCALATION_EXEMPT_NETWORKS"] = LOOPBACK_NETWORKS
 
 LOGGING = {
     "version": 1,

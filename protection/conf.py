@@ -106,6 +106,12 @@ DEFAULTS: dict[str, Any] = {
     "SIGNUP_REFUSE_DISPOSABLE_EMAIL": False,
     # How long an Idempotency-Key and its stored response are kept.
     "SIGNUP_IDEMPOTENCY_TTL": 24 * 60 * 60,
+    # Serve the reference sign-up page at / (signup.page). Off unless the
+    # deployment asks for it; config/settings.py turns it on under DEBUG.
+    "SIGNUP_PAGE_ENABLED": False,
+    # The publishable API key the page sends as X-Api-Key. Empty: the page
+    # takes it from its URL fragment (#key=..., as quickstart prints it).
+    "SIGNUP_PAGE_API_KEY": "",
     # --- Rate limits (protection.ratelimit, protection.throttling) ---------
     # Endpoint group -> dimension -> list of rates ("count/period", period one
     # of s, m, h, d with an optional multiplier: "10/m", "100/d", "5/15m").
@@ -229,6 +235,10 @@ DEFAULTS: dict[str, Any] = {
     ],
     # Networks never blocked automatically (monitoring, office NAT), as CIDRs.
     "AUTO_BLOCK_EXEMPT_NETWORKS": [],
+    # Networks whose own recent denials never raise their proof-of-work
+    # difficulty (pow_difficulty); config/settings.py adds loopback under DEBUG
+    # so a developer's mistakes don't make the local page slower and slower.
+    "POW_ESCALATION_EXEMPT_NETWORKS": [],
     # Upper bound of key_difficulty_boost(), whatever the rules add up to.
     "KEY_DIFFICULTY_BOOST_MAX": 3,
 }

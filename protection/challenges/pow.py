@@ -26,6 +26,7 @@ from typing import Any
 import altcha
 
 from protection.blocks import key_difficulty_boost
+from protection.clientip import ip_in_networks
 from protection.conf import gatehouse_settings
 from protection.events import recent_denials
 from protection.exceptions import ProtectionError
@@ -63,12 +64,17 @@ def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
     ``steps`` is the larger of (IP denials // POW_DENIALS_PER_DOUBLING_IP) and
     (key denials // POW_DENIALS_PER_DOUBLING_KEY) over DENIALS_WINDOW, plus the
     key's boost from the automatic-blocking rules (a publishable key under
-    attack gets harder puzzles instead of being blocked).
+    attack gets harder puzzles instead of being blocked). IP denials do not
+    count for clients in POW_ESCALATION_EXEMPT_NETWORKS.
     """
     base = int(gatehouse_settings.POW_MAX_NUMBER)
     cap = max(base, int(gatehouse_settings.POW_MAX_NUMBER_CAP))
     steps = 0
-    if client_ip:
+    # An exempt network (loopback under DEBUG) keeps the base difficulty for
+    # its own denials; the key-wide steps below still apply to it.
+    if client_ip and not ip_in_networks(
+        client_ip, gatehouse_settings.POW_ESCALATION_EXEMPT_NETWORKS
+    ):
         ip_denials = recent_denials(client_ip=client_ip)
         steps = ip_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_IP))
     if api_key is not None:
