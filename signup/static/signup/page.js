@@ -353,7 +353,9 @@ async function submit(event) {
 }
 
 function again() {
-  form.reset();
+  // Not form.reset(): the widget resets itself on that event, which would
+  // abort the next session's proof of work already running in the background.
+  for (const field of FIELDS) $(field).value = "";
   idempotency = { body: "", key: "" };
   lastLookup = "";
   clearErrors();
