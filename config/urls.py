@@ -2,12 +2,10 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from protection.admin.dashboard import dashboard as security_dashboard
 from protection.errors import api_not_found
 from signup.page import signup_page
 
 urlpatterns = [
-    path("admin/protection/dashboard/", security_dashboard, name="protection_dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("protection.urls")),
     path("api/v1/", include("signup.urls")),
