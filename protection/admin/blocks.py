@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from protection.admin.display import truncated
 from protection.blocks import (
     BlockedClient,
     block_create,
@@ -101,8 +102,8 @@ class BlockAddForm(forms.ModelForm):
 class BlockedClientAdmin(admin.ModelAdmin):
     list_display = (
         "kind",
-        "value",
-        "reason",
+        "short_value",
+        "short_reason",
         "created_at",
         "expires_at",
         "active",
@@ -125,6 +126,14 @@ class BlockedClientAdmin(admin.ModelAdmin):
     )
     actions = ["lift_blocks"]
     list_select_related = ("created_by",)
+
+    @admin.display(description="value", ordering="value")
+    def short_value(self, obj: BlockedClient) -> str:
+        return truncated(obj.value, 24)
+
+    @admin.display(description="reason", ordering="reason")
+    def short_reason(self, obj: BlockedClient) -> str:
+        return truncated(obj.reason, 32)
 
     @admin.display(boolean=True)
     def active(self, obj: BlockedClient) -> bool:

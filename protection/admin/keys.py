@@ -131,6 +131,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["revoke_selected", "rotate_selected"]
     show_full_result_count = False
+
+    class Media:
+        # Shows the reCAPTCHA settings only while reCAPTCHA is required.
+        js = ("protection/admin/apikey.js",)
+
     readonly_fields = (
         "public_id", "status", "created_at", "created_by", "replaces", "successor_list",
         "rotated_at", "last_used_at", "revoked_at", "revoked_reason", "revoked_by",
@@ -199,12 +204,34 @@ class ApiKeyAdmin(admin.ModelAdmin):
         new_keys = getattr(request, "_gatehouse_new_keys", None)
         if not new_keys:
             return super().response_add(request, obj, post_url_continue)
-        return self._raw_keys_response(request, new_keys, title="API key created")
+        # The show-once page stands between the form and where its button said
+        # to go next: "Save and add another" and "Save and continue editing"
+        # still lead there, after the key has been copied.
+        info = (self.opts.app_label, self.opts.model_name)
+        if "_addanother" in request.POST:
+            next_step = (reverse("admin:{}_{}_add".format(*info)), "add another key")
+        elif "_continue" in request.POST:
+            next_step = (
+                reverse("admin:{}_{}_change".format(*info), args=[obj.pk]),
+                "continue editing",
+            )
+        else:
+            next_step = None
+        return self._raw_keys_response(
+            request, new_keys, title="API key created", next_step=next_step
+        )
 
     def _raw_keys_response(
-        self, request: HttpRequest, new_keys: list[tuple[ApiKey, str]], *, title: str
+        self,
+        request: HttpRequest,
+        new_keys: list[tuple[ApiKey, str]],
+        *,
+        title: str,
+        next_step: tuple[str, str] | None = None,
     ) -> HttpResponse:
         info = (self.opts.app_label, self.opts.model_name)
+        changelist_url = reverse("admin:{}_{}_changelist".format(*info))
+        next_url, next_label = next_step or (changelist_url, "back to the list")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -217,7 +244,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
                 }
                 for key, raw in new_keys
             ],
-            "changelist_url": reverse("admin:{}_{}_changelist".format(*info)),
+            "changelist_url": changelist_url,
+            "next_url": next_url,
+            "next_label": next_label,
         }
         response = TemplateResponse(request, TEMPLATES + "raw_keys.html", context)
         response["Cache-Control"] = "no-store"

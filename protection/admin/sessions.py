@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from protection.admin.blocks import BlockDurationActionForm, block_session_ips
+from protection.admin.display import truncated
 from protection.clientip import normalize_ip
 from protection.sessions import AnonymousSession, session_revoke
 
@@ -64,14 +65,15 @@ class BusiestIpFilter(admin.SimpleListFilter):
 @admin.register(AnonymousSession)
 class AnonymousSessionAdmin(admin.ModelAdmin):
     list_display = (
-        "id",
+        "short_id",
         "api_key",
-        "client_ip",
+        "ip",
         "status",
         "created_at",
         "expires_at",
-        "revoked_reason",
+        "short_revoked_reason",
     )
+    list_display_links = ("short_id",)
     list_filter = (SessionStatusFilter, "api_key", BusiestIpFilter, "created_at")
     search_fields = ("=id", "=client_ip", "=device_id", "api_key__public_id", "api_key__name")
     list_select_related = ("api_key",)
@@ -88,6 +90,18 @@ class AnonymousSessionAdmin(admin.ModelAdmin):
     def status(self, obj: AnonymousSession) -> str:
         return obj.status()
 
+    @admin.display(description="session", ordering="id")
+    def short_id(self, obj: AnonymousSession) -> str:
+        return truncated(obj.id, 9)
+
+    @admin.display(description="client IP", ordering="client_ip")
+    def ip(self, obj: AnonymousSession) -> str:
+        return truncated(obj.client_ip, 24)
+
+    @admin.display(description="revoked because")
+    def short_revoked_reason(self, obj: AnonymousSession) -> str:
+        return truncated(obj.revoked_reason, 24)
+
     @admin.action(description="Revoke selected sessions", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         revoked = 0
@@ -98,4 +112,9 @@ class AnonymousSessionAdmin(admin.ModelAdmin):
         self.message_user(request, f"{revoked} session(s) revoked.", messages.SUCCESS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Revoke instead: that stops the tokens at once and writes the event;
+        # deleting would lose the audit trail and leave live tokens unexplained.
         return False
