@@ -22,7 +22,7 @@ from protection.events import SecurityEvent
 HOURS = 24
 MAX_SERIES = 7  # kinds drawn separately; the rest is "other"
 PALETTE = ("#417690", "#e07b39", "#5aa469", "#c94c4c", "#8e6bb5", "#d4a72c", "#4bb4c4", "#999999")
-CHART_WIDTH, CHART_HEIGHT, CHART_TOP = 720, 220, 10
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP = 720, 220, 24
 AXIS_LEFT = 44  # room for the y-axis labels
 
 # What an operator reads instead of the event's machine kind.

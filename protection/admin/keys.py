@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from protection.admin.display import compact_time, truncated
 from protection.exceptions import ProtectionError
 from protection.keys import (
     SCOPES,
@@ -123,9 +124,10 @@ class StatusFilter(admin.SimpleListFilter):
 class ApiKeyAdmin(admin.ModelAdmin):
     form = ApiKeyForm
     list_display = (
-        "name", "kind", "public_id", "scope_list", "status", "last_used_at", "expires_at",
-        "created_at",
+        "short_name", "kind", "public_id", "scope_list", "status", "last_used", "expires",
+        "created",
     )  # fmt: skip
+    list_display_links = ("short_name",)
     list_filter = (StatusFilter, "kind", "created_at", "expires_at")
     search_fields = ("name", "=public_id")
     date_hierarchy = "created_at"
@@ -135,6 +137,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     class Media:
         # Shows the reCAPTCHA settings only while reCAPTCHA is required.
         js = ("protection/admin/apikey.js",)
+        css = {"all": ("protection/admin/lists.css",)}
 
     readonly_fields = (
         "public_id", "status", "created_at", "created_by", "replaces", "successor_list",
@@ -142,6 +145,22 @@ class ApiKeyAdmin(admin.ModelAdmin):
     )  # fmt: skip
 
     # --- display ---------------------------------------------------------------
+
+    @admin.display(description="name", ordering="name")
+    def short_name(self, obj: ApiKey) -> str:
+        return truncated(obj.name, 22)
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj: ApiKey) -> str:
+        return compact_time(obj.last_used_at)
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, obj: ApiKey) -> str:
+        return compact_time(obj.expires_at)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: ApiKey) -> str:
+        return compact_time(obj.created_at)
 
     @admin.display(description="scopes")
     def scope_list(self, obj: ApiKey) -> str:

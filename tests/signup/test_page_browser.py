@@ -5,55 +5,24 @@ it). Outside CI (``CI`` unset) the tests skip, with the reason, when it is
 missing; in CI they fail instead. Screenshots go to ``test-artifacts/``.
 """
 
-import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from protection.blocks import BlockedClient, block_create
 from signup.models import Person
+from tests.support.browser import (
+    browser_fixture,  # noqa: F401
+    plain_http_live_server,
+    require_chromium,
+)
+from tests.support.browser import screenshot as save_screenshot
 
-if os.environ.get("CI"):
-    import playwright.sync_api as playwright_api  # in CI a missing package is a failure
-else:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = os.environ.get("GATEHOUSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-if not shutil.which(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip(
-        f"needs Chromium at {CHROMIUM} (apt-get install chromium); .ci/run installs it",
-        allow_module_level=True,
-    )
-
-# Playwright's sync API keeps an event loop running in this thread; the ORM
-# calls the tests make between page actions are still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+require_chromium()
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -66,9 +35,7 @@ def page_settings(settings: Any, live_server: Any, make_api_key: Callable[..., A
         "SIGNUP_PAGE_API_KEY": raw_key,
         "POW_MAX_NUMBER": 2000,
     }
-    # The session-wide live server built its middleware before the per-test
-    # settings (plain HTTP, see tests/conftest.py) applied: rebuild it.
-    live_server.thread.httpd.get_app().application.load_middleware()
+    plain_http_live_server(live_server)
     return settings
 
 
@@ -90,7 +57,8 @@ def open_page(browser: Any, live_server: Any, page_settings: Any) -> Iterator[Ca
                 else None
             ),
         )
-        page.on("response", lambda r: print("RESP", r.request.method, r.url, r.status))
+        # Printed with a failing test's output: what the page asked and got.
+        page.on("response", lambda r: print("page:", r.request.method, r.url, r.status))
         page.goto(live_server.url + "/")
         return page
 
@@ -100,8 +68,7 @@ def open_page(browser: Any, live_server: Any, page_settings: Any) -> Iterator[Ca
 
 
 def screenshot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"signup-page-{name}.png"), full_page=True)
+    save_screenshot(page, f"signup-page-{name}")
 
 
 def wait_for_session(page: Any) -> None:
