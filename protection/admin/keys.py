@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 
 from protection.admin.display import compact_time, truncated
 from protection.exceptions import ProtectionError
@@ -124,7 +125,7 @@ class StatusFilter(admin.SimpleListFilter):
 class ApiKeyAdmin(admin.ModelAdmin):
     form = ApiKeyForm
     list_display = (
-        "short_name", "kind", "public_id", "scope_list", "status", "last_used", "expires",
+        "short_name", "short_kind", "public_id", "scope_list", "status", "last_used", "expires",
         "created",
     )  # fmt: skip
     list_display_links = ("short_name",)
@@ -149,6 +150,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.display(description="name", ordering="name")
     def short_name(self, obj: ApiKey) -> str:
         return truncated(obj.name, 22)
+
+    @admin.display(description="kind", ordering="kind")
+    def short_kind(self, obj: ApiKey) -> str:
+        return format_html('<span title="{}">{}</span>', obj.get_kind_display(), obj.kind)
 
     @admin.display(description="last used", ordering="last_used_at")
     def last_used(self, obj: ApiKey) -> str:

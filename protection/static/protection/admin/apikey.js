@@ -6,10 +6,7 @@
   function copyKey(button) {
     const input = document.getElementById(button.dataset.copyTarget);
     if (!input) return;
-    const done = () => {
-      button.textContent = "Copied";
-      setTimeout(() => { button.textContent = "Copy"; }, 2000);
-    };
+    const done = () => { button.textContent = "Copied"; };
     input.select();
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(input.value).then(done, () => {
