@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from protection.blocks import BlockedClient, block_create
+from protection.sessions import AnonymousSession, session_revoke
 from signup.models import Person
 from tests.support.browser import (
     browser_fixture,  # noqa: F401
@@ -251,3 +252,24 @@ def test_the_page_works_on_a_phone_sized_screen(open_page):
     page.wait_for_selector("#done", state="visible")
     screenshot(page, "phone-390x844")
     assert Person.objects.filter(email="phone-user@example.com").exists()
+
+
+def test_a_revoked_session_is_replaced_when_its_refresh_is_refused(open_page, page_settings):
+    page_settings.GATEHOUSE = {**page_settings.GATEHOUSE, "ACCESS_TOKEN_LIFETIME": 32}
+    page = open_page()
+    wait_for_session(page)
+    for session in AnonymousSession.objects.all():
+        session_revoke(session=session, reason="test")
+    with page.expect_response(
+        lambda response: (
+            response.url.endswith("/api/v1/sessions") and response.request.method == "POST"
+        ),
+        timeout=20_000,
+    ) as replaced:
+        pass
+    assert replaced.value.status == 201
+    fill(page, email="after-revoke@example.com")
+    page.click("#submit")
+    page.wait_for_selector("#done", state="visible")
+    assert page.inner_text("#banner") == ""
+    assert AnonymousSession.objects.filter(revoked_at__isnull=True).count() >= 1

@@ -174,11 +174,13 @@ async function refreshSession() {
   const result = await api(API.refresh, { refresh: session.refresh });
   if (result.status === 200) {
     adoptTokens(result.data);
+    settle(null);
     return;
   }
-  // Revoked, expired or refused: a new session replaces it quietly.
+  // Revoked, expired or refused: a new session replaces it quietly (anyone
+  // waiting for a session is answered when the new one is exchanged).
   dropSession();
-  ensureSession().catch(() => {});
+  solveAgain();
 }
 
 function dropSession() {
