@@ -1,32 +1,42 @@
-# The two quickstart commands: `make run` and `make test`. Everything else is
-# a step they share. Needs python3 (3.11+) on PATH; nothing else.
+# The quickstart commands: `make run` and `make test`. Everything else is a
+# step they share. Needs python3 (3.11+) on PATH; nothing else.
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test install
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+
+# Only what production needs; the test tools come with `make test`.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 install: $(STAMP)
 
-# Sets everything up and serves gatehouse on http://127.0.0.1:8000 (SQLite,
-# local-memory cache, DEBUG on for local use), printing a fresh demo API key.
+# Serves gatehouse on http://127.0.0.1:$(PORT) (SQLite, local-memory cache,
+# DEBUG on for local use), printing a fresh demo API key and the page's URL.
+# `make run PORT=8123` for another port; a busy port stops it before the
+# database, the demo key or the admin password is touched.
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --no-input -v 0
-	DJANGO_DEBUG=1 $(BIN)/python manage.py quickstart
-	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DJANGO_DEBUG=1 $(BIN)/python manage.py quickstart --port $(PORT)
+	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Sets everything up, runs the whole test suite and builds the docs strictly
 # (a broken link, or a reference table behind the code, fails). With
 # DATABASE_URL and REDIS_URL set (as .ci/run sets them) the tests run against
 # PostgreSQL and Redis. No --quiet for mkdocs: it would hide what --strict counts.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -79,6 +79,11 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # Before django.contrib.admin, so protection's admin/index.html (the
+    # security dashboard link) overrides the admin's own; the apps ship all
+    # their templates and static files, the project has none of its own.
+    "protection",
+    "signup",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -89,13 +94,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_recaptcha",
-    "protection",
-    "signup",
 ]
 
 MIDDLEWARE = [
     # First, so every log line of the request (and every response) has its id.
     "protection.requestid.RequestIdMiddleware",
+    # First: a Host outside ALLOWED_HOSTS is a clean 400 host_not_allowed.
+    "protection.errors.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "protection.errors.ApiProblemMiddleware",
@@ -114,7 +119,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -292,7 +297,19 @@ GATEHOUSE = {
         if os.environ.get("GATEHOUSE_METRICS_NETWORKS")
         else {}
     ),
+    # The reference sign-up page at /: on in DEBUG (make run), off in
+    # production unless GATEHOUSE_SIGNUP_PAGE=1; its publishable key, if set,
+    # is written into the page (it is meant to be public).
+    "SIGNUP_PAGE_ENABLED": env_bool("GATEHOUSE_SIGNUP_PAGE", default=DEBUG),
+    "SIGNUP_PAGE_API_KEY": os.environ.get("GATEHOUSE_SIGNUP_PAGE_API_KEY", ""),
 }
+# Local exploration must not punish the developer: under DEBUG, loopback is
+# never blocked automatically and its own mistakes never raise its
+# proof-of-work difficulty. Production (DEBUG off) keeps both for everyone.
+LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
+if DEBUG:
+    GATEHOUSE["AUTO_BLOCK_EXEMPT_NETWORKS"] = LOOPBACK_NETWORKS
+    GATEHOUSE["POW_ESCALATION_EXEMPT_NETWORKS"] = LOOPBACK_NETWORKS
 
 # --- Logging: one JSON object per line (python-json-logger) -----------------
 # Every record carries time, level, logger and what protection.logcontext knows

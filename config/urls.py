@@ -2,13 +2,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from protection.admin.dashboard import dashboard as security_dashboard
 from protection.errors import api_not_found
 from protection.metrics_view import metrics_view
-from signup.demo import demo_signup_page
+from signup.page import signup_page
 
 urlpatterns = [
-    path("admin/protection/dashboard/", security_dashboard, name="protection_dashboard"),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("protection.urls")),
@@ -16,5 +14,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^api/", api_not_found),
-    path("", demo_signup_page, name="demo-signup"),
+    path("", signup_page, name="signup-page"),
 ]

@@ -260,6 +260,10 @@ DEFAULTS: dict[str, Any] = {
     ],
     # Networks never blocked automatically (monitoring, office NAT), as CIDRs.
     "AUTO_BLOCK_EXEMPT_NETWORKS": [],
+    # Networks whose own recent denials never raise their proof-of-work
+    # difficulty (pow_difficulty); config/settings.py adds loopback under DEBUG
+    # so a developer's mistakes don't make the local page slower and slower.
+    "POW_ESCALATION_EXEMPT_NETWORKS": [],
     # Upper bound of key_difficulty_boost(), whatever the rules add up to.
     "KEY_DIFFICULTY_BOOST_MAX": 3,
     # --- App attestation (protection.attestation) ----------------------------

@@ -11,7 +11,9 @@ Three entry points, one body shape:
 - ``ApiProblemMiddleware``: refuses oversized bodies before parsing and rewrites
   any other error response under the API prefix (Django's 404/500 pages, CSRF
   failures, DEBUG tracebacks) into problem+json;
-- ``api_not_found``: the catch-all view for unknown API paths.
+- ``api_not_found``: the catch-all view for unknown API paths;
+- ``AllowedHostMiddleware``: a Host outside ALLOWED_HOSTS gets 400
+  ``host_not_allowed`` (on every path) and one log line, not a traceback.
 No stack trace or internal detail ever reaches a client.
 """
 
@@ -19,6 +21,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.core.exceptions import DisallowedHost
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -247,3 +250,28 @@ class ApiProblemMiddleware:
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Catch-all for unknown paths under the API prefix (DEBUG or not)."""
     return problem_response("not_found")
+
+
+class AllowedHostMiddleware:
+    """Refuse a Host outside ALLOWED_HOSTS with problem+json, before anything reads it.
+
+    First in MIDDLEWARE: Django would otherwise raise DisallowedHost inside a
+    later middleware (the HTTPS redirect, CSRF), log it with a traceback and
+    answer a bare 400 that the API rewrites as "the request body is not
+    valid". The Host is client-controlled and says nothing about this server's
+    health, so one warning line is the right amount of noise.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            raw_host = request.META.get("HTTP_X_FORWARDED_HOST") or request.META.get(
+                "HTTP_HOST", request.META.get("SERVER_NAME", "")
+            )
+            logger.warning("Refused a request for host %r (not in ALLOWED_HOSTS)", raw_host[:100])
+            return problem_response("host_not_allowed")
+        return self.get_response(request)

@@ -21,6 +21,9 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     # 400
     "invalid_request": ErrorSpec(400, "Invalid request", "The request body is not valid."),
     "malformed_json": ErrorSpec(400, "Malformed JSON", "The request body is not valid JSON."),
+    "host_not_allowed": ErrorSpec(
+        400, "Host not allowed", "This server does not answer for the requested Host."
+    ),
     # 401
     "api_key_missing": ErrorSpec(401, "API key missing", "Send your API key in X-Api-Key."),
     "api_key_invalid": ErrorSpec(401, "API key invalid", "The API key is not valid."),

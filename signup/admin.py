@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from protection.admin.display import compact_time, key_label
 from signup import normalization
 from signup.idempotency import IdempotencyRecord
 from signup.persons import Person
@@ -40,7 +41,7 @@ class PersonAdminForm(forms.ModelForm):
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
     form = PersonAdminForm
-    list_display = ("full_name", "email", "phone", "created_at", "created_by_key")
+    list_display = ("full_name", "email", "phone", "created", "key")
     list_filter = (("created_at", admin.DateFieldListFilter), "created_by_key")
     search_fields = ("email", "phone", "full_name")
     date_hierarchy = "created_at"
@@ -48,6 +49,17 @@ class PersonAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "created_at", "created_by_key", "created_in_session")
     fields = ("id", "email", "phone", "full_name", *readonly_fields[1:])
     show_full_result_count = False
+
+    class Media:
+        css = {"all": ("protection/admin/lists.css",)}
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Person) -> str:
+        return compact_time(obj.created_at)
+
+    @admin.display(description="API key", ordering="created_by_key__name")
+    def key(self, obj: Person) -> str:
+        return key_label(obj.created_by_key, 16)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Person], search_term: str

@@ -31,6 +31,12 @@ DEFAULTS: dict[str, Any] = {
     "SIGNUP_REFUSE_DISPOSABLE_EMAIL": False,
     # How long an Idempotency-Key and its stored response are kept.
     "SIGNUP_IDEMPOTENCY_TTL": 24 * 60 * 60,
+    # Serve the reference sign-up page at / (signup.page). Off unless the
+    # deployment asks for it; config/settings.py turns it on under DEBUG.
+    "SIGNUP_PAGE_ENABLED": False,
+    # The publishable API key the page sends as X-Api-Key. Empty: the page
+    # takes it from its URL fragment (#key=..., as quickstart prints it).
+    "SIGNUP_PAGE_API_KEY": "",
 }
 
 signup_settings = GatehouseSettings(DEFAULTS)

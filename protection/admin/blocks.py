@@ -10,7 +10,9 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
 
+from protection.admin.display import compact_time, truncated
 from protection.blocks import (
     BlockedClient,
     block_create,
@@ -101,15 +103,15 @@ class BlockAddForm(forms.ModelForm):
 class BlockedClientAdmin(admin.ModelAdmin):
     list_display = (
         "kind",
-        "value",
-        "reason",
-        "created_at",
-        "expires_at",
+        "short_value",
+        "short_reason",
+        "created",
+        "expires",
         "active",
         "created_by_label",
-        "hit_count",
-        "last_hit_at",
+        "hits",
     )
+    list_display_links = ("kind", "short_value")
     list_filter = ("kind", ActiveFilter, CreatedByFilter)
     search_fields = ("value", "reason", "created_by_rule", "created_by__username")
     readonly_fields = (
@@ -125,6 +127,33 @@ class BlockedClientAdmin(admin.ModelAdmin):
     )
     actions = ["lift_blocks"]
     list_select_related = ("created_by",)
+
+    class Media:
+        css = {"all": ("protection/admin/lists.css",)}
+
+    @admin.display(description="value", ordering="value")
+    def short_value(self, obj: BlockedClient) -> str:
+        return truncated(obj.value, 16)
+
+    @admin.display(description="reason", ordering="reason")
+    def short_reason(self, obj: BlockedClient) -> str:
+        return truncated(obj.reason, 16)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: BlockedClient) -> str:
+        return compact_time(obj.created_at)
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, obj: BlockedClient) -> str:
+        return compact_time(obj.expires_at)
+
+    @admin.display(description="hits", ordering="hit_count")
+    def hits(self, obj: BlockedClient) -> str:
+        if not obj.last_hit_at:
+            return str(obj.hit_count)
+        return format_html(
+            '<span title="last hit {}">{}</span>', obj.last_hit_at.isoformat(), obj.hit_count
+        )
 
     @admin.display(boolean=True)
     def active(self, obj: BlockedClient) -> bool:

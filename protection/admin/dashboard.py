@@ -1,15 +1,15 @@
 """The security dashboard in the admin: the last 24 hours at a glance.
 
-Events per hour by kind (a stacked bar chart rendered server-side as inline
-SVG: no script, no CDN), top offending IPs and API keys (by deny events),
-and the number of active blocks. Mounted at ``admin/protection/dashboard/``
-(see config/urls.py) behind ``admin.site.admin_view`` (staff only).
+Events per hour by kind (a stacked bar chart with a y-axis, rendered
+server-side as inline SVG: no script, no CDN), top offending IPs and API keys
+(by deny events), and the number of active blocks. The app mounts it itself
+(``SecurityEventAdmin.get_urls``: ``admin/protection/securityevent/dashboard/``)
+for staff who may view security events; no project URL is needed.
 """
 
 import datetime
 from typing import Any
 
-from django.contrib import admin
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncHour
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +22,56 @@ from protection.events import SecurityEvent
 HOURS = 24
 MAX_SERIES = 7  # kinds drawn separately; the rest is "other"
 PALETTE = ("#417690", "#e07b39", "#5aa469", "#c94c4c", "#8e6bb5", "#d4a72c", "#4bb4c4", "#999999")
-CHART_WIDTH, CHART_HEIGHT, CHART_TOP = 720, 220, 10
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP = 720, 220, 24
+AXIS_LEFT = 44  # room for the y-axis labels
+
+# What an operator reads instead of the event's machine kind.
+KIND_LABELS = {
+    "api_key_auth": "API key refused",
+    "api_key_lifecycle": "API key changes",
+    "token_auth": "Token refused",
+    "rate_limited": "Rate limited",
+    "blocked": "Blocked requests",
+    "challenge_issued": "Challenges issued",
+    "challenge_failed": "Proof of work failed",
+    "challenge_replayed": "Challenge replayed",
+    "recaptcha_failed": "reCAPTCHA failed",
+    "recaptcha_unavailable": "reCAPTCHA unavailable",
+    "session_issued": "Sessions started",
+    "session_refreshed": "Sessions refreshed",
+    "session_revoked": "Sessions revoked",
+    "refresh_reuse": "Refresh token reused",
+    "person_created": "People signed up",
+    "person_create_refused": "Sign-ups refused",
+    "person_lookup": "Lookups",
+    "enumeration_suspected": "Enumeration suspected",
+    "key_abuse_suspected": "Key under attack",
+    "client_blocked": "Clients blocked",
+    "client_unblocked": "Blocks lifted",
+    "client_block_changed": "Blocks changed",
+    "cache_unavailable": "Cache unavailable",
+    "other": "Other",
+}
+
+
+def kind_label(kind: str) -> str:
+    """Return the human label of an event kind (a readable fallback for new kinds)."""
+    if kind in KIND_LABELS:
+        return KIND_LABELS[kind]
+    words = kind.replace("api_key", "API key").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def axis_ticks(peak: int) -> list[int]:
+    """Return the y-axis ticks: 0 up to the first round value >= ``peak``, at most 5 ticks."""
+    magnitude = 1
+    while True:
+        for base in (1, 2, 5):
+            step = base * magnitude
+            if peak <= step * 4:
+                top = -(-peak // step) * step
+                return list(range(0, top + 1, step))
+        magnitude *= 10
 
 
 def events_per_hour(*, now: datetime.datetime) -> dict[str, Any]:
@@ -52,36 +101,52 @@ def events_per_hour(*, now: datetime.datetime) -> dict[str, Any]:
 
 
 def chart_bars(series: dict[str, Any]) -> dict[str, Any]:
-    """Lay the stacked bars out as SVG rectangles (the template only draws them)."""
+    """Lay the stacked bars and the axes out in SVG coordinates (the template only draws)."""
     colors = {kind: PALETTE[i % len(PALETTE)] for i, kind in enumerate(series["kinds"])}
-    peak = max((sum(hour.values()) for hour in series["counts"]), default=0) or 1
-    slot = CHART_WIDTH / HOURS
+    peak = max((sum(hour.values()) for hour in series["counts"]), default=0)
+    ticks = axis_ticks(max(peak, 1))
+    scale_top = ticks[-1]
+    baseline = CHART_TOP + CHART_HEIGHT
+    slot = (CHART_WIDTH - AXIS_LEFT) / HOURS
     rects = []
     for index, (hour, counts) in enumerate(zip(series["hours"], series["counts"], strict=True)):
-        y = CHART_TOP + CHART_HEIGHT
+        y = baseline
         for kind in series["kinds"]:
             n = counts[kind]
             if not n:
                 continue
-            height = CHART_HEIGHT * n / peak
+            height = CHART_HEIGHT * n / scale_top
             y -= height
             rects.append(
                 {
-                    "x": round(index * slot + 2, 1),
+                    "x": round(AXIS_LEFT + index * slot + 2, 1),
                     "y": round(y, 1),
                     "width": round(slot - 4, 1),
                     "height": round(height, 1),
                     "color": colors[kind],
-                    "title": f"{hour:%H}:00 {kind}: {n}",
+                    "title": f"{hour:%H}:00 {kind_label(kind)} ({kind}): {n}",
                 }
             )
     labels = [
-        {"x": round(i * slot + slot / 2, 1), "text": f"{hour:%H}"}
+        {"x": round(AXIS_LEFT + i * slot + slot / 2, 1), "text": f"{hour:%H}"}
         for i, hour in enumerate(series["hours"])
         if i % 3 == 0
     ]
-    legend = [{"kind": kind, "color": colors[kind]} for kind in series["kinds"]]
-    return {"rects": rects, "labels": labels, "legend": legend, "peak": peak}
+    y_ticks = [
+        {"value": value, "y": round(baseline - CHART_HEIGHT * value / scale_top, 1)}
+        for value in ticks
+    ]
+    legend = [
+        {"kind": kind, "label": kind_label(kind), "color": colors[kind]} for kind in series["kinds"]
+    ]
+    return {
+        "rects": rects,
+        "labels": labels,
+        "y_ticks": y_ticks,
+        "legend": legend,
+        "peak": peak,
+        "axis_left": AXIS_LEFT,
+    }
 
 
 def top_offenders(*, since: datetime.datetime, limit: int = 10) -> dict[str, list[dict]]:
@@ -94,7 +159,7 @@ def top_offenders(*, since: datetime.datetime, limit: int = 10) -> dict[str, lis
     )
     keys = (
         denied.exclude(api_key__isnull=True)
-        .values("api_key__public_id", "api_key__name")
+        .values("api_key_id", "api_key__public_id", "api_key__name")
         .annotate(n=Sum("count"))
         .order_by("-n", "api_key__public_id")[:limit]
     )
@@ -109,22 +174,21 @@ def active_blocks_count(*, now: datetime.datetime) -> int:
     )
 
 
-def dashboard_view(request: HttpRequest) -> HttpResponse:
+def dashboard_view(request: HttpRequest, *, each_context: dict[str, Any]) -> HttpResponse:
+    """Render the dashboard; the caller (the admin) has checked the permission."""
     now = timezone.now()
     series = events_per_hour(now=now)
+    totals = sorted(series["totals"].items(), key=lambda item: (-item[1], item[0]))
     context = {
-        **admin.site.each_context(request),
+        **each_context,
         "title": "Security dashboard",
         "chart": chart_bars(series),
         "chart_width": CHART_WIDTH,
         "chart_height": CHART_HEIGHT + CHART_TOP + 20,
         "axis_y": CHART_TOP + CHART_HEIGHT,
         "event_total": sum(series["totals"].values()),
-        "totals": sorted(series["totals"].items(), key=lambda item: (-item[1], item[0])),
+        "totals": [(kind, kind_label(kind), n) for kind, n in totals],
         "offenders": top_offenders(since=now - datetime.timedelta(hours=HOURS)),
         "active_blocks": active_blocks_count(now=now),
     }
     return TemplateResponse(request, "admin/protection/dashboard.html", context)
-
-
-dashboard = admin.site.admin_view(dashboard_view)

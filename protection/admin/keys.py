@@ -17,7 +17,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 
+from protection.admin.display import compact_time, truncated
 from protection.context import request_context
 from protection.exceptions import ProtectionError
 from protection.keys import (
@@ -143,20 +145,43 @@ class StatusFilter(admin.SimpleListFilter):
 class ApiKeyAdmin(admin.ModelAdmin):
     form = ApiKeyForm
     list_display = (
-        "name", "kind", "public_id", "scope_list", "status", "last_used_at", "expires_at",
-        "created_at",
+        "short_name", "short_kind", "public_id", "scope_list", "status", "last_used", "created",
     )  # fmt: skip
+    # No expiry column: the status says "expired", the filter finds soon-to-expire keys.
+    list_display_links = ("short_name",)
     list_filter = (StatusFilter, "kind", "created_at", "expires_at")
     search_fields = ("name", "=public_id")
     date_hierarchy = "created_at"
     actions = ["revoke_selected", "rotate_selected"]
     show_full_result_count = False
+
+    class Media:
+        # Shows the reCAPTCHA settings only while reCAPTCHA is required.
+        js = ("protection/admin/apikey.js",)
+        css = {"all": ("protection/admin/lists.css",)}
+
     readonly_fields = (
         "public_id", "status", "created_at", "created_by", "replaces", "successor_list",
         "rotated_at", "last_used_at", "revoked_at", "revoked_reason", "revoked_by",
     )  # fmt: skip
 
     # --- display ---------------------------------------------------------------
+
+    @admin.display(description="name", ordering="name")
+    def short_name(self, obj: ApiKey) -> str:
+        return truncated(obj.name, 22)
+
+    @admin.display(description="kind", ordering="kind")
+    def short_kind(self, obj: ApiKey) -> str:
+        return format_html('<span title="{}">{}</span>', obj.get_kind_display(), obj.kind)
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj: ApiKey) -> str:
+        return compact_time(obj.last_used_at)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: ApiKey) -> str:
+        return compact_time(obj.created_at)
 
     @admin.display(description="scopes")
     def scope_list(self, obj: ApiKey) -> str:
@@ -221,12 +246,34 @@ class ApiKeyAdmin(admin.ModelAdmin):
         new_keys = request_context(request).new_api_keys
         if not new_keys:
             return super().response_add(request, obj, post_url_continue)
-        return self._raw_keys_response(request, new_keys, title="API key created")
+        # The show-once page stands between the form and where its button said
+        # to go next: "Save and add another" and "Save and continue editing"
+        # still lead there, after the key has been copied.
+        info = (self.opts.app_label, self.opts.model_name)
+        if "_addanother" in request.POST:
+            next_step = (reverse("admin:{}_{}_add".format(*info)), "add another key")
+        elif "_continue" in request.POST:
+            next_step = (
+                reverse("admin:{}_{}_change".format(*info), args=[obj.pk]),
+                "continue editing",
+            )
+        else:
+            next_step = None
+        return self._raw_keys_response(
+            request, new_keys, title="API key created", next_step=next_step
+        )
 
     def _raw_keys_response(
-        self, request: HttpRequest, new_keys: list[tuple[ApiKey, str]], *, title: str
+        self,
+        request: HttpRequest,
+        new_keys: list[tuple[ApiKey, str]],
+        *,
+        title: str,
+        next_step: tuple[str, str] | None = None,
     ) -> HttpResponse:
         info = (self.opts.app_label, self.opts.model_name)
+        changelist_url = reverse("admin:{}_{}_changelist".format(*info))
+        next_url, next_label = next_step or (changelist_url, "back to the list")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -239,7 +286,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
                 }
                 for key, raw in new_keys
             ],
-            "changelist_url": reverse("admin:{}_{}_changelist".format(*info)),
+            "changelist_url": changelist_url,
+            "next_url": next_url,
+            "next_label": next_label,
         }
         response = TemplateResponse(request, TEMPLATES + "raw_keys.html", context)
         response["Cache-Control"] = "no-store"

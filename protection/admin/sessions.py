@@ -8,8 +8,10 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
 
 from protection.admin.blocks import BlockDurationActionForm, block_session_ips
+from protection.admin.display import compact_time, key_label, truncated
 from protection.clientip import normalize_ip
 from protection.sessions import AnonymousSession, session_revoke
 
@@ -64,19 +66,23 @@ class BusiestIpFilter(admin.SimpleListFilter):
 @admin.register(AnonymousSession)
 class AnonymousSessionAdmin(admin.ModelAdmin):
     list_display = (
-        "id",
-        "api_key",
-        "client_ip",
+        "short_id",
+        "key",
+        "ip",
         "status",
-        "created_at",
-        "expires_at",
-        "revoked_reason",
+        "created",
+        "expires",
     )
+    list_display_links = ("short_id",)
     list_filter = (SessionStatusFilter, "api_key", BusiestIpFilter, "created_at")
     search_fields = ("=id", "=client_ip", "=device_id", "api_key__public_id", "api_key__name")
     list_select_related = ("api_key",)
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    class Media:
+        css = {"all": ("protection/admin/lists.css",)}
+
     actions = ["revoke_selected", block_session_ips]
     action_form = BlockDurationActionForm
     # Read-only; the refresh family state (refresh_jti) is not shown at all.
@@ -86,7 +92,30 @@ class AnonymousSessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="status")
     def status(self, obj: AnonymousSession) -> str:
+        # Why it was revoked is on hover (and on the detail page).
+        if obj.revoked_reason:
+            return format_html('<span title="{}">{}</span>', obj.revoked_reason, obj.status())
         return obj.status()
+
+    @admin.display(description="session", ordering="id")
+    def short_id(self, obj: AnonymousSession) -> str:
+        return truncated(obj.id, 9)
+
+    @admin.display(description="API key", ordering="api_key__name")
+    def key(self, obj: AnonymousSession) -> str:
+        return key_label(obj.api_key, 14)
+
+    @admin.display(description="client IP", ordering="client_ip")
+    def ip(self, obj: AnonymousSession) -> str:
+        return truncated(obj.client_ip, 16)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: AnonymousSession) -> str:
+        return compact_time(obj.created_at)
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, obj: AnonymousSession) -> str:
+        return compact_time(obj.expires_at)
 
     @admin.action(description="Revoke selected sessions", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -98,4 +127,9 @@ class AnonymousSessionAdmin(admin.ModelAdmin):
         self.message_user(request, f"{revoked} session(s) revoked.", messages.SUCCESS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Revoke instead: that stops the tokens at once and writes the event;
+        # deleting would lose the audit trail and leave live tokens unexplained.
         return False

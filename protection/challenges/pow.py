@@ -25,6 +25,7 @@ from typing import Any
 
 import altcha
 
+from protection.clientip import ip_in_networks
 from protection.conf import gatehouse_settings
 from protection.exceptions import ProtectionError
 from protection.metrics import metrics_difficulty_issued, metrics_timer
@@ -66,12 +67,18 @@ def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
     automatic-blocking rules), the latter at most
     ``POW_KEY_PRESSURE_MAX_DOUBLINGS``: a flood against a key makes a clean
     client's puzzle at most that many times twice as hard, while the
-    flooding addresses pay for their own denials.
+    flooding addresses pay for their own denials. IP
+    denials do not count for clients in POW_ESCALATION_EXEMPT_NETWORKS
+    (loopback under DEBUG).
     """
     base = int(gatehouse_settings.POW_MAX_NUMBER)
     cap = max(base, int(gatehouse_settings.POW_MAX_NUMBER_CAP))
     steps = 0
-    if client_ip:
+    # An exempt network (loopback under DEBUG) keeps the base difficulty for
+    # its own denials; the key-wide steps below still apply to it.
+    if client_ip and not ip_in_networks(
+        client_ip, gatehouse_settings.POW_ESCALATION_EXEMPT_NETWORKS
+    ):
         ip_denials = recent_denials(client_ip=client_ip)
         steps = ip_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_IP))
     if api_key is not None:

@@ -215,3 +215,34 @@ def test_the_recaptcha_policy_is_editable_and_validated(admin_client):
     assert refused.status_code == 200
     key.refresh_from_db()
     assert key.recaptcha_min_score == 0.8
+
+
+@pytest.mark.parametrize(
+    ("button", "next_path"),
+    [
+        ("_save", lambda key: LIST),
+        ("_addanother", lambda key: ADD),
+        ("_continue", lambda key: change_url(key)),
+    ],
+)
+def test_after_the_show_once_page_the_save_button_is_honoured(admin_client, button, next_path):
+    response = admin_client.post(ADD, {**ADD_FORM, button: "1"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert len(RAW_KEY.findall(page)) == 1
+    key = ApiKey.objects.get()
+    link = re.search(r'<a class="button" id="next-step" href="([^"]+)">([^<]+)</a>', page)
+    assert link.group(1) == next_path(key)
+    assert admin_client.get(link.group(1)).status_code == 200
+
+
+def test_the_shown_key_has_a_copy_button_and_no_inline_script(admin_client):
+    page = admin_client.post(ADD, ADD_FORM).content.decode()
+    assert 'class="button gatehouse-copy" data-copy-target="raw-key-1"' in page
+    assert 'id="raw-key-1"' in page
+    assert "onclick" not in page
+    assert "protection/admin/apikey.js" in page
+
+
+def test_the_key_form_loads_the_recaptcha_toggle(admin_client):
+    assert "protection/admin/apikey.js" in admin_client.get(ADD).content.decode()

@@ -1,27 +1,36 @@
 """The security dashboard in the admin: staff only, chart and tables from events."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
-from protection.admin.dashboard import events_per_hour, top_offenders
+from protection.admin.dashboard import axis_ticks, events_per_hour, kind_label, top_offenders
 from protection.blocks import block_create
 from protection.events import SecurityEvent
 
 pytestmark = pytest.mark.django_db
 
-URL = "/admin/protection/dashboard/"
+URL = "/admin/protection/securityevent/dashboard/"
+
+
+def _staff(username: str, *permissions: str) -> Client:
+    user = get_user_model().objects.create_user(username, password="pw-123456!", is_staff=True)
+    for codename in permissions:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture
 def staff_client(db) -> Client:
-    user = get_user_model().objects.create_user("staff", password="pw-123456!", is_staff=True)
-    client = Client()
-    client.force_login(user)
-    return client
+    return _staff("staff", "view_securityevent", "view_apikey")
 
 
 def _event(kind, decision="deny", hours_ago=0, ip="203.0.113.1", api_key=None):
@@ -48,6 +57,20 @@ def test_admin_index_links_to_the_dashboard(staff_client):
     assert f'href="{URL}"' in page
 
 
+def test_staff_without_the_security_event_permission_get_no_dashboard(db):
+    _event("rate_limited", ip="198.51.100.66")
+    other_staff = _staff("blocks-only", "view_blockedclient")
+    response = other_staff.get(URL)
+    assert response.status_code == 403
+    assert b"198.51.100.66" not in response.content
+    assert f'href="{URL}"' not in other_staff.get("/admin/").content.decode()
+
+
+def test_the_url_is_the_apps_own(staff_client):
+    # Mounted by SecurityEventAdmin.get_urls: no project URL to copy.
+    assert reverse("admin:protection_securityevent_dashboard") == URL
+
+
 def test_dashboard_shows_chart_offenders_and_active_blocks(staff_client, api_key):
     key, _raw = api_key
     for _ in range(5):
@@ -70,7 +93,7 @@ def test_dashboard_shows_chart_offenders_and_active_blocks(staff_client, api_key
     assert '<svg id="events-chart"' in page
     assert 'src="http' not in page and "cdn" not in page.lower()  # nothing from elsewhere
     assert page.count('class="bar"') >= 3  # three hours with events, stacked by kind
-    assert "rate_limited: 5" in page and "token_invalid: 2" in page
+    assert "Rate limited (rate_limited): 5" in page and "(token_invalid): 2" in page
     assert response.context["active_blocks"] == 2
     assert '<strong id="active-blocks">2</strong>' in page
     ips = response.context["offenders"]["ips"]
@@ -81,6 +104,30 @@ def test_dashboard_shows_chart_offenders_and_active_blocks(staff_client, api_key
     keys = response.context["offenders"]["keys"]
     assert [(row["api_key__public_id"], row["n"]) for row in keys] == [(key.public_id, 2)]
     assert key.public_id in page
+    # Top keys link to their keys.
+    assert f'href="{reverse("admin:protection_apikey_change", args=[key.pk])}"' in page
+    # A y-axis with round ticks from 0 up to (at least) the busiest hour.
+    ticks = [int(t) for t in re.findall(r'<text class="y-tick"[^>]*>(\d+)</text>', page)]
+    peak = response.context["chart"]["peak"]
+    assert peak >= 5 and ticks == axis_ticks(peak)
+    assert ticks[0] == 0 and ticks[-1] >= peak and len(ticks) <= 5
+    # Human labels in the legend and totals; labels readable in dark mode.
+    assert ">Rate limited</li>" in page
+    assert "#events-chart text { fill: var(--body-fg)" in page
+    assert "ul.legend li { list-style: none" in page
+
+
+def test_axis_ticks_are_round_and_cover_the_peak():
+    assert axis_ticks(1) == [0, 1]
+    assert axis_ticks(4) == [0, 1, 2, 3, 4]
+    assert axis_ticks(5) == [0, 2, 4, 6]
+    assert axis_ticks(37) == [0, 10, 20, 30, 40]
+    assert axis_ticks(1200) == [0, 500, 1000, 1500]
+
+
+def test_kind_labels_are_human_even_for_new_kinds():
+    assert kind_label("challenge_failed") == "Proof of work failed"
+    assert kind_label("api_key_something_new") == "API key something new"
 
 
 def test_series_has_24_hours_and_folds_rare_kinds_into_other():

@@ -11,7 +11,7 @@ from rest_framework.test import APIRequestFactory
 
 from protection.authentication import Caller, SessionTokenAuthentication
 from protection.events import SecurityEvent
-from protection.sessions import session_revoke
+from protection.sessions import AnonymousSession, session_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +94,19 @@ def test_session_authentication_gives_views_the_session_and_key(api_key, make_se
     assert isinstance(caller, Caller)
     assert (caller.api_key, caller.session.id) == (key, issued.session.pk)
     assert caller.session.api_key == key
+
+
+def test_sessions_cannot_be_deleted_from_the_admin(staff, sessions):
+    _, _, active, _, _ = sessions
+    page = staff.get(URL).content.decode()
+    assert "delete_selected" not in page
+    assert staff.get(f"{URL}{active.pk}/delete/").status_code == 403
+    response = staff.post(URL, {"action": "delete_selected", "_selected_action": [str(active.pk)]})
+    assert AnonymousSession.objects.filter(pk=active.pk).exists()
+    assert response.status_code in (200, 302)
+
+
+def test_session_ids_are_truncated_with_the_full_value_on_hover(staff, sessions):
+    _, _, active, _, _ = sessions
+    page = staff.get(URL).content.decode()
+    assert f'<span title="{active.pk}">{str(active.pk)[:8]}…</span>' in page

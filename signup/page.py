@@ -1,0 +1,53 @@
+"""The reference sign-up page at ``/``: one form, the official ALTCHA widget, no server state.
+
+The page is static HTML plus static files (served by WhiteNoise, no CDN);
+everything it does goes through the public API from the browser, exactly as
+a product team's own front end would. It is served only when
+``GATEHOUSE["SIGNUP_PAGE_ENABLED"]`` is on (DEBUG turns it on), and always
+under a strict Content-Security-Policy: no inline script or style, workers
+and fetches only from this origin.
+"""
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from signup.conf import signup_settings
+
+ALTCHA_VERSION = "3.2.2"  # signup/static/signup/vendor/altcha-<version>/
+
+# The widget's "external" build keeps its styles in a stylesheet and its
+# proof-of-work in worker files, so nothing here needs 'unsafe-inline',
+# 'unsafe-eval' or blob: workers.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+@require_GET
+def signup_page(request: HttpRequest) -> HttpResponse:
+    """Render the page, or 404 when the deployment has not enabled it."""
+    if not signup_settings.SIGNUP_PAGE_ENABLED:
+        raise Http404("The sign-up page is not enabled.")
+    response = render(
+        request,
+        "signup/page.html",
+        {
+            "api_key": signup_settings.SIGNUP_PAGE_API_KEY,
+            "altcha_static": f"signup/vendor/altcha-{ALTCHA_VERSION}/",
+        },
+    )
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # The API key may travel in the URL fragment; never leak the page URL.
+    response["Referrer-Policy"] = "no-referrer"
+    return response

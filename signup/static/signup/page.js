@@ -1,0 +1,423 @@
+// The reference sign-up page: the official ALTCHA widget solves the proof of
+// work in Web Workers while the person types; its payload buys an anonymous
+// session in the background; leaving the email field asks find_person;
+// submitting calls create_person once (Idempotency-Key). Loaded as a module
+// after the widget's own module, so window.$altcha exists when this runs.
+
+const API = {
+  challenges: "/api/v1/challenges",
+  sessions: "/api/v1/sessions",
+  refresh: "/api/v1/sessions/refresh",
+  lookup: "/api/v1/persons/lookup",
+  persons: "/api/v1/persons",
+};
+const REFRESH_MARGIN_MS = 30_000; // refresh the access token this long before it expires
+const FIELDS = ["email", "full_name", "phone"];
+
+const $ = (id) => document.getElementById(id);
+const form = $("signup-form");
+const widget = $("altcha");
+const submitButton = $("submit");
+
+// --- the publishable API key -----------------------------------------------
+// Written into the page by the server (GATEHOUSE SIGNUP_PAGE_API_KEY), or
+// handed over in the URL fragment (#key=…, as `make run` prints it), which
+// never reaches a server log; kept for this tab only and removed from the bar.
+function apiKeyFromPage() {
+  const fromMeta = document.querySelector('meta[name="gatehouse-api-key"]').content.trim();
+  if (fromMeta) return fromMeta;
+  const fragment = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fragment) {
+    sessionStorage.setItem("gatehouse-api-key", fragment.trim());
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem("gatehouse-api-key") || "";
+}
+const apiKey = apiKeyFromPage();
+
+// --- messages in plain words -------------------------------------------------
+
+function showBanner(text, kind = "warn") {
+  const banner = $("banner");
+  banner.textContent = text;
+  banner.className = "banner " + kind;
+  banner.hidden = !text;
+}
+
+function waitText(seconds) {
+  if (!seconds) return "a little while";
+  if (seconds < 90) return `${seconds} seconds`;
+  if (seconds < 5400) return `${Math.ceil(seconds / 60)} minutes`;
+  return `${Math.ceil(seconds / 3600)} hours`;
+}
+
+// What a refusal means to the person in front of the page.
+function refusalText(result) {
+  const code = result.problem && result.problem.code;
+  const wait = parseInt(result.response.headers.get("Retry-After") || "0", 10);
+  switch (code) {
+    case "blocked":
+      return "Sign-ups from your network are blocked for now because of unusual activity. " +
+        "Please try again later, or contact support if you think this is a mistake.";
+    case "rate_limited":
+      return `Too many attempts from here. Please wait ${waitText(wait)} and try again.`;
+    case "origin_not_allowed":
+    case "api_key_missing":
+    case "api_key_invalid":
+    case "api_key_revoked":
+    case "api_key_expired":
+    case "scope_denied":
+      return "This page is not set up correctly (its API key was refused). " +
+        "Please tell the site's owner.";
+    case "service_unavailable":
+    case "recaptcha_unavailable":
+      return "We can't reach one of our services right now. Please try again in a minute.";
+    default:
+      if (result.response.status >= 500 || result.response.status === 0) {
+        return "Something went wrong on our side. Please try again in a minute.";
+      }
+      return (result.problem && result.problem.detail) || "The request was refused.";
+  }
+}
+
+// --- HTTP -------------------------------------------------------------------
+
+async function api(path, body, headers = {}) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Api-Key": apiKey, ...headers },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    response = new Response(null, { status: 503 }); // offline: reported like a 503
+  }
+  let data = null;
+  try { data = await response.json(); } catch { /* empty or not JSON */ }
+  const problem = !response.ok && data && data.code ? data : null;
+  return { response, status: response.status, data, problem };
+}
+
+// --- the proof of work and the session ---------------------------------------
+
+let session = null; // {access, refresh, expiresAt}
+let refreshTimer = null;
+let waiters = []; // pending ensureSession() promises
+let requires = [];
+
+function setCheckStatus(text, ok = false) {
+  const status = $("check-status");
+  status.textContent = text;
+  status.classList.toggle("ok", ok);
+}
+
+function settle(error) {
+  const pending = waiters;
+  waiters = [];
+  for (const { resolve, reject } of pending) (error ? reject(error) : resolve(session));
+}
+
+// The widget fetches its challenge through this: our endpoint is a POST with
+// X-Api-Key, and the ALTCHA challenge is one member of its JSON answer.
+async function challengeFetch() {
+  const result = await api(API.challenges, {});
+  if (result.status !== 201) {
+    fail(result);
+    return result.response; // not ok: the widget shows its error state
+  }
+  requires = result.data.requires || [];
+  if (requires.some((name) => name !== "pow")) {
+    fail(null, "This page only does proof of work, but its API key also requires " +
+      requires.filter((name) => name !== "pow").join(", ") + ". Please tell the site's owner.");
+  }
+  return new Response(JSON.stringify(result.data.altcha), {
+    status: 200, headers: { "Content-Type": "application/json" },
+  });
+}
+
+function fail(result, text) {
+  const message = text || refusalText(result);
+  showBanner(message, "error");
+  setCheckStatus("The security check could not finish.");
+  const error = new Error(message);
+  error.result = result;
+  settle(error);
+}
+
+async function exchange(payload) {
+  setCheckStatus("Almost there…");
+  const result = await api(API.sessions, { altcha: payload });
+  if (result.status !== 201) {
+    if (result.problem && ["challenge_failed", "challenge_replayed"].includes(result.problem.code)) {
+      solveAgain(); // expired while the tab slept, or already used: quietly solve a new one
+      return;
+    }
+    fail(result);
+    return;
+  }
+  adoptTokens(result.data);
+  setCheckStatus("Security check passed.", true);
+  showBanner("");
+  settle(null);
+}
+
+function adoptTokens(data) {
+  const lifetimeMs = (data.expires_in || 300) * 1000;
+  session = { access: data.access, refresh: data.refresh, expiresAt: Date.now() + lifetimeMs };
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refreshSession, Math.max(1000, lifetimeMs - REFRESH_MARGIN_MS));
+}
+
+async function refreshSession() {
+  if (!session) return;
+  const result = await api(API.refresh, { refresh: session.refresh });
+  if (result.status === 200) {
+    adoptTokens(result.data);
+    settle(null);
+    return;
+  }
+  // Revoked, expired or refused: a new session replaces it quietly (anyone
+  // waiting for a session is answered when the new one is exchanged).
+  dropSession();
+  solveAgain();
+}
+
+function dropSession() {
+  session = null;
+  clearTimeout(refreshTimer);
+}
+
+function solveAgain() {
+  setCheckStatus("Running the security check in the background…");
+  widget.reset();
+  widget.verify();
+}
+
+function sessionUsable() {
+  return session && Date.now() < session.expiresAt - 5000;
+}
+
+// Resolves with a usable session, solving a new challenge when needed.
+function ensureSession() {
+  if (!apiKey) return Promise.reject(new Error("no API key"));
+  if (sessionUsable()) return Promise.resolve(session);
+  return new Promise((resolve, reject) => {
+    waiters.push({ resolve, reject });
+    if (waiters.length > 1) return; // a solve is already under way
+    if (session) {
+      refreshSession(); // expired while the tab slept: try the refresh token first
+    } else if (widget.getState() !== "verifying") {
+      solveAgain();
+    }
+  });
+}
+
+// A spent session (its per-session quota used up) or a dead token: replace it
+// once, without the person noticing, and try again.
+function sessionSpent(result) {
+  if (result.status === 401) return true;
+  const policy = result.response.headers.get("RateLimit-Policy") || "";
+  return result.status === 429 && policy.includes('_per_session"');
+}
+
+async function withSession(path, body, headers = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const current = await ensureSession();
+    const result = await api(path, body, { Authorization: "Bearer " + current.access, ...headers });
+    if (attempt === 0 && sessionSpent(result)) {
+      dropSession();
+      continue;
+    }
+    return result;
+  }
+}
+
+// --- the form ------------------------------------------------------------------
+
+function setFieldError(field, text, info = false) {
+  const input = $(field);
+  const error = $(field + "-error");
+  if (!input || !error) return false;
+  error.textContent = text || "";
+  error.classList.toggle("info", Boolean(info));
+  if (text && !info) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+  return true;
+}
+
+function clearErrors() {
+  for (const field of FIELDS) setFieldError(field, "");
+  showBanner("");
+}
+
+function setBusy(busy, label) {
+  submitButton.disabled = busy;
+  submitButton.setAttribute("aria-busy", busy ? "true" : "false");
+  submitButton.querySelector(".label").textContent = label || "Create account";
+}
+
+function looksLikeEmail(value) {
+  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value);
+}
+
+function formBody() {
+  const body = {
+    email: $("email").value.trim(),
+    full_name: $("full_name").value.trim(),
+  };
+  if ($("phone").value.trim()) body.phone = $("phone").value.trim();
+  return body;
+}
+
+function checkLocally(body) {
+  let ok = true;
+  if (!looksLikeEmail(body.email)) ok = !setFieldError("email", "Enter a valid email address.");
+  if (!body.full_name) ok = !setFieldError("full_name", "Enter your full name.") && ok;
+  return ok;
+}
+
+// Leaving the email field: is this address already registered?
+let lastLookup = "";
+async function lookupEmail() {
+  const email = $("email").value.trim();
+  if (!looksLikeEmail(email) || email === lastLookup || !apiKey) return;
+  lastLookup = email;
+  try {
+    const result = await withSession(API.lookup, { email });
+    if ($("email").value.trim() !== email) return; // the person has typed on
+    if (result.status === 200) {
+      setFieldError("email", result.data.exists
+        ? "This email is already registered. Sign in instead, or use another address." : "");
+    } else if (result.status === 400) {
+      showFieldErrors(result);
+    } else if (result.status === 429 && !result.problem) {
+      lastLookup = "";
+    }
+    // Other refusals of a mere check stay quiet here; submitting reports them.
+  } catch {
+    lastLookup = ""; // no session yet: the check runs again on submit
+  }
+}
+
+function showFieldErrors(result) {
+  const errors = (result.problem && result.problem.errors) || [];
+  let shown = false;
+  for (const error of errors) shown = setFieldError(error.field, error.detail) || shown;
+  if (!shown) showBanner(refusalText(result), "error");
+}
+
+// One Idempotency-Key per distinct form content: a double click, or a retry
+// after a network error, replays the same create instead of making another.
+let idempotency = { body: "", key: "" };
+function idempotencyKey(body) {
+  const text = JSON.stringify(body);
+  if (idempotency.body !== text) {
+    idempotency = { body: text, key: crypto.randomUUID() };
+  }
+  return idempotency.key;
+}
+
+let submitting = false;
+async function submit(event) {
+  event.preventDefault();
+  if (submitting) return;
+  clearErrors();
+  const body = formBody();
+  if (!checkLocally(body)) return;
+  submitting = true;
+  try {
+    if (!sessionUsable()) setBusy(true, "Finishing the security check…");
+    await ensureSession();
+    setBusy(true, "Creating your account…");
+    const result = await withSession(API.persons, body, { "Idempotency-Key": idempotencyKey(body) });
+    if (result.status === 201) {
+      // The session has done its one create: start the next one now, quietly.
+      dropSession();
+      ensureSession().catch(() => {});
+      form.hidden = true;
+      $("done-message").textContent = `${result.data.full_name}, your account for ` +
+        `${result.data.email} is ready.`;
+      $("done").hidden = false;
+    } else if (result.status === 409) {
+      setFieldError("email", "This email or phone number is already registered.");
+    } else if (result.status === 400) {
+      showFieldErrors(result);
+    } else {
+      showBanner(refusalText(result), "error");
+    }
+  } catch (error) {
+    if (!$("banner").textContent) showBanner(error.message || "The security check failed.", "error");
+  } finally {
+    submitting = false;
+    setBusy(false);
+  }
+}
+
+function again() {
+  // Not form.reset(): the widget resets itself on that event, which would
+  // abort the next session's proof of work already running in the background.
+  for (const field of FIELDS) $(field).value = "";
+  idempotency = { body: "", key: "" };
+  lastLookup = "";
+  clearErrors();
+  $("done").hidden = true;
+  form.hidden = false;
+  $("email").focus();
+}
+
+// --- wiring ----------------------------------------------------------------------
+
+function registerWorkers() {
+  // The "external" widget build ships no workers of its own: these files are
+  // same-origin, so the CSP needs no blob: workers.
+  const base = document.querySelector('meta[name="altcha-workers"]').content;
+  const sha = () => new Worker(base + "sha.js");
+  const pbkdf2 = () => new Worker(base + "pbkdf2.js");
+  for (const name of ["SHA-256", "SHA-384", "SHA-512"]) window.$altcha.algorithms.set(name, sha);
+  for (const name of ["PBKDF2/SHA-256", "PBKDF2/SHA-384", "PBKDF2/SHA-512"]) {
+    window.$altcha.algorithms.set(name, pbkdf2);
+  }
+}
+
+function start() {
+  registerWorkers();
+  widget.configure({
+    challenge: API.challenges,
+    fetch: challengeFetch,
+    hideFooter: true,
+    minDuration: 0,
+  });
+  widget.addEventListener("statechange", (event) => {
+    const state = event.detail.state;
+    document.body.dataset.altchaState = state; // for tests and styling
+    if (state === "verifying") setCheckStatus("Running the security check in the background…");
+    if (state === "expired") {
+      if (!session) solveAgain(); // the challenge expired before it was used
+    }
+    if (state === "error" && waiters.length) fail(null, "The security check failed. Please reload the page.");
+  });
+  widget.addEventListener("verified", (event) => exchange(event.detail.payload));
+  form.addEventListener("submit", submit);
+  $("email").addEventListener("blur", lookupEmail);
+  $("email").addEventListener("input", () => setFieldError("email", ""));
+  $("again").addEventListener("click", again);
+  if (!apiKey) {
+    showBanner("This page has no API key. Open it with the link `make run` prints " +
+      "(…/#key=gh_pub_…), or set GATEHOUSE_SIGNUP_PAGE_API_KEY.", "error");
+    setCheckStatus("");
+    return;
+  }
+  ensureSession().catch(() => {}); // solve while the person types
+}
+
+// The widget's methods exist once it has mounted (its "load" event), which
+// may already have happened by the time this module runs.
+let started = false;
+function startOnce() {
+  if (started || typeof widget.configure !== "function") return;
+  started = true;
+  start();
+}
+widget.addEventListener("load", () => setTimeout(startOnce));
+customElements.whenDefined("altcha-widget").then(() => setTimeout(startOnce));

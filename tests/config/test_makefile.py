@@ -1,0 +1,40 @@
+"""The Makefile's quickstart targets, as make would run them (``make -n``)."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+
+
+def planned(*args: str) -> list[str]:
+    # -B: plan every step, as on a fresh checkout.
+    result = subprocess.run(
+        ["make", "-n", "-B", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return result.stdout.splitlines()
+
+
+def test_run_uses_the_port_everywhere_and_checks_it_before_changing_anything():
+    steps = [line for line in planned("run", "PORT=8123") if "manage.py" in line]
+    assert "quickstart --port 8123" in steps[0]  # the port check comes first
+    assert steps[-1].endswith("runserver 127.0.0.1:8123")
+    assert not any("8000" in line for line in steps)
+
+
+def test_run_defaults_to_port_8000():
+    steps = [line for line in planned("run") if "manage.py" in line]
+    assert steps[-1].endswith("runserver 127.0.0.1:8000")
+
+
+def test_install_installs_only_production_dependencies():
+    installs = [line for line in planned("install") if "pip install" in line]
+    assert any(line.rstrip().endswith("-e .") for line in installs)
+    assert not any("[test]" in line for line in installs)
+
+
+def test_test_installs_the_test_extras():
+    assert any("'.[test]'" in line for line in planned("test"))
