@@ -122,6 +122,10 @@ DEFAULTS: dict[str, Any] = {
         "lookup": {"ip": ["30/m", "500/d"], "key": ["6000/m"], "session": ["20/m", "200/d"]},
         "create": {"ip": ["10/m", "100/d"], "key": ["3000/m"], "session": ["5/m", "20/d"]},
     },
+    # Every key's evidence requirement (proof of work, CAPTCHA, attestation)
+    # in observe mode: failures are recorded as alerts with details.dry_run
+    # and the session is issued. Per key: ApiKey.verifications_dry_run.
+    "VERIFICATIONS_DRY_RUN": False,
     # Limits in observe mode ("dry run"): "group" or "group:dimension". They
     # are counted and a refusal is recorded (a rate_limited alert with
     # details.dry_run) but the request goes through; staff use it to roll a

@@ -69,10 +69,15 @@ def _label(value: Any) -> str:
 
 
 def metrics_event_recorded(sender: Any = None, *, event: Any, **kwargs: Any) -> None:
-    """Receiver of ``event_recorded``: count the decision, and the 429 if it is one."""
-    DECISIONS.labels(_label(event.kind), _label(event.decision), _label(event.reason)).inc()
-    if event.kind == "rate_limited":
-        details = event.details if isinstance(event.details, dict) else {}
+    """Receiver of ``event_recorded``: count the decision, and the 429 if it is one.
+
+    What a rule or limit in observe mode would have denied is counted with
+    decision ``dry_run`` (it let the request through), never as a 429.
+    """
+    details = event.details if isinstance(event.details, dict) else {}
+    decision = "dry_run" if details.get("dry_run") else event.decision
+    DECISIONS.labels(_label(event.kind), _label(decision), _label(event.reason)).inc()
+    if event.kind == "rate_limited" and decision != "dry_run":
         group = _label(details.get("group"))
         dimensions = details.get("dimensions")
         for dimension in dimensions if isinstance(dimensions, list) else []:

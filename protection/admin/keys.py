@@ -75,6 +75,7 @@ class ApiKeyForm(forms.ModelForm):
             "recaptcha_min_score",
             "attest_every_request",
             "attestation_overrides",
+            "verifications_dry_run",
             "rate_limit_overrides",
             "expires_at",
         ]
@@ -235,6 +236,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             rate_limit_overrides=data.get("rate_limit_overrides") or {},
             attest_every_request=data.get("attest_every_request", False),
             attestation_overrides=data.get("attestation_overrides") or {},
+            verifications_dry_run=data.get("verifications_dry_run", False),
             expires_at=data.get("expires_at"),
             created_by=request.user,
         )

@@ -43,7 +43,10 @@ from protection.attestation.base import (
 )
 from protection.events import event_record
 from protection.exceptions import ProtectionError
-from protection.keys.models import ATTESTATION_VERIFICATIONS  # the names this package decides
+from protection.keys.models import (  # the names this package decides
+    ATTESTATION_VERIFICATIONS,
+    verifications_observed,
+)
 
 __all__ = [
     "ATTESTATION_VERIFICATIONS",
@@ -109,12 +112,15 @@ def _refuse(
     detail: str | None = None,
 ) -> ProtectionError:
     unavailable = failure.code == "attestation_unavailable"
+    observed = not unavailable and verifications_observed(api_key)
     if unavailable:
         kind, decision = "attestation_unavailable", "alert"  # our fault, not the client's
     elif failure.code == "attestation_replayed":
         kind, decision = "attestation_replayed", "deny"
     else:
         kind, decision = "attestation_failed", "deny"
+    if observed:
+        decision = "alert"  # observe mode: recorded, not refused
     event_record(
         kind=kind,
         decision=decision,
@@ -128,6 +134,7 @@ def _refuse(
             "device_id": failure.device_id,
             "purpose": purpose,
             "reason": failure.reason,
+            **({"dry_run": True} if observed else {}),
         },
     )
     return ProtectionError(failure.code, detail, extra={"verifier": verifier})
@@ -153,6 +160,35 @@ def attestation_verify(
     """
     if purpose not in ("session", "request"):
         raise ValueError(f"purpose must be 'session' or 'request', not {purpose!r}")
+    try:
+        return _attestation_verify(
+            api_key=api_key,
+            evidence=evidence,
+            purpose=purpose,
+            bound_value=bound_value,
+            client_ip=client_ip,
+            session_id=session_id,
+            path=path,
+            now=now,
+        )
+    except ProtectionError as error:
+        # Observe mode (a dry run of the requirement): recorded, let through.
+        if error.code == "attestation_unavailable" or not verifications_observed(api_key):
+            raise
+        return AttestationResult()
+
+
+def _attestation_verify(
+    *,
+    api_key: Any,
+    evidence: Mapping[str, str],
+    purpose: Purpose,
+    bound_value: str | None,
+    client_ip: str | None,
+    session_id: Any,
+    path: str | None,
+    now: datetime.datetime | None,
+) -> AttestationResult:
     now = now or timezone.now()
     evidence = {str(k).lower(): v for k, v in evidence.items() if isinstance(v, str)}
     required = attestation_required(api_key=api_key, purpose=purpose)

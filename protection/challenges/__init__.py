@@ -28,6 +28,7 @@ from protection.challenges.replay import SpentChallenge, challenge_spend, challe
 from protection.conf import gatehouse_settings
 from protection.events import event_record
 from protection.exceptions import ProtectionError
+from protection.keys.models import verifications_observed
 
 __all__ = [
     "SpentChallenge",
@@ -102,15 +103,20 @@ def _deny(
     client_ip: str | None,
     details: dict[str, Any] | None = None,
 ) -> ProtectionError:
+    observed = verifications_observed(api_key)
     event_record(
         kind=kind,
-        decision="deny",
+        decision="alert" if observed else "deny",
         reason=reason,
         client_ip=client_ip,
         api_key=api_key,
-        details=details,
+        details={**(details or {}), "dry_run": True} if observed else details,
     )
     return error
+
+
+# What observe mode lets through: the client's failures, not our outages.
+OBSERVABLE_CODES = frozenset({"challenge_failed", "challenge_replayed", "recaptcha_failed"})
 
 
 def challenge_verify(
@@ -126,7 +132,31 @@ def challenge_verify(
     Proof of work is verified offline first (garbage costs no database work);
     only a valid solution is then recorded as spent. A reCAPTCHA token is
     recorded as spent before Google is asked, so a replay never reaches Google.
+    A key in observe mode (``verifications_observed``) has its failures
+    recorded as dry-run alerts and is let through.
     """
+    try:
+        _challenge_verify(
+            api_key=api_key,
+            client_ip=client_ip,
+            altcha_payload=altcha_payload,
+            recaptcha_token=recaptcha_token,
+            now=now,
+        )
+    except ProtectionError as error:
+        if error.code not in OBSERVABLE_CODES or not verifications_observed(api_key):
+            raise
+
+
+def _challenge_verify(
+    *,
+    api_key: Any,
+    client_ip: str | None,
+    altcha_payload: str = "",
+    recaptcha_token: str = "",
+    now: datetime.datetime | None = None,
+) -> None:
+    """The checks of ``challenge_verify``, raising on the first failure."""
     now = now or timezone.now()
     required = set(api_key.required_verifications)
     context = {"api_key": api_key, "client_ip": client_ip}

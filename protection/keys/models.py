@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from protection.conf import gatehouse_settings
 from protection.ratelimit.rates import validate_rate_limit_overrides
 
 SCOPES = ("session", "lookup", "create")
@@ -73,6 +74,13 @@ def clean_verifications(values: Iterable[str] | str) -> list[str]:
             code="invalid_verification",
         )
     return names
+
+
+def verifications_observed(api_key: Any) -> bool:
+    """Whether ``api_key``'s evidence requirement is in observe mode (dry run)."""
+    return bool(
+        getattr(api_key, "verifications_dry_run", False) or gatehouse_settings.VERIFICATIONS_DRY_RUN
+    )
 
 
 def clean_attest_every_request(value: bool, verifications: Iterable[str]) -> bool:
@@ -240,6 +248,16 @@ class ApiKey(models.Model):
         validators=[validate_attestation_overrides],
         help_text='Per-key additions, e.g. {"app_check_app_ids": ["1:123:ios:abc"], '
         '"approov_secret": "shop"} (a name from GATEHOUSE_APPROOV_SECRET_<NAME>).',
+    )
+
+    # Observe mode for the evidence this key requires: a failed proof of
+    # work, CAPTCHA or attestation is recorded (an alert with
+    # details.dry_run) and the session is issued anyway. For rolling a new
+    # requirement out safely; GATEHOUSE VERIFICATIONS_DRY_RUN does it for all keys.
+    verifications_dry_run = models.BooleanField(
+        default=False,
+        verbose_name="evidence in observe mode (dry run)",
+        help_text="Record failed evidence without refusing: roll a new requirement out safely.",
     )
 
     objects = ApiKeyQuerySet.as_manager()

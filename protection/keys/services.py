@@ -46,6 +46,7 @@ UPDATABLE_FIELDS = frozenset(
         "recaptcha_min_score",
         "attest_every_request",
         "attestation_overrides",
+        "verifications_dry_run",
         "expires_at",
     }
 )
@@ -247,6 +248,7 @@ def api_key_rotate(
             recaptcha_action=old.recaptcha_action,
             recaptcha_min_score=old.recaptcha_min_score,
             attest_every_request=old.attest_every_request,
+            verifications_dry_run=old.verifications_dry_run,
             attestation_overrides=dict(old.attestation_overrides),
             expires_at=expires_at,
             created_by=rotated_by,

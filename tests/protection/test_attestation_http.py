@@ -119,3 +119,21 @@ def test_without_every_request_mode_a_lookup_needs_no_attestation(
         HTTP_AUTHORIZATION=f"Bearer {issued.access}",
     )
     assert response.status_code == 200
+
+
+def test_evidence_in_observe_mode_is_recorded_and_let_through(client, make_api_key, secret):
+    _key, raw = make_api_key(required_verifications=["approov", "pow"], verifications_dry_run=True)
+    response = _session(client, raw, HTTP_APPROOV_TOKEN=approov(os.urandom(32), bound=raw))
+    assert response.status_code == 201, response.content
+    # What it would have refused: the forged token and the missing proof of work.
+    alerts = SecurityEvent.objects.filter(decision="alert", details__dry_run=True)
+    assert set(alerts.values_list("kind", flat=True)) == {"attestation_failed", "challenge_failed"}
+    assert not SecurityEvent.objects.filter(decision="deny").exists()
+
+
+def test_observe_mode_for_every_key_from_settings(client, make_api_key, secret, settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "VERIFICATIONS_DRY_RUN": True}
+    _key, raw = make_api_key(required_verifications=["pow"])
+    assert _session(client, raw).status_code == 201
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "VERIFICATIONS_DRY_RUN": False}
+    assert _session(client, raw).status_code == 403

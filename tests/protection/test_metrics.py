@@ -153,3 +153,20 @@ def test_the_gunicorn_hooks_clear_stale_files_and_drop_a_dead_workers_gauges(tmp
     (tmp_path / "counter_4242.db").write_bytes(b"")
     conf.child_exit(server=None, worker=type("Worker", (), {"pid": 4242})())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_4242.db"]
+
+
+def test_what_observe_mode_would_have_denied_is_counted_as_dry_run(db):
+    from protection.events import event_record
+
+    labels = {"kind": "rate_limited", "decision": "dry_run", "reason": "session:key"}
+    before = value("gatehouse_decisions_total", **labels)
+    refusals = value("gatehouse_rate_limited_total", group="session", dimension="key")
+    event_record(
+        kind="rate_limited",
+        decision="alert",
+        reason="session:key",
+        details={"group": "session", "dimensions": ["key"], "dry_run": True},
+    )
+    assert value("gatehouse_decisions_total", **labels) == before + 1
+    # Not a 429: nobody was refused.
+    assert value("gatehouse_rate_limited_total", group="session", dimension="key") == refusals
