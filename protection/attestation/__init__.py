@@ -113,30 +113,28 @@ def _refuse(
 ) -> ProtectionError:
     unavailable = failure.code == "attestation_unavailable"
     observed = not unavailable and verifications_observed(api_key)
-    if unavailable:
-        kind, decision = "attestation_unavailable", "alert"  # our fault, not the client's
-    elif failure.code == "attestation_replayed":
-        kind, decision = "attestation_replayed", "deny"
-    else:
-        kind, decision = "attestation_failed", "deny"
-    if observed:
-        decision = "alert"  # observe mode: recorded, not refused
-    event_record(
-        kind=kind,
-        decision=decision,
-        reason=f"{verifier}_{failure.reason}"[:64],
-        client_ip=client_ip,
-        api_key=api_key,
-        session_id=session_id,
-        path=path,
-        details={
+    record = {
+        # Our fault, not the client's: an alert. Observe mode: recorded, not refused.
+        "decision": "alert" if unavailable or observed else "deny",
+        "reason": f"{verifier}_{failure.reason}"[:64],
+        "client_ip": client_ip,
+        "api_key": api_key,
+        "session_id": session_id,
+        "path": path,
+        "details": {
             "verifier": verifier,
             "device_id": failure.device_id,
             "purpose": purpose,
             "reason": failure.reason,
             **({"dry_run": True} if observed else {}),
         },
-    )
+    }
+    if unavailable:
+        event_record(kind="attestation_unavailable", **record)
+    elif failure.code == "attestation_replayed":
+        event_record(kind="attestation_replayed", **record)
+    else:
+        event_record(kind="attestation_failed", **record)
     return ProtectionError(failure.code, detail, extra={"verifier": verifier})
 
 
