@@ -218,6 +218,14 @@ GATEHOUSE = {
     "MAX_BODY_BYTES": DATA_UPLOAD_MAX_MEMORY_SIZE,
 }
 
+# DPoP and App Attest: the public URL a DPoP proof's htu is checked against
+# (never the Host header), and the iOS apps whose App Attest keys are accepted.
+GATEHOUSE["PUBLIC_BASE_URL"] = os.environ.get("GATEHOUSE_PUBLIC_BASE_URL", "")
+GATEHOUSE["APP_ATTEST_APP_IDS"] = env_list("GATEHOUSE_APP_ATTEST_APP_IDS")
+GATEHOUSE["APP_ATTEST_ENVIRONMENT"] = os.environ.get(
+    "GATEHOUSE_APP_ATTEST_ENVIRONMENT", "production"
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

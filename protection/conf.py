@@ -84,6 +84,34 @@ DEFAULTS: dict[str, Any] = {
     "API_KEY_CACHE_TTL": 1.0,
     # An API key's last_used_at is written at most once per this many seconds.
     "API_KEY_LAST_USED_INTERVAL": 60,
+    # --- DPoP (protection.dpop) and Apple App Attest (protection.attestation) ---
+    # Scheme, host and port clients call this API at ("https://api.example.com").
+    # A DPoP proof's htu must equal this plus the request path: the Host header
+    # is never trusted for it. Empty = DPoP proofs cannot be checked (refused
+    # with 503, and system check protection.W010).
+    "PUBLIC_BASE_URL": "",
+    # Signature algorithms accepted in DPoP proofs. Only asymmetric ones are
+    # ever honoured (ES256, ES384, ES512, EdDSA, RS256, PS256...): "none" and
+    # HS* are dropped whatever this says.
+    "DPOP_ALGORITHMS": ["ES256"],
+    # A proof's iat may be this many seconds before or after the server's
+    # clock; its jti is remembered (shared cache) for twice as long.
+    "DPOP_IAT_WINDOW": 60,
+    # True = every proof must carry a server nonce (DPoP-Nonce header, RFC 9449
+    # section 8); a nonce is accepted for DPOP_NONCE_LIFETIME seconds.
+    "DPOP_NONCE_REQUIRED": False,
+    "DPOP_NONCE_LIFETIME": 300,
+    # App ids ("TEAMID.bundle.id") whose App Attest keys are accepted: the
+    # authenticator data's RP id hash must be the SHA-256 of one of them.
+    "APP_ATTEST_APP_IDS": [],
+    # "production" or "development": which App Attest aaguid is accepted.
+    # Development keys (Xcode builds) are refused in production and vice versa.
+    "APP_ATTEST_ENVIRONMENT": "production",
+    # PEM of the root CA attestation chains must end at. Empty = Apple's App
+    # Attestation Root CA shipped with gatehouse. Tests inject their own root.
+    "APP_ATTEST_ROOT_CA_PEM": "",
+    # How long (seconds) a server challenge for App Attest client data is valid.
+    "APP_ATTEST_CHALLENGE_LIFETIME": 300,
     # --- signup (find_person / create_person) ---------------------------------
     # Region assumed for phone numbers written without a +country prefix.
     "SIGNUP_PHONE_DEFAULT_REGION": "US",

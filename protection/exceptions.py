@@ -52,6 +52,35 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
         403, "Verification failed", "The reCAPTCHA token is missing or was not accepted."
     ),
     "forbidden": ErrorSpec(403, "Forbidden", "The request was refused."),
+    # --- DPoP (RFC 9449, protection.dpop) and Apple App Attest -----------
+    # The dpop_* errors carry WWW-Authenticate: DPoP error="..." (RFC 9449 section 7.1).
+    "dpop_required": ErrorSpec(
+        401,
+        "DPoP proof required",
+        "This token is bound to a key: send it as Authorization: DPoP with a DPoP proof.",
+    ),
+    "dpop_proof_invalid": ErrorSpec(401, "DPoP proof invalid", "The DPoP proof is not valid."),
+    "dpop_replayed": ErrorSpec(
+        401, "DPoP proof replayed", "This DPoP proof was already used; sign a new one."
+    ),
+    "dpop_binding_mismatch": ErrorSpec(
+        401,
+        "DPoP key mismatch",
+        "The DPoP proof is not signed by the key this token is bound to.",
+    ),
+    "dpop_nonce_required": ErrorSpec(
+        401,
+        "DPoP nonce required",
+        "Sign a new DPoP proof with the nonce from the DPoP-Nonce response header.",
+    ),
+    "attestation_invalid": ErrorSpec(
+        403, "Attestation invalid", "The app attestation or assertion is not valid."
+    ),
+    "attestation_replayed": ErrorSpec(
+        403,
+        "Attestation replayed",
+        "This app attestation or assertion was already used.",
+    ),
     # 404, 405, 406, 409, 413, 415, 422
     "not_found": ErrorSpec(404, "Not found", "No such resource."),
     "method_not_allowed": ErrorSpec(405, "Method not allowed", "This method is not allowed here."),
