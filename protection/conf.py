@@ -206,7 +206,17 @@ DEFAULTS: dict[str, Any] = {
         {
             "name": "ip-verification-failures",
             "dimension": "ip",
-            "kinds": ["challenge_failed", "token_invalid", "api_key_invalid"],
+            "kinds": [
+                "challenge_failed",
+                "token_invalid",
+                "api_key_invalid",
+                # Forged or replayed DPoP proofs and App Attest objects.
+                "dpop_proof_invalid",
+                "dpop_replayed",
+                "dpop_binding_mismatch",
+                "attestation_invalid",
+                "attestation_replayed",
+            ],
             "threshold": 30,
             "window": 600,
             "duration": 1800,
@@ -238,7 +248,13 @@ DEFAULTS: dict[str, Any] = {
         {
             "name": "device-abuse",
             "dimension": "device",
-            "kinds": ["rate_limited", "challenge_failed", "enumeration_suspected"],
+            "kinds": [
+                "rate_limited",
+                "challenge_failed",
+                "enumeration_suspected",
+                "attestation_invalid",
+                "attestation_replayed",
+            ],
             "threshold": 30,
             "window": 600,
             "duration": 3600,
