@@ -385,26 +385,44 @@ def _assertion_verify(
     if not isinstance(signature, bytes) or not isinstance(auth_data, bytes) or len(auth_data) < 37:
         raise _Refused("attestation_invalid", "malformed")
     canonical_key_id = base64.b64encode(key_id_bytes).decode("ascii")
-    stored = AppAttestKey.objects.filter(key_id=canonical_key_id, api_key=api_key).first()
-    if stored is None:
-        raise _Refused("attestation_invalid", "unknown_key")
-    public_key = serialization.load_der_public_key(bytes(stored.public_key))
+    public_key, app_id = _stored_key(canonical_key_id, api_key.pk)
     nonce = hashlib.sha256(auth_data + hashlib.sha256(client_data_bytes).digest()).digest()
     try:
-        public_key.verify(signature, nonce, ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg, union-attr]
+        public_key.verify(signature, nonce, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise _Refused("attestation_invalid", "bad_signature") from None
-    if auth_data[:32] != hashlib.sha256(stored.app_id.encode("utf-8")).digest():
+    if auth_data[:32] != hashlib.sha256(app_id.encode("utf-8")).digest():
         raise _Refused("attestation_invalid", "rp_id_mismatch")
     counter = int.from_bytes(auth_data[33:37], "big")
     # One conditional UPDATE: of two concurrent requests with the same counter,
     # exactly one moves it.
-    moved = AppAttestKey.objects.filter(pk=stored.pk, sign_count__lt=counter).update(
-        sign_count=counter, last_used_at=now
-    )
-    if not moved:
+    mine = AppAttestKey.objects.filter(key_id=canonical_key_id, api_key=api_key)
+    if not mine.filter(sign_count__lt=counter).update(sign_count=counter, last_used_at=now):
+        if not mine.exists():  # deleted since it was cached
+            _stored_key.cache_clear()
+            raise _Refused("attestation_invalid", "unknown_key")
         raise _Refused("attestation_replayed", "stale_counter")
-    return AttestedDevice(key_id=canonical_key_id, app_id=stored.app_id, sign_count=counter)
+    return AttestedDevice(key_id=canonical_key_id, app_id=app_id, sign_count=counter)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_key(key_id: str, api_key_pk: int) -> tuple[ec.EllipticCurvePublicKey, str]:
+    """The attested public key and app id of ``key_id`` under this API key.
+
+    Both never change once attested, so each process keeps them: an assertion
+    then costs one UPDATE (the counter), not a SELECT as well. A miss raises
+    and is not cached.
+    """
+    row = (
+        AppAttestKey.objects.filter(key_id=key_id, api_key_id=api_key_pk)
+        .values_list("public_key", "app_id")
+        .first()
+    )
+    if row is None:
+        raise _Refused("attestation_invalid", "unknown_key")
+    public_key = serialization.load_der_public_key(bytes(row[0]))
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)  # only P-256 keys are stored
+    return public_key, row[1]
 
 
 class AppAttestVerifier:

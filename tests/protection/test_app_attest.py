@@ -328,6 +328,14 @@ def test_assertion_under_another_api_key_is_refused(
     _refused("attestation_invalid", "unknown_key", _assert, attested, key, api_key=other_key)
 
 
+def test_assertion_by_a_deleted_key_is_refused_even_once_cached(
+    attested: FakeDevice, key: Any
+) -> None:
+    _assert(attested, key)  # the process now holds the key
+    AppAttestKey.objects.all().delete()
+    _refused("attestation_invalid", "unknown_key", _assert, attested, key)
+
+
 def test_assertion_client_data_must_hold_a_challenge_and_the_request(
     attested: FakeDevice, key: Any
 ) -> None:
