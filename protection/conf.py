@@ -87,8 +87,8 @@ DEFAULTS: dict[str, Any] = {
     # --- DPoP (protection.dpop) and Apple App Attest (protection.attestation) ---
     # Scheme, host and port clients call this API at ("https://api.example.com").
     # A DPoP proof's htu must equal this plus the request path: the Host header
-    # is never trusted for it. Empty = DPoP proofs cannot be checked (refused
-    # with 503, and system check protection.W010).
+    # is never trusted for it. Empty = DPoP proofs cannot be checked: they are
+    # refused with 503. A malformed value is system check protection.E010.
     "PUBLIC_BASE_URL": "",
     # Signature algorithms accepted in DPoP proofs. Only asymmetric ones are
     # ever honoured (ES256, ES384, ES512, EdDSA, RS256, PS256...): "none" and

@@ -396,3 +396,24 @@ def test_default_rules_block_a_device_and_an_ip_that_keep_failing(
     blocked = set(BlockedClient.objects.values_list("kind", "value"))
     assert ("device", device.key_id) in blocked
     assert ("ip", "198.51.100.4") in blocked
+
+
+# --- configuration --------------------------------------------------------------------
+
+
+def test_an_unknown_environment_is_a_startup_error(settings: Any) -> None:
+    from django.core import checks
+
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "APP_ATTEST_ENVIRONMENT": "prod"}
+    assert [e.id for e in checks.run_checks() if e.id == "protection.E011"] == ["protection.E011"]
+
+
+def test_a_replaced_root_is_flagged_by_the_deploy_check(settings: Any) -> None:
+    from django.core import checks
+
+    settings.DEBUG = False
+    found = {e.id for e in checks.run_checks(include_deployment_checks=True)}
+    assert "protection.W012" in found
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "APP_ATTEST_ROOT_CA_PEM": ""}
+    found = {e.id for e in checks.run_checks(include_deployment_checks=True)}
+    assert "protection.W012" not in found

@@ -513,3 +513,37 @@ def test_a_token_with_an_unreadable_binding_is_invalid() -> None:
     with pytest.raises(ProtectionError) as caught:
         token_decode(SessionAccessToken, str(token))
     assert caught.value.code == "token_invalid"
+
+
+# --- configuration --------------------------------------------------------------------
+
+
+def test_public_base_url_comes_from_the_environment() -> None:
+    from tests.config.test_settings import run_python
+
+    result = run_python(
+        "import django; django.setup(); from protection.conf import gatehouse_settings as g; "
+        "print(g.PUBLIC_BASE_URL)",
+        GATEHOUSE_PUBLIC_BASE_URL="https://signup-api.example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "https://signup-api.example.com"
+
+
+@pytest.mark.parametrize(
+    "base", ["signup-api.example.com", "ftp://x.example", "https://x.example/api"]
+)
+def test_a_malformed_public_base_url_is_a_startup_error(settings: Any, base: str) -> None:
+    from django.core import checks
+
+    _gatehouse(settings, PUBLIC_BASE_URL=base)
+    assert [e.id for e in checks.run_checks() if e.id == "protection.E010"] == ["protection.E010"]
+
+
+def test_symmetric_dpop_algorithms_in_the_setting_are_flagged(settings: Any) -> None:
+    from django.core import checks
+
+    assert not [e for e in checks.run_checks() if e.id == "protection.W011"]
+    _gatehouse(settings, DPOP_ALGORITHMS=["ES256", "HS256", "none"])
+    (warning,) = [e for e in checks.run_checks() if e.id == "protection.W011"]
+    assert "HS256" in warning.msg and "none" in warning.msg
