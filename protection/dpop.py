@@ -12,6 +12,8 @@ fresh proof signed by the same key, so a stolen token is useless without it.
   ``POST /api/v1/sessions``; returns the jkt to bind the tokens to.
 - ``dpop_request_verify``: the token scheme, the proof and the binding on a
   later request.
+- ``dpop_refresh_verify``: a proof by the bound key on refresh; the binding
+  carries over to the new tokens.
 - ``dpop_nonce_issue``: a server nonce for the ``DPoP-Nonce`` header.
 
 Every refusal is a ``DpopError`` (a ``ProtectionError`` whose headers carry
@@ -64,17 +66,20 @@ MAX_PROOF_CHARS = 8192  # an RSA-4096 jwk proof is ~1.5 KB; anything far larger 
 MAX_JTI_CHARS = 256
 NONCE_PURPOSE = "dpop"
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 9449 section 7.1: the token is the problem (wrong scheme, wrong key), or
+# the server wants a nonce; anything else is the proof's fault.
+CHALLENGE_ERRORS = {
+    "dpop_required": "invalid_token",
+    "dpop_binding_mismatch": "invalid_token",
+    "dpop_nonce_required": "use_dpop_nonce",
+}
 
 
 class DpopError(ProtectionError):
     """A refused proof or binding. ``reason`` names the failed check (for events)."""
 
     def __init__(self, code: str, reason: str, detail: str | None = None) -> None:
-        error = (
-            "invalid_token"
-            if code in ("dpop_required", "dpop_binding_mismatch")
-            else ("use_dpop_nonce" if code == "dpop_nonce_required" else "invalid_dpop_proof")
-        )
+        error = CHALLENGE_ERRORS.get(code, "invalid_dpop_proof")
         headers = {
             "WWW-Authenticate": f'DPoP error="{error}", algs="{" ".join(dpop_algorithms())}"'
         }
@@ -360,6 +365,38 @@ def dpop_request_verify(
             access_token=access_token,
             expected_jkt=token_jkt,
             now=now,
+        )
+    except DpopError as exc:
+        raise _deny(
+            exc, client_ip=client_ip, api_key=api_key, session_id=session_id, path=path
+        ) from None
+
+
+def dpop_refresh_verify(
+    *,
+    proof: str | None,
+    token_jkt: str | None,
+    method: str,
+    url: str,
+    client_ip: str | None = None,
+    api_key: Any = None,
+    session_id: Any = None,
+    now: float | None = None,
+) -> str | None:
+    """The DPoP step of ``POST /api/v1/sessions/refresh``: return the jkt the new
+    tokens keep (the refresh token's ``cnf.jkt``), or None for an unbound session.
+
+    A bound refresh token needs a proof by the same key (no ``ath``: RFC 9449
+    section 5), so a stolen refresh token cannot mint new tokens either.
+    """
+    if token_jkt is None:
+        return None
+    path = urlsplit(url).path
+    try:
+        if not proof:
+            raise DpopError("dpop_required", "proof_missing")
+        return dpop_proof_verify(
+            proof=proof, method=method, url=url, expected_jkt=token_jkt, now=now
         )
     except DpopError as exc:
         raise _deny(

@@ -18,6 +18,7 @@ from protection.dpop import (
     dpop_access_token_hash,
     dpop_nonce_issue,
     dpop_proof_verify,
+    dpop_refresh_verify,
     dpop_request_verify,
     dpop_session_start,
     dpop_thumbprint,
@@ -469,6 +470,32 @@ def test_bound_token_with_a_fresh_proof_by_its_key_passes() -> None:
         is None
     )
     assert not SecurityEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_refresh_of_a_bound_session_needs_a_proof_by_the_same_key() -> None:
+    client, thief = DpopClient(), DpopClient()
+    jkt = dpop_thumbprint(client.jwk)
+    url = "/api/v1/sessions/refresh"
+    kwargs = {"token_jkt": jkt, "method": "POST", "url": url}
+    for proof, code in (
+        (None, "dpop_required"),
+        (thief.proof(url=BASE_URL + url), "dpop_binding_mismatch"),
+    ):
+        with pytest.raises(ProtectionError) as caught:
+            dpop_refresh_verify(proof=proof, **kwargs)
+        assert caught.value.code == code
+    assert dpop_refresh_verify(proof=client.proof(url=BASE_URL + url), **kwargs) == jkt
+    assert SecurityEvent.objects.filter(decision="deny").count() == 2
+
+
+def test_refresh_of_an_unbound_session_stays_unbound() -> None:
+    assert (
+        dpop_refresh_verify(
+            proof=None, token_jkt=None, method="POST", url="/api/v1/sessions/refresh"
+        )
+        is None
+    )
 
 
 # --- the binding inside session tokens ------------------------------------------------
