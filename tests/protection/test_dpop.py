@@ -160,6 +160,7 @@ def test_other_asymmetric_algorithms_when_configured(
     )
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_short_rsa_key_is_refused(settings: Any) -> None:
     _gatehouse(settings, DPOP_ALGORITHMS=["RS256"])
     client = DpopClient(rsa.generate_private_key(public_exponent=65537, key_size=1024), "RS256")
@@ -170,6 +171,12 @@ def test_jwk_of_another_key_type_than_the_alg_is_refused(settings: Any) -> None:
     _gatehouse(settings, DPOP_ALGORITHMS=["ES256", "RS256"])
     rsa_client = DpopClient(rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256")
     proof = rsa_client.proof(headers={"jwk": DpopClient().jwk})
+    assert _refused("dpop_proof_invalid", proof).reason == "jwk_alg_mismatch"
+
+
+def test_jwk_on_another_curve_than_the_alg_is_refused() -> None:
+    p384 = DpopClient(ec.generate_private_key(ec.SECP384R1()), "ES384")
+    proof = DpopClient().proof(headers={"jwk": p384.jwk})
     assert _refused("dpop_proof_invalid", proof).reason == "jwk_alg_mismatch"
 
 
