@@ -244,7 +244,8 @@ def dpop_proof_verify(
         )
     iat = claims.get("iat")
     window = gatehouse_settings.DPOP_IAT_WINDOW
-    if isinstance(iat, bool) or not isinstance(iat, int | float) or abs(now - iat) > window:
+    # Written as "not within" so NaN (which JSON parsers accept) is refused too.
+    if isinstance(iat, bool) or not isinstance(iat, int | float) or not abs(now - iat) <= window:
         raise DpopError(
             "dpop_proof_invalid", "iat", "The DPoP proof is too old or from the future."
         )

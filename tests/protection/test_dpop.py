@@ -282,7 +282,7 @@ def test_iat_at_the_edge_of_the_window_is_accepted(settings: Any) -> None:
     assert _refused("dpop_proof_invalid", client.proof(iat=now - 30), now=now).reason == "iat"
 
 
-@pytest.mark.parametrize("iat", ["1800000000", True, None])
+@pytest.mark.parametrize("iat", ["1800000000", True, None, float("nan"), float("inf")])
 def test_iat_that_is_not_a_number_is_refused(iat: Any) -> None:
     proof = DpopClient().proof(claims={"iat": iat})
     _refused("dpop_proof_invalid", proof)
