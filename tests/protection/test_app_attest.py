@@ -417,3 +417,44 @@ def test_a_replaced_root_is_flagged_by_the_deploy_check(settings: Any) -> None:
     settings.GATEHOUSE = {**settings.GATEHOUSE, "APP_ATTEST_ROOT_CA_PEM": ""}
     found = {e.id for e in checks.run_checks(include_deployment_checks=True)}
     assert "protection.W012" not in found
+
+
+# --- concurrency ------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_copies_of_one_assertion_racing_on_several_connections_pass_once(
+    device: FakeDevice, key: Any
+) -> None:
+    import threading
+
+    from django.db import connection
+
+    _attest(device, key)
+    client_data = device.client_data(method="POST", path="/api/v1/persons")
+    kwargs = {
+        "key_id": device.key_id,
+        "assertion": device.assertion(client_data),
+        "client_data": b64(client_data),
+        "api_key": key,
+    }
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def race() -> None:
+        try:
+            start.wait()
+            verify_assertion(**kwargs)
+            outcomes.append("accepted")
+        except ProtectionError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["accepted"] + ["attestation_replayed"] * 7
