@@ -63,6 +63,11 @@ def _der(tag: int, content: bytes) -> bytes:
     return bytes([tag, len(content)]) + content
 
 
+def nonce_extension(nonce: bytes) -> bytes:
+    """Apple's encoding: SEQUENCE { [1] EXPLICIT OCTET STRING nonce }."""
+    return _der(0x30, _der(0xA1, _der(0x04, nonce)))
+
+
 class FakeApple:
     """A root and an intermediate CA standing in for Apple's."""
 
@@ -88,10 +93,13 @@ class FakeApple:
     def root_pem(self) -> str:
         return self.root.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
-    def leaf(self, public_key: Any, nonce: bytes | None, **overrides: Any) -> x509.Certificate:
+    def leaf(
+        self, public_key: Any, nonce: bytes | None, *, encode: Any = None, **overrides: Any
+    ) -> x509.Certificate:
+        """A device certificate; ``encode(nonce)`` replaces Apple's extension encoding."""
         extensions = ()
         if nonce is not None:
-            value = _der(0x30, _der(0xA1, _der(0x04, nonce)))
+            value = (encode or nonce_extension)(nonce)
             extensions = (x509.UnrecognizedExtension(NONCE_EXTENSION_OID, value),)
         fields = {
             "subject": "device key",
@@ -137,6 +145,8 @@ class FakeDevice:
         fmt: str = "apple-appattest",
         issuers: list[x509.Certificate] | None = None,
         leaf_overrides: dict[str, Any] | None = None,
+        auth_data_length: int | None = None,
+        x5c: list[Any] | None = None,
     ) -> str:
         """The base64 attestation object for ``client_data`` (forgeable)."""
         credential_id = self.key_id_bytes if credential_id is None else credential_id
@@ -148,7 +158,7 @@ class FakeDevice:
             + len(credential_id).to_bytes(2, "big")
             + credential_id
             + cbor2.dumps({1: 2, 3: -7})  # the COSE key (not read by the server)
-        )
+        )[:auth_data_length]
         nonce = hashlib.sha256(
             auth_data + hashlib.sha256(nonce_over or client_data).digest()
         ).digest()
@@ -159,7 +169,9 @@ class FakeDevice:
         statement = {
             "fmt": fmt,
             "attStmt": {
-                "x5c": [c.public_bytes(serialization.Encoding.DER) for c in certificates],
+                "x5c": x5c
+                if x5c is not None
+                else [c.public_bytes(serialization.Encoding.DER) for c in certificates],
                 "receipt": b"apple-receipt",
             },
             "authData": auth_data,

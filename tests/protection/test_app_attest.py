@@ -23,7 +23,14 @@ from protection.attestation.app_attest import (
 from protection.blocks.models import BlockedClient
 from protection.events import SecurityEvent
 from protection.exceptions import ProtectionError
-from tests.protection.app_attest_support import APP_ID, NOW, FakeApple, FakeDevice, b64
+from tests.protection.app_attest_support import (
+    APP_ID,
+    NOW,
+    FakeApple,
+    FakeDevice,
+    b64,
+    nonce_extension,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +159,38 @@ def test_nonce_over_other_client_data_is_refused(device: FakeDevice, key: Any) -
 
 def test_leaf_without_the_nonce_extension_is_refused(device: FakeDevice, key: Any) -> None:
     _refused("attestation_invalid", "nonce_missing", _attest, device, key, with_nonce=False)
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda nonce: b"\x04\x20" + nonce,  # a bare OCTET STRING, no SEQUENCE
+        lambda nonce: nonce_extension(nonce)[:-10],  # truncated
+        lambda nonce: b"\x30\x83\x00\x00\x24" + nonce_extension(nonce)[2:],  # 3-byte length
+        lambda nonce: b"\x30\x80" + nonce_extension(nonce)[2:],  # indefinite length (BER)
+    ],
+)
+def test_nonce_extension_not_in_apples_encoding_is_refused(
+    device: FakeDevice, key: Any, encode: Any
+) -> None:
+    forged = {"leaf_overrides": {"encode": encode}}
+    _refused("attestation_invalid", "nonce_missing", _attest, device, key, **forged)
+
+
+def test_key_id_of_the_wrong_length_is_refused(device: FakeDevice, key: Any) -> None:
+    short = b64(device.key_id_bytes[:16])
+    _refused("attestation_invalid", "malformed", _attest, device, key, key_id=short)
+
+
+def test_truncated_authenticator_data_is_refused(device: FakeDevice, key: Any) -> None:
+    _refused("attestation_invalid", "malformed", _attest, device, key, auth_data_length=54)
+
+
+@pytest.mark.parametrize("x5c", [[], "not a list", [b"\x30\x00"] * 5])
+def test_certificate_list_of_the_wrong_shape_is_refused(
+    device: FakeDevice, key: Any, x5c: Any
+) -> None:
+    _refused("attestation_invalid", "certificate_chain", _attest, device, key, x5c=x5c)
 
 
 def test_key_id_of_another_key_is_refused(device: FakeDevice, key: Any, apple: FakeApple) -> None:

@@ -219,6 +219,11 @@ def test_malformed_proofs_are_refused_cleanly(proof: Any) -> None:
     assert _refused("dpop_proof_invalid", proof).reason == "malformed"
 
 
+def test_an_oversized_proof_is_refused_before_it_is_parsed() -> None:
+    proof = DpopClient().proof(claims={"pad": "x" * 9000})
+    assert _refused("dpop_proof_invalid", proof).reason == "malformed"
+
+
 # --- claims: htm, htu, iat, jti, ath ----------------------------------------------
 
 
@@ -264,6 +269,13 @@ def test_without_a_public_base_url_proofs_are_refused_with_503(settings: Any) ->
     _gatehouse(settings, PUBLIC_BASE_URL="")
     error = _refused("service_unavailable", DpopClient().proof())
     assert error.status == 503
+
+
+@pytest.mark.parametrize("base", ["signup-api.example.com", "ftp://signup-api.example.com"])
+def test_a_malformed_public_base_url_refuses_proofs_with_503(settings: Any, base: str) -> None:
+    """The server's misconfiguration, not the client's proof: never blamed on htu."""
+    _gatehouse(settings, PUBLIC_BASE_URL=base)
+    assert _refused("service_unavailable", DpopClient().proof(url=base + PATH)).status == 503
 
 
 @pytest.mark.parametrize("offset", [-61, 61, -3600])
