@@ -165,6 +165,7 @@ def test_leaf_without_the_nonce_extension_is_refused(device: FakeDevice, key: An
     "encode",
     [
         lambda nonce: b"\x04\x20" + nonce,  # a bare OCTET STRING, no SEQUENCE
+        lambda nonce: b"\x31" + nonce_extension(nonce)[1:],  # a SET, not a SEQUENCE
         lambda nonce: nonce_extension(nonce)[:-10],  # truncated
         lambda nonce: b"\x30\x83\x00\x00\x24" + nonce_extension(nonce)[2:],  # 3-byte length
         lambda nonce: b"\x30\x80" + nonce_extension(nonce)[2:],  # indefinite length (BER)
