@@ -311,6 +311,13 @@ if DEBUG:
     GATEHOUSE["AUTO_BLOCK_EXEMPT_NETWORKS"] = LOOPBACK_NETWORKS
     GATEHOUSE["POW_ESCALATION_EXEMPT_NETWORKS"] = LOOPBACK_NETWORKS
 
+# DPoP and App Attest: the public URL a DPoP proof's htu is checked against
+# (never the Host header), and the iOS apps whose App Attest keys are accepted.
+GATEHOUSE["APP_ATTEST_APP_IDS"] = env_list("GATEHOUSE_APP_ATTEST_APP_IDS")
+GATEHOUSE["APP_ATTEST_ENVIRONMENT"] = os.environ.get(
+    "GATEHOUSE_APP_ATTEST_ENVIRONMENT", "production"
+)
+
 # --- Logging: one JSON object per line (python-json-logger) -----------------
 # Every record carries time, level, logger and what protection.logcontext knows
 # about the request it belongs to: request_id, client_ip, api_key (public id),

@@ -23,6 +23,12 @@
   (written around the admin's validator; requests ignore them). Read from
   the database; skipped while its tables do not exist yet.
 - protection.E012: GATEHOUSE is not a dict.
+- protection.E010: PUBLIC_BASE_URL (the DPoP htu base) is not scheme://host[:port].
+- protection.E011: APP_ATTEST_ENVIRONMENT is neither "production" nor "development".
+- protection.W011: DPOP_ALGORITHMS names algorithms that are never accepted
+  (none, HS*, unknown) or none that are.
+- protection.W012: APP_ATTEST_ROOT_CA_PEM replaces Apple's root with DEBUG off
+  (deploy check): a test root in production would accept forged devices.
 """
 
 import difflib
@@ -350,3 +356,55 @@ def check_rate_limit_overrides(app_configs: Any, **kwargs: Any) -> list[checks.C
                 )
             )
     return errors
+
+
+@checks.register()
+def check_dpop_and_app_attest(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from urllib.parse import urlsplit
+
+    from protection.dpop import ASYMMETRIC_ALGORITHMS
+
+    problems: list[checks.CheckMessage] = []
+    base = gatehouse_settings.PUBLIC_BASE_URL
+    if base:
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+            problems.append(
+                checks.Error(
+                    f"GATEHOUSE PUBLIC_BASE_URL {base!r} is not scheme://host[:port].",
+                    hint="Set GATEHOUSE_PUBLIC_BASE_URL to the URL clients call, e.g. "
+                    "https://signup-api.example.com (no path).",
+                    id="protection.E013",
+                )
+            )
+    if gatehouse_settings.APP_ATTEST_ENVIRONMENT not in ("production", "development"):
+        problems.append(
+            checks.Error(
+                "GATEHOUSE APP_ATTEST_ENVIRONMENT must be 'production' or 'development'.",
+                id="protection.E014",
+            )
+        )
+    algorithms = gatehouse_settings.DPOP_ALGORITHMS
+    ignored = [alg for alg in algorithms if alg not in ASYMMETRIC_ALGORITHMS]
+    if ignored or not algorithms:
+        problems.append(
+            checks.Warning(
+                f"GATEHOUSE DPOP_ALGORITHMS: {ignored or 'empty'} never accepted.",
+                hint=f"Use asymmetric algorithms only: {', '.join(ASYMMETRIC_ALGORITHMS)}.",
+                id="protection.W013",
+            )
+        )
+    return problems
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_app_attest_root(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    if settings.DEBUG or not gatehouse_settings.APP_ATTEST_ROOT_CA_PEM:
+        return []
+    return [
+        checks.Warning(
+            "GATEHOUSE APP_ATTEST_ROOT_CA_PEM replaces Apple's App Attestation Root CA.",
+            hint="Leave it empty in production unless Apple has rotated its root.",
+            id="protection.W014",
+        )
+    ]

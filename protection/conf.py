@@ -105,6 +105,34 @@ DEFAULTS: dict[str, Any] = {
     "API_KEY_CACHE_TTL": 1.0,
     # An API key's last_used_at is written at most once per this many seconds.
     "API_KEY_LAST_USED_INTERVAL": 60,
+    # --- DPoP (protection.dpop) and Apple App Attest (protection.attestation) ---
+    # Scheme, host and port clients call this API at ("https://api.example.com").
+    # A DPoP proof's htu must equal this plus the request path: the Host header
+    # is never trusted for it. Empty = DPoP proofs cannot be checked: they are
+    # refused with 503. A malformed value is system check protection.E013.
+    "PUBLIC_BASE_URL": "",
+    # Signature algorithms accepted in DPoP proofs. Only asymmetric ones are
+    # ever honoured (ES256, ES384, ES512, EdDSA, RS256, PS256...): "none" and
+    # HS* are dropped whatever this says.
+    "DPOP_ALGORITHMS": ["ES256"],
+    # A proof's iat may be this many seconds before or after the server's
+    # clock; its jti is remembered (shared cache) for twice as long.
+    "DPOP_IAT_WINDOW": 60,
+    # True = every proof must carry a server nonce (DPoP-Nonce header, RFC 9449
+    # section 8); a nonce is accepted for DPOP_NONCE_LIFETIME seconds.
+    "DPOP_NONCE_REQUIRED": False,
+    "DPOP_NONCE_LIFETIME": 300,
+    # App ids ("TEAMID.bundle.id") whose App Attest keys are accepted: the
+    # authenticator data's RP id hash must be the SHA-256 of one of them.
+    "APP_ATTEST_APP_IDS": [],
+    # "production" or "development": which App Attest aaguid is accepted.
+    # Development keys (Xcode builds) are refused in production and vice versa.
+    "APP_ATTEST_ENVIRONMENT": "production",
+    # PEM of the root CA attestation chains must end at. Empty = Apple's App
+    # Attestation Root CA shipped with gatehouse. Tests inject their own root.
+    "APP_ATTEST_ROOT_CA_PEM": "",
+    # How long (seconds) a server challenge for App Attest client data is valid.
+    "APP_ATTEST_CHALLENGE_LIFETIME": 300,
     # --- Rate limits (protection.ratelimit, protection.throttling) ---------
     # Endpoint group -> dimension -> list of rates ("count/period", period one
     # of s, m, h, d with an optional multiplier: "10/m", "100/d", "5/15m").
@@ -207,6 +235,12 @@ DEFAULTS: dict[str, Any] = {
                 "api_key_invalid",
                 "attestation_failed",
                 "attestation_replayed",
+                # Forged or replayed DPoP proofs and App Attest objects.
+                "dpop_proof_invalid",
+                "dpop_replayed",
+                "dpop_binding_mismatch",
+                "attestation_invalid",
+                "attestation_replayed",
             ],
             "threshold": 30,
             "window": 600,
@@ -244,6 +278,7 @@ DEFAULTS: dict[str, Any] = {
                 "challenge_failed",
                 "enumeration_suspected",
                 "attestation_failed",
+                "attestation_invalid",
                 "attestation_replayed",
             ],
             "threshold": 30,
@@ -315,9 +350,6 @@ DEFAULTS: dict[str, Any] = {
     # {"alreadyConsumed": true} is attestation_replayed. Empty = not consumed.
     "APPCHECK_CONSUME_URL": "",
     "APPCHECK_CONSUME_BEARER": "",
-    # Public origin of this deployment (https://api.example), for proofs that
-    # name the URL they were made for (DPoP "htu").
-    "PUBLIC_BASE_URL": "",
 }
 
 

@@ -70,6 +70,27 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     "attestation_unavailable": ErrorSpec(
         503, "Attestation unavailable", "App attestation could not be checked; retry later."
     ),
+    # --- DPoP (RFC 9449, protection.dpop) and Apple App Attest -----------
+    # The dpop_* errors carry WWW-Authenticate: DPoP error="..." (RFC 9449 section 7.1).
+    "dpop_required": ErrorSpec(
+        401,
+        "DPoP proof required",
+        "This token is bound to a key: send it as Authorization: DPoP with a DPoP proof.",
+    ),
+    "dpop_proof_invalid": ErrorSpec(401, "DPoP proof invalid", "The DPoP proof is not valid."),
+    "dpop_replayed": ErrorSpec(
+        401, "DPoP proof replayed", "This DPoP proof was already used; sign a new one."
+    ),
+    "dpop_binding_mismatch": ErrorSpec(
+        401,
+        "DPoP key mismatch",
+        "The DPoP proof is not signed by the key this token is bound to.",
+    ),
+    "dpop_nonce_required": ErrorSpec(
+        401,
+        "DPoP nonce required",
+        "Sign a new DPoP proof with the nonce from the DPoP-Nonce response header.",
+    ),
     # 404, 405, 406, 409, 413, 415
     "not_found": ErrorSpec(404, "Not found", "No such resource."),
     "method_not_allowed": ErrorSpec(405, "Method not allowed", "This method is not allowed here."),

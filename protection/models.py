@@ -1,9 +1,17 @@
 """Model registry: the models live with their services, one module per concern."""
 
+from protection.attestation.app_attest import AppAttestKey
 from protection.blocks.models import BlockedClient
 from protection.challenges.replay import SpentChallenge
 from protection.events import SecurityEvent
 from protection.keys import ApiKey
 from protection.sessions import AnonymousSession
 
-__all__ = ["AnonymousSession", "ApiKey", "BlockedClient", "SecurityEvent", "SpentChallenge"]
+__all__ = [
+    "AnonymousSession",
+    "AppAttestKey",
+    "ApiKey",
+    "BlockedClient",
+    "SecurityEvent",
+    "SpentChallenge",
+]

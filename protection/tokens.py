@@ -3,7 +3,8 @@
 The token backend follows ``gatehouse_settings`` on every use (never fixed at
 import time), with one pinned algorithm, its own signing key, issuer and
 audience. Tokens carry ``sid`` (session id), ``kid`` (API key public id),
-``jti``, ``token_type`` (access / refresh), ``iat`` and ``exp``.
+``jti``, ``token_type`` (access / refresh), ``iat`` and ``exp``; a session
+bound to a DPoP key (RFC 9449) also ``cnf: {"jkt": <key thumbprint>}``.
 
 Decoding refuses (``token_invalid``): another algorithm (``none``, HS512, RS…),
 a bad signature, the wrong token type, wrong ``aud`` / ``iss``, and a missing
@@ -25,6 +26,7 @@ from protection.metrics import metrics_timer
 
 SESSION_CLAIM = "sid"
 API_KEY_CLAIM = "kid"
+CONFIRMATION_CLAIM = "cnf"  # RFC 7800; "jkt" member per RFC 9449
 
 
 def token_signing_key() -> str:
@@ -78,14 +80,26 @@ def token_create(
     api_key_public_id: str,
     lifetime: datetime.timedelta,
     now: datetime.datetime,
+    jkt: str | None = None,
 ) -> SessionToken:
-    """Return a signed-ready token of ``token_class`` for one session."""
+    """Return a signed-ready token of ``token_class`` for one session.
+
+    ``jkt`` (a DPoP key thumbprint) binds the token to that key (``cnf.jkt``).
+    """
     token = token_class()
     token.set_iat(at_time=now)
     token.set_exp(from_time=now, lifetime=lifetime)
     token[SESSION_CLAIM] = session_id
     token[API_KEY_CLAIM] = api_key_public_id
+    if jkt:
+        token[CONFIRMATION_CLAIM] = {"jkt": jkt}
     return token
+
+
+def token_jkt(token: SessionToken) -> str | None:
+    """Return the DPoP key thumbprint the token is bound to, or None if unbound."""
+    confirmation = token.get(CONFIRMATION_CLAIM)
+    return confirmation["jkt"] if confirmation else None
 
 
 def token_decode(token_class: type[SessionToken], raw_token: str) -> SessionToken:
@@ -104,4 +118,11 @@ def _token_check(token_class: type[SessionToken], raw_token: str) -> SessionToke
     for claim in (SESSION_CLAIM, API_KEY_CLAIM, "jti"):
         if not isinstance(token.get(claim), str) or not token.get(claim):
             raise ProtectionError("token_invalid")
+    confirmation = token.get(CONFIRMATION_CLAIM)
+    if confirmation is not None and not (
+        isinstance(confirmation, dict) and isinstance(confirmation.get("jkt"), str)
+    ):
+        # Signed by us, so never seen in practice; but an unreadable binding
+        # must not be taken for "unbound".
+        raise ProtectionError("token_invalid")
     return token

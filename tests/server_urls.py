@@ -6,8 +6,13 @@
 - ``POST /api/test/plain-lookup``: the query of ``POST /api/v1/persons/lookup``
   in a DRF view without any protection;
 - ``POST /api/test/floor-lookup``: the same plus one counter in Redis, the
-  least any shared-counter limiter adds (a reference point for the bench).
+  least any shared-counter limiter adds (a reference point for the bench);
+- ``POST /api/test/dpop``: verifies the ``DPoP`` header as a proof for this
+  request and answers 200 with the worker's pid and the outcome (the jkt or
+  the refusal's code), so a test sees which worker refused a replay.
 """
+
+import os
 
 from django.urls import path
 from rest_framework.request import Request
@@ -16,7 +21,9 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
+from protection.dpop import dpop_proof_verify
 from protection.events import SecurityEvent
+from protection.exceptions import ProtectionError
 from protection.ratelimit import rate_limit_hit
 from signup.persons import Person
 
@@ -57,10 +64,22 @@ class FloorLookupView(PlainLookupView):
         return super().post(request)
 
 
+class DpopProofView(PlainLookupView):
+    def post(self, request: Request) -> Response:
+        try:
+            jkt = dpop_proof_verify(
+                proof=request.headers.get("DPoP", ""), method=request.method, url=request.path
+            )
+        except ProtectionError as exc:
+            return Response({"pid": os.getpid(), "code": exc.code})
+        return Response({"pid": os.getpid(), "code": "accepted", "jkt": jkt})
+
+
 urlpatterns = [
     path("api/test/proof", ProofView.as_view()),
     path("api/test/drf-proof", DrfProofView.as_view()),
     path("api/test/plain-lookup", PlainLookupView.as_view()),
     path("api/test/floor-lookup", FloorLookupView.as_view()),
+    path("api/test/dpop", DpopProofView.as_view()),
     *project_urlpatterns,
 ]
