@@ -163,7 +163,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("GATEHOUSE_MAX_BODY_BYTES", 16 
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Refuses deep nesting, duplicate keys and huge or non-finite numbers (400).
+    "DEFAULT_PARSER_CLASSES": ["protection.parsers.HardenedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     # Views opt in with rate_limit_group; see protection.throttling.

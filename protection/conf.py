@@ -34,6 +34,11 @@ DEFAULTS: dict[str, Any] = {
     "IPV6_GROUP_PREFIX": 64,
     # Largest request body accepted under /api/ (413 above it).
     "MAX_BODY_BYTES": 16 * 1024,
+    # protection.parsers.HardenedJSONParser: deepest bracket nesting and
+    # longest integer literal accepted in a JSON body (400 malformed_json).
+    # gatehouse's own bodies are flat; 32 levels leave room for host projects.
+    "JSON_MAX_DEPTH": 32,
+    "JSON_MAX_INTEGER_DIGITS": 20,
     # Anonymous sessions and their tokens (simplejwt, one pinned algorithm).
     "TOKEN_ALGORITHM": "HS256",
     "TOKEN_ISSUER": "gatehouse",
