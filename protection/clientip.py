@@ -7,6 +7,13 @@ in ``TRUSTED_PROXY_NETWORKS``, env ``GATEHOUSE_TRUSTED_PROXY_NETWORKS``). With
 N proxies, each appends the address it saw to X-Forwarded-For, so the client
 is the N-th entry from the right; anything further left was written by the
 client and is ignored.
+
+An entry may carry a port (``1.2.3.4:5678``, ``[2001:db8::1]:443``, as some
+load balancers write it). An entry that is still not an address
+(``unknown``, garbage) or a missing one makes the client ``UNKNOWN_IP``: one
+shared "unknown client" bucket, never the proxy's own address, or every
+client behind the proxy would share the proxy's budget and an automatic
+block would shut them all out.
 """
 
 import ipaddress
@@ -17,6 +24,7 @@ from django.http import HttpRequest
 from protection.conf import gatehouse_settings
 
 _CACHE_ATTRIBUTE = "_gatehouse_client_ip"
+# The "unknown client": never a peer's real address, never blocked automatically.
 UNKNOWN_IP = "0.0.0.0"
 
 
@@ -36,6 +44,26 @@ def normalize_ip(value: str) -> str | None:
         if address.ipv4_mapped:
             address = address.ipv4_mapped
     return str(address)
+
+
+def parse_forwarded_entry(entry: str) -> str | None:
+    """Return the address of one X-Forwarded-For entry, or None if it holds none.
+
+    Accepts a bare address, ``ipv4:port`` and ``[ipv6]`` / ``[ipv6]:port``; a
+    bare IPv6 address (several colons) is never split.
+    """
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, bracket, rest = entry[1:].partition("]")
+        if not bracket or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+        entry = host
+    elif entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        if not port.isdigit():
+            return None
+        entry = host
+    return normalize_ip(entry) if entry else None
 
 
 def ip_in_networks(ip: str, networks: Iterable[str]) -> bool:
@@ -63,8 +91,8 @@ def client_ip(request: HttpRequest) -> str:
             for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
             if part.strip()
         ]
-        if len(forwarded) >= trusted_proxies:
-            resolved = normalize_ip(forwarded[-trusted_proxies]) or resolved
+        entry = forwarded[-trusted_proxies] if len(forwarded) >= trusted_proxies else ""
+        resolved = parse_forwarded_entry(entry) or UNKNOWN_IP
     setattr(request, _CACHE_ATTRIBUTE, resolved)
     return resolved
 
