@@ -159,6 +159,10 @@ DEFAULTS: dict[str, Any] = {
     # Ended (expired or lifted) blocks are kept this long (seconds) for
     # escalation and audit before purge_expired deletes them.
     "BLOCKS_KEEP_ENDED_FOR": 30 * 24 * 3600,
+    # Manual CIDR blocks broader than these prefixes (fewer bits) need
+    # block_client --force / the admin's "force" box: 0.0.0.0/0 shuts everyone out.
+    "BLOCKS_BROADEST_PREFIX_IPV4": 16,
+    "BLOCKS_BROADEST_PREFIX_IPV6": 48,
     # purge_expired deletes security events older than this (seconds).
     "EVENTS_RETENTION": 90 * 24 * 3600,
     # --- Automatic blocking (protection.blocks.autoblock) -------------------
