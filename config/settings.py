@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_recaptcha",
+    "axes",
     "protection",
     "signup",
 ]
@@ -60,7 +61,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: refuses a locked-out login with 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Admin and staff logins (django-axes) -------------------------------------
+# Failed logins are counted per client IP and, separately, per username; at
+# the limit the IP (or the account) is locked out for the cool-off time, and
+# protection.adminlogin records each failure and lockout as a SecurityEvent.
+# A username lockout also stops its owner: manage.py axes_reset_username NAME.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("GATEHOUSE_ADMIN_LOGIN_FAILURES", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("GATEHOUSE_ADMIN_LOCKOUT_HOURS", "1"))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# The API's own client IP rules (trusted proxies), not X-Forwarded-For as sent.
+AXES_CLIENT_IP_CALLABLE = "protection.adminlogin.login_client_ip"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

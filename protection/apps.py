@@ -8,3 +8,6 @@ class ProtectionConfig(AppConfig):
 
     def ready(self) -> None:
         from protection import checks  # noqa: F401  (registers system checks)
+        from protection.adminlogin import adminlogin_connect
+
+        adminlogin_connect()

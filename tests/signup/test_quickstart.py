@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from protection.keys import ApiKey, api_key_verify
 
@@ -15,7 +16,7 @@ def run_quickstart() -> list[str]:
     return out.getvalue().strip().splitlines()
 
 
-def test_quickstart_prints_a_working_demo_key_and_admin_login(settings, client):
+def test_quickstart_prints_a_working_demo_key_and_admin_login(settings):
     settings.DEBUG = True
     lines = run_quickstart()
     raw_key = lines[-1]
@@ -23,7 +24,13 @@ def test_quickstart_prints_a_working_demo_key_and_admin_login(settings, client):
     assert any("/api/docs/" in line for line in lines)
     admin_line = next(line for line in lines if "/admin/" in line)
     password = admin_line.split("password ")[1].split(",")[0]
-    assert client.login(username="admin", password=password)
+    # Through the real login form: django-axes needs the request (client.login has none).
+    browser = Client()
+    response = browser.post(
+        "/admin/login/?next=/admin/", {"username": "admin", "password": password}
+    )
+    assert response.status_code == 302
+    assert browser.get("/admin/").status_code == 200
 
 
 def test_a_second_run_revokes_the_previous_demo_key(settings):
