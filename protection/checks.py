@@ -9,6 +9,9 @@
   accept every token: reCAPTCHA would protect nothing). Deploy check.
 - protection.E005: a rate in GATEHOUSE (RATE_LIMITS or a SIGNUP_*_RATE) that
   does not parse: caught at start-up rather than on the first request.
+- protection.W003: DRF's plain JSONParser among DEFAULT_PARSER_CLASSES: 1,000
+  nested brackets are a RecursionError (a 500); use
+  protection.parsers.HardenedJSONParser.
 """
 
 from typing import Any
@@ -118,4 +121,27 @@ def check_rate_settings(app_configs: Any, **kwargs: Any) -> list[checks.CheckMes
             id="protection.E005",
         )
         for problem in problems
+    ]
+
+
+@checks.register()
+def check_json_parser(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from rest_framework.parsers import JSONParser
+    from rest_framework.settings import api_settings
+
+    from protection.parsers import HardenedJSONParser
+
+    plain = [
+        parser
+        for parser in api_settings.DEFAULT_PARSER_CLASSES
+        if issubclass(parser, JSONParser) and not issubclass(parser, HardenedJSONParser)
+    ]
+    return [
+        checks.Warning(
+            f"REST_FRAMEWORK DEFAULT_PARSER_CLASSES has {parser.__module__}.{parser.__name__}: "
+            "deeply nested JSON makes it raise RecursionError (a 500).",
+            hint="Use protection.parsers.HardenedJSONParser.",
+            id="protection.W003",
+        )
+        for parser in plain
     ]

@@ -112,3 +112,14 @@ def test_challenges_never_parse_the_body(client, credentials, case):
         "/api/v1/challenges", data=HOSTILE[case], content_type="application/json", **credentials
     )
     assert response.status_code == 201, response.content
+
+
+def test_system_check_flags_the_plain_json_parser(settings):
+    from protection.checks import check_json_parser
+
+    assert check_json_parser(None) == []
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    }
+    assert [message.id for message in check_json_parser(None)] == ["protection.W003"]
