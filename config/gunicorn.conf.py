@@ -1,20 +1,52 @@
-"""gunicorn settings for gatehouse: ``gunicorn -c config/gunicorn.conf.py config.wsgi``.
+"""gunicorn settings for production: ``gunicorn -c config/gunicorn.conf.py config.wsgi``.
 
-Only what metrics need; pass everything else (workers, bind) on the command
-line or in GUNICORN_CMD_ARGS as before. With ``PROMETHEUS_MULTIPROC_DIR`` set,
-every worker writes its metric values to files in that directory and any
-worker serving ``/metrics`` adds them all up (protection.metrics):
+gunicorn runs behind nginx (``deploy/nginx.conf``), which buffers whole
+requests and answers slow clients itself: sync workers then only ever see
+complete requests from nginx and are never held by a slow sender. Without
+nginx in front, a handful of slowloris connections occupies every sync
+worker (docs/hardening.md has the measurements).
 
-- on start, stale files of a previous run are removed (their counters would
-  otherwise be added to this run's);
-- when a worker exits, its "live" gauges are dropped (``mark_process_dead``),
-  so a dead worker's cache-fallback flag does not linger. Its counters stay:
-  counts never go down.
+Every value can be moved by an environment variable (``GUNICORN_*``).
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes its metric values
+to files in that directory and any worker serving ``/metrics`` adds them up
+(protection.metrics): on start, stale files of a previous run are removed;
+when a worker exits, its "live" gauges are dropped (``mark_process_dead``).
 """
 
 import os
 from pathlib import Path
 from typing import Any
+
+# nginx proxies to this address (a loopback port; a unix socket also works:
+# GUNICORN_BIND=unix:/run/gatehouse/gunicorn.sock).
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+worker_class = "sync"
+# A request that takes longer than this is killed (a worker stuck on a
+# backing service); gatehouse's own deadlines (Redis 0.25 s, PostgreSQL
+# connect 3 s, reCAPTCHA total) are all far below it.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 2
+# Small requests only: gatehouse's bodies are under 16 KiB, its headers short.
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+# Recycle workers now and then so no slow leak can grow without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = 1000
+
+# --- What a client may say about the request's path and scheme ---------------
+# gunicorn's default trusts SCRIPT_NAME and PATH_INFO request headers from
+# loopback (forwarder_headers + forwarded_allow_ips = 127.0.0.1): anyone whose
+# request nginx forwards could then move the routed path. No path header is
+# trusted from anyone, and headers with "_" in their name are dropped.
+forwarder_headers = ""
+header_map = "drop"
+# Who may set X-Forwarded-Proto (wsgi.url_scheme): the local nginx only.
+# The client IP is resolved by gatehouse itself (GATEHOUSE_TRUSTED_PROXIES).
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 
 def on_starting(server: Any) -> None:

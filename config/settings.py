@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_recaptcha",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -111,7 +112,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: refuses a locked-out login with 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Admin and staff logins (django-axes) -------------------------------------
+# Failed logins are counted per client IP and, separately, per username; at
+# the limit the IP (or the account) is locked out for the cool-off time, and
+# protection.adminlogin records each failure and lockout as a SecurityEvent.
+# A username lockout also stops its owner: manage.py axes_reset_username NAME.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("GATEHOUSE_ADMIN_LOGIN_FAILURES", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("GATEHOUSE_ADMIN_LOCKOUT_HOURS", "1"))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# The API's own client IP rules (trusted proxies), not X-Forwarded-For as sent.
+AXES_CLIENT_IP_CALLABLE = "protection.adminlogin.login_client_ip"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -217,7 +237,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GATEHOUSE_MAX_BODY_BYTES", 16 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Refuses deep nesting, duplicate keys and huge or non-finite numbers (400).
+    "DEFAULT_PARSER_CLASSES": ["protection.parsers.HardenedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     # Views opt in with rate_limit_group; see protection.throttling.

@@ -22,3 +22,6 @@ class ProtectionConfig(AppConfig):
         event_recorded.connect(metrics_event_recorded, dispatch_uid="gatehouse.metrics")
         if record_outage not in cache_health.listeners:
             cache_health.listeners.append(record_outage)
+        from protection.adminlogin import adminlogin_connect
+
+        adminlogin_connect()

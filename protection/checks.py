@@ -23,12 +23,15 @@
   (written around the admin's validator; requests ignore them). Read from
   the database; skipped while its tables do not exist yet.
 - protection.E012: GATEHOUSE is not a dict.
-- protection.E010: PUBLIC_BASE_URL (the DPoP htu base) is not scheme://host[:port].
-- protection.E011: APP_ATTEST_ENVIRONMENT is neither "production" nor "development".
-- protection.W011: DPOP_ALGORITHMS names algorithms that are never accepted
+- protection.E013: PUBLIC_BASE_URL (the DPoP htu base) is not scheme://host[:port].
+- protection.E014: APP_ATTEST_ENVIRONMENT is neither "production" nor "development".
+- protection.W013: DPOP_ALGORITHMS names algorithms that are never accepted
   (none, HS*, unknown) or none that are.
-- protection.W012: APP_ATTEST_ROOT_CA_PEM replaces Apple's root with DEBUG off
+- protection.W014: APP_ATTEST_ROOT_CA_PEM replaces Apple's root with DEBUG off
   (deploy check): a test root in production would accept forged devices.
+- protection.W003: DRF's plain JSONParser among DEFAULT_PARSER_CLASSES: 1,000
+  nested brackets are a RecursionError (a 500); use
+  protection.parsers.HardenedJSONParser.
 """
 
 import difflib
@@ -407,4 +410,27 @@ def check_app_attest_root(app_configs: Any, **kwargs: Any) -> list[checks.CheckM
             hint="Leave it empty in production unless Apple has rotated its root.",
             id="protection.W014",
         )
+    ]
+
+
+@checks.register()
+def check_json_parser(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from rest_framework.parsers import JSONParser
+    from rest_framework.settings import api_settings
+
+    from protection.parsers import HardenedJSONParser
+
+    plain = [
+        parser
+        for parser in api_settings.DEFAULT_PARSER_CLASSES
+        if issubclass(parser, JSONParser) and not issubclass(parser, HardenedJSONParser)
+    ]
+    return [
+        checks.Warning(
+            f"REST_FRAMEWORK DEFAULT_PARSER_CLASSES has {parser.__module__}.{parser.__name__}: "
+            "deeply nested JSON makes it raise RecursionError (a 500).",
+            hint="Use protection.parsers.HardenedJSONParser.",
+            id="protection.W003",
+        )
+        for parser in plain
     ]

@@ -7,6 +7,13 @@ in ``TRUSTED_PROXY_NETWORKS``, env ``GATEHOUSE_TRUSTED_PROXY_NETWORKS``). With
 N proxies, each appends the address it saw to X-Forwarded-For, so the client
 is the N-th entry from the right; anything further left was written by the
 client and is ignored.
+
+An entry may carry a port (``1.2.3.4:5678``, ``[2001:db8::1]:443``, as some
+load balancers write it). An entry that is still not an address
+(``unknown``, garbage) or a missing one makes the client ``UNKNOWN_IP``: one
+shared "unknown client" bucket, never the proxy's own address, or every
+client behind the proxy would share the proxy's budget and an automatic
+block would shut them all out.
 """
 
 import ipaddress
@@ -37,6 +44,26 @@ def normalize_ip(value: str) -> str | None:
     return str(address)
 
 
+def parse_forwarded_entry(entry: str) -> str | None:
+    """Return the address of one X-Forwarded-For entry, or None if it holds none.
+
+    Accepts a bare address, ``ipv4:port`` and ``[ipv6]`` / ``[ipv6]:port``; a
+    bare IPv6 address (several colons) is never split.
+    """
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, bracket, rest = entry[1:].partition("]")
+        if not bracket or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+        entry = host
+    elif entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        if not port.isdigit():
+            return None
+        entry = host
+    return normalize_ip(entry) if entry else None
+
+
 def ip_in_networks(ip: str, networks: Iterable[str]) -> bool:
     """Whether ``ip`` lies in one of ``networks`` (CIDR strings; malformed ones match nothing)."""
     address = ipaddress.ip_address(ip)
@@ -61,21 +88,6 @@ def peer_is_trusted_proxy(peer: str) -> bool:
     return ip_in_networks(address, gatehouse_settings.TRUSTED_PROXY_NETWORKS)
 
 
-def forwarded_entry_ip(entry: str) -> str | None:
-    """The address in one X-Forwarded-For entry, or None when it names none.
-
-    Accepts ``1.2.3.4``, ``1.2.3.4:5678``, ``2001:db8::1``, ``[2001:db8::1]``
-    and ``[2001:db8::1]:443`` (load balancers that write the port).
-    """
-    entry = entry.strip()
-    if entry.startswith("["):
-        host, _, _ = entry[1:].partition("]")
-        return normalize_ip(host) if host else None
-    if entry.count(":") == 1:  # IPv4 with a port; bare IPv6 has two or more
-        entry = entry.split(":", 1)[0]
-    return normalize_ip(entry) if entry else None
-
-
 def client_ip_resolve(*, remote_addr: str, forwarded_for: str = "") -> str:
     """Return the client's IP address from the peer and its X-Forwarded-For.
 
@@ -90,7 +102,7 @@ def client_ip_resolve(*, remote_addr: str, forwarded_for: str = "") -> str:
         forwarded = [part for part in forwarded_for.split(",") if part.strip()]
         if len(forwarded) < trusted_proxies:
             return UNKNOWN_IP
-        return forwarded_entry_ip(forwarded[-trusted_proxies]) or UNKNOWN_IP
+        return parse_forwarded_entry(forwarded[-trusted_proxies]) or UNKNOWN_IP
     return resolved
 
 

@@ -45,6 +45,11 @@ DEFAULTS: dict[str, Any] = {
     "IPV6_GROUP_PREFIX": 64,
     # Largest request body accepted under /api/ (413 above it).
     "MAX_BODY_BYTES": 16 * 1024,
+    # protection.parsers.HardenedJSONParser: deepest bracket nesting and
+    # longest integer literal accepted in a JSON body (400 malformed_json).
+    # gatehouse's own bodies are flat; 32 levels leave room for host projects.
+    "JSON_MAX_DEPTH": 32,
+    "JSON_MAX_INTEGER_DIGITS": 20,
     # Anonymous sessions and their tokens (simplejwt, one pinned algorithm).
     "TOKEN_ALGORITHM": "HS256",
     "TOKEN_ISSUER": "gatehouse",
@@ -192,6 +197,10 @@ DEFAULTS: dict[str, Any] = {
     # Ended (expired or lifted) blocks are kept this long (seconds) for
     # escalation and audit before purge_expired deletes them.
     "BLOCKS_KEEP_ENDED_FOR": 30 * 24 * 3600,
+    # Manual CIDR blocks broader than these prefixes (fewer bits) need
+    # block_client --force / the admin's "force" box: 0.0.0.0/0 shuts everyone out.
+    "BLOCKS_BROADEST_PREFIX_IPV4": 16,
+    "BLOCKS_BROADEST_PREFIX_IPV6": 48,
     # purge_expired deletes security events older than this (seconds).
     "EVENTS_RETENTION": 90 * 24 * 3600,
     # --- Bounded audit writes under a flood (protection.events) --------------

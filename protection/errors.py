@@ -25,6 +25,7 @@ from django.core.exceptions import DisallowedHost
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 from rest_framework import exceptions as drf_exceptions
 
@@ -189,10 +190,12 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> JsonRespons
 
 
 def is_api_request(request: HttpRequest) -> bool:
-    """Whether the request is under the API prefix, by its routed path.
+    """Whether the request is routed to the API (so protected and answered in problem+json).
 
-    ``path_info`` is what URL resolution routes: a client-sent SCRIPT_NAME
-    changes ``path`` but not which view runs, so it cannot skip protection.
+    Decided on ``path_info``, the path the URL resolver routes, never on
+    ``path``: that one is prefixed with SCRIPT_NAME, which a client could set
+    through a forwarded header (gunicorn trusts it from loopback by default),
+    so the protection would skip a request the API view still answers.
     """
     return request.path_info.startswith(gatehouse_settings.API_PREFIX)
 
@@ -247,8 +250,13 @@ class ApiProblemMiddleware:
         return problem_for_exception(exception)
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """Catch-all for unknown paths under the API prefix (DEBUG or not)."""
+    """Catch-all for unknown paths under the API prefix (DEBUG or not).
+
+    CSRF-exempt like every API view (DRF's APIView is too): otherwise
+    CsrfViewMiddleware answers a POST here with 403 before the view says 404.
+    """
     return problem_response("not_found")
 
 

@@ -58,11 +58,27 @@ def _token_backend(algorithm: str, signing_key: str, audience: str, issuer: str)
     )
 
 
+# Largest ``exp`` accepted (year 3000): datetime cannot hold much more, and a
+# larger one would overflow instead of being refused.
+_MAX_EXP = 32_503_680_000
+
+
 class SessionToken(Token):
     lifetime = datetime.timedelta(seconds=1)  # replaced from settings on creation
 
     def get_token_backend(self) -> TokenBackend:
         return token_backend()
+
+    def check_exp(self, claim: str = "exp", current_time: datetime.datetime | None = None) -> None:
+        """Refuse a non-integer or out-of-range ``exp`` before simplejwt turns it into a date.
+
+        PyJWT accepts ``"123"`` and ``1e20`` (it only tries ``int()``); simplejwt
+        would then raise TypeError or OverflowError, a 500.
+        """
+        value = self.payload.get(claim)
+        if type(value) is not int or not 0 < value <= _MAX_EXP:
+            raise TokenError(f"Token '{claim}' claim is not an integer timestamp")
+        super().check_exp(claim, current_time)
 
 
 class SessionAccessToken(SessionToken):
@@ -113,7 +129,8 @@ def _token_check(token_class: type[SessionToken], raw_token: str) -> SessionToke
         token = token_class(raw_token)  # type: ignore[arg-type]
     except ExpiredTokenError as exc:
         raise ProtectionError("token_expired") from exc
-    except TokenError as exc:
+    except (TokenError, TypeError, ValueError, OverflowError) as exc:
+        # Signed but ill-formed claims (a string iat, a huge nbf) end here too.
         raise ProtectionError("token_invalid") from exc
     for claim in (SESSION_CLAIM, API_KEY_CLAIM, "jti"):
         if not isinstance(token.get(claim), str) or not token.get(claim):

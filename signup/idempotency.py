@@ -6,6 +6,12 @@ work. On PostgreSQL a concurrent insert of the same key waits on the unique
 index until the first transaction commits, then fails and reads the finished
 record, so two racing retries can never both create. Records expire after
 ``SIGNUP_IDEMPOTENCY_TTL`` and are removed by ``manage.py purge_expired``.
+
+A stored answer holds no personal data: for a created person the record keeps
+the person's id and the body with its personal fields blanked, and a replay
+fills them in from the ``Person`` row. A database dump or a support query on
+this table shows no email, phone or name (they live in one place, the Person,
+so erasing a person erases them everywhere).
 """
 
 import datetime
@@ -22,11 +28,14 @@ from protection.crypto import keyed_digest
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
 from signup.conf import signup_settings
+from signup.persons import Person
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 # Visible ASCII, no spaces; the OpenAPI document states the same pattern.
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 _KEY_FORMAT = re.compile(IDEMPOTENCY_KEY_PATTERN)
+# Members of a created person's body that are read back from the Person row.
+PERSONAL_FIELDS = ("email", "phone", "full_name")
 
 
 class IdempotencyRecord(models.Model):
@@ -111,16 +120,37 @@ def idempotency_claim(
             # Only on databases without row-level waiting: the first request has
             # not finished. Not stored, so a later retry gets the real answer.
             raise ProtectionError("idempotency_in_progress")
-        return StoredResponse(
-            status=existing.response_status, body=json.loads(existing.response_body or "{}")
-        )
+        body = _stored_body_render(json.loads(existing.response_body or "{}"))
+        if body is None:  # the person was erased since: nothing left to replay
+            existing.delete()
+            continue
+        return StoredResponse(status=existing.response_status, body=body)
     raise ProtectionError("idempotency_in_progress")
 
 
+def _stored_body_render(stored: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer to replay from a stored body (None if its person is gone)."""
+    if not isinstance(stored.get("person_id"), str) or not isinstance(stored.get("body"), dict):
+        return stored  # no personal data in it (a problem body)
+    person = Person.objects.filter(pk=stored["person_id"]).first()
+    if person is None:
+        return None
+    return {
+        name: getattr(person, name) if name in PERSONAL_FIELDS else value
+        for name, value in stored["body"].items()
+    }
+
+
 def idempotency_complete(*, record: IdempotencyRecord, status: int, body: dict[str, Any]) -> None:
-    """Store the final answer of a claimed request, for replay."""
+    """Store the final answer of a claimed request, for replay, without personal data."""
+    stored: dict[str, Any] = body
+    if isinstance(body.get("id"), str) and any(name in body for name in PERSONAL_FIELDS):
+        stored = {
+            "person_id": body["id"],
+            "body": {name: None if name in PERSONAL_FIELDS else v for name, v in body.items()},
+        }
     record.response_status = status
-    record.response_body = json.dumps(body, cls=DjangoJSONEncoder)
+    record.response_body = json.dumps(stored, cls=DjangoJSONEncoder)
     record.save(update_fields=["response_status", "response_body"])
 
 

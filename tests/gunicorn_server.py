@@ -17,24 +17,38 @@ ROOT = Path(__file__).resolve().parent.parent  # the worktree
 
 
 class GunicornServer:
-    """gunicorn with ``workers`` sync workers on a free loopback port."""
+    """gunicorn with ``workers`` sync workers on a free port of ``host`` (loopback).
+
+    ``production_config=True`` starts it with the documented
+    ``config/gunicorn.conf.py`` (the command line still sets the socket,
+    workers and log level); ``extra_args`` are appended.
+    """
 
     def __init__(
-        self, *, env: dict[str, str], workers: int = 4, extra_args: tuple[str, ...] = ()
+        self,
+        *,
+        env: dict[str, str],
+        workers: int = 4,
+        production_config: bool = False,
+        extra_args: tuple[str, ...] = (),
+        host: str = "127.0.0.1",
     ) -> None:
+        self.host = host
         self.env = env
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind((host, 0))
         self.listener.listen(1024)
         self.port = self.listener.getsockname()[1]
         fd = self.listener.fileno()
         os.set_inheritable(fd, True)
+        config = ["-c", str(ROOT / "config" / "gunicorn.conf.py")] if production_config else []
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "gunicorn",
+                *config,
                 "config.wsgi:application",
                 "--bind",
                 f"fd://{fd}",
@@ -60,7 +74,8 @@ class GunicornServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             try:
-                if request(self.port, "GET", "/api/v1/health")[0] in (200, 503):
+                status = request(self.port, "GET", "/api/v1/health", host=self.host)[0]
+                if status in (200, 503):
                     return
             except OSError:
                 pass
@@ -86,9 +101,16 @@ class GunicornServer:
 
 
 def request(
-    port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None
+    port: int,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    headers: dict | None = None,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 60,
 ) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         payload = json.dumps(body).encode() if body is not None else None
         all_headers = {"Content-Type": "application/json", **(headers or {})}

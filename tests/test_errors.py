@@ -134,3 +134,30 @@ def test_extension_members_never_replace_standard_ones():
     assert response.status_code == 503
     body = __import__("json").loads(response.content)
     assert body["status"] == 503 and body["cache"] == "x"
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_unsafe_method_on_unknown_api_path_is_404_not_csrf_403(method):
+    # APIClient skips CSRF; a plain client enforcing it is what a script meets.
+    from django.test import Client
+
+    csrf_client = Client(enforce_csrf_checks=True)
+    response = getattr(csrf_client, method)(
+        "/api/v1/nope", data="{}", content_type="application/json"
+    )
+    assert_problem(response, 404, "not_found")
+
+
+def test_api_request_is_decided_on_the_routed_path(client):
+    # SCRIPT_NAME (settable through a forwarded header) prefixes request.path
+    # but not the routed path: the API's error handling must still apply.
+    response = client.post(
+        "/api/v1/persons/lookup", data=b"{", content_type="application/json",
+        SCRIPT_NAME="/prefix",
+    )  # fmt: skip
+    assert_problem(response, 401, "api_key_missing")
+    response = client.post(
+        "/api/v1/persons", data=b"x" * (1 << 20), content_type="application/json",
+        SCRIPT_NAME="/prefix",
+    )  # fmt: skip
+    assert_problem(response, 413, "payload_too_large")

@@ -17,8 +17,8 @@ from protection.blocks import (
     BlockedClient,
     block_create,
     block_lift,
+    block_target,
     block_update,
-    block_value_normalize,
 )
 from protection.durations import parse_duration
 
@@ -70,13 +70,18 @@ class CreatedByFilter(admin.SimpleListFilter):
 
 class BlockAddForm(forms.ModelForm):
     duration = forms.CharField(required=False, help_text="30s, 30m, 24h, 7d. Empty = permanent.")
+    force = forms.BooleanField(
+        required=False,
+        help_text="Needed for a network broader than BLOCKS_BROADEST_PREFIX_IPV4 / _IPV6.",
+    )
 
     class Meta:
         model = BlockedClient
         fields = ("kind", "value", "reason")
         help_texts = {
-            "value": "IP (203.0.113.7), CIDR (203.0.113.0/24, 2001:db8::/48), API key public "
-            "id, session id, device id or email domain, matching the kind."
+            "value": "IP (203.0.113.7; an IPv6 address blocks its /64), CIDR (203.0.113.0/24, "
+            "2001:db8::/48), API key public id, session id, device id or email domain, "
+            "matching the kind."
         }
 
     def clean_duration(self) -> datetime.timedelta | None:
@@ -93,7 +98,9 @@ class BlockAddForm(forms.ModelForm):
         kind, value = cleaned.get("kind"), cleaned.get("value")
         if kind and value:
             try:
-                cleaned["value"] = block_value_normalize(kind, value)
+                cleaned["kind"], cleaned["value"] = block_target(
+                    kind=kind, value=value, force=bool(cleaned.get("force"))
+                )
             except ValueError as exc:
                 self.add_error("value", str(exc))
         return cleaned
@@ -173,7 +180,7 @@ class BlockedClientAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
-            return ("kind", "value", "duration", "reason")
+            return ("kind", "value", "duration", "reason", "force")
         return ("reason", "expires_at", *self.readonly_fields)
 
     def save_model(self, request: HttpRequest, obj: BlockedClient, form: Any, change: bool) -> None:
@@ -191,6 +198,7 @@ class BlockedClientAdmin(admin.ModelAdmin):
             reason=form.cleaned_data.get("reason", ""),
             duration=form.cleaned_data.get("duration"),
             created_by=request.user,
+            force=bool(form.cleaned_data.get("force")),
         )
         obj.pk = created.pk
         obj.__dict__.update({k: v for k, v in created.__dict__.items() if k != "_state"})

@@ -10,6 +10,7 @@ from protection.blocks.ruleset import blocks_version_bump, registry
 from protection.blocks.services import (
     block_create,
     block_lift,
+    block_target,
     block_update,
     blocks_changed,
     blocks_check,
@@ -22,6 +23,7 @@ __all__ = [
     "BlockedClient",
     "block_create",
     "block_lift",
+    "block_target",
     "block_update",
     "blocks_changed",
     "block_value_normalize",

@@ -1,6 +1,7 @@
 """Block services: create, lift, check (with hit counting) and purge."""
 
 import datetime
+import ipaddress
 import logging
 import threading
 import time
@@ -14,7 +15,7 @@ from django.utils import timezone
 from protection import crypto
 from protection.blocks.models import BlockedClient, block_value_normalize, email_domain_ascii
 from protection.blocks.ruleset import blocks_version_bump, registry
-from protection.clientip import normalize_ip
+from protection.clientip import normalize_ip, rate_limit_ident
 from protection.conf import gatehouse_settings
 from protection.events import event_record
 from protection.exceptions import ProtectionError
@@ -37,6 +38,33 @@ def _event_value(kind: str, value: str) -> str:
     return value
 
 
+def block_target(*, kind: str, value: str, force: bool = False) -> tuple[str, str]:
+    """Return the ``(kind, value)`` a block of ``value`` really stores, or raise ValueError.
+
+    An IPv6 address stands for its client's whole /64 (``IPV6_GROUP_PREFIX``),
+    as the rate limits count it: one subscriber holds the prefix and would
+    step around a single-address block. A network broader than
+    ``BLOCKS_BROADEST_PREFIX_IPV4`` / ``_IPV6`` (``0.0.0.0/0`` shuts everyone
+    out) needs ``force``.
+    """
+    value = block_value_normalize(kind, value)
+    if kind == BlockedClient.Kind.IP and ":" in value:
+        kind, value = BlockedClient.Kind.CIDR, rate_limit_ident(value)
+    if kind == BlockedClient.Kind.CIDR and not force:
+        network = ipaddress.ip_network(value)
+        broadest = int(
+            gatehouse_settings.BLOCKS_BROADEST_PREFIX_IPV4
+            if network.version == 4
+            else gatehouse_settings.BLOCKS_BROADEST_PREFIX_IPV6
+        )
+        if network.prefixlen < broadest:
+            raise ValueError(
+                f"{value} is broader than /{broadest} ({network.num_addresses} addresses): "
+                "confirm with force (block_client --force)"
+            )
+    return kind, value
+
+
 def block_create(
     *,
     kind: str,
@@ -47,16 +75,19 @@ def block_create(
     rule: str = "",
     now: datetime.datetime | None = None,
     details: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> BlockedClient:
     """Block ``value`` of ``kind`` for ``duration`` (None = permanent); return the block.
 
     Blocking what is already blocked extends the active block when the new
-    one ends later. Raises ValueError for a malformed value.
+    one ends later. An IPv6 ``ip`` becomes its /64 ``cidr`` (``block_target``).
+    Raises ValueError for a malformed value, or a network broader than the
+    configured prefix without ``force``.
     """
     if duration is not None and duration <= datetime.timedelta(0):
         raise ValueError("A block's duration must be positive (omit it for a permanent block)")
     now = now or timezone.now()
-    value = block_value_normalize(kind, value)
+    kind, value = block_target(kind=kind, value=value, force=force)
     expires_at = now + duration if duration is not None else None
     with transaction.atomic():
         block = (
@@ -158,10 +189,16 @@ def block_update(
 def blocks_lift(
     *, kind: str, value: str, lifted_by: Any = None, now: datetime.datetime | None = None
 ) -> int:
-    """Lift every active block of ``kind``/``value``; return how many."""
+    """Lift every active block of ``kind``/``value``; return how many.
+
+    An IPv6 ``ip`` lifts its /64 block and any older single-address one.
+    """
     now = now or timezone.now()
     value = block_value_normalize(kind, value)
-    active = BlockedClient.objects.filter(kind=kind, value=value, lifted_at__isnull=True).filter(
+    targets = Q(kind=kind, value=value)
+    if (kind, value) != (target := block_target(kind=kind, value=value, force=True)):
+        targets |= Q(kind=target[0], value=target[1])
+    active = BlockedClient.objects.filter(targets, lifted_at__isnull=True).filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     )
     lifted = 0

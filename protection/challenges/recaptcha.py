@@ -1,22 +1,36 @@
-"""reCAPTCHA v2 / v3 verification through django-recaptcha's client.
+"""reCAPTCHA v2 / v3 verification against Google's siteverify.
 
-``recaptcha_verify`` asks Google's siteverify (``django_recaptcha.client.
-submit``; host RECAPTCHA_DOMAIN, timeout RECAPTCHA_VERIFY_REQUEST_TIMEOUT) and
-accepts the token only if: ``success`` is true; the ``hostname`` is one we
-serve (RECAPTCHA_HOSTNAMES, else the API key's allowed origins); and, for keys
-set to v3, the ``action`` is the key's ``recaptcha_action`` and the ``score``
-reaches the key's ``recaptcha_min_score``. The score never leaves this module
-except into the audit log. Google unreachable, slow or answering nonsense is
-``recaptcha_unavailable`` (503) unless RECAPTCHA_FAIL_OPEN.
+``recaptcha_verify`` asks siteverify (host RECAPTCHA_DOMAIN, django-recaptcha's
+setting) within a total deadline of RECAPTCHA_VERIFY_REQUEST_TIMEOUT seconds
+for the whole exchange: connect, send, headers and body. urllib's timeout
+(django-recaptcha's client) is per socket read, so an answer dripping one byte
+every two seconds held a worker until gunicorn killed it; here a watchdog
+shuts the socket down when the deadline passes.
+
+The token is accepted only if: ``success`` is true; the ``hostname`` is one
+we serve (RECAPTCHA_HOSTNAMES, else the API key's allowed origins); and, for
+keys set to v3, the ``action`` is the key's ``recaptcha_action`` and the
+``score`` is a finite number in [0, 1] reaching the key's
+``recaptcha_min_score`` (``NaN`` compares false with everything, so it used
+to pass). The score never leaves this module except into the audit log.
+Google unreachable, slow or answering nonsense is ``recaptcha_unavailable``
+(503) unless RECAPTCHA_FAIL_OPEN.
 """
 
+import http.client
+import json
 import logging
+import math
+import socket
+import ssl
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django_recaptcha import client
+from django_recaptcha.constants import DEFAULT_RECAPTCHA_DOMAIN
 
 from protection.conf import gatehouse_settings
 from protection.exceptions import ProtectionError
@@ -24,6 +38,70 @@ from protection.exceptions import ProtectionError
 logger = logging.getLogger("gatehouse.recaptcha")
 
 MAX_TOKEN_CHARS = 4096  # real tokens are ~500-2,000 characters
+MAX_ANSWER_BYTES = 64 * 1024  # Google's answers are a few hundred bytes
+
+
+class SiteverifyUnavailable(Exception):
+    """siteverify did not answer in time, or not with a JSON object."""
+
+
+def _shutdown(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in another thread
+        except OSError:
+            pass
+
+
+def siteverify_post(*, token: str, secret: str, client_ip: str, deadline: float) -> dict[str, Any]:
+    """POST to siteverify and return its JSON answer, all within ``deadline`` seconds.
+
+    Raises SiteverifyUnavailable for a timeout, a network or TLS error, a
+    non-200 status or a body that is not a JSON object.
+    """
+    host = getattr(settings, "RECAPTCHA_DOMAIN", DEFAULT_RECAPTCHA_DOMAIN)
+    started = time.monotonic()
+    connection = http.client.HTTPSConnection(
+        host, timeout=deadline, context=ssl.create_default_context()
+    )
+    watchdog = threading.Timer(deadline, _shutdown, args=(connection,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        connection.request(
+            "POST",
+            "/recaptcha/api/siteverify",
+            body=urlencode({"secret": secret, "response": token, "remoteip": client_ip}),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "User-Agent": "gatehouse",
+            },
+        )
+        response = connection.getresponse()
+        body = response.read(MAX_ANSWER_BYTES + 1)
+        if time.monotonic() - started >= deadline:
+            raise SiteverifyUnavailable("deadline passed")
+        if response.status != 200 or len(body) > MAX_ANSWER_BYTES:
+            raise SiteverifyUnavailable(f"status {response.status}")
+        data = json.loads(body)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise SiteverifyUnavailable(exc.__class__.__name__) from exc
+    finally:
+        watchdog.cancel()
+        connection.close()
+    if not isinstance(data, dict) or "success" not in data:
+        raise SiteverifyUnavailable("not a siteverify answer")
+    return data
+
+
+def _valid_score(score: Any) -> bool:
+    return (
+        isinstance(score, int | float)
+        and not isinstance(score, bool)
+        and math.isfinite(score)
+        and 0.0 <= score <= 1.0
+    )
 
 
 @dataclass(frozen=True)
@@ -67,28 +145,33 @@ def recaptcha_verify(*, token: str, api_key: Any, client_ip: str | None) -> Reca
     try:
         if not secret:
             raise RuntimeError("RECAPTCHA_PRIVATE_KEY is not set")
-        response = client.submit(token, secret, client_ip or "")
-    except Exception as exc:  # URLError, timeout, bad JSON, missing "success", no secret
+        deadline = float(getattr(settings, "RECAPTCHA_VERIFY_REQUEST_TIMEOUT", 3))
+        data = siteverify_post(
+            token=token, secret=secret, client_ip=client_ip or "", deadline=deadline
+        )
+    except (SiteverifyUnavailable, RuntimeError) as exc:
         logger.warning("reCAPTCHA siteverify unavailable: %s", exc.__class__.__name__)
         if gatehouse_settings.RECAPTCHA_FAIL_OPEN:
             return RecaptchaOutcome(True, "recaptcha_unavailable_fail_open")
         raise ProtectionError("recaptcha_unavailable") from exc
-    data = response.extra_data
     details: dict[str, Any] = {"hostname": str(data.get("hostname", ""))[:200]}
-    if response.error_codes:
-        details["error_codes"] = [str(code)[:64] for code in response.error_codes][:5]
-    if response.is_valid is not True:
+    error_codes = data.get("error-codes")
+    if isinstance(error_codes, list) and error_codes:
+        details["error_codes"] = [str(code)[:64] for code in error_codes][:5]
+    if data.get("success") is not True:
         return RecaptchaOutcome(False, "recaptcha_rejected", details)
     expected_hosts = recaptcha_expected_hostnames(api_key)
     if expected_hosts and details["hostname"].lower() not in expected_hosts:
         return RecaptchaOutcome(False, "recaptcha_hostname", details)
     if api_key.recaptcha_version == "v3":
         score = data.get("score")
-        details["action"] = str(response.action or "")[:64]
-        details["score"] = score
-        if response.action != api_key.recaptcha_action:
+        action = data.get("action")
+        details["action"] = str(action or "")[:64]
+        # Kept for the audit log only when it is a number JSON can store.
+        details["score"] = score if _valid_score(score) else str(score)[:32]
+        if action != api_key.recaptcha_action:
             return RecaptchaOutcome(False, "recaptcha_action", details)
-        if not isinstance(score, int | float) or isinstance(score, bool):
+        if not _valid_score(score):
             return RecaptchaOutcome(False, "recaptcha_no_score", details)
         if score < api_key.recaptcha_min_score:
             return RecaptchaOutcome(False, "recaptcha_low_score", details)

@@ -43,6 +43,8 @@ class SiteverifyServer(ThreadingHTTPServer):
         self.hang = threading.Event()  # set: hold requests open (a slow Google)
         self.release = threading.Event()
         self.raw_body: bytes | None = None  # non-JSON answer
+        # Seconds between single bytes of the answer (a Google that drips); 0 = off.
+        self.drip_interval = 0.0
 
     def answer(self, token: str, **fields: Any) -> None:
         self.answers[token] = fields
@@ -73,11 +75,26 @@ class SiteverifyHandler(BaseHTTPRequestHandler):
             if answer is None:
                 answer = {"success": False, "error-codes": ["invalid-input-response"]}
             body = json.dumps(answer).encode()
+        if self.server.drip_interval:
+            self._drip(body)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _drip(self, body: bytes) -> None:
+        # Bounded: at most 30 bytes, and it stops as soon as the test is over.
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        for byte in answer[:30]:
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+            if self.server.release.wait(self.server.drip_interval):
+                return
 
 
 @pytest.fixture(scope="session", name="localhost_cert")

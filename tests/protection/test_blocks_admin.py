@@ -36,7 +36,7 @@ def blocks(staff):
         "staff_ip": block_create(kind="ip", value="203.0.113.1", reason="manual", created_by=staff),
         "rule_cidr": block_create(
             kind="cidr",
-            value="2001:db8::/32",
+            value="2001:db8::/48",
             reason="auto",
             rule="ip-rate-limited",
             duration=datetime.timedelta(hours=1),
@@ -53,19 +53,19 @@ def _rows(response) -> str:
 
 def test_list_shows_blocks_with_creator_and_state(admin_client, blocks):
     page = _rows(admin_client.get(CHANGELIST))
-    assert "203.0.113.1" in page and "2001:db8::/32" in page and "dev-old" in page
+    assert "203.0.113.1" in page and "2001:db8::/48" in page and "dev-old" in page
     assert "rule ip-rate-limited" in page and "root" in page
 
 
 @pytest.mark.parametrize(
     "query,present,absent",
     [
-        ("kind__exact=cidr", ["2001:db8::/32"], ["203.0.113.1", "dev-old"]),
-        ("state=active", ["203.0.113.1", "2001:db8::/32"], ["dev-old"]),
+        ("kind__exact=cidr", ["2001:db8::/48"], ["203.0.113.1", "dev-old"]),
+        ("state=active", ["203.0.113.1", "2001:db8::/48"], ["dev-old"]),
         ("state=ended", ["dev-old"], ["203.0.113.1"]),
-        ("origin=staff", ["203.0.113.1", "dev-old"], ["2001:db8::/32"]),
-        ("origin=rule:ip-rate-limited", ["2001:db8::/32"], ["203.0.113.1"]),
-        ("q=203.0.113", ["203.0.113.1"], ["2001:db8::/32"]),
+        ("origin=staff", ["203.0.113.1", "dev-old"], ["2001:db8::/48"]),
+        ("origin=rule:ip-rate-limited", ["2001:db8::/48"], ["203.0.113.1"]),
+        ("q=203.0.113", ["203.0.113.1"], ["2001:db8::/48"]),
     ],
 )
 def test_filters_and_search(admin_client, blocks, query, present, absent):
@@ -97,6 +97,18 @@ def test_add_form_accepts_every_kind(admin_client, staff, kind, value, stored):
     assert SecurityEvent.objects.filter(kind="client_blocked").exists()
 
 
+def test_add_form_blocks_an_ipv6_clients_slash_64_and_broad_networks_with_force(admin_client):
+    response = admin_client.post(f"{CHANGELIST}add/", {"kind": "ip", "value": "2001:db8::5"})
+    assert response.status_code == 302
+    block = BlockedClient.objects.get()
+    assert (block.kind, block.value) == ("cidr", "2001:db8::/64")
+    response = admin_client.post(
+        f"{CHANGELIST}add/", {"kind": "cidr", "value": "10.0.0.0/8", "force": "on"}
+    )
+    assert response.status_code == 302
+    assert BlockedClient.objects.filter(value="10.0.0.0/8").exists()
+
+
 def test_add_form_takes_a_key_public_id_and_is_effective_at_once(admin_client, api_key):
     key, _raw = api_key
     response = admin_client.post(f"{CHANGELIST}add/", {"kind": "api_key", "value": key.public_id})
@@ -111,6 +123,8 @@ def test_add_form_takes_a_key_public_id_and_is_effective_at_once(admin_client, a
     [
         ({"kind": "ip", "value": "10.0.0.0/8"}, "value"),
         ({"kind": "cidr", "value": "nope"}, "value"),
+        ({"kind": "cidr", "value": "0.0.0.0/0"}, "value"),  # broad: needs "force"
+        ({"kind": "cidr", "value": "2001:db8::/32"}, "value"),
         ({"kind": "api_key", "value": "short"}, "value"),
         ({"kind": "ip", "value": "10.0.0.1", "duration": "soon"}, "duration"),
         ({"kind": "laptop", "value": "x"}, "kind"),
@@ -198,7 +212,7 @@ def test_session_action_blocks_the_sessions_ips(rf, staff, api_key, make_session
     block_session_ips(model_admin, request, AnonymousSession.objects.all())
     assert set(BlockedClient.objects.values_list("value", flat=True)) == {
         "198.51.100.20",
-        "2001:db8::20",
+        "2001:db8::/64",  # an IPv6 client is blocked by its /64
     }
     assert model_admin.message == "Blocked 2 IP address(es) for 7d."
     assert "duration" in BlockDurationActionForm().fields

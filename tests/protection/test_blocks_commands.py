@@ -7,9 +7,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from protection.blocks import BlockedClient, block_create
+from protection.blocks import BlockedClient, block_create, blocks_check, registry
 from protection.durations import parse_duration
 from protection.events import SecurityEvent
+from protection.exceptions import ProtectionError
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +49,7 @@ def test_block_client_ip_for_a_duration():
 
 
 def test_block_client_permanent_when_no_duration():
-    output = _run("block_client", "--cidr", "2001:db8::/32")
+    output = _run("block_client", "--cidr", "2001:db8::/48")
     assert BlockedClient.objects.get().expires_at is None
     assert "permanently" in output
 
@@ -211,3 +212,45 @@ def test_event_retention_is_a_setting(settings):
         kind="hour-old", decision="deny", created_at=timezone.now() - datetime.timedelta(hours=2)
     )
     assert "events: 1 removed" in _run("purge_expired")
+
+
+def blocks_is_blocked(ip: str) -> bool:
+    registry.invalidate()
+    try:
+        blocks_check(ip=ip)
+    except ProtectionError:
+        return True
+    return False
+
+
+def test_ipv6_ip_block_covers_the_clients_slash_64():
+    # The docs group IPv6 clients by /64; a one-address block was stepped around.
+    output = _run("block_client", "--ip", "2001:db8:1:2:aaaa::7", "--for", "1h")
+    block = BlockedClient.objects.get()
+    assert (block.kind, block.value) == ("cidr", "2001:db8:1:2::/64")
+    assert output.startswith("Blocked cidr 2001:db8:1:2::/64 until ")
+    assert blocks_is_blocked("2001:db8:1:2:ffff::1")
+    assert not blocks_is_blocked("2001:db8:1:3::1")
+    assert "Lifted 1" in _run("unblock_client", "--ip", "2001:db8:1:2::99")
+    assert not blocks_is_blocked("2001:db8:1:2:aaaa::7")
+
+
+@pytest.mark.parametrize("network", ["0.0.0.0/0", "10.0.0.0/8", "::/0", "2001:db8::/32"])
+def test_broad_networks_need_force(network):
+    with pytest.raises(CommandError, match="--force"):
+        _run("block_client", "--cidr", network)
+    assert not BlockedClient.objects.exists()
+    _run("block_client", "--cidr", network, "--force", "--for", "1m")
+    assert BlockedClient.objects.get().value == network
+
+
+@pytest.mark.parametrize("network", ["10.1.0.0/16", "2001:db8:1::/48", "203.0.113.0/24"])
+def test_networks_up_to_the_configured_prefix_need_no_force(network, settings):
+    _run("block_client", "--cidr", network)
+    assert BlockedClient.objects.get().value == network
+    BlockedClient.objects.all().delete()
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE, "BLOCKS_BROADEST_PREFIX_IPV4": 28, "BLOCKS_BROADEST_PREFIX_IPV6": 56,
+    }  # fmt: skip
+    with pytest.raises(CommandError, match="--force"):
+        _run("block_client", "--cidr", network, "--for", "1h")

@@ -29,18 +29,22 @@ def test_forwarded_header_is_ignored_without_trusted_proxies():
         (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),
         # Two proxies: the client is the second entry from the right.
         (2, "6.6.6.6, 198.51.100.1, 10.0.0.2", "198.51.100.1"),
-        # Load balancers that write the port: the address is still the client.
-        (1, "1.2.3.4:5678", "1.2.3.4"),
+        # Ports, as some load balancers write them.
+        (1, "6.6.6.6, 198.51.100.1:5678", "198.51.100.1"),
         (1, "[2001:db8::1]:443", "2001:db8::1"),
         (1, "[2001:db8::1]", "2001:db8::1"),
         (1, "2001:db8::1", "2001:db8::1"),
-        # Fewer entries than declared proxies, garbage or nothing where the
-        # client should be: the "unknown client" bucket, never the proxy's
-        # address (which every client behind it shares).
+        (2, "198.51.100.1:80, 10.0.0.2", "198.51.100.1"),
+        # Fewer entries than declared proxies, or garbage where the client should
+        # be: the unknown client, never the proxy (10.0.0.7) itself.
         (2, "198.51.100.1", UNKNOWN_IP),
         (1, "not-an-ip", UNKNOWN_IP),
         (1, "unknown", UNKNOWN_IP),
         (1, "", UNKNOWN_IP),
+        (1, "1.2.3.4:port", UNKNOWN_IP),
+        (1, "[2001:db8::1", UNKNOWN_IP),
+        (1, "[2001:db8::1]:x", UNKNOWN_IP),
+        (1, "[not-an-ip]:443", UNKNOWN_IP),
     ],
 )
 def test_trusted_proxies_pick_the_right_entry_from_the_right(
@@ -78,3 +82,37 @@ def test_forwarded_header_from_a_peer_outside_the_proxy_networks_is_ignored(sett
 
 def test_an_ipv6_zone_is_dropped():
     assert normalize_ip("fe80::1%eth0") == "fe80::1"
+
+
+@pytest.mark.django_db
+def test_clients_with_unusable_entries_never_spend_or_block_the_proxy(settings, client, api_key):
+    # Before: "1.2.3.4:5678" / "unknown" resolved to the proxy itself, whose
+    # bucket every client then shared, until the proxy was auto-blocked.
+    from protection.blocks.models import BlockedClient
+    from protection.events import SecurityEvent
+
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "TRUSTED_PROXIES": 1,
+        "RATE_LIMITS": {"challenge": {"ip": ["3/m"]}},
+        "AUTO_BLOCK_RULES": [
+            {"name": "ip-rate-limited", "dimension": "ip", "kinds": ["rate_limited"],
+             "threshold": 1, "window": 600, "duration": 900},
+        ],
+    }  # fmt: skip
+    _, raw = api_key
+
+    def challenge(forwarded: str | None):
+        extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
+        return client.post(
+            "/api/v1/challenges", HTTP_X_API_KEY=raw, REMOTE_ADDR="10.0.0.7", **extra
+        ).status_code
+
+    assert [challenge("unknown") for _ in range(4)] == [201, 201, 201, 429]
+    assert challenge(None) == 429  # the same "unknown client" bucket
+    # A client whose entry parses (with its port) has its own budget...
+    assert [challenge("198.51.100.1:5678") for _ in range(3)] == [201, 201, 201]
+    assert challenge("[2001:db8::1]:443") == 201
+    # ...and neither the proxy nor the unknown client was blocked or blamed.
+    assert not BlockedClient.objects.filter(value__in=["10.0.0.7", UNKNOWN_IP]).exists()
+    assert not SecurityEvent.objects.filter(client_ip="10.0.0.7").exists()

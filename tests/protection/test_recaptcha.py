@@ -1,5 +1,7 @@
 """reCAPTCHA evidence, against a fake siteverify speaking Google's protocol."""
 
+import time
+
 import pytest
 from django.core import checks
 from django_recaptcha.constants import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
@@ -73,9 +75,16 @@ def test_v3_token_with_good_score_starts_a_session(client, recaptcha_key, siteve
          "recaptcha_hostname"),
         ({"success": True, "action": "signup", "hostname": "signup.example"},
          "recaptcha_no_score"),
+        ({"success": True, "score": float("nan"), "action": "signup",
+          "hostname": "signup.example"}, "recaptcha_no_score"),
+        ({"success": True, "score": float("inf"), "action": "signup",
+          "hostname": "signup.example"}, "recaptcha_no_score"),
+        ({"success": True, "score": 7, "action": "signup", "hostname": "signup.example"},
+         "recaptcha_no_score"),
         ({"success": False, "error-codes": ["timeout-or-duplicate"]}, "recaptcha_rejected"),
     ],
-    ids=["low-score", "wrong-action", "wrong-hostname", "no-score", "google-says-no"],
+    ids=["low-score", "wrong-action", "wrong-hostname", "no-score", "nan-score", "inf-score",
+         "score-above-one", "google-says-no"],
 )  # fmt: skip
 def test_v3_refusals(client, recaptcha_key, siteverify, answer, reason):
     _, raw = recaptcha_key
@@ -138,6 +147,22 @@ def test_google_slow_is_cut_off_by_the_timeout(client, recaptcha_key, siteverify
     _, raw = recaptcha_key
     siteverify.hang.set()  # accepts the connection, never answers
     response = _start(client, raw, "tok")
+    assert response.status_code == 503
+    assert response.json()["code"] == "recaptcha_unavailable"
+
+
+def test_google_dripping_its_answer_is_cut_off_by_a_total_deadline(
+    client, recaptcha_key, siteverify
+):
+    # The attack, scaled down: one byte every 2 s against the 3 s default
+    # becomes one every 0.5 s against 1 s. Each read beats a per-read timeout,
+    # so only a total deadline ends the wait (before: 15 s for 30 bytes).
+    _, raw = recaptcha_key
+    siteverify.answer("tok", success=True, score=0.9, action="signup", hostname="signup.example")
+    siteverify.drip_interval = 0.5
+    started = time.monotonic()
+    response = _start(client, raw, "tok")
+    assert time.monotonic() - started < 2.0
     assert response.status_code == 503
     assert response.json()["code"] == "recaptcha_unavailable"
 

@@ -104,6 +104,12 @@ CASES = {
     "wrong-iss": lambda s, a: _sign(_claims(s, iss="evil")),
     "no-iss": lambda s, a: _sign(_claims(s, iss=None)),
     "no-exp": lambda s, a: _sign(_claims(s, exp=None)),
+    # Signed with the real key but ill-typed: each was a 500 (TypeError, OverflowError).
+    "exp-numeric-string": lambda s, a: _sign(_claims(s, exp=str(int(time.time()) + 300))),
+    "exp-huge-float": lambda s, a: _sign(_claims(s, exp=1e20)),
+    "exp-huge-int": lambda s, a: _sign(_claims(s, exp=10**30)),
+    "exp-list": lambda s, a: _sign(_claims(s, exp=[1])),
+    "iat-string": lambda s, a: _sign(_claims(s, iat="yesterday")),
     "no-jti": lambda s, a: _sign(_claims(s, jti=None)),
     "no-sid": lambda s, a: _sign(_claims(s, sid=None)),
     "sid-not-uuid": lambda s, a: _sign(_claims(s, sid="1 OR 1=1")),

@@ -129,3 +129,31 @@ def test_purge_expired_command_reports_idempotency_records(caller, capsys):
     call_command("purge_expired")
     assert "idempotency records: 1 removed" in capsys.readouterr().out
     assert not IdempotencyRecord.objects.exists()
+
+
+def test_stored_records_hold_no_personal_data_and_replays_are_unchanged(caller):
+    body = person_body(phone="+12015550123")
+    first = caller.create(body, idempotency_key="pii-1")
+    assert first.status_code == 201
+    record = IdempotencyRecord.objects.get(key="pii-1")
+    raw = record.response_body
+    person = Person.objects.get()
+    for personal in (person.email, person.phone, person.full_name, "ada", "Lovelace", "5550123"):
+        assert personal not in raw
+    assert str(person.id) in raw  # what the replay is rendered from
+    again = caller.create(body, idempotency_key="pii-1")
+    assert again.content == first.content  # still byte for byte
+
+
+def test_a_replay_after_the_person_was_erased_does_not_resurrect_their_data(
+    caller, signup_settings
+):
+    signup_settings(SIGNUP_CREATES_PER_SESSION=2)
+    first = caller.create(person_body(), idempotency_key="erase-1")
+    assert first.status_code == 201
+    Person.objects.all().delete()
+    again = caller.create(person_body(), idempotency_key="erase-1")
+    # The record pointed at nobody: the retry is judged anew (and creates again).
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again
+    assert Person.objects.count() == 1

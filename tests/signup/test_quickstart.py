@@ -4,6 +4,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from protection.keys import ApiKey, api_key_verify
 
@@ -22,7 +23,7 @@ def run_quickstart(*args: str) -> list[str]:
     return out.getvalue().strip().splitlines()
 
 
-def test_quickstart_prints_a_working_demo_key_and_admin_login(settings, client):
+def test_quickstart_prints_a_working_demo_key_and_admin_login(settings):
     settings.DEBUG = True
     lines = run_quickstart("--port", str(free_port()))
     raw_key = lines[-1]
@@ -30,7 +31,13 @@ def test_quickstart_prints_a_working_demo_key_and_admin_login(settings, client):
     assert any("/api/docs/" in line for line in lines)
     admin_line = next(line for line in lines if "/admin/" in line)
     password = admin_line.split("password ")[1].split(",")[0]
-    assert client.login(username="admin", password=password)
+    # Through the real login form: django-axes needs the request (client.login has none).
+    browser = Client()
+    response = browser.post(
+        "/admin/login/?next=/admin/", {"username": "admin", "password": password}
+    )
+    assert response.status_code == 302
+    assert browser.get("/admin/").status_code == 200
     assert any("loopback" in line for line in lines)
 
 

@@ -1,4 +1,8 @@
-"""Block a client: ``block_client --ip 203.0.113.7 --for 24h --reason "scraping"``."""
+"""Block a client: ``block_client --ip 203.0.113.7 --for 24h --reason "scraping"``.
+
+An IPv6 ``--ip`` blocks the client's /64; ``--cidr`` any other range, with
+``--force`` when it is broader than BLOCKS_BROADEST_PREFIX_IPV4 / _IPV6.
+"""
 
 from typing import Any
 
@@ -16,6 +20,11 @@ class Command(BaseCommand):
         add_selector_arguments(parser)
         parser.add_argument("--for", dest="duration", help="30s, 30m, 24h, 7d; omit = permanent")
         parser.add_argument("--reason", default="", help="why (shown in the admin)")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="allow a network broader than BLOCKS_BROADEST_PREFIX_IPV4 / _IPV6",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         kind, value = selected(options)
@@ -25,7 +34,12 @@ class Command(BaseCommand):
             raise CommandError(f"Invalid --for: {exc}") from exc
         try:
             block = block_create(
-                kind=kind, value=value, reason=options["reason"], duration=duration, rule=""
+                kind=kind,
+                value=value,
+                reason=options["reason"],
+                duration=duration,
+                rule="",
+                force=options["force"],
             )
         except ValueError as exc:
             raise CommandError(f"Invalid {kind}: {exc}") from exc
