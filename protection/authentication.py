@@ -23,6 +23,7 @@ from rest_framework.request import Request
 
 from protection.blocks import blocks_check
 from protection.context import BEARER_CHALLENGE, Caller, request_context
+from protection.dpop import dpop_request_verify, dpop_www_authenticate
 from protection.errors import drf_exception
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey, api_key_query_refusal, api_key_verify
@@ -107,10 +108,23 @@ class SessionTokenAuthentication(ApiKeyAuthentication):
         context = request_context(request)
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, raw_token = header.partition(" ")
-        raw_token = raw_token.strip() if scheme.lower() == "bearer" else ""
+        raw_token = raw_token.strip() if scheme.lower() in ("bearer", "dpop") else ""
         try:
             session = session_token_verify(
                 raw_token=raw_token, api_key=caller.api_key, client_ip=context.client_ip
+            )
+            # RFC 9449: a DPoP-bound token needs the DPoP scheme and a fresh
+            # proof by its key; sent as Bearer (a stolen copy) it fails.
+            dpop_request_verify(
+                scheme=scheme,
+                access_token=raw_token,
+                token_jkt=session.jkt,
+                proof=request.META.get("HTTP_DPOP"),
+                method=request.method,
+                url=request.path,
+                client_ip=context.client_ip,
+                api_key=caller.api_key,
+                session_id=session.id,
             )
             blocks_check(session=session)  # the session's device too
             context.session_known(session)
@@ -121,7 +135,7 @@ class SessionTokenAuthentication(ApiKeyAuthentication):
         return SessionUser(session), Caller(api_key=caller.api_key, session=session)
 
     def authenticate_header(self, request: Request) -> str:
-        return BEARER_CHALLENGE
+        return f"{BEARER_CHALLENGE}, {dpop_www_authenticate()}"
 
 
 __all__ = [

@@ -59,8 +59,10 @@ class RequestContext:
         self.session = session
         self.limits.session_id = session.id
         log_context_update(session_id=session.id)
-        self.limits.reads = [*session_state_reads(session.id), VERSION_CACHE_KEY]
-        self.limits.after_count = self._after_count
+        reads = session_state_reads(session.id)
+        if reads:  # else the database answers (session_check_now)
+            self.limits.reads = [*reads, VERSION_CACHE_KEY]
+            self.limits.after_count = self._after_count
 
     def _after_count(self, values: dict[str, bytes | None]) -> None:
         if registry.observe(values.get(VERSION_CACHE_KEY)):

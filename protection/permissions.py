@@ -39,10 +39,13 @@ class HasAppAttestation(BasePermission):
         if not isinstance(caller, Caller):
             raise drf_exception(ProtectionError("api_key_missing"))
         context = request_context(request)
+        # The request's method and path, for evidence signed over them (App
+        # Attest assertions): an assertion cannot be replayed elsewhere.
+        evidence = {**request.headers, ":method": request.method, ":path": context.path}
         try:
             attestation_verify(
                 api_key=caller.api_key,
-                evidence=request.headers,
+                evidence=evidence,
                 purpose="request",
                 client_ip=context.client_ip,
                 session_id=getattr(caller.session, "id", None),

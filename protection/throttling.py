@@ -60,6 +60,10 @@ class GatehouseRateThrottle(BaseThrottle):
             if idents.get(dimension) is not None:
                 context.limits.add(dimension=dimension, ident=idents[dimension], rates=rates)
         if getattr(view, "rate_limits_counted_by_service", False):
+            if context.limits.after_count is None:
+                # Nothing for the service's round trip to read (a cache not
+                # shared by every process): the database answers now.
+                context.session_check_now()
             return True
         try:
             request_limits_count(context.limits)

@@ -21,7 +21,12 @@ from protection.health import health_report
 from protection.openapi import NO_STORE_HEADER
 from protection.permissions import HasApiKeyScope
 from protection.serializers import StrictSerializer
-from protection.sessions import session_create, session_refresh, session_revoke
+from protection.sessions import (
+    DpopRequest,
+    session_create,
+    session_refresh,
+    session_revoke,
+)
 
 
 class HealthView(APIView):
@@ -62,6 +67,11 @@ DEVICE_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"  # printable ASCII, no spaces
 DEVICE_ID_HEADER_PATTERN = r"^[\x21-\x7e]{0,128}$"
 # Tokens and one-time challenges must never sit in a browser or proxy cache.
 NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _dpop_request(request: Request) -> DpopRequest:
+    """The DPoP side of a request: its proof header, method and path."""
+    return DpopRequest(proof=request.headers.get("DPoP"), method=request.method, path=request.path)
 
 
 class SessionTokensSerializer(serializers.Serializer):
@@ -152,6 +162,7 @@ class SessionCreateView(APIView):
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             device_id=device_id,
             evidence=request.headers,
+            dpop=_dpop_request(request),
         )
         return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)
 
@@ -184,6 +195,7 @@ class SessionRefreshView(APIView):
         issued = session_refresh(
             raw_refresh=serializer.validated_data["refresh"],
             api_key=request.auth.api_key,
+            dpop=_dpop_request(request),
         )
         return Response(SessionTokensSerializer(issued).data, headers=NO_STORE)
 

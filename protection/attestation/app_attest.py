@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from protection.attestation.base import Attested, verifier_register
 from protection.conf import gatehouse_settings
 from protection.events import event_record
 from protection.exceptions import ProtectionError
@@ -441,3 +442,55 @@ class AppAttestVerifier:
 
 
 app_attest = AppAttestVerifier()
+
+
+class _AppAttestEvidence:
+    """``app_attest`` behind the one attestation interface (``attestation_verify``).
+
+    A session starts with an attestation (or, from an app that attested
+    before, an assertion); later requests of keys that attest every request
+    send an assertion. The headers are those of the wire format above; the
+    request's method and path come as the evidence entries ``:method`` and
+    ``:path`` (the edge adds them), so an assertion cannot be replayed on
+    another endpoint. Refusals record their own event and raise.
+    """
+
+    name = NAME
+
+    def evidence_keys(self) -> tuple[str, ...]:
+        return ("x-apple-appattest-keyid",)
+
+    def configured(self, *, api_key: Any) -> bool:
+        return bool(gatehouse_settings.APP_ATTEST_APP_IDS)
+
+    def verify(
+        self,
+        *,
+        api_key: Any,
+        evidence: Any,
+        purpose: str,
+        bound_value: str | None,
+        now: datetime.datetime,
+    ) -> Attested:
+        key_id = evidence.get("x-apple-appattest-keyid", "")
+        client_data = evidence.get("x-apple-appattest-clientdata", "")
+        attestation = evidence.get("x-apple-appattest-attestation")
+        if purpose == "session" and attestation:
+            device = verify_attestation(
+                key_id=key_id, attestation=attestation, client_data=client_data, api_key=api_key,
+                now=now,
+            )  # fmt: skip
+        else:
+            device = verify_assertion(
+                key_id=key_id,
+                assertion=evidence.get("x-apple-appattest-assertion", ""),
+                client_data=client_data,
+                api_key=api_key,
+                method=evidence.get(":method"),
+                path=evidence.get(":path"),
+                now=now,
+            )
+        return Attested(verifier=NAME, device_id=device.device_id)
+
+
+verifier_register(_AppAttestEvidence())

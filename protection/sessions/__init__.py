@@ -11,6 +11,7 @@ from protection.sessions.revocation import (
     sessions_marks_rebuild,
 )
 from protection.sessions.services import (
+    DpopRequest,
     IssuedSession,
     SessionClaims,
     session_authenticate,
@@ -25,6 +26,7 @@ from protection.sessions.services import (
 
 __all__ = [
     "AnonymousSession",
+    "DpopRequest",
     "IssuedSession",
     "SessionClaims",
     "session_authenticate",

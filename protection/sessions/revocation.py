@@ -23,7 +23,8 @@ import logging
 import threading
 import uuid
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
 from protection.cachehealth import cache_health, shared_cache_call
@@ -48,7 +49,14 @@ def _mark_key(session_id: object) -> str:
 
 
 def session_state_reads(session_id: object) -> list[str]:
-    """The cache keys a request reads (with its counters) to learn the session's state."""
+    """The cache keys a request reads (with its counters) to learn the session's state.
+
+    None with a cache that is not shared by every process (the local-memory
+    cache of the embedded mode): a mark written by one process would be
+    unseen by another, so the database answers there.
+    """
+    if not isinstance(caches["default"], RedisCache):
+        return []
     return [_mark_key(session_id), MARKS_COMPLETE_KEY]
 
 

@@ -28,6 +28,7 @@ from protection.attestation import attestation_verify
 from protection.blocks import blocks_check
 from protection.challenges import challenge_verify
 from protection.conf import gatehouse_settings
+from protection.dpop import dpop_refresh_verify, dpop_session_start
 from protection.events import event_record
 from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
@@ -49,7 +50,18 @@ from protection.tokens import (
     SessionToken,
     token_create,
     token_decode,
+    token_jkt,
 )
+
+
+@dataclass(frozen=True)
+class DpopRequest:
+    """What a DPoP check needs of an HTTP request: the proof, method and path."""
+
+    proof: str | None
+    method: str
+    path: str
+
 
 DEVICE_CLAIM = "dev"
 SESSION_EXPIRY_CLAIM = "sxp"
@@ -67,6 +79,7 @@ class SessionClaims:
     device_id: str
     expires_at: datetime.datetime
     client_ip: str | None = None
+    jkt: str | None = None  # the DPoP key the tokens are bound to (cnf.jkt)
 
     @property
     def pk(self) -> uuid.UUID:
@@ -83,7 +96,7 @@ class IssuedSession:
 
 
 def _token_pair(
-    session: AnonymousSession, now: datetime.datetime
+    session: AnonymousSession, now: datetime.datetime, jkt: str | None = None
 ) -> tuple[SessionAccessToken, SessionRefreshToken]:
     # No token outlives its session's absolute lifetime.
     remaining = session.expires_at - now
@@ -93,7 +106,11 @@ def _token_pair(
     refresh_lifetime = min(
         datetime.timedelta(seconds=gatehouse_settings.REFRESH_TOKEN_LIFETIME), remaining
     )
-    claims = {"session_id": str(session.id), "api_key_public_id": session.api_key.public_id}
+    claims = {
+        "session_id": str(session.id),
+        "api_key_public_id": session.api_key.public_id,
+        "jkt": jkt,  # DPoP: both tokens bound to the client's key (RFC 9449)
+    }
     access = token_create(SessionAccessToken, lifetime=access_lifetime, now=now, **claims)
     refresh = token_create(SessionRefreshToken, lifetime=refresh_lifetime, now=now, **claims)
     # What the hot path needs without reading the row: the device (device
@@ -114,6 +131,7 @@ def _issued(
         access=str(access),
         refresh=str(refresh),
         expires_in=int(access["exp"] - int(now.timestamp())),
+        token_type="DPoP" if token_jkt(access) else "Bearer",
     )
 
 
@@ -123,9 +141,12 @@ def session_issue(
     client_ip: str | None,
     user_agent: str = "",
     device_id: str = "",
+    jkt: str | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
     """Create a session for ``api_key`` and return it with a fresh token pair.
+
+    ``jkt`` (a DPoP key thumbprint) binds both tokens to that key.
 
     Does not check evidence: callers that face clients use ``session_create``.
     """
@@ -139,7 +160,7 @@ def session_issue(
         created_at=now,
         expires_at=now + datetime.timedelta(seconds=gatehouse_settings.SESSION_LIFETIME),
     )
-    access, refresh = _token_pair(session, now)
+    access, refresh = _token_pair(session, now, jkt)
     session.refresh_jti = refresh["jti"]
     with transaction.atomic():
         session.save()
@@ -163,6 +184,7 @@ def session_create(
     user_agent: str = "",
     device_id: str = "",
     evidence: Mapping[str, str] | None = None,
+    dpop: DpopRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
     """Verify the evidence ``api_key`` requires, then issue a session.
@@ -176,6 +198,18 @@ def session_create(
     now = now or timezone.now()
     if device_id:
         blocks_check(device_id=device_id)
+    jkt = None
+    if dpop is not None:  # RFC 9449: the proof names the key the tokens are bound to
+        jkt = dpop_session_start(
+            proof=dpop.proof,
+            method=dpop.method,
+            url=dpop.path,
+            required="dpop" in (api_key.required_verifications or ()),
+            client_ip=client_ip,
+            api_key=api_key,
+        )
+    elif "dpop" in (api_key.required_verifications or ()):
+        raise ProtectionError("dpop_required")
     attested = attestation_verify(
         api_key=api_key, evidence=evidence or {}, purpose="session", client_ip=client_ip, now=now
     )
@@ -194,6 +228,7 @@ def session_create(
         client_ip=client_ip,
         user_agent=user_agent,
         device_id=device_id,
+        jkt=jkt,
         now=now,
     )
 
@@ -277,6 +312,7 @@ def _session_token_verify(
         token = token_decode(SessionAccessToken, raw_token)
         session_id = _token_session_id(token, api_key)
         expiry, device_id = token.get(SESSION_EXPIRY_CLAIM), token.get(DEVICE_CLAIM)
+        jkt = token_jkt(token)
         if expiry is None or device_id is None:
             # A token without them (minted elsewhere with the signing key):
             # the row has what the hot path needs.
@@ -293,6 +329,7 @@ def _session_token_verify(
         device_id=device_id,
         expires_at=datetime.datetime.fromtimestamp(expiry, tz=datetime.UTC),
         client_ip=client_ip,
+        jkt=jkt,
     )
 
 
@@ -372,6 +409,7 @@ def session_refresh(
     *,
     raw_refresh: str,
     api_key: ApiKey,
+    dpop: DpopRequest | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
     """Exchange a live refresh token for a new pair; the old refresh token dies.
@@ -384,7 +422,16 @@ def session_refresh(
     """
     now = now or timezone.now()
     token, session = _live_session(SessionRefreshToken, raw_refresh, api_key=api_key, now=now)
-    access, refresh = _token_pair(session, now)
+    # A bound session stays bound: the refresh needs a proof by the same key.
+    jkt = dpop_refresh_verify(
+        proof=dpop.proof if dpop else None,
+        token_jkt=token_jkt(token),
+        method=dpop.method if dpop else "POST",
+        url=dpop.path if dpop else "",
+        api_key=api_key,
+        session_id=session.id,
+    )
+    access, refresh = _token_pair(session, now, jkt)
     with transaction.atomic():
         swapped = AnonymousSession.objects.filter(
             pk=session.pk, refresh_jti=token["jti"], revoked_at__isnull=True

@@ -445,7 +445,7 @@ def test_an_unknown_environment_is_a_startup_error(settings: Any) -> None:
     from django.core import checks
 
     settings.GATEHOUSE = {**settings.GATEHOUSE, "APP_ATTEST_ENVIRONMENT": "prod"}
-    assert [e.id for e in checks.run_checks() if e.id == "protection.E011"] == ["protection.E011"]
+    assert [e.id for e in checks.run_checks() if e.id == "protection.E014"] == ["protection.E014"]
 
 
 def test_a_replaced_root_is_flagged_by_the_deploy_check(settings: Any) -> None:
@@ -453,10 +453,10 @@ def test_a_replaced_root_is_flagged_by_the_deploy_check(settings: Any) -> None:
 
     settings.DEBUG = False
     found = {e.id for e in checks.run_checks(include_deployment_checks=True)}
-    assert "protection.W012" in found
+    assert "protection.W014" in found
     settings.GATEHOUSE = {**settings.GATEHOUSE, "APP_ATTEST_ROOT_CA_PEM": ""}
     found = {e.id for e in checks.run_checks(include_deployment_checks=True)}
-    assert "protection.W012" not in found
+    assert "protection.W014" not in found
 
 
 # --- concurrency ------------------------------------------------------------------------

@@ -583,13 +583,13 @@ def test_a_malformed_public_base_url_is_a_startup_error(settings: Any, base: str
     from django.core import checks
 
     _gatehouse(settings, PUBLIC_BASE_URL=base)
-    assert [e.id for e in checks.run_checks() if e.id == "protection.E010"] == ["protection.E010"]
+    assert [e.id for e in checks.run_checks() if e.id == "protection.E013"] == ["protection.E013"]
 
 
 def test_symmetric_dpop_algorithms_in_the_setting_are_flagged(settings: Any) -> None:
     from django.core import checks
 
-    assert not [e for e in checks.run_checks() if e.id == "protection.W011"]
+    assert not [e for e in checks.run_checks() if e.id == "protection.W013"]
     _gatehouse(settings, DPOP_ALGORITHMS=["ES256", "HS256", "none"])
-    (warning,) = [e for e in checks.run_checks() if e.id == "protection.W011"]
+    (warning,) = [e for e in checks.run_checks() if e.id == "protection.W013"]
     assert "HS256" in warning.msg and "none" in warning.msg
