@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.challenges import challenge_issue
 from protection.context import client_ip
@@ -95,6 +96,11 @@ class ChallengeView(APIView):
         altcha = serializers.DictField(help_text="ALTCHA v2 challenge: parameters + signature.")
         requires = serializers.ListField(child=serializers.CharField())
         recaptcha_site_key = serializers.CharField(allow_null=True)
+        app_attest_challenge = serializers.CharField(
+            required=False,
+            help_text="Only for keys that require app_attest: the server challenge the "
+            "app's App Attest client data must carry.",
+        )
 
     @extend_schema(
         operation_id="create_challenge",
@@ -105,6 +111,8 @@ class ChallengeView(APIView):
     )
     def post(self, request: Request) -> Response:
         body = challenge_issue(api_key=request.auth.api_key, client_ip=client_ip(request))
+        if "app_attest" in body["requires"]:
+            body["app_attest_challenge"] = app_attest_challenge_issue()
         return Response(self.OutputSerializer(body).data, status=201, headers=NO_STORE)
 
 

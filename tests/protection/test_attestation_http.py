@@ -137,3 +137,15 @@ def test_observe_mode_for_every_key_from_settings(client, make_api_key, secret, 
     assert _session(client, raw).status_code == 201
     settings.GATEHOUSE = {**settings.GATEHOUSE, "VERIFICATIONS_DRY_RUN": False}
     assert _session(client, raw).status_code == 403
+
+
+def test_the_challenge_tells_an_app_attest_key_its_server_challenge(client, make_api_key):
+    _key, raw = make_api_key(required_verifications=["app_attest"])
+    body = client.post("/api/v1/challenges", HTTP_X_API_KEY=raw).json()
+    assert body["requires"] == ["app_attest"]
+    assert isinstance(body["app_attest_challenge"], str) and body["app_attest_challenge"]
+    _other, other_raw = make_api_key(name="web", required_verifications=["pow"])
+    assert (
+        "app_attest_challenge"
+        not in client.post("/api/v1/challenges", HTTP_X_API_KEY=other_raw).json()
+    )
