@@ -125,8 +125,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = int(os.environ.get("GATEHOUSE_ADMIN_LOGIN_FAILURES", "5"))
-AXES_COOLOFF_TIME = float(os.environ.get("GATEHOUSE_ADMIN_LOCKOUT_HOURS", "1"))
+AXES_FAILURE_LIMIT = env_int("GATEHOUSE_ADMIN_LOGIN_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("GATEHOUSE_ADMIN_LOCKOUT_HOURS", 1, minimum=1)
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 # The API's own client IP rules (trusted proxies), not X-Forwarded-For as sent.
@@ -335,8 +335,8 @@ if DEBUG:
 # DPoP and App Attest: the public URL a DPoP proof's htu is checked against
 # (never the Host header), and the iOS apps whose App Attest keys are accepted.
 GATEHOUSE["APP_ATTEST_APP_IDS"] = env_list("GATEHOUSE_APP_ATTEST_APP_IDS")
-GATEHOUSE["APP_ATTEST_ENVIRONMENT"] = os.environ.get(
-    "GATEHOUSE_APP_ATTEST_ENVIRONMENT", "production"
+GATEHOUSE["APP_ATTEST_ENVIRONMENT"] = env_choice(
+    "GATEHOUSE_APP_ATTEST_ENVIRONMENT", "production", ("production", "development")
 )
 
 # --- Logging: one JSON object per line (python-json-logger) -----------------

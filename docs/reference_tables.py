@@ -49,6 +49,26 @@ SETTINGS_CATALOGUES: list[tuple[str, str]] = [
 EVENT_SOURCES = ("protection", "signup")
 
 EVENT_DESCRIPTIONS: dict[str, str] = {
+    "admin_locked_out": "django-axes locked a staff login out (too many failures per IP or "
+    "per username); `axes_reset` lifts it.",
+    "admin_login_failed": "A wrong admin password (the username is kept, never the password).",
+    "attestation_failed": "App attestation evidence (Approov, App Check) was missing or not "
+    "accepted; reason `<verifier>_<why>`, details name the verifier and device. A "
+    "`dry_run` alert when the key's evidence is in observe mode.",
+    "attestation_invalid": "An App Attest attestation or assertion was not valid (reason: "
+    "why; details: the device's key id).",
+    "attestation_replayed": "Attestation evidence was used twice (an App Attest counter that "
+    "did not grow, a consumed App Check token, a key id attested again).",
+    "attestation_unavailable": "A verifier could not work (not configured, key set "
+    "unreachable): an alert, the client got 503.",
+    "dpop_binding_mismatch": "A DPoP proof signed by another key than the token is bound to "
+    "(a stolen token).",
+    "dpop_nonce_required": "A DPoP proof without the server nonce `DPOP_NONCE_REQUIRED` asks for.",
+    "dpop_proof_invalid": "A DPoP proof was malformed or did not check (reason: `typ`, `alg`, "
+    "`jwk`, `htm`, `htu`, `iat`, `ath`, `signature`…).",
+    "dpop_replayed": "A DPoP proof's `jti` was seen before (on any worker).",
+    "dpop_required": "A DPoP proof was missing: a bound token sent as Bearer, or a key that "
+    "requires `dpop`.",
     "api_key_auth": "A request's API key was refused; the reason is the error code "
     "(`api_key_invalid`, `origin_not_allowed`, `scope_denied`…). Details: public id or "
     "`key_fingerprint`, `origin`, `scope`, query `parameter`; never the key.",

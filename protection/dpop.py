@@ -288,7 +288,18 @@ def _deny(
     exc: DpopError, *, client_ip: str | None, api_key: Any, session_id: Any, path: str
 ) -> DpopError:
     event_record(
-        kind=exc.code,
+        # The code itself, spelled out so the docs can list every kind.
+        kind=(
+            "dpop_required"
+            if exc.code == "dpop_required"
+            else "dpop_replayed"
+            if exc.code == "dpop_replayed"
+            else "dpop_binding_mismatch"
+            if exc.code == "dpop_binding_mismatch"
+            else "dpop_nonce_required"
+            if exc.code == "dpop_nonce_required"
+            else "dpop_proof_invalid"
+        ),
         decision="deny",
         reason=exc.reason,
         client_ip=client_ip,

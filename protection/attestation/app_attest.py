@@ -228,7 +228,9 @@ def _refuse(
     if isinstance(key_id, str) and len(key_id) <= 64:
         details["device_id"] = key_id
     event_record(
-        kind=exc.code,
+        kind="attestation_replayed"
+        if exc.code == "attestation_replayed"
+        else "attestation_invalid",
         decision="deny",
         reason=exc.reason,
         client_ip=client_ip,
