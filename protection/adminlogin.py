@@ -44,7 +44,8 @@ def on_login_failed(
         kind=LOGIN_FAILED,
         decision="deny",
         reason="bad_credentials",
-        request=request,
+        client_ip=client_ip(request) if request is not None else None,
+        path=request.path if request is not None else None,
         details={"username": _username_label(credentials.get("username"))},
     )
 
@@ -60,8 +61,8 @@ def on_locked_out(
         kind=LOCKED_OUT,
         decision="alert",
         reason="too_many_failures",
-        request=request,
-        client_ip=ip_address,
+        client_ip=ip_address or (client_ip(request) if request is not None else None),
+        path=request.path if request is not None else None,
         details={"username": _username_label(username)},
     )
 

@@ -47,7 +47,10 @@ def log_context_update(**fields: Any) -> None:
     unknown = set(fields) - set(FIELDS)
     if unknown:
         raise TypeError(f"unknown log context field(s): {', '.join(sorted(unknown))}")
-    _context.set({**(_context.get() or {}), **_clean(fields)})
+    current = _context.get()
+    if current is None:  # outside a request (a command, a test calling a class directly)
+        return
+    _context.set({**current, **_clean(fields)})
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, str]:

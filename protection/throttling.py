@@ -71,14 +71,13 @@ class GatehouseRateThrottle(BaseThrottle):
             if error.code != "rate_limited":
                 raise drf_exception(error) from None
             self.retry_after = float(error.headers.get("Retry-After", 1))
-            return False
-        finally:
-            # DRF puts a view's ``headers`` on whatever response it sends, a
-            # 429 included: the RateLimit fields arrive under any exception
-            # handler, with or without gatehouse's middleware.
+            # DRF puts a view's ``headers`` on the response it sends: the 429
+            # carries the RateLimit fields under any exception handler, with
+            # or without gatehouse's middleware (which adds them to every answer).
             headers = getattr(view, "headers", None)
             if isinstance(headers, dict):
                 headers.update(ratelimit_headers(context.limits.counted))
+            return False
         context.session_check_now()  # a group with no limit made no round trip
         return True
 

@@ -91,9 +91,16 @@ def request_limits_count(
     entries, limits.pending = limits.pending, []
     reads, limits.reads = limits.reads, []
     hits = _hits(entries)
-    values, results = rate_limit_read_and_hit(
-        [*hits, *extra], reads=reads, stop_at_refusal=True, always_count=len(hits)
-    )
+    try:
+        values, results = rate_limit_read_and_hit(
+            [*hits, *extra], reads=reads, stop_at_refusal=True, always_count=len(hits)
+        )
+    except ProtectionError:  # 503: a quota cannot be kept without the cache
+        if limits.after_count is not None and reads:
+            # Still judge what the request needed to read (from the database):
+            # a revoked session is 401, not "come back later".
+            limits.after_count(dict.fromkeys(reads))
+        raise
     limits.counted.extend(
         CountedLimit(dimension, rate, result)
         for (dimension, rate), result in zip(_expand(entries), results, strict=False)

@@ -92,5 +92,5 @@ def test_failures_and_lockouts_are_security_events_on_the_dashboard(staff):
 
     dashboard = Client()
     dashboard.force_login(staff)
-    page = dashboard.get("/admin/protection/dashboard/").content.decode()
+    page = dashboard.get("/admin/protection/securityevent/dashboard/").content.decode()
     assert "admin_login_failed" in page
