@@ -6,7 +6,9 @@
 - ``POST /api/test/plain-lookup``: the query of ``POST /api/v1/persons/lookup``
   in a DRF view without any protection;
 - ``POST /api/test/floor-lookup``: the same plus one counter in Redis, the
-  least any shared-counter limiter adds (a reference point for the bench).
+  least any shared-counter limiter adds (a reference point for the bench);
+- ``POST /api/test/stack-lookup``: the same query behind the stack a Django
+  team would assemble instead (``tests.server_stack``).
 """
 
 from django.urls import path
@@ -19,6 +21,7 @@ from config.urls import urlpatterns as project_urlpatterns
 from protection.events import SecurityEvent
 from protection.ratelimit import rate_limit_hit
 from signup.persons import Person
+from tests.server_stack import StackLookupView
 
 
 class ProofView(APIView):
@@ -62,5 +65,6 @@ urlpatterns = [
     path("api/test/drf-proof", DrfProofView.as_view()),
     path("api/test/plain-lookup", PlainLookupView.as_view()),
     path("api/test/floor-lookup", FloorLookupView.as_view()),
+    path("api/test/stack-lookup", StackLookupView.as_view()),
     *project_urlpatterns,
 ]

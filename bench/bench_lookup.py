@@ -1,0 +1,414 @@
+"""Lookup throughput, side by side (issue 10): one gunicorn, four rows, interleaved.
+
+    DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/bench_lookup.py
+
+Every row is a POST of ``{"email": …}`` answered by the same Person query, on
+the same gunicorn workers, so the only difference is what guards the query:
+
+- plain:     ``/api/test/plain-lookup``, a DRF view with no protection;
+- floor:     ``/api/test/floor-lookup``, plain plus one Redis counter, the
+             least any limiter whose counters are shared across processes adds;
+- protected: ``/api/v1/persons/lookup``, gatehouse: API key, session token,
+             scope, blocks, every rate limit (business limits raised so it
+             answers 200);
+- stack:     ``/api/test/stack-lookup``, what a Django team would assemble
+             instead: djangorestframework-api-key's HasAPIKey, simplejwt's
+             JWTStatelessUserAuthentication and DRF throttles on Redis per IP,
+             per token subject and per scope (``tests/server_stack.py``).
+
+Rows run in rounds (plain, floor, protected, stack, plain, …) so drift and
+other load on the machine hit them alike; each row's median requests/second
+counts. Only HTTP is used: nothing here knows how the pipeline is built.
+Load comes from wrk when installed (``apt-get install wrk``), else from a
+multi-process Python generator, which is much slower and says so.
+
+Environment: BENCH_SECONDS (10 per row and round), BENCH_ROUNDS (3),
+BENCH_CONNECTIONS (32), BENCH_WORKERS (4 gunicorn workers), BENCH_WRK_THREADS (2),
+BENCH_WARMUP_SECONDS (2 per row, untimed, before the rounds).
+"""
+
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.gunicorn_server import GunicornServer, request, server_env  # noqa: E402
+
+HUGE = ["100000000/m"]  # gatehouse rates take at most 9 digits
+UNLIMITED_SIGNUP = {
+    "SIGNUP_LOOKUPS_PER_SESSION": 10**12,
+    "SIGNUP_LOOKUP_IDENTIFIER_RATE": HUGE[0],
+    "SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE": HUGE[0],
+    "SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE": HUGE[0],
+}
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
+WARMUP = int(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
+BODY = {"email": "nobody@example.com"}
+ROWS = ("plain", "floor", "protected", "stack")
+PATHS = {
+    "plain": "/api/test/plain-lookup",
+    "floor": "/api/test/floor-lookup",
+    "protected": "/api/v1/persons/lookup",
+    "stack": "/api/test/stack-lookup",
+}
+# Issue 10: protected >= 0.85x the floor, >= 0.6x plain, and ahead of the stack.
+TARGETS = {
+    "protected/floor": (">=", 0.85),
+    "protected/plain": (">=", 0.6),
+    "protected/stack": (">", 1.0),
+}
+CPU_GROUPS = ("server", "postgres", "redis", "load")
+
+
+# --- Load ---------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """What one load run reported."""
+
+    rps: float
+    requests: int
+    non_2xx: int  # HTTP answers outside 2xx/3xx
+    socket_errors: int  # connect/read/write errors and timeouts: no answer at all
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+def wrk_parse(output: str) -> Load:
+    """Read requests/s, the request count, non-2xx answers and socket errors from wrk's output."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in ", output)
+    if rps is None or total is None:
+        raise ValueError(f"not wrk output: {output!r}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return Load(
+        rps=float(rps.group(1)),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(map(int, sockets.groups())) if sockets else 0,
+    )
+
+
+def _load(port: int, path: str, headers: dict[str, str], *, seconds: int) -> Load:
+    if shutil.which("wrk"):
+        return _wrk(port, path, headers, seconds=seconds)
+    return _python_load(port, path, headers, seconds=seconds)
+
+
+def _wrk(port: int, path: str, headers: dict[str, str], *, seconds: int) -> Load:
+    script = "wrk.method = 'POST'\n" + f"wrk.body = {json.dumps(json.dumps(BODY))}\n"
+    for name, value in {"Content-Type": "application/json", **headers}.items():
+        script += f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    try:
+        command = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", lua.name]
+        output = subprocess.run(
+            [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        os.unlink(lua.name)
+    return wrk_parse(output)
+
+
+def _python_load(port: int, path: str, headers: dict[str, str], *, seconds: int) -> Load:
+    from concurrent.futures import ProcessPoolExecutor
+
+    clients = min(CONNECTIONS, 8)
+    with ProcessPoolExecutor(max_workers=clients) as pool:
+        results = list(pool.map(_python_client, [(port, path, headers, seconds)] * clients))
+    ok, non_2xx, failed = (sum(column) for column in zip(*results, strict=True))
+    return Load(
+        rps=(ok + non_2xx) / seconds,
+        requests=ok + non_2xx,
+        non_2xx=non_2xx,
+        socket_errors=failed,
+    )
+
+
+def _python_client(args: tuple) -> tuple[int, int, int]:
+    port, path, headers, seconds = args
+    ok = non_2xx = failed = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            status = request(port, "POST", path, BODY, headers)[0]
+        except OSError:
+            failed += 1
+            continue
+        if 200 <= status < 400:
+            ok += 1
+        else:
+            non_2xx += 1
+    return ok, non_2xx, failed
+
+
+# --- CPU by process -----------------------------------------------------------
+
+
+def _cpu_seconds(server_group: int, database: str) -> dict[tuple[str, str], float]:
+    """(group, pid) -> CPU seconds so far: this bench's gunicorn (its process
+    group), the PostgreSQL backends serving ``database``, and Redis. The
+    machine is shared: other engineers' servers and databases are left out,
+    but Redis is one process for everyone."""
+    seconds = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, UnicodeDecodeError):
+            continue  # the process ended meanwhile
+        if int(fields[2]) == server_group:
+            group = "server"
+        elif command.startswith("postgres: ") and f" {database} " in command:
+            group = "postgres"
+        elif "redis-server" in command:
+            group = "redis"
+        else:
+            continue
+        seconds[group, pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return seconds
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this script's finished children: wrk, or the Python clients."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- Rows -----------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    loads: list[Load] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CPU_GROUPS, 0.0))
+
+    @property
+    def median_rps(self) -> float:
+        return statistics.median(load.rps for load in self.loads)
+
+    @property
+    def non_2xx(self) -> int:
+        return sum(load.non_2xx for load in self.loads)
+
+    @property
+    def socket_errors(self) -> int:
+        return sum(load.socket_errors for load in self.loads)
+
+    def cpu_ms_per_request(self) -> dict[str, float]:
+        requests = max(1, sum(load.requests for load in self.loads))
+        return {group: seconds / requests * 1e3 for group, seconds in self.cpu.items()}
+
+
+def measure(row: Row, *, server: GunicornServer, database: str, headers: dict[str, str]) -> None:
+    """One load run of ``row``; adds its figures and CPU to the row."""
+    group = os.getpgid(server.process.pid)
+    before, children_before = _cpu_seconds(group, database), _children_cpu()
+    load = _load(server.port, PATHS[row.name], headers, seconds=SECONDS)
+    after, children_after = _cpu_seconds(group, database), _children_cpu()
+    # Per process, so one that ended meanwhile (an autovacuum worker) is left
+    # out rather than subtracted.
+    for (name, pid), total in after.items():
+        row.cpu[name] += total - before.get((name, pid), 0.0)
+    row.cpu["load"] += children_after - children_before
+    row.loads.append(load)
+
+
+def ratios(rows: dict[str, Row]) -> dict[str, float]:
+    protected = rows["protected"].median_rps
+    return {
+        f"protected/{other}": protected / rows[other].median_rps
+        for other in ("floor", "plain", "stack")
+        if rows[other].median_rps
+    }
+
+
+def report(rows: dict[str, Row], *, tool: str) -> str:
+    """The table: median and per-round requests/s, errors, CPU per request."""
+    lines = [
+        f"{'row':<11}{'median r/s':>11}  {'rounds r/s':<22}{'non-2xx':>8}{'sock err':>9}"
+        f"   CPU ms/request: total (server, postgres, redis, {tool})"
+    ]
+    for row in rows.values():
+        cpu = row.cpu_ms_per_request()
+        rounds = " ".join(f"{load.rps:.0f}" for load in row.loads)
+        mark = "  <- errors: not all 200" if row.non_2xx or row.socket_errors else ""
+        lines.append(
+            f"{row.name:<11}{row.median_rps:>11.0f}  {rounds:<22}{row.non_2xx:>8}"
+            f"{row.socket_errors:>9}   {sum(cpu.values()):.2f} ("
+            + ", ".join(f"{cpu[group]:.2f}" for group in CPU_GROUPS)
+            + f"){mark}"
+        )
+    lines.append("")
+    for name, value in ratios(rows).items():
+        operator, target = TARGETS[name]
+        met = value >= target if operator == ">=" else value > target
+        lines.append(
+            f"{name:<17}{value:>6.2f}   target {operator} {target:.2f}: "
+            + ("met" if met else "NOT met")
+        )
+    return "\n".join(lines)
+
+
+# --- Setup ----------------------------------------------------------------------
+
+
+def require_services() -> tuple[str, str]:
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if not database_url or not redis_url:
+        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the point is shared counters.")
+    return database_url, redis_url
+
+
+def django_setup() -> None:
+    """Django in this process with the server's settings and secrets (to mint its tokens)."""
+    env = server_env(database_url="", redis_url="", cache_prefix="")
+    os.environ["DJANGO_SETTINGS_MODULE"] = env["DJANGO_SETTINGS_MODULE"]
+    for name in ("DJANGO_SECRET_KEY", "GATEHOUSE_SIGNING_KEY"):
+        os.environ.setdefault(name, env[name])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def bench_key() -> tuple[object, str]:
+    """A gatehouse key that requires no evidence, for sessions over HTTP."""
+    from protection.keys import api_key_create
+
+    return api_key_create(
+        name="bench",
+        kind="secret",
+        scopes=["session", "lookup", "create"],
+        required_verifications=[],
+    )
+
+
+def _server_env(database_url: str, redis_url: str) -> dict[str, str]:
+    env = server_env(
+        database_url=database_url, redis_url=redis_url, cache_prefix=f"bench-{uuid.uuid4().hex}"
+    )
+    env["GATEHOUSE_TEST_RATE_LIMITS"] = json.dumps(
+        {
+            group: {"ip": HUGE, "key": HUGE, "session": HUGE}
+            for group in ("challenge", "session", "refresh", "lookup", "create")
+        }
+    )
+    env["GATEHOUSE_TEST_SETTINGS"] = json.dumps(UNLIMITED_SIGNUP)
+    for name in ("DJANGO_SECRET_KEY", "GATEHOUSE_SIGNING_KEY"):
+        env[name] = os.environ[name]  # the ones django_setup put in this process
+    return env
+
+
+def _protected_headers(port: int, raw_key: str) -> dict[str, str]:
+    """A fresh session the way clients get one (the bench key requires no evidence)."""
+    headers = {"X-Api-Key": raw_key}
+    status, payload = request(port, "POST", "/api/v1/sessions", {}, headers)
+    if status != 201:
+        sys.exit(f"POST /api/v1/sessions answered {status}: {payload!r}")
+    return {**headers, "Authorization": f"Bearer {json.loads(payload)['access']}"}
+
+
+def _stack_headers(raw_key: str) -> dict[str, str]:
+    """djangorestframework-api-key's key and a simplejwt access token for one subject."""
+    from rest_framework_simplejwt.settings import api_settings
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken()
+    token[api_settings.USER_ID_CLAIM] = "bench-subject"
+    return {"X-Api-Key": raw_key, "Authorization": f"Bearer {token}"}
+
+
+def preflight(port: int, headers: dict[str, dict[str, str]]) -> list[str]:
+    """Each row answers 200 once; the guarded rows refuse a request without
+    their key and one without their token. Returns the problems found."""
+    problems = []
+    for name in ROWS:
+        status, payload = request(port, "POST", PATHS[name], BODY, headers[name])
+        if status != 200:
+            problems.append(f"{name}: {status} {payload[:200]!r}")
+    for name in ("protected", "stack"):
+        for missing in ("X-Api-Key", "Authorization"):
+            partial = {k: v for k, v in headers[name].items() if k != missing}
+            status = request(port, "POST", PATHS[name], BODY, partial)[0]
+            if status not in (401, 403):
+                problems.append(f"{name} without {missing}: {status}, not 401/403")
+    return problems
+
+
+def throughput(database_url: str, redis_url: str) -> dict[str, Row]:
+    import dj_database_url
+    from rest_framework_api_key.models import APIKey
+
+    database = str(dj_database_url.parse(database_url)["NAME"])
+    _key, raw_key = bench_key()
+    _stack_key, raw_stack_key = APIKey.objects.create_key(name="bench stack")
+    tool = "wrk" if shutil.which("wrk") else "python"
+    if tool == "python":
+        print(
+            "wrk is not installed (apt-get install wrk): falling back to a Python load "
+            "generator, which saturates long before the server does; ratios understate "
+            "every difference."
+        )
+    print(
+        f"== lookup throughput: {tool}, {CONNECTIONS} connections, {WORKERS} gunicorn workers, "
+        f"{ROUNDS} rounds x {SECONDS}s per row, interleaved; {os.cpu_count()} CPUs shared "
+        f"with PostgreSQL, Redis and {tool} =="
+    )
+    rows = {name: Row(name) for name in ROWS}
+    with GunicornServer(env=_server_env(database_url, redis_url), workers=WORKERS) as server:
+        headers = {
+            "plain": {},
+            "floor": {},
+            "protected": _protected_headers(server.port, raw_key),
+            "stack": _stack_headers(raw_stack_key),
+        }
+        problems = preflight(server.port, headers)
+        if problems:
+            sys.exit("A row is not measuring what it should:\n  " + "\n  ".join(problems))
+        # Untimed warm-up: the first row measured on cold workers (imports,
+        # connections, caches) would otherwise read about half its speed.
+        for name in ROWS:
+            _load(server.port, PATHS[name], headers[name], seconds=WARMUP)
+        for _ in range(ROUNDS):
+            # A fresh session and token each round: runs longer than the
+            # session token's lifetime must not turn into 401s.
+            headers["protected"] = _protected_headers(server.port, raw_key)
+            headers["stack"] = _stack_headers(raw_stack_key)
+            for name in ROWS:
+                measure(rows[name], server=server, database=database, headers=headers[name])
+    print(report(rows, tool=tool))
+    return rows
+
+
+if __name__ == "__main__":
+    database_url, redis_url = require_services()
+    django_setup()
+    throughput(database_url, redis_url)
