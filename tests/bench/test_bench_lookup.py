@@ -3,7 +3,7 @@ row: non-2xx answers and socket errors are counted and the row is marked."""
 
 import pytest
 
-from bench.bench_lookup import ROWS, Load, Row, ratios, report, wrk_parse
+from bench.bench_lookup import ROWS, Load, Row, cpu_ratios, ratios, report, wrk_parse
 
 # wrk 4.1's output, verbatim apart from the figures.
 WRK_CLEAN = """Running 10s test @ http://127.0.0.1:40000/api/test/plain-lookup
@@ -47,6 +47,7 @@ def _rows(rps: dict[str, list[float]], non_2xx: int = 0) -> dict[str, Row]:
     rows = {}
     for name in ROWS:
         rows[name] = Row(name)
+        rows[name].cpu["server"] = 1.0  # CPU seconds over all rounds
         for value in rps[name]:
             errors = non_2xx if name == "stack" else 0
             rows[name].loads.append(Load(rps=value, requests=int(value) * 10, non_2xx=errors,
@@ -75,5 +76,14 @@ def test_report_marks_a_row_with_errors_and_says_which_targets_are_not_met():
     assert "not all 200" in stack
     assert " 7 " in stack
     assert not any("not all 200" in line for line in lines if not line.startswith("stack"))
-    assert "protected/floor    0.56   target >= 0.85: NOT met" in lines
-    assert "protected/stack    0.83   target > 1.00: NOT met" in lines
+    assert "protected/floor    0.56   0.56   >= 0.85: NOT met" in lines
+    assert "protected/stack    0.83   0.83   > 1.00: NOT met" in lines
+
+
+def test_cpu_ratios_compare_cpu_per_request_not_totals():
+    rows = _rows({"plain": [1000], "floor": [900], "protected": [500], "stack": [600]})
+    # 1 CPU second each: over 10,000 plain requests vs 5,000 protected ones.
+    rows["stack"].cpu["postgres"] = 1.0  # 2 CPU seconds over 6,000 requests
+    assert cpu_ratios(rows) == pytest.approx(
+        {"protected/plain": 0.5, "protected/floor": 5000 / 9000, "protected/stack": 5000 / 3000}
+    )
