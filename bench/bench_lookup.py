@@ -193,6 +193,13 @@ def _cpu_seconds(server_group: int, database: str) -> dict[tuple[str, str], floa
     return seconds
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used (all CPUs, /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _children_cpu() -> float:
     """CPU seconds of this script's finished children: wrk, or the Python clients."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -207,6 +214,14 @@ class Row:
     name: str
     loads: list[Load] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CPU_GROUPS, 0.0))
+    # CPU seconds the rest of the machine used while this row ran, and the
+    # wall-clock seconds it ran: how busy other people kept the machine.
+    elsewhere: float = 0.0
+    wall: float = 0.0
+
+    def busy_elsewhere(self) -> float:
+        """Share of the machine's CPUs used by other work while this row ran."""
+        return self.elsewhere / (self.wall * (os.cpu_count() or 1)) if self.wall else 0.0
 
     @property
     def median_rps(self) -> float:
@@ -229,13 +244,19 @@ def measure(row: Row, *, server: GunicornServer, database: str, headers: dict[st
     """One load run of ``row``; adds its figures and CPU to the row."""
     group = os.getpgid(server.process.pid)
     before, children_before = _cpu_seconds(group, database), _children_cpu()
+    busy_before, started = _machine_busy_seconds(), time.monotonic()
     load = _load(server.port, PATHS[row.name], headers, seconds=SECONDS)
+    busy_after, ended = _machine_busy_seconds(), time.monotonic()
     after, children_after = _cpu_seconds(group, database), _children_cpu()
+    ours = children_after - children_before
     # Per process, so one that ended meanwhile (an autovacuum worker) is left
     # out rather than subtracted.
     for (name, pid), total in after.items():
         row.cpu[name] += total - before.get((name, pid), 0.0)
+        ours += total - before.get((name, pid), 0.0)
     row.cpu["load"] += children_after - children_before
+    row.elsewhere += max(0.0, busy_after - busy_before - ours)
+    row.wall += ended - started
     row.loads.append(load)
 
 
@@ -265,7 +286,7 @@ def report(rows: dict[str, Row], *, tool: str) -> str:
     """The table: median and per-round requests/s, errors, CPU per request."""
     lines = [
         f"{'row':<11}{'median r/s':>11}  {'rounds r/s':<22}{'non-2xx':>8}{'sock err':>9}"
-        f"   CPU ms/request: total (server, postgres, redis, {tool})"
+        f"{'busy elsewhere':>16}   CPU ms/request: total (server, postgres, redis, {tool})"
     ]
     for row in rows.values():
         cpu = row.cpu_ms_per_request()
@@ -273,7 +294,7 @@ def report(rows: dict[str, Row], *, tool: str) -> str:
         mark = "  <- errors: not all 200" if row.non_2xx or row.socket_errors else ""
         lines.append(
             f"{row.name:<11}{row.median_rps:>11.0f}  {rounds:<22}{row.non_2xx:>8}"
-            f"{row.socket_errors:>9}   {sum(cpu.values()):.2f} ("
+            f"{row.socket_errors:>9}{row.busy_elsewhere():>15.0%}    {sum(cpu.values()):.2f} ("
             + ", ".join(f"{cpu[group]:.2f}" for group in CPU_GROUPS)
             + f"){mark}"
         )
