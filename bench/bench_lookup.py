@@ -443,7 +443,16 @@ def throughput(database_url: str, redis_url: str) -> dict[str, Row]:
             headers["stack"] = _stack_headers(raw_stack_key)
             for name in ROWS:
                 measure(rows[name], server=server, database=database, headers=headers[name])
+        # wrk counts non-2xx answers but never says which: one more request
+        # from each failing row shows what it was answering.
+        samples = [
+            (name, *request(server.port, "POST", PATHS[name], BODY, headers[name]))
+            for name in ROWS
+            if rows[name].non_2xx
+        ]
     print(report(rows, tool=tool))
+    for name, status, payload in samples:
+        print(f"{name}: one more request now answers {status}: {payload[:300]!r}")
     return rows
 
 
