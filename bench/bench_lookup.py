@@ -59,6 +59,7 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 WARMUP = int(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
+PYTHON_CLIENTS = min(CONNECTIONS, 8)  # processes of the fallback load generator
 BODY = {"email": "nobody@example.com"}
 ROWS = ("plain", "floor", "protected", "stack")
 PATHS = {
@@ -136,7 +137,7 @@ def _wrk(port: int, path: str, headers: dict[str, str], *, seconds: int) -> Load
 def _python_load(port: int, path: str, headers: dict[str, str], *, seconds: int) -> Load:
     from concurrent.futures import ProcessPoolExecutor
 
-    clients = min(CONNECTIONS, 8)
+    clients = PYTHON_CLIENTS
     with ProcessPoolExecutor(max_workers=clients) as pool:
         results = list(pool.map(_python_client, [(port, path, headers, seconds)] * clients))
     ok, non_2xx, failed = (sum(column) for column in zip(*results, strict=True))
@@ -417,7 +418,9 @@ def throughput(database_url: str, redis_url: str) -> dict[str, Row]:
             "every difference."
         )
     print(
-        f"== lookup throughput: {tool}, {CONNECTIONS} connections, {WORKERS} gunicorn workers, "
+        f"== lookup throughput: {tool}, "
+        + (f"{CONNECTIONS} connections" if tool == "wrk" else f"{PYTHON_CLIENTS} client processes")
+        + f", {WORKERS} gunicorn workers, "
         f"{ROUNDS} rounds x {SECONDS}s per row, interleaved; {os.cpu_count()} CPUs shared "
         f"with PostgreSQL, Redis and {tool} =="
     )
