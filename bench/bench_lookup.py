@@ -23,19 +23,15 @@ Load comes from wrk when installed (``apt-get install wrk``), else from a
 multi-process Python generator, which is much slower and says so.
 
 Environment: BENCH_SECONDS (10 per row and round), BENCH_ROUNDS (3),
-BENCH_CONNECTIONS (32), BENCH_WORKERS (4 gunicorn workers), BENCH_WRK_THREADS (2),
+BENCH_CONNECTIONS (32), BENCH_WORKERS (4 gunicorn workers), BENCH_WRK_THREADS (2, in
+bench/load.py),
 BENCH_WARMUP_SECONDS (2 per row, untimed, before the rounds).
 """
 
 import json
 import os
-import re
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -44,6 +40,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.load import (  # noqa: E402
+    Load,
+    children_cpu_seconds,
+    cpu_by_process,
+    load_run,
+    load_tool,
+    machine_busy_seconds,
+    python_clients,
+)
 from tests.gunicorn_server import GunicornServer, request, server_env  # noqa: E402
 
 HUGE = ["100000000/m"]  # gatehouse rates take at most 9 digits
@@ -57,9 +62,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
-WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 WARMUP = int(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
-PYTHON_CLIENTS = min(CONNECTIONS, 8)  # processes of the fallback load generator
 BODY = {"email": "nobody@example.com"}
 ROWS = ("plain", "floor", "protected", "stack")
 PATHS = {
@@ -75,136 +78,6 @@ TARGETS = {
     "protected/stack": (">", 1.0),
 }
 CPU_GROUPS = ("server", "postgres", "redis", "load")
-
-
-# --- Load ---------------------------------------------------------------------
-
-
-@dataclass
-class Load:
-    """What one load run reported."""
-
-    rps: float
-    requests: int
-    non_2xx: int  # HTTP answers outside 2xx/3xx
-    socket_errors: int  # connect/read/write errors and timeouts: no answer at all
-
-    @property
-    def errors(self) -> int:
-        return self.non_2xx + self.socket_errors
-
-
-def wrk_parse(output: str) -> Load:
-    """Read requests/s, the request count, non-2xx answers and socket errors from wrk's output."""
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    total = re.search(r"(\d+) requests in ", output)
-    if rps is None or total is None:
-        raise ValueError(f"not wrk output: {output!r}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    return Load(
-        rps=float(rps.group(1)),
-        requests=int(total.group(1)),
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=sum(map(int, sockets.groups())) if sockets else 0,
-    )
-
-
-def _load(port: int, path: str, headers: dict[str, str], *, seconds: int) -> Load:
-    if shutil.which("wrk"):
-        return _wrk(port, path, headers, seconds=seconds)
-    return _python_load(port, path, headers, seconds=seconds)
-
-
-def _wrk(port: int, path: str, headers: dict[str, str], *, seconds: int) -> Load:
-    script = "wrk.method = 'POST'\n" + f"wrk.body = {json.dumps(json.dumps(BODY))}\n"
-    for name, value in {"Content-Type": "application/json", **headers}.items():
-        script += f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n"
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write(script)
-    try:
-        command = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", lua.name]
-        output = subprocess.run(
-            [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
-        ).stdout
-    finally:
-        os.unlink(lua.name)
-    return wrk_parse(output)
-
-
-def _python_load(port: int, path: str, headers: dict[str, str], *, seconds: int) -> Load:
-    from concurrent.futures import ProcessPoolExecutor
-
-    clients = PYTHON_CLIENTS
-    with ProcessPoolExecutor(max_workers=clients) as pool:
-        results = list(pool.map(_python_client, [(port, path, headers, seconds)] * clients))
-    ok, non_2xx, failed = (sum(column) for column in zip(*results, strict=True))
-    return Load(
-        rps=(ok + non_2xx) / seconds,
-        requests=ok + non_2xx,
-        non_2xx=non_2xx,
-        socket_errors=failed,
-    )
-
-
-def _python_client(args: tuple) -> tuple[int, int, int]:
-    port, path, headers, seconds = args
-    ok = non_2xx = failed = 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            status = request(port, "POST", path, BODY, headers)[0]
-        except OSError:
-            failed += 1
-            continue
-        if 200 <= status < 400:
-            ok += 1
-        else:
-            non_2xx += 1
-    return ok, non_2xx, failed
-
-
-# --- CPU by process -----------------------------------------------------------
-
-
-def _cpu_seconds(server_group: int, database: str) -> dict[tuple[str, str], float]:
-    """(group, pid) -> CPU seconds so far: this bench's gunicorn (its process
-    group), the PostgreSQL backends serving ``database``, and Redis. The
-    machine is shared: other engineers' servers and databases are left out,
-    but Redis is one process for everyone."""
-    seconds = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, UnicodeDecodeError):
-            continue  # the process ended meanwhile
-        if int(fields[2]) == server_group:
-            group = "server"
-        elif command.startswith("postgres: ") and f" {database} " in command:
-            group = "postgres"
-        elif "redis-server" in command:
-            group = "redis"
-        else:
-            continue
-        seconds[group, pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    return seconds
-
-
-def _machine_busy_seconds() -> float:
-    """CPU seconds every process on the machine has used (all CPUs, /proc/stat)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _children_cpu() -> float:
-    """CPU seconds of this script's finished children: wrk, or the Python clients."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 # --- Rows -----------------------------------------------------------------------
@@ -241,14 +114,20 @@ class Row:
         return {group: seconds / requests * 1e3 for group, seconds in self.cpu.items()}
 
 
+def _load(port: int, name: str, headers: dict[str, str], *, seconds: int) -> Load:
+    return load_run(
+        port, PATHS[name], body=BODY, headers=headers, seconds=seconds, connections=CONNECTIONS
+    )
+
+
 def measure(row: Row, *, server: GunicornServer, database: str, headers: dict[str, str]) -> None:
     """One load run of ``row``; adds its figures and CPU to the row."""
     group = os.getpgid(server.process.pid)
-    before, children_before = _cpu_seconds(group, database), _children_cpu()
-    busy_before, started = _machine_busy_seconds(), time.monotonic()
-    load = _load(server.port, PATHS[row.name], headers, seconds=SECONDS)
-    busy_after, ended = _machine_busy_seconds(), time.monotonic()
-    after, children_after = _cpu_seconds(group, database), _children_cpu()
+    before, children_before = cpu_by_process(group, database), children_cpu_seconds()
+    busy_before, started = machine_busy_seconds(), time.monotonic()
+    load = _load(server.port, row.name, headers, seconds=SECONDS)
+    busy_after, ended = machine_busy_seconds(), time.monotonic()
+    after, children_after = cpu_by_process(group, database), children_cpu_seconds()
     ours = children_after - children_before
     # Per process, so one that ended meanwhile (an autovacuum worker) is left
     # out rather than subtracted.
@@ -410,17 +289,20 @@ def throughput(database_url: str, redis_url: str) -> dict[str, Row]:
     database = str(dj_database_url.parse(database_url)["NAME"])
     _key, raw_key = bench_key()
     _stack_key, raw_stack_key = APIKey.objects.create_key(name="bench stack")
-    tool = "wrk" if shutil.which("wrk") else "python"
+    tool = load_tool()
     if tool == "python":
         print(
             "wrk is not installed (apt-get install wrk): falling back to a Python load "
             "generator, which saturates long before the server does; ratios understate "
             "every difference."
         )
+    clients = (
+        f"{CONNECTIONS} connections"
+        if tool == "wrk"
+        else f"{python_clients(CONNECTIONS)} client processes"
+    )
     print(
-        f"== lookup throughput: {tool}, "
-        + (f"{CONNECTIONS} connections" if tool == "wrk" else f"{PYTHON_CLIENTS} client processes")
-        + f", {WORKERS} gunicorn workers, "
+        f"== lookup throughput: {tool}, {clients}, {WORKERS} gunicorn workers, "
         f"{ROUNDS} rounds x {SECONDS}s per row, interleaved; {os.cpu_count()} CPUs shared "
         f"with PostgreSQL, Redis and {tool} =="
     )
@@ -438,7 +320,7 @@ def throughput(database_url: str, redis_url: str) -> dict[str, Row]:
         # Untimed warm-up: the first row measured on cold workers (imports,
         # connections, caches) would otherwise read about half its speed.
         for name in ROWS:
-            _load(server.port, PATHS[name], headers[name], seconds=WARMUP)
+            _load(server.port, name, headers[name], seconds=WARMUP)
         for _ in range(ROUNDS):
             # A fresh session and token each round: runs longer than the
             # session token's lifetime must not turn into 401s.

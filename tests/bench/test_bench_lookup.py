@@ -3,7 +3,8 @@ row: non-2xx answers and socket errors are counted and the row is marked."""
 
 import pytest
 
-from bench.bench_lookup import ROWS, Load, Row, cpu_ratios, ratios, report, wrk_parse
+from bench.bench_lookup import ROWS, Row, cpu_ratios, ratios, report
+from bench.load import Load, wrk_parse
 
 # wrk 4.1's output, verbatim apart from the figures.
 WRK_CLEAN = """Running 10s test @ http://127.0.0.1:40000/api/test/plain-lookup
