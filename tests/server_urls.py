@@ -10,6 +10,8 @@
 - ``POST /api/test/dpop``: verifies the ``DPoP`` header as a proof for this
   request and answers 200 with the worker's pid and the outcome (the jkt or
   the refusal's code), so a test sees which worker refused a replay.
+- ``POST /api/test/stack-lookup``: the same query behind the stack a Django
+  team would assemble instead (``tests.server_stack``).
 """
 
 import os
@@ -26,6 +28,7 @@ from protection.events import SecurityEvent
 from protection.exceptions import ProtectionError
 from protection.ratelimit import rate_limit_hit
 from signup.persons import Person
+from tests.server_stack import StackLookupView
 
 
 class ProofView(APIView):
@@ -81,5 +84,6 @@ urlpatterns = [
     path("api/test/plain-lookup", PlainLookupView.as_view()),
     path("api/test/floor-lookup", FloorLookupView.as_view()),
     path("api/test/dpop", DpopProofView.as_view()),
+    path("api/test/stack-lookup", StackLookupView.as_view()),
     *project_urlpatterns,
 ]

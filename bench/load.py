@@ -1,0 +1,168 @@
+"""Load and CPU for the bench scripts: wrk (or a Python fallback) against one
+URL, and the CPU seconds of the processes that served it, read from /proc.
+
+Knows nothing of gatehouse: a path, a body, headers, and process ids.
+"""
+
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.gunicorn_server import request  # noqa: E402
+
+WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
+
+
+@dataclass
+class Load:
+    """What one load run reported."""
+
+    rps: float
+    requests: int
+    non_2xx: int  # HTTP answers outside 2xx/3xx
+    socket_errors: int  # connect/read/write errors and timeouts: no answer at all
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+def wrk_parse(output: str) -> Load:
+    """Read requests/s, the request count, non-2xx answers and socket errors from wrk's output."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in ", output)
+    if rps is None or total is None:
+        raise ValueError(f"not wrk output: {output!r}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return Load(
+        rps=float(rps.group(1)),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(map(int, sockets.groups())) if sockets else 0,
+    )
+
+
+def load_tool() -> str:
+    """``"wrk"`` when wrk is installed, else ``"python"`` (the fallback generator)."""
+    return "wrk" if shutil.which("wrk") else "python"
+
+
+def load_run(
+    port: int, path: str, *, body: dict, headers: dict[str, str], seconds: int, connections: int
+) -> Load:
+    """POST ``body`` to ``path`` for ``seconds`` with wrk (``connections``
+    connections), or without wrk from up to 8 Python client processes."""
+    if load_tool() == "wrk":
+        return _wrk(port, path, body, headers, seconds=seconds, connections=connections)
+    clients = python_clients(connections)
+    return _python_load(port, path, body, headers, seconds=seconds, clients=clients)
+
+
+def python_clients(connections: int) -> int:
+    """How many processes the fallback generator runs: beyond 8 they only fight for the CPUs."""
+    return min(connections, 8)
+
+
+def _wrk(
+    port: int, path: str, body: dict, headers: dict[str, str], *, seconds: int, connections: int
+) -> Load:
+    script = "wrk.method = 'POST'\n" + f"wrk.body = {json.dumps(json.dumps(body))}\n"
+    for name, value in {"Content-Type": "application/json", **headers}.items():
+        script += f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    try:
+        threads = min(WRK_THREADS, connections)
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", lua.name]
+        output = subprocess.run(
+            [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        os.unlink(lua.name)
+    return wrk_parse(output)
+
+
+def _python_load(
+    port: int, path: str, body: dict, headers: dict[str, str], *, seconds: int, clients: int
+) -> Load:
+    with ProcessPoolExecutor(max_workers=clients) as pool:
+        results = list(pool.map(_python_client, [(port, path, body, headers, seconds)] * clients))
+    ok, non_2xx, failed = (sum(column) for column in zip(*results, strict=True))
+    return Load(
+        rps=(ok + non_2xx) / seconds,
+        requests=ok + non_2xx,
+        non_2xx=non_2xx,
+        socket_errors=failed,
+    )
+
+
+def _python_client(args: tuple) -> tuple[int, int, int]:
+    port, path, body, headers, seconds = args
+    ok = non_2xx = failed = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            status = request(port, "POST", path, body, headers)[0]
+        except OSError:
+            failed += 1
+            continue
+        if 200 <= status < 400:
+            ok += 1
+        else:
+            non_2xx += 1
+    return ok, non_2xx, failed
+
+
+# --- CPU by process -----------------------------------------------------------
+
+
+def cpu_by_process(server_group: int, database: str) -> dict[tuple[str, str], float]:
+    """(group, pid) -> CPU seconds so far: this bench's gunicorn (its process
+    group), the PostgreSQL backends serving ``database``, and Redis. The
+    machine is shared: other engineers' servers and databases are left out,
+    but Redis is one process for everyone."""
+    seconds = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, UnicodeDecodeError):
+            continue  # the process ended meanwhile
+        if int(fields[2]) == server_group:
+            group = "server"
+        elif command.startswith("postgres: ") and f" {database} " in command:
+            group = "postgres"
+        elif "redis-server" in command:
+            group = "redis"
+        else:
+            continue
+        seconds[group, pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return seconds
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used (all CPUs, /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds of this script's finished children: wrk, or the Python clients."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
