@@ -6,8 +6,8 @@
 - ``GET /api/v1/health/ready``: readiness. 200 when PostgreSQL (the
   database) and Redis (the shared cache) both answer; 503 problem+json
   naming the one that does not, so the balancer stops sending traffic here.
-- ``GET /api/v1/health`` (``protection.views.HealthView``) is the same
-  report as readiness and stays for existing monitors.
+- ``GET /api/v1/health`` (``HealthView``) is the same report as readiness
+  and stays for existing monitors.
 """
 
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -35,6 +35,18 @@ class LivenessView(APIView):
         return Response({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
+READINESS_RESPONSES = {
+    200: inline_serializer(
+        "Readiness",
+        {
+            "status": serializers.CharField(),
+            "database": serializers.CharField(),
+            "cache": serializers.CharField(),
+        },
+    )
+}
+
+
 class ReadinessView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
@@ -43,19 +55,20 @@ class ReadinessView(APIView):
     @extend_schema(
         operation_id="get_health_ready",
         summary="Readiness: the database and the shared cache answer",
-        responses={
-            200: inline_serializer(
-                "Readiness",
-                {
-                    "status": serializers.CharField(),
-                    "database": serializers.CharField(),
-                    "cache": serializers.CharField(),
-                },
-            )
-        },
+        responses=READINESS_RESPONSES,
     )
     def get(self, request: Request) -> Response:
         report = health_report()
         if all(status == "ok" for status in report.values()):
             return Response({"status": "ok", **report}, headers={"Cache-Control": "no-store"})
         return problem_response("service_unavailable", headers={"Retry-After": "5"}, extra=report)
+
+
+class HealthView(ReadinessView):
+    @extend_schema(
+        operation_id="get_health",
+        summary="Health of the database and the cache",
+        responses=READINESS_RESPONSES,
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)

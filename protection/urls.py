@@ -3,7 +3,7 @@ from django.urls import path
 from protection import health_views, views
 
 urlpatterns = [
-    path("health", views.HealthView.as_view(), name="health"),
+    path("health", health_views.HealthView.as_view(), name="health"),
     path("health/live", health_views.LivenessView.as_view(), name="health-live"),
     path("health/ready", health_views.ReadinessView.as_view(), name="health-ready"),
     path("challenges", views.ChallengeView.as_view(), name="challenges"),

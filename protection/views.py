@@ -6,7 +6,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_serializer,
-    inline_serializer,
 )
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -17,8 +16,6 @@ from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.challenges import challenge_issue
 from protection.context import client_ip
-from protection.errors import problem_response
-from protection.health import health_report
 from protection.openapi import NO_STORE_HEADER
 from protection.permissions import HasApiKeyScope
 from protection.serializers import StrictSerializer
@@ -28,34 +25,6 @@ from protection.sessions import (
     session_refresh,
     session_revoke,
 )
-
-
-class HealthView(APIView):
-    authentication_classes: list = []
-    permission_classes: list = []
-    # Load balancers probe it from addresses that may be blocked.
-    ip_blocks_apply = False
-
-    @extend_schema(
-        operation_id="get_health",
-        summary="Health of the database and the cache",
-        responses={
-            200: inline_serializer(
-                "Health",
-                {
-                    "status": serializers.CharField(),
-                    "database": serializers.CharField(),
-                    "cache": serializers.CharField(),
-                },
-            )
-        },
-    )
-    def get(self, request: Request) -> Response:
-        report = health_report()
-        if all(status == "ok" for status in report.values()):
-            return Response({"status": "ok", **report})
-        return problem_response("service_unavailable", headers={"Retry-After": "5"}, extra=report)
-
 
 # --- Challenges and anonymous sessions -------------------------------------
 #
