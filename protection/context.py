@@ -53,16 +53,22 @@ class RequestContext:
         self.api_key = self.limits.api_key = api_key
         log_context_update(api_key=api_key)
 
+    def watch_blocks(self) -> None:
+        """Read the block list's version in the request's next cache round trip
+        (a block made since this process loaded the list applies at once)."""
+        if VERSION_CACHE_KEY not in self.limits.reads:
+            self.limits.reads.append(VERSION_CACHE_KEY)
+        self.limits.after_count = self._after_count
+
     def session_known(self, session: SessionClaims) -> None:
         """Read the session's revocation state (and the block list's version)
-        in the request's next cache round trip."""
+        in the request's next cache round trip; without a shared cache the
+        database answers."""
         self.session = session
         self.limits.session_id = session.id
         log_context_update(session_id=session.id)
-        reads = session_state_reads(session.id)
-        if reads:  # else the database answers (session_check_now)
-            self.limits.reads = [*reads, VERSION_CACHE_KEY]
-            self.limits.after_count = self._after_count
+        self.limits.reads = [*session_state_reads(session.id), *self.limits.reads]
+        self.watch_blocks()
 
     def _after_count(self, values: dict[str, bytes | None]) -> None:
         if registry.observe(values.get(VERSION_CACHE_KEY)):

@@ -78,6 +78,7 @@ class BlockAndRateLimitMiddleware:
         group = view_rate_limit_group(view_func)
         if group is not None:
             context.limits.group = group
+            context.watch_blocks()
             ident = rate_limit_ident(context.client_ip)
             context.limits.add(
                 dimension="ip", ident=ident, rates=group_rates(group).get("ip") or []

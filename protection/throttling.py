@@ -59,12 +59,9 @@ class GatehouseRateThrottle(BaseThrottle):
         for dimension, rates in group_rates(group, api_key=context.api_key).items():
             if idents.get(dimension) is not None:
                 context.limits.add(dimension=dimension, ident=idents[dimension], rates=rates)
+        context.watch_blocks()
         if getattr(view, "rate_limits_counted_by_service", False):
-            if context.limits.after_count is None:
-                # Nothing for the service's round trip to read (a cache not
-                # shared by every process): the database answers now.
-                context.session_check_now()
-            return True
+            return True  # the service's round trip reads and judges the state too
         try:
             request_limits_count(context.limits)
         except ProtectionError as error:
