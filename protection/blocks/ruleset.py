@@ -207,7 +207,10 @@ class BlockRegistry:
         now = self.clock()
         with self.lock:
             self.checked_at = now
-            if self.compiled is not None and version == self.version:
+            # Re-read now and then whatever the version says (BLOCKS_MAX_AGE):
+            # a change whose version bump was lost still arrives.
+            stale = now - self.loaded_at >= float(gatehouse_settings.BLOCKS_MAX_AGE)
+            if self.compiled is not None and version == self.version and not stale:
                 return False
             self._reload(now, version)
             return True
