@@ -17,6 +17,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +65,11 @@ def micros(function) -> tuple[float, float]:
     return min(rounds), statistics.median(rounds)
 
 
-def main() -> None:
+@contextmanager
+def attestation_checks() -> Iterator[list[tuple[str, Callable[[], object]]]]:
+    """(label, call) per check, the session token check first, each call
+    repeatable (tokens valid, keys cached after the first call), under settings
+    for generated Approov keys and an injected App Check JWKS."""
     secret = os.urandom(32)
     ec_key = ec.generate_private_key(ec.SECP256R1())
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -94,7 +100,9 @@ def main() -> None:
         "APPROOV_PUBLIC_KEY_ALGORITHM": "ES256",
         "APPCHECK_PROJECT_NUMBER": PROJECT,
         "APPCHECK_APP_IDS": [APP_ID],
-        "APPCHECK_JWKS_URL": "https://jwks.invalid/jwks",
+        # A URL of its own each run: with REDIS_URL the JWKS is shared in
+        # Redis, and the last run's (another RSA key, same kid) would be found.
+        "APPCHECK_JWKS_URL": f"https://jwks.invalid/{os.urandom(8).hex()}/jwks",
     }
     key = ApiKey(public_id="bench", required_verifications=["approov", "app_check"])
     with override_settings(GATEHOUSE=gatehouse):
@@ -137,6 +145,11 @@ def main() -> None:
                 lambda: attestation_verify(api_key=key, evidence=both, purpose="session", now=NOW),
             ),
         ]
+        yield rows
+
+
+def main() -> None:
+    with attestation_checks() as rows:
         results = [(label, micros(function)) for label, function in rows]
     baseline = results[0][1][0]
     print(f"{'check (per request)':<42} {'best µs':>8} {'median':>8} {'x token':>8}")

@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -63,7 +64,9 @@ def timings(calls: Iterator[Callable[[], object]]) -> list[float]:
     return samples
 
 
-def main() -> None:
+def bench_setup() -> tuple[FakeApple, Any, str]:
+    """Settings for the test root CA and the public base URL, the database
+    migrated, a key, and a session access token (5 minutes) for it."""
     apple = FakeApple()
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,
@@ -74,24 +77,35 @@ def main() -> None:
     }
     call_command("migrate", verbosity=0)
     key, _ = api_key_create(name=f"bench dpop {time.time()}")
-    cache_backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
-    print(f"database: {django.db.connection.vendor}, cache: {cache_backend}, runs: {RUNS}")
-
-    now = datetime.datetime.now(datetime.UTC)
     access = str(
         token_create(
             SessionAccessToken,
             session_id="5d0f2b1e-0000-4000-8000-000000000001",
             api_key_public_id=key.public_id,
             lifetime=datetime.timedelta(minutes=5),
-            now=now,
+            now=datetime.datetime.now(datetime.UTC),
         )
     )
-    jwt_times = timings(lambda: token_decode(SessionAccessToken, access) for _ in range(RUNS))
+    return apple, key, access
 
+
+def where() -> str:
+    """Which database and cache the checks ran against."""
+    cache_backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return f"database: {django.db.connection.vendor}, cache: {cache_backend}"
+
+
+def jwt_samples(access: str, runs: int = RUNS) -> list[float]:
+    """The simplejwt access-token check every request already pays."""
+    return timings(lambda: token_decode(SessionAccessToken, access) for _ in range(runs))
+
+
+def dpop_samples(access: str, runs: int = RUNS, *, spend_jti: bool = True) -> list[float]:
+    """One fresh proof checked per call (signed beforehand); without
+    ``spend_jti``, the signature and claims only (no cache round trip)."""
     client = DpopClient()
-    proofs = [client.proof(url=BASE_URL + PATH, access_token=access) for _ in range(RUNS)]
-    dpop_times = timings(
+    proofs = [client.proof(url=BASE_URL + PATH, access_token=access) for _ in range(runs)]
+    calls = (
         (
             lambda proof=proof: dpop_proof_verify(
                 proof=proof, method="POST", url=PATH, access_token=access
@@ -99,33 +113,32 @@ def main() -> None:
         )
         for proof in proofs
     )
-
-    # The same proof check's CPU alone, and the jti store's round trip alone.
-    proofs = [client.proof(url=BASE_URL + PATH, access_token=access) for _ in range(RUNS)]
+    if spend_jti:
+        return timings(calls)
     jti_spend = dpop._jti_spend
     dpop._jti_spend = lambda **kwargs: None
     try:
-        dpop_cpu_times = timings(
-            (
-                lambda proof=proof: dpop_proof_verify(
-                    proof=proof, method="POST", url=PATH, access_token=access
-                )
-            )
-            for proof in proofs
-        )
+        return timings(calls)
     finally:
         dpop._jti_spend = jti_spend
-    store_times = timings(
+
+
+def store_samples(runs: int = RUNS) -> list[float]:
+    """The jti store's round trip alone: one ``cache.add``."""
+    return timings(
         (lambda n=n: cache.add(f"gh:bench:dpop:{time.time()}:{n}", 1, timeout=121))
-        for n in range(RUNS)
+        for n in range(runs)
     )
 
-    devices = [FakeDevice(apple) for _ in range(ATTESTATIONS)]
+
+def attestation_samples(apple: FakeApple, key: Any, count: int = ATTESTATIONS):
+    """(samples, devices): ``count`` App Attest attestations, once per session start."""
+    devices = [FakeDevice(apple) for _ in range(count)]
     attestations = []
     for device in devices:
         client_data = device.client_data()
         attestations.append((device, device.attest(client_data), b64(client_data)))
-    attest_times = timings(
+    samples = timings(
         (
             lambda device=device, attestation=attestation, client_data=client_data: (
                 verify_attestation(
@@ -138,11 +151,14 @@ def main() -> None:
         )
         for device, attestation, client_data in attestations
     )
+    return samples, devices
 
-    device = devices[0]
+
+def assertion_samples(device: FakeDevice, key: Any, runs: int = RUNS) -> list[float]:
+    """App Attest assertions by one attested ``device`` (its key cached after one SELECT)."""
     client_data = device.client_data(method="POST", path=PATH)
-    assertions = [device.assertion(client_data) for _ in range(RUNS)]
-    assertion_times = timings(
+    assertions = [device.assertion(client_data) for _ in range(runs)]
+    return timings(
         (
             lambda assertion=assertion: verify_assertion(
                 key_id=device.key_id,
@@ -156,19 +172,43 @@ def main() -> None:
         for assertion in assertions
     )
 
-    # The assertion's own CPU cost: the rest is the counter's UPDATE (a commit).
+
+def ecdsa_samples(device: FakeDevice, runs: int = RUNS) -> list[float]:
+    """The assertion's own CPU cost: the rest is the counter's UPDATE (a commit)."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
     message = b"x" * 32
     signature = device.key.sign(message, ec.ECDSA(hashes.SHA256()))
     public_key = device.key.public_key()
-    ecdsa_times = timings(
+    return timings(
         (lambda: public_key.verify(signature, message, ec.ECDSA(hashes.SHA256())))
-        for _ in range(RUNS)
+        for _ in range(runs)
     )
 
-    reference = statistics.median(jwt_times)
+
+def table(rows: list[tuple[str, list[float]]], *, width: int = 40) -> str:
+    """median, p90 and median / the first row's median, one line per row."""
+    reference = statistics.median(rows[0][1])
+    lines = [f"{'check per request':<{width}} {'median µs':>10} {'p90 µs':>10} {'x JWT':>7}"]
+    for label, samples in rows:
+        median = statistics.median(samples)
+        p90 = sorted(samples)[int(len(samples) * 0.9) - 1]
+        lines.append(f"{label:<{width}} {median:>10.0f} {p90:>10.0f} {median / reference:>7.1f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    apple, key, access = bench_setup()
+    print(f"{where()}, runs: {RUNS}")
+    jwt_times = jwt_samples(access)
+    dpop_times = dpop_samples(access)
+    # The same proof check's CPU alone, and the jti store's round trip alone.
+    dpop_cpu_times = dpop_samples(access, spend_jti=False)
+    store_times = store_samples()
+    attest_times, devices = attestation_samples(apple, key)
+    assertion_times = assertion_samples(devices[0], key)
+    ecdsa_times = ecdsa_samples(devices[0])
     rows = [
         ("simplejwt access token (reference)", jwt_times),
         ("DPoP proof, ES256 + jti store", dpop_times),
@@ -178,11 +218,7 @@ def main() -> None:
         ("  of which ECDSA P-256 verify", ecdsa_times),
         ("App Attest attestation (session start)", attest_times),
     ]
-    print(f"{'check per request':<40} {'median µs':>10} {'p90 µs':>10} {'x JWT':>7}")
-    for label, samples in rows:
-        median = statistics.median(samples)
-        p90 = sorted(samples)[int(len(samples) * 0.9) - 1]
-        print(f"{label:<40} {median:>10.0f} {p90:>10.0f} {median / reference:>7.1f}")
+    print(table(rows))
 
 
 if __name__ == "__main__":

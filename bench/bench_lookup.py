@@ -109,23 +109,53 @@ class Row:
     def socket_errors(self) -> int:
         return sum(load.socket_errors for load in self.loads)
 
+    @property
+    def values_reused(self) -> int:
+        """Requests that repeated a per-request header value (a DPoP proof): replays."""
+        return sum(load.values_reused for load in self.loads)
+
     def cpu_ms_per_request(self) -> dict[str, float]:
         requests = max(1, sum(load.requests for load in self.loads))
         return {group: seconds / requests * 1e3 for group, seconds in self.cpu.items()}
 
 
-def _load(port: int, name: str, headers: dict[str, str], *, seconds: int) -> Load:
+def _load(
+    port: int,
+    name: str,
+    headers: dict[str, str],
+    *,
+    seconds: int,
+    path: str | None = None,
+    header_files: dict[str, str] | None = None,
+) -> Load:
     return load_run(
-        port, PATHS[name], body=BODY, headers=headers, seconds=seconds, connections=CONNECTIONS
+        port,
+        path or PATHS[name],
+        body=BODY,
+        headers=headers,
+        seconds=seconds,
+        connections=CONNECTIONS,
+        header_files=header_files,
     )
 
 
-def measure(row: Row, *, server: GunicornServer, database: str, headers: dict[str, str]) -> None:
-    """One load run of ``row``; adds its figures and CPU to the row."""
+def measure(
+    row: Row,
+    *,
+    server: GunicornServer,
+    database: str,
+    headers: dict[str, str],
+    path: str | None = None,
+    header_files: dict[str, str] | None = None,
+) -> None:
+    """One load run of ``row`` (on ``PATHS[row.name]`` unless ``path``, with a
+    value per request from ``header_files``); adds its figures and CPU to the row."""
     group = os.getpgid(server.process.pid)
     before, children_before = cpu_by_process(group, database), children_cpu_seconds()
     busy_before, started = machine_busy_seconds(), time.monotonic()
-    load = _load(server.port, row.name, headers, seconds=SECONDS)
+    load = _load(
+        server.port, row.name, headers, seconds=SECONDS, path=path, header_files=header_files
+    )
     busy_after, ended = machine_busy_seconds(), time.monotonic()
     after, children_after = cpu_by_process(group, database), children_cpu_seconds()
     ours = children_after - children_before
@@ -162,8 +192,8 @@ def cpu_ratios(rows: dict[str, Row]) -> dict[str, float]:
     }
 
 
-def report(rows: dict[str, Row], *, tool: str) -> str:
-    """The table: median and per-round requests/s, errors, CPU per request."""
+def rows_table(rows: dict[str, Row], *, tool: str) -> list[str]:
+    """One line per row: median and per-round requests/s, errors, CPU per request."""
     lines = [
         f"{'row':<11}{'median r/s':>11}  {'rounds r/s':<22}{'non-2xx':>8}{'sock err':>9}"
         f"{'busy elsewhere':>16}   CPU ms/request: total (server, postgres, redis, {tool})"
@@ -171,13 +201,20 @@ def report(rows: dict[str, Row], *, tool: str) -> str:
     for row in rows.values():
         cpu = row.cpu_ms_per_request()
         rounds = " ".join(f"{load.rps:.0f}" for load in row.loads)
-        mark = "  <- errors: not all 200" if row.non_2xx or row.socket_errors else ""
+        failed = row.non_2xx or row.socket_errors or row.values_reused
+        mark = "  <- errors: not all 200" if failed else ""
         lines.append(
             f"{row.name:<11}{row.median_rps:>11.0f}  {rounds:<22}{row.non_2xx:>8}"
             f"{row.socket_errors:>9}{row.busy_elsewhere():>15.0%}    {sum(cpu.values()):.2f} ("
             + ", ".join(f"{cpu[group]:.2f}" for group in CPU_GROUPS)
             + f"){mark}"
         )
+    return lines
+
+
+def report(rows: dict[str, Row], *, tool: str) -> str:
+    """The table (``rows_table``), then the ratios against their targets."""
+    lines = rows_table(rows, tool=tool)
     lines.append("")
     lines.append(f"{'ratio':<17}{'r/s':>6}{'CPU':>7}   target (on r/s)")
     by_cpu = cpu_ratios(rows)

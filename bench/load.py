@@ -32,6 +32,8 @@ class Load:
     requests: int
     non_2xx: int  # HTTP answers outside 2xx/3xx
     socket_errors: int  # connect/read/write errors and timeouts: no answer at all
+    # Per-request header values sent a second time (the files ran out): 0 unless header_files.
+    values_reused: int = 0
 
     @property
     def errors(self) -> int:
@@ -62,14 +64,28 @@ def load_tool() -> str:
 
 
 def load_run(
-    port: int, path: str, *, body: dict, headers: dict[str, str], seconds: int, connections: int
+    port: int,
+    path: str,
+    *,
+    body: dict,
+    headers: dict[str, str],
+    seconds: int,
+    connections: int,
+    header_files: dict[str, str] | None = None,
 ) -> Load:
     """POST ``body`` to ``path`` for ``seconds`` with wrk (``connections``
-    connections), or without wrk from up to 8 Python client processes."""
+    connections), or without wrk from up to 8 Python client processes.
+
+    ``header_files`` (header name -> file of values, one a line) gives a
+    header a new value on every request: each wrk thread (or Python client)
+    takes every n-th line, so no value is sent twice until a thread has used
+    all of its share; then it starts again from its first, and
+    ``Load.values_reused`` counts the requests that repeated a value."""
+    files = header_files or {}
     if load_tool() == "wrk":
-        return _wrk(port, path, body, headers, seconds=seconds, connections=connections)
+        return _wrk(port, path, body, headers, files, seconds=seconds, connections=connections)
     clients = python_clients(connections)
-    return _python_load(port, path, body, headers, seconds=seconds, clients=clients)
+    return _python_load(port, path, body, headers, files, seconds=seconds, clients=clients)
 
 
 def python_clients(connections: int) -> int:
@@ -77,44 +93,127 @@ def python_clients(connections: int) -> int:
     return min(connections, 8)
 
 
+# Per-request header values for wrk: setup() numbers the threads, init()
+# reads this thread's share of each file (every n-th line), request() sends
+# the next one, done() adds up how often a thread ran out and started again.
+WRK_HEADER_FILES = """
+local files = %(files)s
+local thread_count = %(threads)d
+local threads, numbered = {}, 0
+function setup(thread)
+  thread:set("id", numbered)
+  numbered = numbered + 1
+  table.insert(threads, thread)
+end
+local values, sent, count = {}, 0, 0
+function init(args)
+  for name, path in pairs(files) do
+    local share, line_number = {}, 0
+    for line in io.lines(path) do
+      if line_number %% thread_count == id then table.insert(share, line) end
+      line_number = line_number + 1
+    end
+    values[name] = share
+    count = #share
+  end
+  reused = 0
+end
+function request()
+  sent = sent + 1
+  if sent > count then reused = reused + 1 end
+  local position = (sent - 1) %% count + 1
+  for name, share in pairs(values) do wrk.headers[name] = share[position] end
+  return wrk.format()
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("reused") end
+  io.write(string.format("Header values reused: %%d\\n", total))
+end
+"""
+
+
+def values_reused(output: str) -> int:
+    """How many per-request header values wrk sent a second time (0 without header files)."""
+    reused = re.search(r"Header values reused: (\d+)", output)
+    return int(reused.group(1)) if reused else 0
+
+
 def _wrk(
-    port: int, path: str, body: dict, headers: dict[str, str], *, seconds: int, connections: int
+    port: int,
+    path: str,
+    body: dict,
+    headers: dict[str, str],
+    header_files: dict[str, str],
+    *,
+    seconds: int,
+    connections: int,
 ) -> Load:
+    threads = min(WRK_THREADS, connections)
     script = "wrk.method = 'POST'\n" + f"wrk.body = {json.dumps(json.dumps(body))}\n"
     for name, value in {"Content-Type": "application/json", **headers}.items():
         script += f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n"
+    if header_files:
+        files = ", ".join(
+            f"[{json.dumps(name)}] = {json.dumps(path)}" for name, path in header_files.items()
+        )
+        script += WRK_HEADER_FILES % {"files": "{" + files + "}", "threads": threads}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script)
     try:
-        threads = min(WRK_THREADS, connections)
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", lua.name]
         output = subprocess.run(
             [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
         ).stdout
     finally:
         os.unlink(lua.name)
-    return wrk_parse(output)
+    load = wrk_parse(output)
+    load.values_reused = values_reused(output)
+    return load
 
 
 def _python_load(
-    port: int, path: str, body: dict, headers: dict[str, str], *, seconds: int, clients: int
+    port: int,
+    path: str,
+    body: dict,
+    headers: dict[str, str],
+    header_files: dict[str, str],
+    *,
+    seconds: int,
+    clients: int,
 ) -> Load:
+    shares = [
+        {
+            name: Path(file).read_text().splitlines()[n::clients]
+            for name, file in header_files.items()
+        }
+        for n in range(clients)
+    ]
     with ProcessPoolExecutor(max_workers=clients) as pool:
-        results = list(pool.map(_python_client, [(port, path, body, headers, seconds)] * clients))
-    ok, non_2xx, failed = (sum(column) for column in zip(*results, strict=True))
+        results = list(
+            pool.map(
+                _python_client, [(port, path, body, headers, share, seconds) for share in shares]
+            )
+        )
+    ok, non_2xx, failed, reused = (sum(column) for column in zip(*results, strict=True))
     return Load(
         rps=(ok + non_2xx) / seconds,
         requests=ok + non_2xx,
         non_2xx=non_2xx,
         socket_errors=failed,
+        values_reused=reused,
     )
 
 
-def _python_client(args: tuple) -> tuple[int, int, int]:
-    port, path, body, headers, seconds = args
-    ok = non_2xx = failed = 0
+def _python_client(args: tuple) -> tuple[int, int, int, int]:
+    port, path, body, headers, share, seconds = args
+    ok = non_2xx = failed = sent = 0
+    count = min((len(values) for values in share.values()), default=0)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if count:
+            headers = {**headers, **{name: values[sent % count] for name, values in share.items()}}
+        sent += 1
         try:
             status = request(port, "POST", path, body, headers)[0]
         except OSError:
@@ -124,7 +223,7 @@ def _python_client(args: tuple) -> tuple[int, int, int]:
             ok += 1
         else:
             non_2xx += 1
-    return ok, non_2xx, failed
+    return ok, non_2xx, failed, max(0, sent - count) if count else 0
 
 
 # --- CPU by process -----------------------------------------------------------
