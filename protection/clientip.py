@@ -16,6 +16,7 @@ client behind the proxy would share the proxy's budget and an automatic
 block would shut them all out.
 """
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -112,9 +113,14 @@ def rate_limit_ident(ip: str) -> str:
     IPv4 addresses stand alone; IPv6 addresses are grouped by their /64 (or
     ``IPV6_GROUP_PREFIX``), since one subscriber typically holds a whole /64.
     """
+    return _rate_limit_ident(ip, int(gatehouse_settings.IPV6_GROUP_PREFIX))
+
+
+@functools.lru_cache(maxsize=8192)
+def _rate_limit_ident(ip: str, prefix: int) -> str:
+    # Memoised: every limited request asks it several times for its address.
     normalized = normalize_ip(ip) or UNKNOWN_IP
     address = ipaddress.ip_address(normalized)
     if isinstance(address, ipaddress.IPv6Address):
-        prefix = int(gatehouse_settings.IPV6_GROUP_PREFIX)
         return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
     return normalized

@@ -2,12 +2,14 @@
 
 Every value is read from ``settings.GATEHOUSE`` on each access, falling back
 to ``DEFAULTS``, so ``override_settings(GATEHOUSE={...})`` works in tests and
-nothing is copied at import time. Durations are seconds.
+nothing is copied at import time (the dict itself is looked up once until
+``setting_changed`` says it was replaced). Durations are seconds.
 """
 
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     # Key used to sign tokens and challenges and to key the hashes of API key
@@ -378,8 +380,33 @@ class GatehouseSettings:
         defaults = self.__dict__.get("_defaults", {})
         if name not in defaults:
             raise AttributeError(f"Unknown gatehouse setting: {name}")
-        user_settings = getattr(django_settings, "GATEHOUSE", {}) or {}
-        return user_settings.get(name, defaults[name])
+        return _user_settings().get(name, defaults[name])
+
+
+_cached_user_settings: Any = None
+
+
+def _user_settings() -> Any:
+    """``settings.GATEHOUSE``, looked up once until the setting changes.
+
+    A request reads about fifty values; going through Django's lazy settings
+    object for each was a tenth of a lookup's CPU. ``override_settings`` (and
+    pytest-django's ``settings``) send ``setting_changed``, which drops the
+    reference, so tests still see every change at once.
+    """
+    global _cached_user_settings
+    if _cached_user_settings is None:
+        _cached_user_settings = getattr(django_settings, "GATEHOUSE", {}) or {}
+    return _cached_user_settings
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    global _cached_user_settings
+    if setting == "GATEHOUSE":
+        _cached_user_settings = None
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="gatehouse.conf")
 
 
 # Catalogues of GATEHOUSE keys registered by other apps (name -> defaults).

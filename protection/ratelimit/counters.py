@@ -27,6 +27,7 @@ refuses with 503 ``service_unavailable``. After a failure the cache is left
 alone for ``RATE_LIMIT_CACHE_RETRY_AFTER`` seconds (``fallback``).
 """
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -82,6 +83,14 @@ def counter_ident(group: str, ident: Any) -> str:
     empty identity maps to its own "empty" bucket per group.
     """
     text = "" if ident is None else str(ident)
+    return _counter_ident(group, text, gatehouse_settings.SIGNING_KEY)
+
+
+@functools.lru_cache(maxsize=8192)
+def _counter_ident(group: str, text: str, signing_key: str) -> str:
+    # Memoised (a lookup names eight buckets, mostly the same ones as the
+    # caller's previous request); keyed on the signing key, so a new one
+    # still takes effect at once.
     tagged = f"{len(group)}:{group}|" + ("E|" if text == "" else "V|" + text)
     return crypto.keyed_digest(tagged, purpose="ratelimit")
 
