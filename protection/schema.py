@@ -9,12 +9,14 @@ to a key). Session endpoints require the key AND one of the two.
 whose value is the whole ``DPoP <access>``, not ``type: http, scheme: DPoP``:
 "DPoP" is a registered HTTP authentication scheme, but client generators and
 tools only implement ``basic`` and ``bearer`` for ``type: http``
-(openapi-generator warns and drops an unknown scheme, Swagger UI cannot
-authorize with it, schemathesis has no provider for it), while every one of
+(Swagger UI's Authorize dialog; some openapi-generator targets treat any
+other http scheme as Basic, openapi-generator issue 5025), while every one of
 them sends an ``apiKey`` header value verbatim. The proof itself changes on
 every request, so it is the ``DPoP`` header parameter
-(``protection.openapi``), not a scheme. Imported by ``ProtectionConfig.ready`` so any project
-that installs the app gets them. Error responses and headers are derived in
+(``protection.openapi``), not a scheme.
+
+Imported by ``ProtectionConfig.ready`` so any project that installs the app
+gets them. Error responses and headers are derived in
 ``protection.openapi``.
 """
 
