@@ -332,3 +332,78 @@ def test_token_type_and_app_attest_challenge_are_described(document):
     challenge = schemas["Challenge"]["properties"]
     assert "app_attest_challenge" in challenge
     assert "app_attest_challenge" not in schemas["Challenge"]["required"]
+
+
+# The server halves: what the document says about DPoP is what the server does.
+
+DPOP_BASE = "https://signup-api.example.com"
+
+
+@pytest.fixture
+def dpop_server(settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "PUBLIC_BASE_URL": DPOP_BASE}
+
+
+def test_an_unbound_bearer_session_ignores_the_dpop_header(document, client, api_key, make_session):
+    """Why the DPoP parameter has no pattern: with a Bearer token the server does
+    not read it, so it cannot refuse every value that is not a JWS."""
+    key, raw = api_key
+    proof = _headers(document["paths"]["/api/v1/persons/lookup"]["post"])["DPoP"]
+    assert "pattern" not in proof["schema"]
+    access = make_session(key).access
+    response = client.post(
+        "/api/v1/persons/lookup",
+        {"email": "ada@example.com"},
+        format="json",
+        HTTP_X_API_KEY=raw,
+        HTTP_AUTHORIZATION=f"Bearer {access}",
+        HTTP_DPOP="not a proof",
+    )
+    assert response.status_code == 200
+
+
+def test_a_refused_session_proof_is_a_documented_401(document, client, make_api_key, dpop_server):
+    _, raw = make_api_key(required_verifications=["dpop"])
+    responses = document["paths"]["/api/v1/sessions"]["post"]["responses"]
+    for proof, code in [(None, "dpop_required"), ("not a proof", "dpop_proof_invalid")]:
+        headers = {"HTTP_X_API_KEY": raw, **({"HTTP_DPOP": proof} if proof else {})}
+        response = client.post("/api/v1/sessions", {}, format="json", **headers)
+        assert response.status_code == 401 and response.json()["code"] == code
+        assert code in _codes(responses["401"])
+        assert response["WWW-Authenticate"].startswith("DPoP ")
+
+
+def test_the_nonce_refusal_carries_the_documented_dpop_nonce_header(
+    document, client, make_api_key, settings, dpop_server
+):
+    from tests.protection.dpop_support import DpopClient
+
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "DPOP_NONCE_REQUIRED": True}
+    _, raw = make_api_key(required_verifications=["dpop"])
+    proof = DpopClient().proof(url=DPOP_BASE + "/api/v1/sessions")  # no nonce
+    response = client.post(
+        "/api/v1/sessions", {}, format="json", HTTP_X_API_KEY=raw, HTTP_DPOP=proof
+    )
+    assert response.status_code == 401 and response.json()["code"] == "dpop_nonce_required"
+    documented = document["paths"]["/api/v1/sessions"]["post"]["responses"]["401"]["headers"]
+    assert response["DPoP-Nonce"] and "DPoP-Nonce" in documented
+    assert 'error="use_dpop_nonce"' in response["WWW-Authenticate"]
+
+
+def test_a_bound_session_answers_the_documented_token_type(
+    document, client, make_api_key, dpop_server
+):
+    from tests.protection.dpop_support import DpopClient
+
+    _, raw = make_api_key(required_verifications=["dpop"])
+    proof = DpopClient().proof(url=DPOP_BASE + "/api/v1/sessions")
+    response = client.post(
+        "/api/v1/sessions", {}, format="json", HTTP_X_API_KEY=raw, HTTP_DPOP=proof
+    )
+    assert response.status_code == 201
+    schemas = document["components"]["schemas"]
+    token_type = schemas["SessionTokens"]["properties"]["token_type"]
+    assert (
+        response.json()["token_type"]
+        in schemas[token_type["allOf"][0]["$ref"].split("/")[-1]]["enum"]
+    )

@@ -16,15 +16,11 @@ test in tests/test_schema.py or tests/signup/test_schema.py.
 """
 
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import jwt
 import pytest
 import schemathesis
-from cryptography.hazmat.primitives.asymmetric import ec
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -34,9 +30,9 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.config import SchemathesisConfig
 
-from protection.dpop import dpop_access_token_hash
 from protection.keys import ApiKey, api_key_create
 from protection.sessions import DpopRequest, session_create, session_issue
+from tests.protection.dpop_support import DpopClient
 
 # Bounded so the whole module takes well under three minutes on two cores.
 MAX_EXAMPLES = 100
@@ -126,27 +122,6 @@ class Credentials:
     dpop: bool = False  # a DPoP-bound session, proofs on every call
 
 
-class DpopKey:
-    """A client's DPoP key pair: signs one fresh proof per request."""
-
-    def __init__(self) -> None:
-        self.private = ec.generate_private_key(ec.SECP256R1())
-        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.private.public_key()))
-        self.jwk = {name: jwk[name] for name in ("kty", "crv", "x", "y")}
-
-    def proof(self, method: str, path: str, access: str | None = None) -> str:
-        claims: dict[str, Any] = {
-            "jti": str(uuid.uuid4()),
-            "htm": method.upper(),
-            "htu": BASE_URL + path,
-            "iat": int(time.time()),
-        }
-        if access is not None:
-            claims["ath"] = dpop_access_token_hash(access)
-        headers = {"typ": "dpop+jwt", "jwk": self.jwk}
-        return jwt.encode(claims, self.private, algorithm="ES256", headers=headers)
-
-
 def _header_parameters(case: Any) -> set[str]:
     parameters = case.operation.definition.raw.get("parameters") or []
     return {p["name"].lower() for p in parameters if p.get("in") == "header"}
@@ -164,13 +139,12 @@ class GatehouseAuth:
             issued = session_issue(api_key=Credentials.api_key, client_ip="127.0.0.1")
             return {"key": Credentials.raw_key, "access": issued.access}
         # Started as a client does: a proof for POST /api/v1/sessions binds the tokens.
-        key = DpopKey()
+        key = DpopClient()
+        proof = key.proof(method="POST", url=BASE_URL + SESSION_START)
         issued = session_create(
             api_key=Credentials.api_key,
             client_ip="127.0.0.1",
-            dpop=DpopRequest(
-                proof=key.proof("POST", SESSION_START), method="POST", path=SESSION_START
-            ),
+            dpop=DpopRequest(proof=proof, method="POST", path=SESSION_START),
         )
         assert issued.token_type == "DPoP"
         return {"key": Credentials.raw_key, "access": issued.access, "dpop": key}
@@ -181,15 +155,20 @@ class GatehouseAuth:
         case.headers = case.headers or {}
         case.headers["X-Api-Key"] = data["key"]
         security = case.operation.definition.raw.get("security") or []
-        with_token = any("SessionBearerAuth" in requirement for requirement in security)
         key = data.get("dpop")
+        # The document's scheme for this token: SessionDPoPAuth sends "DPoP <access>".
+        scheme, name = ("DPoP", "SessionDPoPAuth") if key else ("Bearer", "SessionBearerAuth")
+        with_token = any(name in requirement for requirement in security)
         if with_token:
-            scheme = "DPoP" if key is not None else "Bearer"
             case.headers["Authorization"] = f"{scheme} {data['access']}"
         if key is not None and "dpop" in _header_parameters(case):
             # A fresh proof for exactly this call: its method, URL and token.
             access = data["access"] if with_token else None
-            case.headers["DPoP"] = key.proof(case.method, case.formatted_path, access)
+            case.headers["DPoP"] = key.proof(
+                method=case.method.upper(),
+                url=BASE_URL + case.formatted_path,
+                access_token=access,
+            )
 
 
 @schemathesis.check
@@ -265,6 +244,7 @@ def test_the_dpop_hooks_proofs_reach_the_views(fuzz_caller: None) -> None:
     assert case.headers["Authorization"].startswith("DPoP ")
     response = case.call()
     assert response.status_code == 200, response.content
+    assert response.request.url == BASE_URL + "/api/v1/persons/lookup"  # what htu names
     assert response.json() == {"exists": False}
 
     replayed = case.call()  # the same proof again
