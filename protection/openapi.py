@@ -152,13 +152,14 @@ def _header(name: str, description: str) -> OpenApiParameter:
 
 
 def dpop_headers() -> list[OpenApiParameter]:
+    """The ``DPoP`` proof header (the accepted algorithms read from the settings)."""
     algs = ", ".join(dpop_algorithms()) or "none"
     return [
         _header(
             "DPoP",
             "A DPoP proof (RFC 9449): a JWS with `typ: dpop+jwt`, `alg` one of "
             f"{algs}, the public `jwk`, and claims `jti` (fresh per request), `htm` "
-            "(this method), `htu` (this URL, PUBLIC_BASE_URL + path), `iat`, `ath` "
+            "(this method), `htu` (this endpoint's public URL, no query), `iat`, `ath` "
             "(base64url SHA-256 of the access token, when one is sent) and `nonce` when "
             "the server requires nonces. At session start it binds the tokens to the key "
             "(`token_type: DPoP`); a bound token is then sent as `Authorization: DPoP "
