@@ -13,7 +13,19 @@ the view itself rather than listed by hand:
 - a ``rate_limit_group`` or any other throttle: 429 ``rate_limited`` with
   ``Retry-After`` and the IETF ``RateLimit`` / ``RateLimit-Policy`` fields;
 - the view's ``error_codes`` class attribute: its domain codes (409
-  ``conflict``...).
+  ``conflict``...);
+- each *request header set* in effect (see below): its codes.
+
+Request headers a client may send are derived the same way, as named
+``REQUEST_HEADER_SETS`` (``dpop``: the ``DPoP`` proof; ``attestation``: the
+Approov, App Check and App Attest assertion headers; ``attestation_session``:
+those plus the App Attest attestation sent at session start). A class brings
+its sets through ``CLASS_REQUEST_HEADERS`` (``SessionTokenAuthentication``
+implies ``dpop``, ``HasAppAttestation`` implies ``attestation``), a view adds
+its own with a ``request_headers`` class attribute. Each set documents its
+header parameters (names read from ``GATEHOUSE`` settings at generation),
+its problem codes and, for ``dpop``, the ``DPoP-Nonce`` response header on
+401.
 
 Each status documents the codes of ``protection.exceptions.ERROR_CATALOGUE``
 it can carry, with one example each, against one shared ``Problem``
@@ -22,8 +34,8 @@ component. Request bodies of ``StrictSerializer`` subclasses get
 because the server refuses what they leave out.
 """
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
@@ -32,6 +44,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework.fields import ProhibitNullCharactersValidator
 from rest_framework.throttling import BaseThrottle
 
+from protection.conf import gatehouse_settings
+from protection.dpop import dpop_algorithms
 from protection.errors import PROBLEM_CONTENT_TYPE
 from protection.exceptions import ERROR_CATALOGUE
 from protection.middleware import view_rate_limit_group
@@ -100,8 +114,120 @@ RETRY_AFTER = {
 }
 WWW_AUTHENTICATE = {
     "schema": _STRING,
-    "description": "The credential to send: the API key header or the session's Bearer token.",
+    "description": (
+        'The credential to send: the API key header (`ApiKey header="X-Api-Key"`), or for '
+        'session endpoints both token schemes, e.g. `Bearer realm="gatehouse", '
+        'DPoP algs="ES256"`; a refused DPoP proof or binding names its RFC 9449 error, '
+        '`DPoP error="invalid_dpop_proof", algs="ES256"`.'
+    ),
     "required": True,
+}
+DPOP_NONCE = {
+    "schema": _STRING,
+    "description": (
+        "A server nonce (RFC 9449 section 8), sent with 401 `dpop_nonce_required` when the "
+        "server requires nonces: sign a new proof with it as the `nonce` claim and retry."
+    ),
+}
+
+DPOP_CODES = [
+    "dpop_required",
+    "dpop_proof_invalid",
+    "dpop_replayed",
+    "dpop_binding_mismatch",
+    "dpop_nonce_required",
+]
+ATTESTATION_CODES = [
+    "attestation_required",
+    "attestation_invalid",
+    "attestation_replayed",
+    "attestation_unavailable",
+]
+
+
+def _header(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, str, OpenApiParameter.HEADER, required=False, description=description
+    )
+
+
+def dpop_headers() -> list[OpenApiParameter]:
+    """The ``DPoP`` proof header (the accepted algorithms read from the settings)."""
+    algs = ", ".join(dpop_algorithms()) or "none"
+    return [
+        _header(
+            "DPoP",
+            "A DPoP proof (RFC 9449): a JWS with `typ: dpop+jwt`, `alg` one of "
+            f"{algs}, the public `jwk`, and claims `jti` (fresh per request), `htm` "
+            "(this method), `htu` (this endpoint's public URL, no query), `iat`, `ath` "
+            "(base64url SHA-256 of the access token, when one is sent) and `nonce` when "
+            "the server requires nonces. At session start it binds the tokens to the key "
+            "(`token_type: DPoP`); a bound token is then sent as `Authorization: DPoP "
+            "<access>` with a new proof on every request, refresh included. (No pattern: "
+            "an unbound token sent as Bearer ignores the header, so the server does not "
+            "refuse every malformed value.)",
+        )
+    ]
+
+
+def attestation_headers(*, session: bool) -> list[OpenApiParameter]:
+    """The app attestation evidence headers (names from the GATEHOUSE settings)."""
+    headers = [
+        _header(
+            gatehouse_settings.APPROOV_HEADER,
+            "An Approov token (verification `approov`).",
+        ),
+        _header(
+            gatehouse_settings.APPCHECK_HEADER,
+            "A Firebase App Check token (verification `app_check`).",
+        ),
+        _header(
+            "X-Apple-AppAttest-KeyId",
+            "The App Attest key id (verification `app_attest`): its presence means the "
+            "request carries App Attest evidence.",
+        ),
+    ]
+    if session:
+        headers.append(
+            _header(
+                "X-Apple-AppAttest-Attestation",
+                "The App Attest attestation object (base64), first session of a key id "
+                "only; later sessions send an assertion instead.",
+            )
+        )
+    headers += [
+        _header(
+            "X-Apple-AppAttest-Assertion",
+            "An App Attest assertion (base64) over the client data.",
+        ),
+        _header(
+            "X-Apple-AppAttest-ClientData",
+            "The client data (base64 JSON) the attestation or assertion signs: the "
+            "server challenge and, for an assertion, this request's method and path.",
+        ),
+    ]
+    return headers
+
+
+class HeaderSet(NamedTuple):
+    """Request headers a client may send, and the codes their checks answer."""
+
+    headers: Callable[[], list[OpenApiParameter]]
+    codes: list[str]
+
+
+REQUEST_HEADER_SETS: dict[str, HeaderSet] = {
+    "dpop": HeaderSet(dpop_headers, DPOP_CODES),
+    "attestation": HeaderSet(lambda: attestation_headers(session=False), ATTESTATION_CODES),
+    "attestation_session": HeaderSet(lambda: attestation_headers(session=True), ATTESTATION_CODES),
+}
+# Header sets of the gatehouse DRF classes, by dotted path (a class's own
+# ``request_headers`` attribute wins); subclasses inherit their bases' sets.
+CLASS_REQUEST_HEADERS: dict[str, list[str]] = {
+    # Authorization: DPoP <access> + a proof, for DPoP-bound tokens.
+    "protection.authentication.SessionTokenAuthentication": ["dpop"],
+    # Evidence on every request for keys with attest_every_request.
+    "protection.permissions.HasAppAttestation": ["attestation"],
 }
 
 
@@ -156,6 +282,17 @@ def class_error_codes(cls: type) -> list[str]:
     return codes
 
 
+def class_request_headers(cls: type) -> list[str]:
+    """The request header sets (``REQUEST_HEADER_SETS`` names) a DRF class reads."""
+    own = getattr(cls, "request_headers", None)
+    if own is not None:
+        return list(own)
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        names += CLASS_REQUEST_HEADERS.get(f"{klass.__module__}.{klass.__qualname__}", [])
+    return names
+
+
 def _unique(codes: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(codes))
 
@@ -188,6 +325,34 @@ def problem_response(status: int, codes: list[str]) -> OpenApiResponse:
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's AutoSchema plus the errors and headers gatehouse views produce."""
 
+    def operation_header_sets(self) -> list[str]:
+        """The request header sets of this operation: its classes' and the view's."""
+        view = self.view
+        names: list[str] = []
+        for authenticator in view.get_authenticators():
+            names += class_request_headers(type(authenticator))
+        for permission in view.get_permissions():
+            names += class_request_headers(type(permission))
+        names += getattr(view, "request_headers", [])
+        unknown = [name for name in names if name not in REQUEST_HEADER_SETS]
+        if unknown:
+            raise ValueError(f"{type(view).__name__}: unknown request header sets: {unknown}")
+        names = _unique(names)
+        # attestation_session is attestation plus the session-start header.
+        if "attestation_session" in names and "attestation" in names:
+            names.remove("attestation")
+        return names
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        declared = {p.name.lower() for p in parameters if isinstance(p, OpenApiParameter)}
+        for name in self.operation_header_sets():
+            for parameter in REQUEST_HEADER_SETS[name].headers():
+                if parameter.name.lower() not in declared:  # the view's own wins
+                    declared.add(parameter.name.lower())
+                    parameters.append(parameter)
+        return parameters
+
     def operation_error_codes(self) -> list[str]:
         """Every catalogue code this operation can answer with."""
         view = self.view
@@ -201,6 +366,8 @@ class AutoSchema(SpectacularAutoSchema):
         if self.is_rate_limited():
             codes.append("rate_limited")
         codes += getattr(view, "error_codes", [])
+        for name in self.operation_header_sets():
+            codes += REQUEST_HEADER_SETS[name].codes
         unknown = [code for code in codes if code not in ERROR_CATALOGUE]
         if unknown:
             raise ValueError(f"{type(view).__name__}: codes not in ERROR_CATALOGUE: {unknown}")
@@ -254,6 +421,8 @@ class AutoSchema(SpectacularAutoSchema):
             headers.setdefault("Retry-After", RETRY_AFTER)
         elif status == "401" and self.view.get_authenticators():
             headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
+            if "dpop" in self.operation_header_sets():
+                headers.setdefault("DPoP-Nonce", DPOP_NONCE)
         return headers
 
     def _get_request_body(self, direction: str = "request") -> Any:

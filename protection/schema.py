@@ -1,9 +1,22 @@
 """drf-spectacular extensions: the gatehouse credentials as OpenAPI security schemes.
 
-One ``ApiKeyAuth`` scheme (the ``X-Api-Key`` header) and one
-``SessionBearerAuth`` scheme (the session's access token); session endpoints
-require both together. Imported by ``ProtectionConfig.ready`` so any project
-that installs the app gets them. Error responses and headers are derived in
+One ``ApiKeyAuth`` scheme (the ``X-Api-Key`` header) and two schemes for
+the session's access token: ``SessionBearerAuth`` (``Authorization: Bearer``)
+and ``SessionDPoPAuth`` (``Authorization: DPoP``, RFC 9449, for tokens bound
+to a key). Session endpoints require the key AND one of the two.
+
+``SessionDPoPAuth`` is an ``apiKey`` scheme on the ``Authorization`` header
+whose value is the whole ``DPoP <access>``, not ``type: http, scheme: DPoP``:
+"DPoP" is a registered HTTP authentication scheme, but client generators and
+tools only implement ``basic`` and ``bearer`` for ``type: http``
+(Swagger UI's Authorize dialog; some openapi-generator targets treat any
+other http scheme as Basic, openapi-generator issue 5025), while every one of
+them sends an ``apiKey`` header value verbatim. The proof itself changes on
+every request, so it is the ``DPoP`` header parameter
+(``protection.openapi``), not a scheme.
+
+Imported by ``ProtectionConfig.ready`` so any project that installs the app
+gets them. Error responses and headers are derived in
 ``protection.openapi``.
 """
 
@@ -25,6 +38,18 @@ SESSION_SCHEME = {
     "scheme": "bearer",
     "bearerFormat": "JWT",
     "description": "The access token of an anonymous session (POST /api/v1/sessions).",
+}
+
+DPOP_SCHEME_NAME = "SessionDPoPAuth"
+DPOP_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "Authorization",
+    "description": (
+        "`DPoP <access token>` for a DPoP-bound session (`token_type: DPoP`), with a fresh "
+        "proof in the `DPoP` header on every request (RFC 9449). The value includes the "
+        '"DPoP " prefix: OpenAPI tools only implement Basic and Bearer as http schemes.'
+    ),
 }
 
 
@@ -55,15 +80,18 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
-    """``X-Api-Key`` AND the session's Bearer access token (sign-up endpoints)."""
+    """``X-Api-Key`` AND the session's access token, as Bearer or as DPoP."""
 
     target_class = "protection.authentication.SessionTokenAuthentication"
     match_subclasses = True
-    name = SESSION_SCHEME_NAME
+    name = [SESSION_SCHEME_NAME, DPOP_SCHEME_NAME]
 
-    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[str]]]:
         _register_api_key_scheme(auto_schema)
-        return {API_KEY_SCHEME_NAME: [], SESSION_SCHEME_NAME: []}
+        return [
+            {API_KEY_SCHEME_NAME: [], SESSION_SCHEME_NAME: []},
+            {API_KEY_SCHEME_NAME: [], DPOP_SCHEME_NAME: []},
+        ]
 
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return SESSION_SCHEME
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, str]]:
+        return [SESSION_SCHEME, DPOP_SCHEME]

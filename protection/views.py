@@ -48,7 +48,11 @@ class SessionTokensSerializer(serializers.Serializer):
     session_id = serializers.UUIDField(source="session.id")
     access = serializers.CharField()
     refresh = serializers.CharField()
-    token_type = serializers.CharField()
+    token_type = serializers.ChoiceField(
+        choices=["Bearer", "DPoP"],
+        help_text="`DPoP` when the tokens are bound to the key of the DPoP proof sent at "
+        "session start: send them as `Authorization: DPoP` with a proof on every request.",
+    )
     expires_in = serializers.IntegerField()
 
 
@@ -92,6 +96,8 @@ class SessionCreateView(APIView):
     permission_classes = [HasApiKeyScope]
     required_scope = "session"
     rate_limit_group = "session"
+    # Attestation evidence (as the key requires), a DPoP proof to bind the tokens.
+    request_headers = ["attestation_session", "dpop"]
     error_codes = [
         "challenge_failed",
         "challenge_replayed",
@@ -151,6 +157,7 @@ class SessionRefreshView(APIView):
     permission_classes = [HasApiKeyScope]
     required_scope = "session"
     rate_limit_group = "refresh"
+    request_headers = ["dpop"]  # a proof by the bound key, for a DPoP-bound session
     # The refresh token in the body, refused like an access token.
     error_codes = ["token_invalid", "token_expired", "session_revoked", "session_expired"]
 

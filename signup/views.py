@@ -92,7 +92,8 @@ class PersonLookupView(PersonApiView):
         summary="Does a person with this email or phone exist?",
         description=(
             "Needs an API key with scope `lookup` (X-Api-Key) and a session access token "
-            "(`Authorization: Bearer`). Send exactly one of `email` or `phone`. The answer for "
+            "(`Authorization: Bearer`, or `DPoP` with a `DPoP` proof for a bound session). "
+            "Send exactly one of `email` or `phone`. The answer for "
             "an existing and a missing person differs only in the boolean (the body is padded "
             "to a fixed 16 bytes). Limited per session, per identifier and per distinct "
             "identifiers from one IP or key (429 `rate_limited` with Retry-After)."
@@ -152,7 +153,8 @@ class PersonCreateView(PersonApiView):
         operation_id="create_person",
         summary="Create a person",
         description=(
-            "Needs an API key with scope `create` (X-Api-Key) and a session access token. "
+            "Needs an API key with scope `create` (X-Api-Key) and a session access token "
+            "(Bearer, or DPoP with a proof). "
             "Unknown fields are refused. The email is normalised (trimmed, NFKC, domain "
             "lower-cased; the part before @ is kept as typed) and the phone stored in E.164. "
             "409 `conflict` when the email or phone already belongs to someone. With an "

@@ -71,7 +71,7 @@ def _validator(document, name):
 
 def test_one_api_key_scheme_and_a_server(document):
     schemes = document["components"]["securitySchemes"]
-    assert sorted(schemes) == ["ApiKeyAuth", "SessionBearerAuth"]
+    assert sorted(schemes) == ["ApiKeyAuth", "SessionBearerAuth", "SessionDPoPAuth"]
     assert schemes["ApiKeyAuth"] == {**schemes["ApiKeyAuth"], "in": "header", "name": "X-Api-Key"}
     assert document["servers"] and document["servers"][0]["url"]
 
@@ -223,3 +223,187 @@ def test_oversized_body_is_413_on_every_operation(document, client, settings):
     response = client.post("/api/v1/sessions", body, content_type="application/json")
     assert response.status_code == 413
     assert response["Content-Type"] == PROBLEM
+
+
+# --- Attestation and DPoP (issue 13) -----------------------------------------
+
+SESSION_OPERATIONS = [
+    ("/api/v1/persons/lookup", "post"),
+    ("/api/v1/persons", "post"),
+    ("/api/v1/sessions/current", "delete"),
+]
+ATTESTATION_HEADERS = {
+    "Approov-Token",
+    "X-Firebase-AppCheck",
+    "X-Apple-AppAttest-KeyId",
+    "X-Apple-AppAttest-Assertion",
+    "X-Apple-AppAttest-ClientData",
+}
+DPOP_CODES = {
+    "dpop_required",
+    "dpop_proof_invalid",
+    "dpop_replayed",
+    "dpop_binding_mismatch",
+    "dpop_nonce_required",
+}
+ATTESTATION_CODES = {"attestation_required", "attestation_invalid", "attestation_replayed"}
+
+
+def _headers(operation):
+    return {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
+
+
+def _codes(response):
+    return set(re.findall(r"- `([a-z_]+)`", response["description"]))
+
+
+def test_the_dpop_scheme_is_an_alternative_to_bearer(document):
+    scheme = document["components"]["securitySchemes"]["SessionDPoPAuth"]
+    assert scheme["type"] == "apiKey" and scheme["in"] == "header"
+    assert scheme["name"] == "Authorization"
+    for path, method in SESSION_OPERATIONS:
+        security = document["paths"][path][method]["security"]
+        assert security == [
+            {"ApiKeyAuth": [], "SessionBearerAuth": []},
+            {"ApiKeyAuth": [], "SessionDPoPAuth": []},
+        ]
+    for path in ("/api/v1/sessions", "/api/v1/sessions/refresh", "/api/v1/challenges"):
+        assert document["paths"][path]["post"]["security"] == [{"ApiKeyAuth": []}]
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [*SESSION_OPERATIONS, ("/api/v1/sessions", "post"), ("/api/v1/sessions/refresh", "post")],
+)
+def test_dpop_proofs_are_described_where_the_server_reads_them(document, path, method):
+    operation = document["paths"][path][method]
+    proof = _headers(operation)["DPoP"]
+    assert not proof.get("required") and proof["schema"] == {"type": "string"}
+    responses = operation["responses"]
+    assert DPOP_CODES <= _codes(responses["401"])
+    assert "DPoP-Nonce" in responses["401"]["headers"]
+    assert "DPoP" in responses["401"]["headers"]["WWW-Authenticate"]["description"]
+
+
+def test_no_dpop_where_the_server_ignores_it(document):
+    operation = document["paths"]["/api/v1/challenges"]["post"]
+    assert "DPoP" not in _headers(operation)
+    assert not DPOP_CODES & _codes(operation["responses"]["401"])
+    assert "DPoP-Nonce" not in operation["responses"]["401"]["headers"]
+
+
+def test_attestation_headers_follow_the_classes_and_views(document):
+    for path in ("/api/v1/persons/lookup", "/api/v1/persons"):
+        operation = document["paths"][path]["post"]
+        headers = set(_headers(operation))
+        assert ATTESTATION_HEADERS <= headers  # HasAppAttestation
+        assert "X-Apple-AppAttest-Attestation" not in headers  # session start only
+        assert ATTESTATION_CODES <= _codes(operation["responses"]["403"])
+        assert "attestation_unavailable" in _codes(operation["responses"]["503"])
+    session = document["paths"]["/api/v1/sessions"]["post"]
+    assert ATTESTATION_HEADERS | {"X-Apple-AppAttest-Attestation"} <= set(_headers(session))
+    assert ATTESTATION_CODES <= _codes(session["responses"]["403"])
+    for path, method in [
+        ("/api/v1/sessions/refresh", "post"),
+        ("/api/v1/sessions/current", "delete"),
+    ]:
+        assert not ATTESTATION_HEADERS & set(_headers(document["paths"][path][method]))
+
+
+def test_attestation_header_names_come_from_settings(settings):
+    from drf_spectacular.generators import SchemaGenerator
+
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "APPROOV_HEADER": "X-Approov",
+        "APPCHECK_HEADER": "X-AppCheck",
+    }
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    headers = _headers(document["paths"]["/api/v1/persons/lookup"]["post"])
+    assert {"X-Approov", "X-AppCheck"} <= set(headers)
+    assert "Approov-Token" not in headers
+
+
+def test_token_type_and_app_attest_challenge_are_described(document):
+    schemas = document["components"]["schemas"]
+    token_type = schemas["SessionTokens"]["properties"]["token_type"]
+    enum = schemas[token_type["allOf"][0]["$ref"].split("/")[-1]]["enum"]
+    assert enum == ["Bearer", "DPoP"]
+    challenge = schemas["Challenge"]["properties"]
+    assert "app_attest_challenge" in challenge
+    assert "app_attest_challenge" not in schemas["Challenge"]["required"]
+
+
+# The server halves: what the document says about DPoP is what the server does.
+
+DPOP_BASE = "https://signup-api.example.com"
+
+
+@pytest.fixture
+def dpop_server(settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "PUBLIC_BASE_URL": DPOP_BASE}
+
+
+def test_an_unbound_bearer_session_ignores_the_dpop_header(document, client, api_key, make_session):
+    """Why the DPoP parameter has no pattern: with a Bearer token the server does
+    not read it, so it cannot refuse every value that is not a JWS."""
+    key, raw = api_key
+    proof = _headers(document["paths"]["/api/v1/persons/lookup"]["post"])["DPoP"]
+    assert "pattern" not in proof["schema"]
+    access = make_session(key).access
+    response = client.post(
+        "/api/v1/persons/lookup",
+        {"email": "ada@example.com"},
+        format="json",
+        HTTP_X_API_KEY=raw,
+        HTTP_AUTHORIZATION=f"Bearer {access}",
+        HTTP_DPOP="not a proof",
+    )
+    assert response.status_code == 200
+
+
+def test_a_refused_session_proof_is_a_documented_401(document, client, make_api_key, dpop_server):
+    _, raw = make_api_key(required_verifications=["dpop"])
+    responses = document["paths"]["/api/v1/sessions"]["post"]["responses"]
+    for proof, code in [(None, "dpop_required"), ("not a proof", "dpop_proof_invalid")]:
+        headers = {"HTTP_X_API_KEY": raw, **({"HTTP_DPOP": proof} if proof else {})}
+        response = client.post("/api/v1/sessions", {}, format="json", **headers)
+        assert response.status_code == 401 and response.json()["code"] == code
+        assert code in _codes(responses["401"])
+        assert response["WWW-Authenticate"].startswith("DPoP ")
+
+
+def test_the_nonce_refusal_carries_the_documented_dpop_nonce_header(
+    document, client, make_api_key, settings, dpop_server
+):
+    from tests.protection.dpop_support import DpopClient
+
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "DPOP_NONCE_REQUIRED": True}
+    _, raw = make_api_key(required_verifications=["dpop"])
+    proof = DpopClient().proof(url=DPOP_BASE + "/api/v1/sessions")  # no nonce
+    response = client.post(
+        "/api/v1/sessions", {}, format="json", HTTP_X_API_KEY=raw, HTTP_DPOP=proof
+    )
+    assert response.status_code == 401 and response.json()["code"] == "dpop_nonce_required"
+    documented = document["paths"]["/api/v1/sessions"]["post"]["responses"]["401"]["headers"]
+    assert response["DPoP-Nonce"] and "DPoP-Nonce" in documented
+    assert 'error="use_dpop_nonce"' in response["WWW-Authenticate"]
+
+
+def test_a_bound_session_answers_the_documented_token_type(
+    document, client, make_api_key, dpop_server
+):
+    from tests.protection.dpop_support import DpopClient
+
+    _, raw = make_api_key(required_verifications=["dpop"])
+    proof = DpopClient().proof(url=DPOP_BASE + "/api/v1/sessions")
+    response = client.post(
+        "/api/v1/sessions", {}, format="json", HTTP_X_API_KEY=raw, HTTP_DPOP=proof
+    )
+    assert response.status_code == 201
+    schemas = document["components"]["schemas"]
+    token_type = schemas["SessionTokens"]["properties"]["token_type"]
+    assert (
+        response.json()["token_type"]
+        in schemas[token_type["allOf"][0]["$ref"].split("/")[-1]]["enum"]
+    )

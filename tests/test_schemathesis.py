@@ -6,6 +6,11 @@ content type and body documented, invalid data refused, valid data not
 refused, auth not ignored, undeclared methods answered 405). The auth hook
 sends a real API key and, where the operation asks for one, the access token
 of a fresh session, so the calls reach the views instead of stopping at 401.
+Each operation runs twice: with a plain Bearer session, and with a
+DPoP-bound one (RFC 9449): the key requires ``dpop``, the hook starts each
+session with a proof by a fresh EC key and signs a new proof (``htm``,
+``htu``, ``ath``) for every call whose operation documents the ``DPoP``
+header, sending the token as ``Authorization: DPoP``.
 Zero failures is the test. Each case it found is kept as a plain regression
 test in tests/test_schema.py or tests/signup/test_schema.py.
 """
@@ -26,7 +31,8 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.config import SchemathesisConfig
 
 from protection.keys import ApiKey, api_key_create
-from protection.sessions import session_issue
+from protection.sessions import DpopRequest, session_create, session_issue
+from tests.protection.dpop_support import DpopClient
 
 # Bounded so the whole module takes well under three minutes on two cores.
 MAX_EXAMPLES = 100
@@ -102,31 +108,67 @@ schema.app = app
 schema.location = "/api/schema/"
 
 
+# The scheme and host of the in-process client's requests (werkzeug's test
+# client: http://localhost); PUBLIC_BASE_URL is set to it, so proofs name it.
+BASE_URL = "http://localhost"
+SESSION_START = "/api/v1/sessions"
+
+
 class Credentials:
     """The key the auth hook sends; set per test by the ``fuzz_caller`` fixture."""
 
     api_key: ApiKey | None = None
     raw_key: str = ""
+    dpop: bool = False  # a DPoP-bound session, proofs on every call
+
+
+def _header_parameters(case: Any) -> set[str]:
+    parameters = case.operation.definition.raw.get("parameters") or []
+    return {p["name"].lower() for p in parameters if p.get("in") == "header"}
 
 
 @schema.auth(refresh_interval=None)
 class GatehouseAuth:
-    """``X-Api-Key`` always; a fresh session's Bearer token where the operation needs one."""
+    """``X-Api-Key`` always; a fresh session's token where the operation needs one
+    (Bearer, or DPoP with a proof per call in the DPoP run)."""
 
-    def get(self, case: Any, ctx: Any) -> dict[str, str]:
+    def get(self, case: Any, ctx: Any) -> dict[str, Any]:
         if Credentials.api_key is None:  # schemathesis also asks while collecting
             return {}
-        issued = session_issue(api_key=Credentials.api_key, client_ip="127.0.0.1")
-        return {"key": Credentials.raw_key, "access": issued.access}
+        if not Credentials.dpop:
+            issued = session_issue(api_key=Credentials.api_key, client_ip="127.0.0.1")
+            return {"key": Credentials.raw_key, "access": issued.access}
+        # Started as a client does: a proof for POST /api/v1/sessions binds the tokens.
+        key = DpopClient()
+        proof = key.proof(method="POST", url=BASE_URL + SESSION_START)
+        issued = session_create(
+            api_key=Credentials.api_key,
+            client_ip="127.0.0.1",
+            dpop=DpopRequest(proof=proof, method="POST", path=SESSION_START),
+        )
+        assert issued.token_type == "DPoP"
+        return {"key": Credentials.raw_key, "access": issued.access, "dpop": key}
 
-    def set(self, case: Any, data: dict[str, str], ctx: Any) -> None:
+    def set(self, case: Any, data: dict[str, Any], ctx: Any) -> None:
         if not data:
             return
         case.headers = case.headers or {}
         case.headers["X-Api-Key"] = data["key"]
         security = case.operation.definition.raw.get("security") or []
-        if any("SessionBearerAuth" in requirement for requirement in security):
-            case.headers["Authorization"] = f"Bearer {data['access']}"
+        key = data.get("dpop")
+        # The document's scheme for this token: SessionDPoPAuth sends "DPoP <access>".
+        scheme, name = ("DPoP", "SessionDPoPAuth") if key else ("Bearer", "SessionBearerAuth")
+        with_token = any(name in requirement for requirement in security)
+        if with_token:
+            case.headers["Authorization"] = f"{scheme} {data['access']}"
+        if key is not None and "dpop" in _header_parameters(case):
+            # A fresh proof for exactly this call: its method, URL and token.
+            access = data["access"] if with_token else None
+            case.headers["DPoP"] = key.proof(
+                method=case.method.upper(),
+                url=BASE_URL + case.formatted_path,
+                access_token=access,
+            )
 
 
 @schemathesis.check
@@ -146,8 +188,8 @@ def only_semantic_refusals(ctx: Any, response: Any, case: Any) -> bool | None:
     return None
 
 
-@pytest.fixture
-def fuzz_caller(transactional_db: Any, settings: Any) -> Iterator[None]:
+@pytest.fixture(params=["bearer", "dpop"])
+def fuzz_caller(request: Any, transactional_db: Any, settings: Any) -> Iterator[None]:
     # Real commits (PostgreSQL behaves as in production), and the connection
     # kept across in-process requests as Django's own test client keeps it.
     signals.request_started.disconnect(close_old_connections)
@@ -162,13 +204,18 @@ def fuzz_caller(transactional_db: Any, settings: Any) -> Iterator[None]:
         "SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE": "100000/m",
         "SIGNUP_CREATE_IP_RATE": "100000/m",
         "AUTO_BLOCK_RULES": [],
+        "PUBLIC_BASE_URL": BASE_URL,
     }
-    Credentials.api_key, Credentials.raw_key = api_key_create(name="fuzz")
+    Credentials.dpop = request.param == "dpop"
+    # The DPoP run's key requires a proof (and nothing else) to start a session.
+    Credentials.api_key, Credentials.raw_key = api_key_create(
+        name="fuzz", required_verifications=["dpop"] if Credentials.dpop else ["pow"]
+    )
     app.handler = get_wsgi_application()
     try:
         yield
     finally:
-        Credentials.api_key, Credentials.raw_key = None, ""
+        Credentials.api_key, Credentials.raw_key, Credentials.dpop = None, "", False
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
 
@@ -179,3 +226,41 @@ def fuzz_caller(transactional_db: Any, settings: Any) -> Iterator[None]:
 @hypothesis_settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_the_server_does_what_its_openapi_document_says(case: Any, fuzz_caller: None) -> None:
     case.call_and_validate()
+
+
+def _hooked_case(path: str, method: str, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+    case = schema[path][method].Case(**kwargs)
+    auth = GatehouseAuth()
+    data = auth.get(case, None)
+    auth.set(case, data, None)
+    return case, data
+
+
+@pytest.mark.parametrize("fuzz_caller", ["dpop"], indirect=True)
+def test_the_dpop_hooks_proofs_reach_the_views(fuzz_caller: None) -> None:
+    """The DPoP run is not 401 everywhere: its session and proofs are accepted,
+    and the server still refuses what a thief would send."""
+    case, data = _hooked_case("/api/v1/persons/lookup", "POST", body={"email": "ada@example.com"})
+    assert case.headers["Authorization"].startswith("DPoP ")
+    response = case.call()
+    assert response.status_code == 200, response.content
+    assert response.request.url == BASE_URL + "/api/v1/persons/lookup"  # what htu names
+    assert response.json() == {"exists": False}
+
+    replayed = case.call()  # the same proof again
+    assert replayed.status_code == 401
+    assert replayed.json()["code"] == "dpop_replayed"
+    assert 'DPoP error="invalid_dpop_proof"' in replayed.headers["www-authenticate"][0]
+
+    as_bearer, _ = _hooked_case("/api/v1/persons/lookup", "POST", body={"phone": "+12015550123"})
+    as_bearer.headers["Authorization"] = as_bearer.headers["Authorization"].replace(
+        "DPoP ", "Bearer ", 1
+    )
+    stolen = as_bearer.call()
+    assert stolen.status_code == 401 and stolen.json()["code"] == "dpop_required"
+
+    start, _ = _hooked_case("/api/v1/sessions", "POST", body={})
+    started = start.call()
+    assert started.status_code == 201, started.content
+    assert started.json()["token_type"] == "DPoP"
+    assert data["dpop"] is not None

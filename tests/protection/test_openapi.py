@@ -9,8 +9,8 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
-from protection.openapi import class_error_codes
-from protection.permissions import HasApiKeyScope
+from protection.openapi import class_error_codes, class_request_headers
+from protection.permissions import HasApiKeyScope, HasAppAttestation
 from protection.serializers import StrictSerializer
 
 
@@ -95,4 +95,60 @@ def test_an_unknown_code_is_refused_at_generation():
         error_codes = ["no_such_code"]
 
     with pytest.raises(ValueError, match="no_such_code"):
+        _operation(Typo)
+
+
+def test_request_header_sets_come_from_the_classes():
+    assert class_request_headers(ApiKeyAuthentication) == []
+    assert class_request_headers(SessionTokenAuthentication) == ["dpop"]
+    assert class_request_headers(HasAppAttestation) == ["attestation"]
+
+    class Own(SessionTokenAuthentication):
+        request_headers = []
+
+    assert class_request_headers(Own) == []
+
+
+class SessionView(APIView):
+    authentication_classes = [SessionTokenAuthentication]
+    permission_classes = [HasApiKeyScope, HasAppAttestation]
+    required_scope = "lookup"
+
+    def post(self, request):
+        return Response({})
+
+
+def _header_names(operation):
+    return {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+
+
+def test_a_session_view_documents_dpop_and_attestation_from_its_classes():
+    _, operation = _operation(SessionView)
+    assert {"DPoP", "Approov-Token", "X-Apple-AppAttest-Assertion"} <= _header_names(operation)
+    assert "X-Apple-AppAttest-Attestation" not in _header_names(operation)
+    responses = operation["responses"]
+    assert "`dpop_binding_mismatch`" in responses["401"]["description"]
+    assert "DPoP-Nonce" in responses["401"]["headers"]
+    assert "`attestation_invalid`" in responses["403"]["description"]
+    assert "`attestation_unavailable`" in responses["503"]["description"]
+
+
+def test_a_view_declares_extra_header_sets():
+    class Start(KeyView):
+        request_headers = ["attestation_session", "dpop"]
+
+    _, operation = _operation(Start)
+    names = _header_names(operation)
+    assert {"DPoP", "X-Apple-AppAttest-Attestation", "X-Firebase-AppCheck"} <= names
+    assert "`dpop_required`" in operation["responses"]["401"]["description"]
+    _, plain = _operation(KeyView)
+    assert not {"DPoP", "Approov-Token"} & _header_names(plain)
+    assert "DPoP-Nonce" not in plain["responses"]["401"]["headers"]
+
+
+def test_an_unknown_header_set_is_refused_at_generation():
+    class Typo(KeyView):
+        request_headers = ["dpopp"]
+
+    with pytest.raises(ValueError, match="dpopp"):
         _operation(Typo)
