@@ -253,7 +253,7 @@ _RULE_NUMBERS = {
     "max_duration": (False, 1),
     "difficulty_boost": (False, 1),
 }
-_RULE_FIELDS = {"name", "dimension", "kinds", *_RULE_NUMBERS}
+_RULE_FIELDS = {"name", "dimension", "kinds", "dry_run", *_RULE_NUMBERS}
 
 
 def _is_number(value: Any, *, whole: bool) -> bool:
@@ -296,6 +296,8 @@ def auto_block_rule_problems(rule: Any) -> list[str]:
         and rule["max_duration"] < rule["duration"]
     ):
         problems.append("max_duration: smaller than duration")
+    if "dry_run" in rule and not isinstance(rule["dry_run"], bool):
+        problems.append(f"dry_run: {rule['dry_run']!r} is not true or false")
     if "difficulty_boost" in rule and rule.get("dimension") != "key":
         problems.append("difficulty_boost: only rules on the key dimension raise difficulty")
     return problems

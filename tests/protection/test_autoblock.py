@@ -250,3 +250,24 @@ def test_a_blocked_device_gets_no_new_session(client, api_key):
         "/api/v1/sessions", {"device_id": "phone-8"}, format="json", HTTP_X_API_KEY=raw
     )
     assert response.status_code == 403 and response.json()["code"] == "blocked"
+
+
+def test_a_rule_in_dry_run_records_what_it_would_block_and_blocks_nothing(settings):
+    dry = {**RULES[0], "dry_run": True}
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "AUTO_BLOCK_RULES": [dry]}
+    for _ in range(3):
+        _deny("rate_limited")
+    assert not BlockedClient.objects.exists()
+    assert not _is_blocked(ip="203.0.113.5")
+    alert = SecurityEvent.objects.get(kind="client_blocked")
+    assert (alert.decision, alert.reason) == ("alert", "ip-rl")
+    assert alert.details == {"dry_run": True, "block_kind": "ip", "trigger": "rate_limited"}
+
+
+def test_dry_run_is_a_known_rule_field_and_must_be_a_boolean():
+    from protection.checks import auto_block_rule_problems
+
+    assert auto_block_rule_problems({**RULES[0], "dry_run": True}) == []
+    assert auto_block_rule_problems({**RULES[0], "dry_run": "yes"}) == [
+        "dry_run: 'yes' is not true or false"
+    ]
