@@ -10,11 +10,13 @@ sessions to a DPoP key in every test unless one says otherwise.
 
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import jwt
 import pytest
 
 from protection.blocks import BlockedClient, block_create
@@ -72,12 +74,31 @@ def open_page(browser: Any, live_server: Any, page_settings: Any) -> Iterator[Ca
         )
         # Printed with a failing test's output: what the page asked and got.
         page.on("response", lambda r: print("page:", r.request.method, r.url, r.status))
+        page.in_flight = set()
+        # API calls only (worker scripts are not always reported as finished).
+        page.on("request", lambda r: page.in_flight.add(r) if r.resource_type == "fetch" else None)
+        page.on("requestfinished", lambda r: page.in_flight.discard(r))
+        page.on("requestfailed", lambda r: page.in_flight.discard(r))
         page.goto(live_server.url + "/")
         return page
 
     yield opener
     for context in contexts:
+        for page in context.pages:
+            settle_network(page)
         context.close()
+
+
+def settle_network(page: Any, timeout_ms: int = 5_000) -> None:
+    """Wait until the page has had no request in flight for a moment: the work
+    it starts after a test's last step (ending a spent session, starting the
+    next) must not race the database flush that follows the test."""
+    quiet = 0
+    for _ in range(timeout_ms // 100):
+        quiet = 0 if page.in_flight else quiet + 1
+        if quiet >= 3:
+            return
+        page.wait_for_timeout(100)
 
 
 # Test instrumentation, injected before the page's own scripts (not subject to
@@ -278,6 +299,9 @@ def test_the_access_token_is_refreshed_before_it_expires(open_page, page_setting
     ) as refreshed:
         pass
     assert refreshed.value.status == 200
+    # A bound refresh token needs a proof by the same key, without ath.
+    proof = refreshed.value.request.headers["dpop"]
+    assert "ath" not in jwt.decode(proof, options={"verify_signature": False})
     fill(page, email="fresh@example.com")
     page.click("#submit")
     page.wait_for_selector("#done", state="visible")
@@ -342,8 +366,16 @@ def test_a_revoked_session_is_replaced_when_its_refresh_is_refused(open_page, pa
         pass
     assert replaced.value.status == 201
     fill(page, email="after-revoke@example.com")
-    page.click("#submit")
-    page.wait_for_selector("#done", state="visible")
+    # The spent session is ended after its create; the next one starts at once.
+    with page.expect_response(
+        lambda response: (
+            response.url.endswith("/api/v1/sessions") and response.request.method == "POST"
+        ),
+        timeout=20_000,
+    ) as following:
+        page.click("#submit")
+        page.wait_for_selector("#done", state="visible")
+    assert following.value.status == 201
     assert page.inner_text("#banner") == ""
     assert AnonymousSession.objects.filter(revoked_at__isnull=True).count() >= 1
 
@@ -470,3 +502,18 @@ def test_the_page_signs_again_with_the_server_nonce_when_one_is_required(open_pa
     page.click("#submit")
     page.wait_for_selector("#done", state="visible")
     assert Person.objects.filter(email="nonce@example.com").exists()
+
+
+def test_proofs_follow_the_server_clock_when_the_device_clock_is_off(open_page):
+    """iat comes from the server's Date header: 90 s fast is outside the 60 s window."""
+    page = open_page(init_script="Date.now = ((now) => () => now() + 90_000)(Date.now);")
+    sessions = responses_to(page, "/api/v1/sessions")
+    wait_for_session(page)
+    assert [r.status for r in sessions] == [201]
+    iat = jwt.decode(sessions[0].request.headers["dpop"], options={"verify_signature": False})[
+        "iat"
+    ]
+    assert abs(iat - time.time()) < 10
+    fill(page, email="skewed@example.com")
+    page.click("#submit")
+    page.wait_for_selector("#done", state="visible")
