@@ -28,9 +28,14 @@ install: $(STAMP)
 # DEBUG on for local use), printing a fresh demo API key and the page's URL.
 # `make run PORT=8123` for another port; a busy port stops it before the
 # database, the demo key or the admin password is touched.
+# The page binds its sessions to a browser key (DPoP) when the server knows
+# the origin proofs are signed for: the one runserver serves. Set
+# GATEHOUSE_PUBLIC_BASE_URL yourself to override it (only for `make run`).
+GATEHOUSE_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+RUN_ENV = DJANGO_DEBUG=1 GATEHOUSE_PUBLIC_BASE_URL=$(GATEHOUSE_PUBLIC_BASE_URL)
 run: $(STAMP)
-	DJANGO_DEBUG=1 $(BIN)/python manage.py quickstart --port $(PORT)
-	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(RUN_ENV) $(BIN)/python manage.py quickstart --port $(PORT)
+	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Sets everything up, runs the whole test suite and builds the docs strictly
 # (a broken link, or a reference table behind the code, fails). With

@@ -15,6 +15,8 @@ fresh proof signed by the same key, so a stolen token is useless without it.
 - ``dpop_refresh_verify``: a proof by the bound key on refresh; the binding
   carries over to the new tokens.
 - ``dpop_nonce_issue``: a server nonce for the ``DPoP-Nonce`` header.
+- ``dpop_public_origin``: the origin every proof's ``htu`` must start with, or
+  None when proofs cannot be checked (so a front end knows whether to send them).
 
 Every refusal is a ``DpopError`` (a ``ProtectionError`` whose headers carry
 ``WWW-Authenticate: DPoP error=...``); the two services above also record it
@@ -141,6 +143,17 @@ def _normalise_url(url: str) -> str | None:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     return f"{scheme}://{netloc}{parts.path or '/'}"
+
+
+def dpop_public_origin() -> str | None:
+    """Return PUBLIC_BASE_URL as a browser writes ``location.origin`` (lowercase
+    scheme://host[:port], default port dropped), or None when it is unset or
+    malformed: then every DPoP proof is refused with 503."""
+    base = gatehouse_settings.PUBLIC_BASE_URL.rstrip("/")
+    normalised = _normalise_url(base + "/") if base else None
+    if normalised is None or urlsplit(normalised).path != "/":
+        return None  # a base with a path is no origin (protection.E013 flags it)
+    return normalised[:-1]
 
 
 def _expected_htu(url: str) -> str:

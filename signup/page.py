@@ -6,12 +6,20 @@ a product team's own front end would. It is served only when
 ``GATEHOUSE["SIGNUP_PAGE_ENABLED"]`` is on (DEBUG turns it on), and always
 under a strict Content-Security-Policy: no inline script or style, workers
 and fetches only from this origin.
+
+DPoP: the page holds a non-extractable WebCrypto key and binds its session
+to it (RFC 9449) when the server can check proofs, that is when
+``GATEHOUSE["PUBLIC_BASE_URL"]`` is set. Its origin is written into the page;
+the page signs proofs only when that is the origin it was loaded from (the
+``htu`` it signs is ``location.origin`` + path), and uses Bearer tokens
+otherwise.
 """
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from protection.dpop import dpop_public_origin
 from signup.conf import signup_settings
 
 ALTCHA_VERSION = "3.2.2"  # signup/static/signup/vendor/altcha-<version>/
@@ -44,6 +52,8 @@ def signup_page(request: HttpRequest) -> HttpResponse:
         "signup/page.html",
         {
             "api_key": signup_settings.SIGNUP_PAGE_API_KEY,
+            # Empty: DPoP proofs cannot be checked here, the page uses Bearer.
+            "dpop_origin": dpop_public_origin() or "",
             "altcha_static": f"signup/vendor/altcha-{ALTCHA_VERSION}/",
         },
     )

@@ -1,5 +1,6 @@
 """The Makefile's quickstart targets, as make would run them (``make -n``)."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,9 +12,11 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 
 
 def planned(*args: str) -> list[str]:
-    # -B: plan every step, as on a fresh checkout.
+    # -B: plan every step, as on a fresh checkout. Without the caller's own
+    # GATEHOUSE_PUBLIC_BASE_URL, which `make run` would keep.
+    env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_PUBLIC_BASE_URL"}
     result = subprocess.run(
-        ["make", "-n", "-B", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "-n", "-B", *args], cwd=ROOT, capture_output=True, text=True, check=True, env=env
     )
     return result.stdout.splitlines()
 
@@ -23,6 +26,12 @@ def test_run_uses_the_port_everywhere_and_checks_it_before_changing_anything():
     assert "quickstart --port 8123" in steps[0]  # the port check comes first
     assert steps[-1].endswith("runserver 127.0.0.1:8123")
     assert not any("8000" in line for line in steps)
+
+
+def test_run_tells_the_server_its_origin_so_the_page_can_use_dpop():
+    steps = [line for line in planned("run", "PORT=8123") if "manage.py" in line]
+    assert len(steps) == 2
+    assert all("GATEHOUSE_PUBLIC_BASE_URL=http://127.0.0.1:8123 " in line for line in steps)
 
 
 def test_run_defaults_to_port_8000():

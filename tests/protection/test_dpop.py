@@ -18,6 +18,7 @@ from protection.dpop import (
     dpop_access_token_hash,
     dpop_nonce_issue,
     dpop_proof_verify,
+    dpop_public_origin,
     dpop_refresh_verify,
     dpop_request_verify,
     dpop_session_start,
@@ -276,6 +277,26 @@ def test_a_malformed_public_base_url_refuses_proofs_with_503(settings: Any, base
     """The server's misconfiguration, not the client's proof: never blamed on htu."""
     _gatehouse(settings, PUBLIC_BASE_URL=base)
     assert _refused("service_unavailable", DpopClient().proof(url=base + PATH)).status == 503
+
+
+@pytest.mark.parametrize(
+    ("base", "origin"),
+    [
+        ("https://signup-api.example.com", "https://signup-api.example.com"),
+        ("HTTPS://Signup-API.example.com:443/", "https://signup-api.example.com"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("", None),
+        ("signup-api.example.com", None),
+        ("https://example.com/prefix", None),
+    ],
+)
+def test_public_origin_is_written_as_a_browser_writes_location_origin(
+    settings: Any, base: str, origin: str | None
+) -> None:
+    """What a front end compares with ``location.origin`` to know whether proofs
+    it signs for that origin can be checked here (signup/page.py)."""
+    _gatehouse(settings, PUBLIC_BASE_URL=base)
+    assert dpop_public_origin() == origin
 
 
 @pytest.mark.parametrize("offset", [-61, 61, -3600])

@@ -31,6 +31,17 @@ def test_page_is_on_in_debug_by_default():
     assert config_settings.GATEHOUSE["SIGNUP_PAGE_ENABLED"] is config_settings.DEBUG
 
 
+@pytest.mark.parametrize(
+    ("base", "written"),
+    [("https://Signup.example.com:443", "https://signup.example.com"), ("", "")],
+)
+def test_page_is_told_the_origin_dpop_proofs_are_checked_for(client, page_enabled, base, written):
+    """Empty when the server cannot check proofs: the page then uses Bearer tokens."""
+    page_enabled.GATEHOUSE = {**page_enabled.GATEHOUSE, "PUBLIC_BASE_URL": base}
+    page = client.get("/").content.decode()
+    assert f'<meta name="gatehouse-dpop-origin" content="{written}">' in page
+
+
 def test_page_has_a_strict_csp_and_no_inline_code(client, page_enabled):
     response = client.get("/")
     assert response.status_code == 200

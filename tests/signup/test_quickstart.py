@@ -86,3 +86,13 @@ def test_quickstart_refuses_to_run_with_debug_off(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DJANGO_DEBUG=1"):
         run_quickstart()
+
+
+def test_quickstart_says_whether_the_page_will_use_dpop(settings):
+    settings.DEBUG = True
+    port = free_port()
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    assert any(line.startswith("DPoP is on") for line in run_quickstart("--port", str(port)))
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "PUBLIC_BASE_URL": ""}
+    off = next(line for line in run_quickstart("--port", str(port)) if "DPoP" in line)
+    assert off.startswith("DPoP is off") and "unset" in off

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.crypto import get_random_string
 
+from protection.dpop import dpop_public_origin
 from protection.keys import ApiKey, api_key_create, api_key_revoke
 
 DEMO_KEY_NAME = "quickstart demo"
@@ -24,6 +25,18 @@ HOST = "127.0.0.1"
 def demo_origins(port: int) -> list[str]:
     """The browser origins the demo key accepts: the page as ``make run`` serves it."""
     return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
+def dpop_line(base: str) -> str:
+    """What the page will do about DPoP when served at ``base``: bind its
+    sessions to a browser key only if proofs are checked for that origin."""
+    origin = dpop_public_origin()
+    if origin == base:
+        return f"DPoP is on: the page binds its sessions to a key made in the browser ({base})."
+    return (
+        f"DPoP is off for the page (GATEHOUSE_PUBLIC_BASE_URL is {origin or 'unset'}, "
+        f"not {base}): it uses Bearer tokens."
+    )
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
@@ -85,6 +98,7 @@ class Command(BaseCommand):
                     "",
                     "DEBUG is on: requests from this machine (loopback) are never blocked "
                     "automatically and never get harder proofs of work.",
+                    dpop_line(base),
                     "",
                     "Demo API key (publishable, shown once; send it as X-Api-Key):",
                     raw_key,

@@ -1,8 +1,12 @@
 // The reference sign-up page: the official ALTCHA widget solves the proof of
 // work in Web Workers while the person types; its payload buys an anonymous
 // session in the background; leaving the email field asks find_person;
-// submitting calls create_person once (Idempotency-Key). Loaded as a module
-// after the widget's own module, so window.$altcha exists when this runs.
+// submitting calls create_person once (Idempotency-Key). Where the server can
+// check DPoP proofs, the session is bound to a non-extractable key made in
+// this page (dpop.js). Loaded as a module after the widget's own module, so
+// window.$altcha exists when this runs.
+
+import { DpopSigner, dpopSupported } from "./dpop.js";
 
 const API = {
   challenges: "/api/v1/challenges",
@@ -10,6 +14,7 @@ const API = {
   refresh: "/api/v1/sessions/refresh",
   lookup: "/api/v1/persons/lookup",
   persons: "/api/v1/persons",
+  current: "/api/v1/sessions/current",
 };
 const REFRESH_MARGIN_MS = 30_000; // refresh the access token this long before it expires
 const FIELDS = ["email", "full_name", "phone"];
@@ -34,6 +39,35 @@ function apiKeyFromPage() {
   return sessionStorage.getItem("gatehouse-api-key") || "";
 }
 const apiKey = apiKeyFromPage();
+
+// --- DPoP ------------------------------------------------------------------------
+// The server writes the origin it checks proofs against (its PUBLIC_BASE_URL)
+// into the page, or nothing when it cannot check them. Proofs are signed for
+// location.origin + path, so they are only sent when the two agree; otherwise
+// the page falls back to Bearer tokens (and says why in the console).
+function dpopMode() {
+  const origin = document.querySelector('meta[name="gatehouse-dpop-origin"]').content.trim();
+  if (!origin) return "off";
+  if (origin !== location.origin) {
+    console.warn(`gatehouse: DPoP proofs are checked for ${origin}, this page is ` +
+      `${location.origin}: using Bearer tokens. Set GATEHOUSE_PUBLIC_BASE_URL to this origin.`);
+    return "off";
+  }
+  if (!dpopSupported()) {
+    console.warn("gatehouse: no WebCrypto here (not a secure context): using Bearer tokens.");
+    return "off";
+  }
+  return "on";
+}
+document.body.dataset.dpop = dpopMode(); // for tests and styling
+// Made once per page, while the proof of work runs; null means Bearer.
+const dpopSigner = document.body.dataset.dpop === "on"
+  ? DpopSigner.create().catch((error) => {
+    console.warn("gatehouse: could not create a DPoP key, using Bearer tokens:", error);
+    document.body.dataset.dpop = "off";
+    return null;
+  })
+  : Promise.resolve(null);
 
 // --- messages in plain words -------------------------------------------------
 
@@ -82,13 +116,31 @@ function refusalText(result) {
 
 // --- HTTP -------------------------------------------------------------------
 
-async function api(path, body, headers = {}) {
+// One call. `sign(method, url)`, when given, returns the credentials headers
+// for this attempt (a fresh DPoP proof each time): a proof refused only for
+// want of the server's nonce is signed again with it, once.
+async function api(path, body, { method = "POST", headers = {}, sign = null } = {}) {
+  const signer = await dpopSigner;
+  for (let attempt = 0; ; attempt++) {
+    const credentials = sign ? await sign(method, location.origin + path) : {};
+    const result = await send(method, path, body, { ...headers, ...credentials });
+    if (signer) signer.observe(result.response);
+    if (sign && signer && attempt === 0 && signer.nonceRequested(result.response)) continue;
+    return result;
+  }
+}
+
+async function send(method, path, body, headers) {
   let response;
   try {
     response = await fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-Api-Key": apiKey, ...headers },
-      body: JSON.stringify(body),
+      method,
+      headers: {
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        "X-Api-Key": apiKey,
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     response = new Response(null, { status: 503 }); // offline: reported like a 503
@@ -101,7 +153,7 @@ async function api(path, body, headers = {}) {
 
 // --- the proof of work and the session ---------------------------------------
 
-let session = null; // {access, refresh, expiresAt}
+let session = null; // {access, refresh, scheme ("DPoP" or "Bearer"), expiresAt}
 let refreshTimer = null;
 let waiters = []; // pending ensureSession() promises
 let requires = [];
@@ -127,9 +179,11 @@ async function challengeFetch() {
     return result.response; // not ok: the widget shows its error state
   }
   requires = result.data.requires || [];
-  if (requires.some((name) => name !== "pow")) {
-    fail(null, "This page only does proof of work, but its API key also requires " +
-      requires.filter((name) => name !== "pow").join(", ") + ". Please tell the site's owner.");
+  const done = document.body.dataset.dpop === "on" ? ["pow", "dpop"] : ["pow"];
+  const missing = requires.filter((name) => !done.includes(name));
+  if (missing.length) {
+    fail(null, "This page only does " + done.join(" and ") + ", but its API key also requires " +
+      missing.join(", ") + ". Please tell the site's owner.");
   }
   return new Response(JSON.stringify(result.data.altcha), {
     status: 200, headers: { "Content-Type": "application/json" },
@@ -147,7 +201,8 @@ function fail(result, text) {
 
 async function exchange(payload) {
   setCheckStatus("Almost there…");
-  const result = await api(API.sessions, { altcha: payload });
+  // With a key, the proof binds the new tokens to it (token_type "DPoP").
+  const result = await api(API.sessions, { altcha: payload }, { sign: keyProof });
   if (result.status !== 201) {
     if (result.problem && ["challenge_failed", "challenge_replayed"].includes(result.problem.code)) {
       solveAgain(); // expired while the tab slept, or already used: quietly solve a new one
@@ -164,14 +219,21 @@ async function exchange(payload) {
 
 function adoptTokens(data) {
   const lifetimeMs = (data.expires_in || 300) * 1000;
-  session = { access: data.access, refresh: data.refresh, expiresAt: Date.now() + lifetimeMs };
+  session = {
+    access: data.access,
+    refresh: data.refresh,
+    scheme: data.token_type === "DPoP" ? "DPoP" : "Bearer",
+    expiresAt: Date.now() + lifetimeMs,
+  };
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(refreshSession, Math.max(1000, lifetimeMs - REFRESH_MARGIN_MS));
 }
 
 async function refreshSession() {
   if (!session) return;
-  const result = await api(API.refresh, { refresh: session.refresh });
+  // A bound refresh token needs a proof by the same key too (without ath).
+  const result = await api(API.refresh, { refresh: session.refresh },
+    { sign: session.scheme === "DPoP" ? keyProof : null });
   if (result.status === 200) {
     adoptTokens(result.data);
     settle(null);
@@ -196,6 +258,29 @@ function solveAgain() {
 
 function sessionUsable() {
   return session && Date.now() < session.expiresAt - 5000;
+}
+
+// A proof of possession with no token: session start and refresh.
+async function keyProof(method, url) {
+  const signer = await dpopSigner;
+  return signer ? signer.headers({ method, url }) : {};
+}
+
+// The credentials of a request made with `current`'s access token: a bound
+// token goes as "DPoP <access>" with a proof carrying its hash; sent as
+// Bearer it would be refused, and that is the point.
+function tokenCredentials(current) {
+  return async (method, url) => {
+    if (current.scheme !== "DPoP") return { Authorization: "Bearer " + current.access };
+    const signer = await dpopSigner;
+    const proof = await signer.headers({ method, url, accessToken: current.access });
+    return { Authorization: "DPoP " + current.access, ...proof };
+  };
+}
+
+// End a session this page no longer needs, so its tokens die at once.
+function endSession(ended) {
+  api(API.current, undefined, { method: "DELETE", sign: tokenCredentials(ended) }).catch(() => {});
 }
 
 // Resolves with a usable session, solving a new challenge when needed.
@@ -224,7 +309,7 @@ function sessionSpent(result) {
 async function withSession(path, body, headers = {}) {
   for (let attempt = 0; ; attempt++) {
     const current = await ensureSession();
-    const result = await api(path, body, { Authorization: "Bearer " + current.access, ...headers });
+    const result = await api(path, body, { headers, sign: tokenCredentials(current) });
     if (attempt === 0 && sessionSpent(result)) {
       dropSession();
       continue;
@@ -332,7 +417,8 @@ async function submit(event) {
     setBusy(true, "Creating your account…");
     const result = await withSession(API.persons, body, { "Idempotency-Key": idempotencyKey(body) });
     if (result.status === 201) {
-      // The session has done its one create: start the next one now, quietly.
+      // The session has done its one create: end it, start the next one now, quietly.
+      if (session) endSession(session);
       dropSession();
       ensureSession().catch(() => {});
       form.hidden = true;
