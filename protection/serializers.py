@@ -1,7 +1,9 @@
 """Request serializers that accept exactly what the OpenAPI document says.
 
 ``StrictSerializer`` refuses unknown fields (400 ``invalid_request``, field
-code ``unknown``) instead of dropping them silently, and, when a subclass
+code ``unknown``) instead of dropping them silently, refuses a number or a
+boolean where the document says string (DRF's ``CharField`` would quietly
+turn ``123`` into ``"123"``), and, when a subclass
 names ``exactly_one_of``, requires exactly one of those fields. The schema
 generator (``protection.openapi``) reads the same two facts to write
 ``additionalProperties: false`` and a ``oneOf``, so the document and the
@@ -19,6 +21,20 @@ class StrictSerializer(serializers.Serializer):
 
     # Field names of which a valid body carries exactly one (empty: no such rule).
     exactly_one_of: ClassVar[tuple[str, ...]] = ()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            wrong = {
+                name: [serializers.ErrorDetail("Must be a string.", code="invalid")]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and name in data
+                and data[name] is not None
+                and not isinstance(data[name], str)
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # A body that is not a JSON object fails earlier, in to_internal_value.
