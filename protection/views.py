@@ -134,9 +134,11 @@ class SessionCreateView(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        device_id = data.get("device_id") or request.META.get("HTTP_X_DEVICE_ID", "").strip()
-        if device_id and not re.fullmatch(DEVICE_ID_PATTERN, device_id):
+        header = request.META.get("HTTP_X_DEVICE_ID", "").strip()
+        # A malformed header is refused even when the body's device_id wins.
+        if header and not re.fullmatch(DEVICE_ID_PATTERN, header):
             raise serializers.ValidationError({"X-Device-Id": ["Printable ASCII, 1-128 chars."]})
+        device_id = data.get("device_id") or header
         issued = session_create(
             api_key=request.auth.api_key,
             client_ip=client_ip(request),

@@ -46,3 +46,19 @@ def test_a_number_where_the_document_says_string_is_refused(client, make_api_key
         response = client.post("/api/v1/sessions", body, format="json", HTTP_X_API_KEY=raw)
         assert response.status_code == 400, body
         assert response.json()["code"] == "invalid_request"
+
+
+def test_a_malformed_device_header_is_refused_even_when_the_body_names_a_device(
+    client, make_api_key
+):
+    # Found by schemathesis: the body's device_id wins, but the header must
+    # still match what the document says.
+    _key, raw = make_api_key(required_verifications=[])
+    response = client.post(
+        "/api/v1/sessions",
+        {"device_id": "phone-1"},
+        format="json",
+        HTTP_X_API_KEY=raw,
+        HTTP_X_DEVICE_ID="has spaces",
+    )
+    assert response.status_code == 400
