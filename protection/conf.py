@@ -216,7 +216,7 @@ DEFAULTS: dict[str, Any] = {
     "EVENTS_MAX_WRITES_PER_SECOND": 20,
     "EVENTS_FLUSH_INTERVAL": 1.0,
     "EVENTS_FLUSH_MAX_ROWS": 50,
-    # --- Automatic blocking (protection.blocks.autoblock) -------------------
+    # --- Automatic blocking (protection.autoblock) --------------------------
     # A rule with "dry_run": true only records what it would have blocked
     # (a client_blocked alert with details.dry_run).
     # Each rule: N deny events whose kind or reason is in "kinds", from one

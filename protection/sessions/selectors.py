@@ -1,4 +1,4 @@
-"""The read every session-authenticated request makes: one row by primary key."""
+"""The session row by primary key: for direct callers, refresh, and when the cache cannot say."""
 
 import functools
 import uuid
