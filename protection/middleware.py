@@ -7,7 +7,9 @@ requests whose routed view declares a ``rate_limit_group``:
    compiled list: no database query, no round trip);
 2. leaves the IP's limits of the group pending in the request context: they
    are counted with everything else the request counts, in its one cache
-   round trip (the throttle, or the view's service);
+   round trip (the throttle, or the view's service). An address this process
+   saw over its budget is counted (and refused) at once instead, before
+   authentication: its requests cost no database work;
 3. on the way out, counts what is still pending (a request refused or failed
    before its round trip: blocked, a bad key, a bad body: every request
    spends its IP budget) and answers 429 if that crossed a limit (a block
@@ -18,6 +20,7 @@ balancers call from addresses that may be blocked) are never refused here.
 Events recorded while the request runs carry its client IP and path.
 """
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +49,30 @@ def view_rate_limit_group(view: Any) -> str | None:
     return group if isinstance(group, str) and group else None
 
 
+class _OverBudget:
+    """Client buckets this process saw refused, until their window ends (bounded).
+
+    A request from one of them is counted at once, before authentication:
+    an address that spends its budget on well-formed but unknown keys must
+    not cost a key lookup in the database per request.
+    """
+
+    def __init__(self) -> None:
+        self.until: dict[tuple[str, str], float] = {}
+
+    def known(self, group: str, ident: str) -> bool:
+        return self.until.get((group, ident), 0.0) > time.monotonic()
+
+    def remember(self, group: str, ident: str, seconds: float) -> None:
+        now = time.monotonic()
+        if len(self.until) > 10_000:
+            self.until = {k: t for k, t in self.until.items() if t > now}
+        self.until[(group, ident)] = now + seconds
+
+
+over_budget = _OverBudget()
+
+
 class BlockAndRateLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -63,6 +90,10 @@ class BlockAndRateLimitMiddleware:
                     if not context.blocked:
                         response = problem_for_exception(exc)
         counted = context.limits.counted
+        for item in counted:
+            if item.dimension == "ip" and not item.result.allowed:
+                ident = rate_limit_ident(context.client_ip)
+                over_budget.remember(context.limits.group, ident, item.result.reset_after)
         if counted and "RateLimit" not in response:
             for name, value in ratelimit_headers(counted).items():
                 response[name] = value
@@ -76,17 +107,21 @@ class BlockAndRateLimitMiddleware:
             return None
         context = request_context(request)
         group = view_rate_limit_group(view_func)
+        ident = rate_limit_ident(context.client_ip)
         if group is not None:
             context.limits.group = group
             context.watch_blocks()
-            ident = rate_limit_ident(context.client_ip)
             context.limits.add(
                 dimension="ip", ident=ident, rates=group_rates(group).get("ip") or []
             )
         try:
             with event_scope(client_ip=context.client_ip, path=context.path):
                 blocks_check(ip=context.client_ip)
+                if group is not None and over_budget.known(group, ident):
+                    # Still counted (and refused with its event and headers) by
+                    # the one round trip, but before any database work.
+                    request_limits_count(context.limits)
         except ProtectionError as exc:
-            context.blocked = True
+            context.blocked = exc.code == "blocked"
             return problem_for_exception(exc)
         return None

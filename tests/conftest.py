@@ -82,6 +82,7 @@ def _fresh_protection_state() -> Iterator[None]:
     from protection.blocks.ruleset import registry
     from protection.blocks.services import hit_recorder
     from protection.events import denial_writer
+    from protection.middleware import over_budget
     from protection.ratelimit.counters import cache_health, local_counters
 
     def reset() -> None:
@@ -92,6 +93,7 @@ def _fresh_protection_state() -> Iterator[None]:
         hit_recorder.pending.clear()
         hit_recorder.last_event.clear()
         denial_writer.reset()
+        over_budget.until.clear()
 
     reset()
     yield

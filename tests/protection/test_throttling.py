@@ -213,3 +213,36 @@ def test_unknown_client_address_has_its_own_bucket(client):
         assert _post(client, "/api/test/open", ip="not-an-address").status_code == 200
     assert _post(client, "/api/test/open", ip="").status_code == 429
     assert _post(client, "/api/test/open", ip="198.51.100.1").status_code == 200
+
+
+def test_an_address_over_its_budget_costs_no_database_work(client, api_key, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from protection import crypto
+
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "RATE_LIMITS": {"t_key": {"ip": ["2/m"], "key": ["100/m"]}},
+        "AUTO_BLOCK_RULES": [],
+    }
+    _key, raw = api_key
+
+    def unknown_key() -> str:  # well formed, checksum right, id unknown: a cache miss
+        return crypto.generate_raw_key(kind="publishable", public_id=crypto.generate_public_id())[0]
+
+    for _ in range(2):
+        assert _post(client, "/api/test/key", HTTP_X_API_KEY=unknown_key()).status_code == 401
+    assert _post(client, "/api/test/key", HTTP_X_API_KEY=unknown_key()).status_code == 429
+    # From now on this process knows the address is over its budget: refused
+    # before authentication, so a fresh unknown key costs no key lookup.
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as queries:
+            response = _post(client, "/api/test/key", HTTP_X_API_KEY=unknown_key())
+        # Only the audit log's write (bounded per second), never a key lookup.
+        assert [q["sql"] for q in queries if "protection_apikey" in q["sql"]] == []
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) > 0
+        assert "RateLimit" in response
+    # Another address is not affected.
+    assert _post(client, "/api/test/key", ip="198.51.100.2", HTTP_X_API_KEY=raw).status_code == 200
