@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from rest_framework import exceptions as drf_exceptions
 
 from protection.conf import gatehouse_settings
-from protection.exceptions import ERROR_CATALOGUE, ProtectionError
+from protection.exceptions import ProtectionError, problem_body
 
 logger = logging.getLogger("gatehouse.errors")
 
@@ -72,18 +72,8 @@ def problem_response(
     extra: Mapping[str, Any] | None = None,
 ) -> JsonResponse:
     """Return the problem+json response for a catalogue ``code``."""
-    spec = ERROR_CATALOGUE[code]
-    status = status or spec.status
-    body: dict[str, Any] = {
-        "type": f"urn:gatehouse:problem:{code}",
-        "title": spec.title,
-        "status": status,
-        "detail": detail or spec.detail,
-        "code": code,
-    }
-    # Extension members never replace the standard ones (RFC 9457 section 3.2).
-    body.update({name: value for name, value in (extra or {}).items() if name not in body})
-    response = JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    body = problem_body(code, detail, status=status, extra=extra)
+    response = JsonResponse(body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         response[name] = value
     return response

@@ -119,6 +119,27 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
 }
 
 
+def problem_body(
+    code: str,
+    detail: str | None = None,
+    *,
+    status: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The RFC 9457 body for a catalogue ``code`` (the edge renders it as problem+json)."""
+    spec = ERROR_CATALOGUE[code]
+    body: dict[str, Any] = {
+        "type": f"urn:gatehouse:problem:{code}",
+        "title": spec.title,
+        "status": status or spec.status,
+        "detail": detail or spec.detail,
+        "code": code,
+    }
+    # Extension members never replace the standard ones (RFC 9457 section 3.2).
+    body.update({name: value for name, value in (extra or {}).items() if name not in body})
+    return body
+
+
 def error_codes_register(codes: Mapping[str, ErrorSpec]) -> None:
     """Add an app's own error codes to the catalogue (a code is defined once)."""
     for code, spec in codes.items():

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from protection.blocks import blocks_check
 from protection.events import event_record
-from protection.exceptions import ERROR_CATALOGUE, ProtectionError
+from protection.exceptions import ProtectionError, problem_body
 from protection.keys import ApiKey
 from protection.ratelimit import RequestLimits
 from signup import idempotency, limits, normalization
@@ -171,19 +171,6 @@ def _insert_person(
     return person
 
 
-def _conflict_body() -> dict[str, Any]:
-    # The problem body the error handler renders for ``conflict``, so a
-    # replayed 409 is the first one.
-    spec = ERROR_CATALOGUE["conflict"]
-    return {
-        "type": "urn:gatehouse:problem:conflict",
-        "title": spec.title,
-        "status": spec.status,
-        "detail": spec.detail,
-        "code": "conflict",
-    }
-
-
 def person_create(
     *,
     email: str,
@@ -255,7 +242,7 @@ def person_create(
             outcome = (
                 CreateOutcome(201, render(person), person=person)
                 if person is not None
-                else CreateOutcome(409, _conflict_body())
+                else CreateOutcome(409, problem_body("conflict"))
             )
             if claim is not None:
                 idempotency.idempotency_complete(
