@@ -42,7 +42,7 @@ from protection.attestation.app_check import app_check_verifier  # noqa: E402
 from protection.attestation.approov import approov_verifier  # noqa: E402
 from protection.attestation.jwks import jwks_cache  # noqa: E402
 from protection.keys import ApiKey  # noqa: E402
-from protection.tokens import SessionAccessToken, token_create, token_decode  # noqa: E402
+from protection.sessions.tokens import SessionAccessToken, token_create, token_decode  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 LOOPS = int(os.environ.get("BENCH_LOOPS", "2000"))

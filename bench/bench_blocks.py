@@ -28,9 +28,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
+from protection.base.exceptions import ProtectionError  # noqa: E402
 from protection.blocks import BlockedClient, blocks_check  # noqa: E402
 from protection.blocks.ruleset import load_active_blocks, registry  # noqa: E402
-from protection.exceptions import ProtectionError  # noqa: E402
 
 CALLS = 20_000
 

@@ -46,7 +46,7 @@ from protection.attestation.app_attest import (  # noqa: E402
 )
 from protection.dpop import dpop_proof_verify  # noqa: E402
 from protection.keys import api_key_create  # noqa: E402
-from protection.tokens import SessionAccessToken, token_create, token_decode  # noqa: E402
+from protection.sessions.tokens import SessionAccessToken, token_create, token_decode  # noqa: E402
 from tests.protection.app_attest_support import APP_ID, FakeApple, FakeDevice, b64  # noqa: E402
 from tests.protection.dpop_support import BASE_URL, DpopClient  # noqa: E402
 

@@ -30,8 +30,8 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from protection import crypto  # noqa: E402
-from protection.events import SecurityEvent  # noqa: E402
+from protection.base import crypto  # noqa: E402
+from protection.core.events import SecurityEvent  # noqa: E402
 from protection.keys import ApiKey, api_key_create, api_key_verify, verified_keys  # noqa: E402
 
 

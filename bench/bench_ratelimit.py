@@ -68,7 +68,7 @@ def _select_one() -> None:
 
 
 def _redis_ping() -> None:
-    from protection.ratelimit.batch import _client_and_script, redis_cache
+    from protection.core.ratelimit.batch import _client_and_script, redis_cache
 
     _client_and_script(redis_cache())[0].ping()
 
@@ -79,8 +79,8 @@ def breakdown() -> None:
     from django.test import override_settings
 
     from protection.blocks import blocks_check
+    from protection.core.ratelimit import rate_limit_count_many, rate_limit_hit
     from protection.keys import api_key_verify
-    from protection.ratelimit import rate_limit_count_many, rate_limit_hit
     from protection.sessions import session_authenticate, session_issue
     from signup.limits import lookup_limits_enforce
     from signup.persons import Person

@@ -35,7 +35,7 @@ from protection.challenges.pow import pow_challenge_create, pow_solution_verify 
 from protection.conf import gatehouse_settings  # noqa: E402
 from protection.keys import api_key_create  # noqa: E402
 from protection.sessions import session_authenticate, session_issue  # noqa: E402
-from protection.tokens import SessionAccessToken, token_decode  # noqa: E402
+from protection.sessions.tokens import SessionAccessToken, token_decode  # noqa: E402
 
 SOLVES = int(os.environ.get("BENCH_SOLVES", "30"))
 

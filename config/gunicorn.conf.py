@@ -10,7 +10,7 @@ Every value can be moved by an environment variable (``GUNICORN_*``).
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes its metric values
 to files in that directory and any worker serving ``/metrics`` adds them up
-(protection.metrics): on start, stale files of a previous run are removed;
+(protection.core.metrics): on start, stale files of a previous run are removed;
 when a worker exits, its "live" gauges are dropped (``mark_process_dead``).
 """
 

@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from protection.errors import api_not_found
-from protection.metrics_view import metrics_view
+from protection.http.metrics_view import metrics_view
 from signup.page import signup_page
 
 urlpatterns = [

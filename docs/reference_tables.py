@@ -7,7 +7,7 @@ A page asks for a table with a marker line: ``<!-- table: errors -->``,
 module's public functions (``<!-- signatures: protection.keys -->``) or the
 arguments of a management command (``<!-- options: create_api_key -->``).
 
-- errors: the runtime ``protection.exceptions.ERROR_CATALOGUE``, read after
+- errors: the runtime ``protection.base.exceptions.ERROR_CATALOGUE``, read after
   ``django.setup()`` so codes that apps register from their AppConfig appear.
 - settings: the ``DEFAULTS`` dict of each module in ``SETTINGS_CATALOGUES``,
   with the comment block above each key as its description (a key without
@@ -137,7 +137,7 @@ def _cell(text: str) -> str:
 
 def errors_table() -> str:
     django_setup()
-    from protection.exceptions import ERROR_CATALOGUE
+    from protection.base.exceptions import ERROR_CATALOGUE
 
     rows = ["| status | code | title | detail |", "|---|---|---|---|"]
     for code, spec in sorted(ERROR_CATALOGUE.items(), key=lambda item: item[1].status):

@@ -17,9 +17,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest
 
-from protection import crypto
-from protection.context import client_ip
-from protection.events import event_record
+from protection.base import crypto
+from protection.core.events import event_record
+from protection.http.context import client_ip
 
 LOGIN_FAILED = "admin_login_failed"
 LOCKED_OUT = "admin_locked_out"

@@ -8,13 +8,14 @@ class ProtectionConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported for their side effects: system checks, OpenAPI security schemes.
-        from protection import checks, schema  # noqa: F401
-        from protection.autoblock import autoblock_observe
-        from protection.cachehealth import cache_health
-        from protection.events import event_recorded
-        from protection.metrics import metrics_event_recorded
-        from protection.ratelimit.fallback import record_outage
-        from protection.reputation import denials_observe
+        from protection import checks  # noqa: F401
+        from protection.core.cachehealth import cache_health
+        from protection.core.events import event_recorded
+        from protection.core.metrics import metrics_event_recorded
+        from protection.core.ratelimit.fallback import record_outage
+        from protection.core.reputation import denials_observe
+        from protection.http import schema  # noqa: F401
+        from protection.policy.autoblock import autoblock_observe
 
         # Reactions listen to the audit log; recording an event never calls them.
         event_recorded.connect(denials_observe, dispatch_uid="gatehouse.reputation")

@@ -21,11 +21,11 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from protection.base.exceptions import ProtectionError
 from protection.blocks import blocks_check
-from protection.context import BEARER_CHALLENGE, Caller, request_context
 from protection.dpop import dpop_request_verify, dpop_www_authenticate
 from protection.errors import drf_exception
-from protection.exceptions import ProtectionError
+from protection.http.context import BEARER_CHALLENGE, Caller, request_context
 from protection.keys import ApiKey, api_key_query_refusal, api_key_verify
 from protection.sessions import SessionClaims, session_token_verify
 

@@ -126,7 +126,7 @@ def check_rate_settings(app_configs: Any, **kwargs: Any) -> list[checks.CheckMes
     from django.core.exceptions import ValidationError
 
     from protection.conf import REGISTERED_SETTINGS, GatehouseSettings
-    from protection.ratelimit import rate_limits_validate, rate_parse
+    from protection.core.ratelimit import rate_limits_validate, rate_parse
 
     problems = []
     try:
@@ -334,8 +334,8 @@ def check_auto_block_rules(app_configs: Any, **kwargs: Any) -> list[checks.Check
 def check_rate_limit_overrides(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
     from django.core.exceptions import ValidationError
 
+    from protection.core.ratelimit.rates import validate_rate_limit_overrides
     from protection.keys.models import ApiKey
-    from protection.ratelimit.rates import validate_rate_limit_overrides
 
     try:
         stored = list(

@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
         "fc00::/7",
     ],
     # Clients allowed to read GET /metrics (Prometheus), as CIDRs; the client
-    # is resolved as everywhere (protection.clientip). Env
+    # is resolved as everywhere (protection.base.clientip). Env
     # GATEHOUSE_METRICS_NETWORKS. Default: loopback and private ranges.
     "METRICS_NETWORKS": [
         "127.0.0.0/8",
@@ -88,7 +88,7 @@ DEFAULTS: dict[str, Any] = {
     "POW_KEY_PRESSURE_MAX_DOUBLINGS": 1,
     # A challenge must be solved and redeemed within this many seconds.
     "CHALLENGE_LIFETIME": 120,
-    # Window (seconds) over which recent denials count (protection.events).
+    # Window (seconds) over which recent denials count (protection.core.events).
     "DENIALS_WINDOW": 15 * 60,
     # reCAPTCHA (django-recaptcha client; site/secret keys are Django's
     # RECAPTCHA_PUBLIC_KEY / RECAPTCHA_PRIVATE_KEY, timeout
@@ -140,7 +140,7 @@ DEFAULTS: dict[str, Any] = {
     "APP_ATTEST_ROOT_CA_PEM": "",
     # How long (seconds) a server challenge for App Attest client data is valid.
     "APP_ATTEST_CHALLENGE_LIFETIME": 300,
-    # --- Rate limits (protection.ratelimit, protection.throttling) ---------
+    # --- Rate limits (protection.core.ratelimit, protection.throttling) ---------
     # Endpoint group -> dimension -> list of rates ("count/period", period one
     # of s, m, h, d with an optional multiplier: "10/m", "100/d", "5/15m").
     # Dimensions: "ip" (client IP, IPv6 by /64; counted before authentication,
@@ -205,7 +205,7 @@ DEFAULTS: dict[str, Any] = {
     "BLOCKS_BROADEST_PREFIX_IPV6": 48,
     # purge_expired deletes security events older than this (seconds).
     "EVENTS_RETENTION": 90 * 24 * 3600,
-    # --- Bounded audit writes under a flood (protection.events) --------------
+    # --- Bounded audit writes under a flood (protection.core.events) --------------
     # Denials and alerts are written at once while a process has written
     # fewer than EVENTS_MAX_WRITES_PER_SECOND rows this second; past that they
     # are added up and written every EVENTS_FLUSH_INTERVAL seconds as rows
@@ -216,7 +216,7 @@ DEFAULTS: dict[str, Any] = {
     "EVENTS_MAX_WRITES_PER_SECOND": 20,
     "EVENTS_FLUSH_INTERVAL": 1.0,
     "EVENTS_FLUSH_MAX_ROWS": 50,
-    # --- Automatic blocking (protection.autoblock) --------------------------
+    # --- Automatic blocking (protection.policy.autoblock) --------------------------
     # A rule with "dry_run": true only records what it would have blocked
     # (a client_blocked alert with details.dry_run).
     # Each rule: N deny events whose kind or reason is in "kinds", from one

@@ -29,8 +29,8 @@ from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 from rest_framework import exceptions as drf_exceptions
 
+from protection.base.exceptions import ProtectionError, problem_body
 from protection.conf import gatehouse_settings
-from protection.exceptions import ProtectionError, problem_body
 
 logger = logging.getLogger("gatehouse.errors")
 

@@ -26,13 +26,13 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from protection.base.clientip import rate_limit_ident
+from protection.base.exceptions import ProtectionError
 from protection.blocks import blocks_check
-from protection.clientip import rate_limit_ident
-from protection.context import request_context
+from protection.core.events import event_scope, events_flush_if_due
+from protection.core.ratelimit import group_rates, ratelimit_headers, request_limits_count
 from protection.errors import is_api_request, problem_for_exception
-from protection.events import event_scope, events_flush_if_due
-from protection.exceptions import ProtectionError
-from protection.ratelimit import group_rates, ratelimit_headers, request_limits_count
+from protection.http.context import request_context
 
 
 def _view_attribute(view: Any, name: str, default: Any) -> Any:

@@ -3,7 +3,7 @@
 from protection.attestation.app_attest import AppAttestKey
 from protection.blocks.models import BlockedClient
 from protection.challenges.replay import SpentChallenge
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from protection.keys import ApiKey
 from protection.sessions import AnonymousSession
 

@@ -27,7 +27,7 @@ header parameters (names read from ``GATEHOUSE`` settings at generation),
 its problem codes and, for ``dpop``, the ``DPoP-Nonce`` response header on
 401.
 
-Each status documents the codes of ``protection.exceptions.ERROR_CATALOGUE``
+Each status documents the codes of ``protection.base.exceptions.ERROR_CATALOGUE``
 it can carry, with one example each, against one shared ``Problem``
 component. Request bodies of ``StrictSerializer`` subclasses get
 ``additionalProperties: false`` (and a ``oneOf`` for ``exactly_one_of``),
@@ -44,12 +44,12 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework.fields import ProhibitNullCharactersValidator
 from rest_framework.throttling import BaseThrottle
 
+from protection.base.exceptions import ERROR_CATALOGUE
 from protection.conf import gatehouse_settings
 from protection.dpop import dpop_algorithms
 from protection.errors import PROBLEM_CONTENT_TYPE
-from protection.exceptions import ERROR_CATALOGUE
+from protection.http.serializers import StrictSerializer
 from protection.middleware import view_rate_limit_group
-from protection.serializers import StrictSerializer
 from protection.throttling import GatehouseRateThrottle
 
 # What any request under the API prefix can be answered, whatever the view:

@@ -6,9 +6,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from protection.attestation import attestation_verify
-from protection.context import Caller, request_context
+from protection.base.exceptions import ProtectionError
 from protection.errors import drf_exception
-from protection.exceptions import ProtectionError
+from protection.http.context import Caller, request_context
 from protection.keys import api_key_require_scope
 
 

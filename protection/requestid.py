@@ -4,7 +4,7 @@ A trusted reverse proxy's ``X-Request-ID`` is kept, so one id follows the
 request through the proxy's logs and ours; anyone else's is ignored (a
 client must not be able to make its requests look like another's in the
 logs). A proxy is trusted exactly as for ``X-Forwarded-For``
-(``protection.clientip``). A kept id must look like an id: 1-128 characters
+(``protection.base.clientip``). A kept id must look like an id: 1-128 characters
 of letters, digits and ``-_.:/+=@``; otherwise a fresh one is generated.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from protection.clientip import peer_is_trusted_proxy
-from protection.context import client_ip
+from protection.base.clientip import peer_is_trusted_proxy
+from protection.http.context import client_ip
 from protection.logcontext import log_context_open
 
 HEADER = "X-Request-ID"

@@ -1,4 +1,4 @@
-"""DRF throttle class over ``protection.ratelimit``: one round trip per request.
+"""DRF throttle class over ``protection.core.ratelimit``: one round trip per request.
 
 ``GatehouseRateThrottle`` is the project default
 (``REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]``). A view opts in with
@@ -26,11 +26,11 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from protection.clientip import rate_limit_ident
-from protection.context import request_context
+from protection.base.clientip import rate_limit_ident
+from protection.base.exceptions import ProtectionError
+from protection.core.ratelimit import group_rates, ratelimit_headers, request_limits_count
 from protection.errors import drf_exception
-from protection.exceptions import ProtectionError
-from protection.ratelimit import group_rates, ratelimit_headers, request_limits_count
+from protection.http.context import request_context
 
 
 class GatehouseRateThrottle(BaseThrottle):

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from protection import health_views, views
+from protection import views
+from protection.http import health_views
 
 urlpatterns = [
     path("health", health_views.HealthView.as_view(), name="health"),

@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.challenges import challenge_issue
-from protection.context import client_ip
+from protection.http.context import client_ip
+from protection.http.serializers import StrictSerializer
 from protection.openapi import NO_STORE_HEADER
 from protection.permissions import HasApiKeyScope
-from protection.serializers import StrictSerializer
 from protection.sessions import (
     DpopRequest,
     session_create,

@@ -9,9 +9,9 @@ class SignupConfig(AppConfig):
     def ready(self) -> None:
         # signup stands on protection's public API: its settings, error codes
         # and housekeeping are registered with it, never written into it.
+        from protection.base.exceptions import error_codes_register
         from protection.conf import settings_register
-        from protection.exceptions import error_codes_register
-        from protection.housekeeping import housekeeping_register
+        from protection.core.housekeeping import housekeeping_register
         from signup import conf, errors
         from signup.idempotency import idempotency_purge_expired
 

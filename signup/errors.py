@@ -1,6 +1,6 @@
 """The sign-up API's own error codes, added to protection's catalogue at startup."""
 
-from protection.exceptions import ErrorSpec
+from protection.base.exceptions import ErrorSpec
 
 ERROR_CODES: dict[str, ErrorSpec] = {
     "idempotency_in_progress": ErrorSpec(

@@ -24,8 +24,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from protection.crypto import keyed_digest
-from protection.exceptions import ProtectionError
+from protection.base.crypto import keyed_digest
+from protection.base.exceptions import ProtectionError
 from protection.keys import ApiKey
 from signup.conf import signup_settings
 from signup.persons import Person

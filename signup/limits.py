@@ -3,7 +3,7 @@
 Lookups: per session (a quota for the session's life), per looked-up
 identifier from anywhere, and distinct identifiers per client IP and per API
 key (crossing those is ``enumeration_suspected``). Creates: per session and
-per client IP. Windowed limits go through ``protection.ratelimit`` (atomic
+per client IP. Windowed limits go through ``protection.core.ratelimit`` (atomic
 counters in the shared cache); the per-session quotas are exact counters that
 live as long as the session, since a fixed window could straddle a session
 and grant it twice the quota. All counters of one lookup go in one call
@@ -19,12 +19,11 @@ import math
 
 from django.utils import timezone
 
-from protection.clientip import rate_limit_ident
+from protection.base.clientip import rate_limit_ident
+from protection.base.crypto import keyed_digest
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.crypto import keyed_digest
-from protection.exceptions import ProtectionError
-from protection.keys import ApiKey
-from protection.ratelimit import (
+from protection.core.ratelimit import (
     Hit,
     Quota,
     RateLimitResult,
@@ -33,6 +32,7 @@ from protection.ratelimit import (
     rate_parse,
     request_limits_count,
 )
+from protection.keys import ApiKey
 from protection.sessions import AnonymousSession, SessionClaims
 from signup.conf import signup_settings
 

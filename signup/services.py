@@ -18,11 +18,11 @@ from disposable_email_domains import blocklist as disposable_domains
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from protection.base.exceptions import ProtectionError, problem_body
 from protection.blocks import blocks_check
-from protection.events import event_record
-from protection.exceptions import ProtectionError, problem_body
+from protection.core.events import event_record
+from protection.core.ratelimit import RequestLimits
 from protection.keys import ApiKey
-from protection.ratelimit import RequestLimits
 from signup import idempotency, limits, normalization
 from signup.conf import signup_settings
 from signup.limits import Session

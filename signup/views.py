@@ -11,11 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from protection.authentication import SessionTokenAuthentication
-from protection.context import client_ip, request_context
+from protection.base.exceptions import ProtectionError
 from protection.errors import PROBLEM_CONTENT_TYPE
-from protection.exceptions import ProtectionError
+from protection.http.context import client_ip, request_context
+from protection.http.serializers import StrictSerializer
 from protection.permissions import HasApiKeyScope, HasAppAttestation
-from protection.serializers import StrictSerializer
 from signup.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
 from signup.persons import Person
 from signup.services import person_create, person_lookup

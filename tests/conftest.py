@@ -81,9 +81,9 @@ def _fresh_protection_state() -> Iterator[None]:
     """Per-process limiter, block-list and hit state must not leak between tests."""
     from protection.blocks.ruleset import registry
     from protection.blocks.services import hit_recorder
-    from protection.events import denial_writer
+    from protection.core.events import denial_writer
+    from protection.core.ratelimit.counters import cache_health, local_counters
     from protection.middleware import over_budget
-    from protection.ratelimit.counters import cache_health, local_counters
 
     def reset() -> None:
         cache_health.reset()

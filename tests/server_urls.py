@@ -23,10 +23,10 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
+from protection.base.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
+from protection.core.ratelimit import rate_limit_hit
 from protection.dpop import dpop_proof_verify
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
-from protection.ratelimit import rate_limit_hit
 from signup.persons import Person
 from tests.server_stack import StackLookupView
 

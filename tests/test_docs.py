@@ -43,7 +43,7 @@ def test_docs_build_strict(tmp_path: Path) -> None:
 
 
 def test_errors_table_lists_every_catalogued_code() -> None:
-    from protection.exceptions import ERROR_CATALOGUE
+    from protection.base.exceptions import ERROR_CATALOGUE
 
     table = reference_tables.errors_table()
     for code, spec in ERROR_CATALOGUE.items():
@@ -101,7 +101,7 @@ def test_event_scanner_follows_helpers_and_reports_computed_kinds(tmp_path: Path
     package = tmp_path / "app"
     package.mkdir()
     (package / "services.py").write_text(
-        "from protection.events import event_record\n"
+        "from protection.core.events import event_record\n"
         "LIFECYCLE = 'thing_lifecycle'\n"
         "def _deny(*, kind, reason):\n"
         "    event_record(kind=kind, decision='deny', reason=reason)\n"

@@ -65,7 +65,7 @@ def test_readiness_is_503_problem_naming_the_cache_when_it_is_down(client, setti
 
 
 def test_readiness_is_503_when_the_database_is_down(client, monkeypatch):
-    from protection import health
+    from protection.http import health
 
     monkeypatch.setattr(health, "database_status", lambda: "unavailable")
     response = client.get("/api/v1/health/ready")

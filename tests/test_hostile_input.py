@@ -100,7 +100,7 @@ def test_a_nul_in_the_user_agent_does_not_break_session_creation(client, make_ap
     ],
 )
 def test_a_nul_quoted_in_an_event_does_not_lose_the_event(client, make_api_key, headers, query):
-    from protection.events import SecurityEvent
+    from protection.core.events import SecurityEvent
 
     _, raw = make_api_key()
     client.raise_request_exception = False

@@ -103,7 +103,7 @@ def test_every_operation_documents_the_errors_any_request_can_meet(document):
 
 
 def test_problem_codes_are_the_catalogue(document):
-    from protection.exceptions import ERROR_CATALOGUE
+    from protection.base.exceptions import ERROR_CATALOGUE
 
     problem = document["components"]["schemas"]["Problem"]
     code = problem["properties"]["code"]

@@ -14,9 +14,9 @@ from django.http import HttpRequest
 
 from protection.admin.blocks import BlockDurationActionForm
 from protection.attestation.app_attest import AppAttestKey
+from protection.base.durations import parse_duration
 from protection.blocks.models import BlockedClient
 from protection.blocks.services import block_create
-from protection.durations import parse_duration
 
 
 @admin.action(description="Block these devices")

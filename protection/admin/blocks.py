@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from protection.admin.display import compact_time, truncated
+from protection.base.durations import parse_duration
 from protection.blocks import (
     BlockedClient,
     block_create,
@@ -20,7 +21,6 @@ from protection.blocks import (
     block_target,
     block_update,
 )
-from protection.durations import parse_duration
 
 DEFAULT_ACTION_DURATION = "24h"
 

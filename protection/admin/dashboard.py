@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from protection.blocks import BlockedClient
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 
 HOURS = 24
 MAX_SERIES = 7  # kinds drawn separately; the rest is "other"

@@ -11,7 +11,7 @@ from django.urls import URLPattern, path
 from protection.admin.blocks import BlockDurationActionForm, block_event_ips
 from protection.admin.dashboard import dashboard_view
 from protection.admin.display import compact_time, key_label, truncated
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 
 
 @admin.register(SecurityEvent)

@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from protection.admin.display import compact_time, truncated
-from protection.context import request_context
-from protection.exceptions import ProtectionError
+from protection.base.exceptions import ProtectionError
+from protection.http.context import request_context
 from protection.keys import (
     SCOPES,
     VERIFICATIONS,

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from protection.admin.blocks import BlockDurationActionForm, block_session_ips
 from protection.admin.display import compact_time, key_label, truncated
-from protection.clientip import normalize_ip
+from protection.base.clientip import normalize_ip
 from protection.sessions import AnonymousSession, session_revoke
 
 

@@ -41,8 +41,8 @@ from protection.attestation.base import (
     verifier_register,
     verifier_unregister,
 )
-from protection.events import event_record
-from protection.exceptions import ProtectionError
+from protection.base.exceptions import ProtectionError
+from protection.core.events import event_record
 from protection.keys.models import (  # the names this package decides
     ATTESTATION_VERIFICATIONS,
     verifications_observed,

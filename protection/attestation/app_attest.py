@@ -39,10 +39,10 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from protection.attestation.base import Attested, verifier_register
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.events import event_record
-from protection.exceptions import ProtectionError
-from protection.nonces import nonce_issue, nonce_verify
+from protection.core.events import event_record
+from protection.core.nonces import nonce_issue, nonce_verify
 
 NAME = "app_attest"
 ATTESTATION_FORMAT = "apple-appattest"

@@ -2,7 +2,7 @@
 
 ``models`` (``BlockedClient`` and value spelling), ``ruleset`` (the compiled
 in-process list and its refresh) and ``services`` (create, lift, check,
-purge). Rules that block on repeated denials are ``protection.autoblock``.
+purge). Rules that block on repeated denials are ``protection.policy.autoblock``.
 """
 
 from protection.blocks.models import BlockedClient, block_value_normalize

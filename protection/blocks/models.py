@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from protection import crypto
-from protection.clientip import normalize_ip
+from protection.base import crypto
+from protection.base.clientip import normalize_ip
 
 IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")

@@ -28,10 +28,10 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
+from protection.base.clientip import normalize_ip
 from protection.blocks.models import BlockedClient
-from protection.cachehealth import cache_failed, cache_health
-from protection.clientip import normalize_ip
 from protection.conf import gatehouse_settings
+from protection.core.cachehealth import cache_failed, cache_health
 
 logger = logging.getLogger("gatehouse.blocks")
 

@@ -12,13 +12,13 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from protection import crypto
+from protection.base import crypto
+from protection.base.clientip import normalize_ip, rate_limit_ident
+from protection.base.exceptions import ProtectionError
 from protection.blocks.models import BlockedClient, block_value_normalize, email_domain_ascii
 from protection.blocks.ruleset import blocks_version_bump, registry
-from protection.clientip import normalize_ip, rate_limit_ident
 from protection.conf import gatehouse_settings
-from protection.events import event_record
-from protection.exceptions import ProtectionError
+from protection.core.events import event_record
 
 logger = logging.getLogger("gatehouse.blocks")
 

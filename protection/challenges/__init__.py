@@ -17,7 +17,7 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
-from protection.cachehealth import shared_cache_call
+from protection.base.exceptions import ProtectionError
 from protection.challenges.pow import pow_challenge_create, pow_difficulty, pow_solution_verify
 from protection.challenges.recaptcha import (
     MAX_TOKEN_CHARS,
@@ -26,8 +26,8 @@ from protection.challenges.recaptcha import (
 )
 from protection.challenges.replay import SpentChallenge, challenge_spend, challenges_purge_expired
 from protection.conf import gatehouse_settings
-from protection.events import event_record
-from protection.exceptions import ProtectionError
+from protection.core.cachehealth import shared_cache_call
+from protection.core.events import event_record
 from protection.keys.models import verifications_observed
 
 __all__ = [

@@ -25,11 +25,11 @@ from typing import Any
 
 import altcha
 
-from protection.clientip import ip_in_networks
+from protection.base.clientip import ip_in_networks
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.exceptions import ProtectionError
-from protection.metrics import metrics_difficulty_issued, metrics_timer
-from protection.reputation import key_difficulty_boost, recent_denials
+from protection.core.metrics import metrics_difficulty_issued, metrics_timer
+from protection.core.reputation import key_difficulty_boost, recent_denials
 
 MAX_PAYLOAD_CHARS = 4096  # a real v2 payload is ~700 characters
 

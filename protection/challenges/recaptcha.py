@@ -32,8 +32,8 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django_recaptcha.constants import DEFAULT_RECAPTCHA_DOMAIN
 
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.exceptions import ProtectionError
 
 logger = logging.getLogger("gatehouse.recaptcha")
 

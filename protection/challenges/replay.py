@@ -12,8 +12,8 @@ import datetime
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from protection import crypto
-from protection.exceptions import ProtectionError
+from protection.base import crypto
+from protection.base.exceptions import ProtectionError
 
 
 class SpentChallenge(models.Model):

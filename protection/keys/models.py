@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from protection.conf import gatehouse_settings
-from protection.ratelimit.rates import validate_rate_limit_overrides
+from protection.core.ratelimit.rates import validate_rate_limit_overrides
 
 SCOPES = ("session", "lookup", "create")
 # pow and recaptcha: protection.challenges; approov, app_check, app_attest:

@@ -15,9 +15,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from protection import crypto
-from protection.events import event_record
-from protection.exceptions import ProtectionError
+from protection.base import crypto
+from protection.base.exceptions import ProtectionError
+from protection.core.events import event_record
 from protection.keys.cache import verified_keys
 from protection.keys.models import (
     SCOPES,

@@ -17,13 +17,13 @@ from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
 
-from protection import crypto
+from protection.base import crypto
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.events import event_record
-from protection.exceptions import ProtectionError
+from protection.core.events import event_record
+from protection.core.metrics import metrics_timer
 from protection.keys.cache import verified_keys
 from protection.keys.models import ApiKey, ApiKeyStatus, api_key_status
-from protection.metrics import metrics_timer
 
 logger = logging.getLogger("gatehouse.keys")
 

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import protection.ratelimit.rates
+import protection.core.ratelimit.rates
 from django.conf import settings
 from django.db import migrations, models
 
@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='apikey',
             name='rate_limit_overrides',
-            field=models.JSONField(blank=True, default=dict, validators=[protection.ratelimit.rates.validate_rate_limit_overrides]),
+            field=models.JSONField(blank=True, default=dict, validators=[protection.core.ratelimit.rates.validate_rate_limit_overrides]),
         ),
         migrations.CreateModel(
             name='BlockedClient',

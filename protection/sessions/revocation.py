@@ -27,9 +27,9 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
-from protection.cachehealth import cache_health, shared_cache_call
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.exceptions import ProtectionError
+from protection.core.cachehealth import cache_health, shared_cache_call
 from protection.sessions.models import AnonymousSession
 
 logger = logging.getLogger("gatehouse.sessions")

@@ -25,14 +25,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from protection.attestation import attestation_verify
+from protection.base.exceptions import ProtectionError
 from protection.blocks import blocks_check
 from protection.challenges import challenge_verify
 from protection.conf import gatehouse_settings
+from protection.core.events import event_record
+from protection.core.metrics import metrics_timer
 from protection.dpop import dpop_refresh_verify, dpop_session_start
-from protection.events import event_record
-from protection.exceptions import ProtectionError
 from protection.keys import ApiKey
-from protection.metrics import metrics_timer
 from protection.sessions.models import AnonymousSession
 from protection.sessions.revocation import (
     REVOKED,
@@ -42,7 +42,7 @@ from protection.sessions.revocation import (
     session_state_judge,
 )
 from protection.sessions.selectors import session_row
-from protection.tokens import (
+from protection.sessions.tokens import (
     API_KEY_CLAIM,
     SESSION_CLAIM,
     SessionAccessToken,

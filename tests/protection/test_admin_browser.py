@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from protection.blocks import BlockedClient, block_create
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from protection.keys import ApiKey
 from protection.sessions import session_revoke
 from signup.models import Person

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from protection import crypto
-from protection.events import SecurityEvent
+from protection.base import crypto
+from protection.core.events import SecurityEvent
 from protection.keys import ApiKey, api_key_revoke, api_key_verify
 
 pytestmark = pytest.mark.django_db

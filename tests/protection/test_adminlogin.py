@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 
 pytestmark = pytest.mark.django_db
 

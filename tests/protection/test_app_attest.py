@@ -20,9 +20,9 @@ from protection.attestation.app_attest import (
     verify_assertion,
     verify_attestation,
 )
+from protection.base.exceptions import ProtectionError
 from protection.blocks.models import BlockedClient
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 from tests.protection.app_attest_support import (
     APP_ID,
     NOW,

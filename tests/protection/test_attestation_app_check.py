@@ -9,9 +9,9 @@ from cryptography.hazmat.primitives import serialization
 
 from protection.attestation import attestation_verify
 from protection.attestation.jwks import JwksCache, http_request, jwks_cache
+from protection.base.exceptions import ProtectionError
 from protection.checks import check_attestation_settings
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 from tests.protection.attestation_support import (
     APP_ID,
     NOW,

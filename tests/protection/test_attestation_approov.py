@@ -12,9 +12,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.startup import refuse_configuration_errors
 from protection.attestation import attestation_verify
+from protection.base.exceptions import ProtectionError
 from protection.checks import check_attestation_settings
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 from tests.protection.attestation_support import (
     NOW,
     b64url,

@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from protection.blocks import block_create
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from protection.sessions import AnonymousSession
 
 pytestmark = pytest.mark.django_db

@@ -17,10 +17,10 @@ from protection.attestation import (
     verifier_unregister,
 )
 from protection.attestation.base import AttestationFailure
+from protection.base.exceptions import ProtectionError
 from protection.blocks.models import BlockedClient
 from protection.conf import DEFAULTS
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 from tests.protection.attestation_support import NOW, b64url, sha256_b64
 
 pytestmark = pytest.mark.django_db

@@ -12,10 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
+from protection.base.exceptions import ProtectionError
 from protection.blocks import BlockedClient, block_lift, blocks_check
-from protection.events import SecurityEvent, event_record
-from protection.exceptions import ProtectionError
-from protection.reputation import key_difficulty_boost
+from protection.core.events import SecurityEvent, event_record
+from protection.core.reputation import key_difficulty_boost
 
 pytestmark = pytest.mark.django_db
 

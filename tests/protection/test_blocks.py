@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
 from protection.authentication import SessionTokenAuthentication
+from protection.base.exceptions import ProtectionError
 from protection.blocks import (
     BlockedClient,
     block_create,
@@ -25,8 +26,7 @@ from protection.blocks import (
     blocks_flush_hits,
 )
 from protection.blocks.ruleset import BlockRegistry, compile_blocks, registry
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ from django.test import Client
 from django.utils import timezone
 
 from protection.admin.blocks import BlockDurationActionForm, block_session_ips
+from protection.base.exceptions import ProtectionError
 from protection.blocks import BlockedClient, block_create, blocks_check
-from protection.events import SecurityEvent, event_record
-from protection.exceptions import ProtectionError
+from protection.core.events import SecurityEvent, event_record
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from protection.base.durations import parse_duration
+from protection.base.exceptions import ProtectionError
 from protection.blocks import BlockedClient, block_create, blocks_check, registry
-from protection.durations import parse_duration
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 
 pytestmark = pytest.mark.django_db
 

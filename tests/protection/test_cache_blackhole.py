@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -8,6 +8,7 @@ import altcha
 import pytest
 from django.utils import timezone
 
+from protection.base.exceptions import ProtectionError
 from protection.challenges import (
     SpentChallenge,
     challenge_issue,
@@ -16,9 +17,8 @@ from protection.challenges import (
     challenges_purge_expired,
 )
 from protection.challenges.pow import pow_difficulty, pow_solution_verify
-from protection.events import SecurityEvent, event_record
-from protection.exceptions import ProtectionError
-from protection.reputation import recent_denials
+from protection.core.events import SecurityEvent, event_record
+from protection.core.reputation import recent_denials
 from tests.protection.sessions_support import easy_pow_fixture, solve  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("easy_pow")]

@@ -3,7 +3,7 @@
 import pytest
 
 from protection.challenges.pow import pow_difficulty
-from protection.events import event_record
+from protection.core.events import event_record
 from tests.protection.sessions_support import easy_pow_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("easy_pow")]

@@ -1,8 +1,8 @@
 import pytest
 from django.test import RequestFactory
 
-from protection.clientip import UNKNOWN_IP, normalize_ip, rate_limit_ident
-from protection.context import client_ip
+from protection.base.clientip import UNKNOWN_IP, normalize_ip, rate_limit_ident
+from protection.http.context import client_ip
 
 
 def request_from(remote_addr: str, forwarded: str | None = None):
@@ -89,7 +89,7 @@ def test_clients_with_unusable_entries_never_spend_or_block_the_proxy(settings, 
     # Before: "1.2.3.4:5678" / "unknown" resolved to the proxy itself, whose
     # bucket every client then shared, until the proxy was auto-blocked.
     from protection.blocks.models import BlockedClient
-    from protection.events import SecurityEvent
+    from protection.core.events import SecurityEvent
 
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,

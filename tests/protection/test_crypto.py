@@ -6,8 +6,8 @@ import string
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from protection import crypto
-from protection.exceptions import ProtectionError
+from protection.base import crypto
+from protection.base.exceptions import ProtectionError
 from protection.keys import api_key_verify
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from protection.admin.dashboard import axis_ticks, events_per_hour, kind_label, top_offenders
 from protection.blocks import block_create
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -13,6 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from protection.base.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 from protection.dpop import (
     DpopError,
     dpop_access_token_hash,
@@ -25,9 +27,7 @@ from protection.dpop import (
     dpop_thumbprint,
 )
 from protection.errors import problem_for_exception
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
-from protection.tokens import (
+from protection.sessions.tokens import (
     SessionAccessToken,
     SessionRefreshToken,
     token_create,

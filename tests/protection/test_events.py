@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from protection.events import SecurityEvent, event_record, event_scope
+from protection.core.events import SecurityEvent, event_record, event_scope
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_admin_lists_filters_and_searches_events_read_only(superuser_client):
 @pytest.fixture
 def frozen_writer():
     """The denial writer's clock, held still (one second) unless moved."""
-    from protection.events import denial_writer
+    from protection.core.events import denial_writer
 
     now = [1000.0]
     real = denial_writer.clock
@@ -73,8 +73,8 @@ def frozen_writer():
 def test_a_distributed_flood_of_denials_costs_bounded_writes_and_loses_no_count(
     client, settings, frozen_writer
 ):
-    from protection.events import events_flush
-    from protection.reputation import recent_denials
+    from protection.core.events import events_flush
+    from protection.core.reputation import recent_denials
 
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,
@@ -103,7 +103,7 @@ def test_a_distributed_flood_of_denials_costs_bounded_writes_and_loses_no_count(
 
 
 def test_past_the_write_budget_denials_become_counted_rows(frozen_writer, settings):
-    from protection.events import events_flush
+    from protection.core.events import events_flush
 
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,

@@ -9,7 +9,7 @@ staff are alerted, and the audit log's writes stay bounded.
 
 import pytest
 
-from protection.events import SecurityEvent, event_record
+from protection.core.events import SecurityEvent, event_record
 from tests.protection.sessions_support import easy_pow_fixture, solve  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("easy_pow")]
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("easy_pow")]
 
 @pytest.fixture
 def frozen_writer():
-    from protection.events import denial_writer
+    from protection.core.events import denial_writer
 
     real = denial_writer.clock
     denial_writer.clock = lambda: 1000.0

@@ -8,10 +8,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from protection import crypto
-from protection.durations import parse_duration
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.base import crypto
+from protection.base.durations import parse_duration
+from protection.base.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 from protection.keys import ApiKey, api_key_revoke, api_key_rotate, api_key_verify
 
 pytestmark = pytest.mark.django_db

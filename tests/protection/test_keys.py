@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist, ValidationError
 from django.utils import timezone
 
-from protection import crypto
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.base import crypto
+from protection.base.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 from protection.keys import (
     ApiKey,
     ApiKeyStatus,

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
-from protection.exceptions import ProtectionError
+from protection.base.exceptions import ProtectionError
 from protection.keys import ApiKey, api_key_create, api_key_rotate
 
 

@@ -9,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
-from protection import crypto
 from protection.authentication import ApiKeyAuthentication
-from protection.events import SecurityEvent
+from protection.base import crypto
+from protection.core.events import SecurityEvent
 from protection.keys import api_key_revoke
 from protection.permissions import HasApiKeyScope
 

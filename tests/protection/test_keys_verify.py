@@ -5,9 +5,9 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from protection import crypto
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.base import crypto
+from protection.base.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 from protection.keys import ApiKey, api_key_verify, origin_allowed, verified_keys
 
 pytestmark = pytest.mark.django_db

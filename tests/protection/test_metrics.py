@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from protection.metrics import (
+from protection.core.metrics import (
     metrics_cache_fallback,
     metrics_event_recorded,
     metrics_verification_observe,
 )
-from protection.ratelimit.fallback import cache_health
+from protection.core.ratelimit.fallback import cache_health
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,13 +108,13 @@ def test_an_unknown_verification_kind_is_a_programming_error():
 
 
 WORKER = (
-    "from protection.metrics import DECISIONS, metrics_difficulty_issued; "
+    "from protection.core.metrics import DECISIONS, metrics_difficulty_issued; "
     "DECISIONS.labels('session_issued', 'allow', '').inc(); "
     "metrics_difficulty_issued(max_number=200000)"
 )
 SCRAPE = (
     "from prometheus_client import generate_latest; "
-    "from protection.metrics import metrics_registry; "
+    "from protection.core.metrics import metrics_registry; "
     "print(generate_latest(metrics_registry()).decode())"
 )
 
@@ -156,7 +156,7 @@ def test_the_gunicorn_hooks_clear_stale_files_and_drop_a_dead_workers_gauges(tmp
 
 
 def test_what_observe_mode_would_have_denied_is_counted_as_dry_run(db):
-    from protection.events import event_record
+    from protection.core.events import event_record
 
     labels = {"kind": "rate_limited", "decision": "dry_run", "reason": "session:key"}
     before = value("gatehouse_decisions_total", **labels)

@@ -9,9 +9,9 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
+from protection.http.serializers import StrictSerializer
 from protection.openapi import class_error_codes, class_request_headers
 from protection.permissions import HasApiKeyScope, HasAppAttestation
-from protection.serializers import StrictSerializer
 
 
 def _operation(view, method="post"):

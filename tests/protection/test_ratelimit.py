@@ -6,9 +6,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.forms import modelform_factory
 
-from protection.exceptions import ProtectionError
-from protection.keys import ApiKey
-from protection.ratelimit import (
+from protection.base.exceptions import ProtectionError
+from protection.core.ratelimit import (
     Hit,
     counter_ident,
     group_rates,
@@ -19,6 +18,7 @@ from protection.ratelimit import (
     rate_parse,
     validate_rate_limit_overrides,
 )
+from protection.keys import ApiKey
 
 
 def test_hits_within_rate_are_allowed_then_refused():

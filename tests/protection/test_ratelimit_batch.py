@@ -8,8 +8,8 @@ from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
 from protection.authentication import ApiKeyAuthentication
-from protection.exceptions import ProtectionError
-from protection.ratelimit import (
+from protection.base.exceptions import ProtectionError
+from protection.core.ratelimit import (
     Hit,
     Quota,
     batch,
@@ -18,7 +18,7 @@ from protection.ratelimit import (
     rate_limit_hit,
     rate_limit_hit_many,
 )
-from protection.ratelimit.batch import batch_available
+from protection.core.ratelimit.batch import batch_available
 from tests.protection.test_ratelimit_fallback import DEAD_REDIS
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -56,7 +56,7 @@ def round_trips(monkeypatch):
         calls.append(args[1])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("protection.ratelimit.counters.redis_count", counting)
+    monkeypatch.setattr("protection.core.ratelimit.counters.redis_count", counting)
     return calls
 
 
@@ -167,7 +167,7 @@ def test_the_script_is_reloaded_after_a_script_flush(round_trips):
 
 
 def test_a_bad_rate_is_a_configuration_error_not_a_cache_outage():
-    from protection.ratelimit import rate_limit_hit
+    from protection.core.ratelimit import rate_limit_hit
 
     with pytest.raises(ValueError, match="is not a rate"):
         rate_limit_hit(group="g", ident="x", rate="1000000000/h")

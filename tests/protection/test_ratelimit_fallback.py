@@ -10,12 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
+from protection.base.exceptions import ProtectionError
 from protection.blocks import block_create, blocks_check
 from protection.blocks.ruleset import BlockRegistry
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
-from protection.ratelimit import rate_limit_hit
-from protection.ratelimit.counters import cache_health
+from protection.core.events import SecurityEvent
+from protection.core.ratelimit import rate_limit_hit
+from protection.core.ratelimit.counters import cache_health
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 

@@ -1,10 +1,10 @@
 """django-ratelimit's private helpers, pinned: this fails loudly if an upgrade changes them.
 
-``protection.ratelimit.batch`` counts django-ratelimit's buckets itself, so
+``protection.core.ratelimit.batch`` counts django-ratelimit's buckets itself, so
 the keys and windows it computes must be exactly django-ratelimit's. If a test
 here fails after an upgrade, do not just update the numbers: the Redis script
 and ``get_usage`` would count different buckets (limits silently doubled).
-Re-read ``django_ratelimit/core.py``, adapt ``protection/ratelimit/upstream.py``,
+Re-read ``django_ratelimit/core.py``, adapt ``protection/core/ratelimit/upstream.py``,
 then update these expectations.
 """
 
@@ -15,7 +15,7 @@ import pytest
 from django.core.cache import cache
 from django_ratelimit import core
 
-from protection.ratelimit.upstream import (
+from protection.core.ratelimit.upstream import (
     TTL_FUDGE,
     bucket_cache_key,
     bucket_window_end,
@@ -99,4 +99,4 @@ def test_no_other_module_touches_the_private_helpers():
         for path in (root / package).rglob("*.py")
         if "django_ratelimit" in path.read_text()
     )
-    assert users == ["protection/ratelimit/upstream.py"]
+    assert users == ["protection/core/ratelimit/upstream.py"]

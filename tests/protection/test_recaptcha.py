@@ -7,7 +7,7 @@ from django.core import checks
 from django_recaptcha.constants import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
 
 from protection.checks import check_recaptcha_keys
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from protection.sessions import AnonymousSession
 from tests.protection.sessions_support import (  # noqa: F401
     FAKE_SECRET,

@@ -1,8 +1,8 @@
-"""protection.serializers.StrictSerializer: exactly the fields it declares."""
+"""protection.http.serializers.StrictSerializer: exactly the fields it declares."""
 
 from rest_framework import serializers
 
-from protection.serializers import StrictSerializer
+from protection.http.serializers import StrictSerializer
 
 
 class Lookup(StrictSerializer):

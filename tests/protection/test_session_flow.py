@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from protection import views
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from protection.sessions import AnonymousSession
 from tests.gunicorn_server import GunicornServer
 from tests.protection.sessions_support import (  # noqa: F401

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from protection.events import SecurityEvent
-from protection.exceptions import ProtectionError
+from protection.base.exceptions import ProtectionError
+from protection.core.events import SecurityEvent
 from protection.sessions import (
     AnonymousSession,
     session_authenticate,

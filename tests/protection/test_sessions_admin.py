@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from protection.authentication import Caller, SessionTokenAuthentication
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from protection.sessions import AnonymousSession, session_revoke
 
 pytestmark = pytest.mark.django_db

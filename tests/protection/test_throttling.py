@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -219,7 +219,7 @@ def test_an_address_over_its_budget_costs_no_database_work(client, api_key, sett
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from protection import crypto
+    from protection.base import crypto
 
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,

@@ -14,7 +14,7 @@ import pytest
 
 from protection.conf import gatehouse_settings
 from protection.sessions import AnonymousSession
-from protection.tokens import token_signing_key
+from protection.sessions.tokens import token_signing_key
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from signup.idempotency import IdempotencyRecord
 from signup.persons import Person
 from tests.signup.conftest import SignupCaller, person_body

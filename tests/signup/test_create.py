@@ -5,7 +5,7 @@ import json
 import idna
 import pytest
 
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from signup.persons import Person
 from tests.signup.conftest import person_body
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from signup.idempotency import IdempotencyRecord, idempotency_purge_expired
 from signup.persons import Person
 from tests.signup.conftest import person_body

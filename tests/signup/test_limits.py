@@ -3,7 +3,7 @@ all counters of one lookup or create cost one round trip."""
 
 import pytest
 
-from protection.ratelimit import rate_limit_distinct_hit, rate_limit_hit
+from protection.core.ratelimit import rate_limit_distinct_hit, rate_limit_hit
 from signup import limits
 
 pytestmark = pytest.mark.django_db
@@ -70,12 +70,12 @@ def test_create_limits_in_order(session_and_key, signup_settings):
 
 @pytest.mark.redis
 def test_one_lookup_is_one_redis_round_trip(session_and_key, monkeypatch):
-    from protection.ratelimit import batch
+    from protection.core.ratelimit import batch
 
     calls = []
     real = batch.redis_count
     monkeypatch.setattr(
-        "protection.ratelimit.counters.redis_count",
+        "protection.core.ratelimit.counters.redis_count",
         lambda *args, **kwargs: calls.append(len(args[1])) or real(*args, **kwargs),
     )
     session, key = session_and_key

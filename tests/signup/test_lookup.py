@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from protection.events import SecurityEvent
+from protection.core.events import SecurityEvent
 from signup.persons import Person
 
 pytestmark = pytest.mark.django_db
@@ -271,13 +271,13 @@ def _lookup_rates(settings, **dimensions):
 def test_a_lookup_is_one_redis_round_trip_and_one_database_query(
     caller, settings, monkeypatch, django_assert_num_queries
 ):
-    from protection.ratelimit import batch
+    from protection.core.ratelimit import batch
 
     _lookup_rates(settings, ip=["100/m"], key=["100/m", "1000/d"], session=["50/m"])
     calls = []
     real = batch.redis_count
     monkeypatch.setattr(
-        "protection.ratelimit.counters.redis_count",
+        "protection.core.ratelimit.counters.redis_count",
         lambda *args, **kwargs: (
             calls.append((len(args[1]), len(kwargs["reads"]))) or real(*args, **kwargs)
         ),

@@ -22,7 +22,7 @@ import pytest
 from protection.blocks import BlockedClient, block_create
 from protection.dpop import dpop_thumbprint
 from protection.sessions import AnonymousSession, session_revoke
-from protection.tokens import SessionAccessToken, token_decode, token_jkt
+from protection.sessions.tokens import SessionAccessToken, token_decode, token_jkt
 from signup.models import Person
 from tests.protection.dpop_support import DpopClient
 from tests.support.browser import (

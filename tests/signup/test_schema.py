@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from protection.exceptions import ERROR_CATALOGUE
+from protection.base.exceptions import ERROR_CATALOGUE
 
 pytestmark = pytest.mark.django_db
 

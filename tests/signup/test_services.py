@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from protection.exceptions import ProtectionError
+from protection.base.exceptions import ProtectionError
 from signup import limits
 from signup.persons import Person
 from signup.selectors import person_exists

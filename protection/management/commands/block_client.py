@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from protection.base.durations import parse_duration
 from protection.blocks import block_create
-from protection.durations import parse_duration
 from protection.management.commands._block_selectors import add_selector_arguments, selected
 
 

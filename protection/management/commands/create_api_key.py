@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from protection.durations import parse_duration
+from protection.base.durations import parse_duration
 from protection.keys import SCOPES, VERIFICATIONS, ApiKey, api_key_create
 
 

@@ -13,8 +13,8 @@ from django.db import transaction
 from protection.blocks import blocks_purge_expired
 from protection.challenges import challenges_purge_expired
 from protection.conf import gatehouse_settings
-from protection.events import events_purge_old
-from protection.housekeeping import PURGES
+from protection.core.events import events_purge_old
+from protection.core.housekeeping import PURGES
 from protection.sessions import sessions_purge_expired
 
 

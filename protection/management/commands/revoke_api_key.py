@@ -5,7 +5,7 @@ from typing import Any
 from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from protection.exceptions import ProtectionError
+from protection.base.exceptions import ProtectionError
 from protection.keys import api_key_find, api_key_revoke
 
 

@@ -6,8 +6,8 @@ from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from protection.durations import parse_duration
-from protection.exceptions import ProtectionError
+from protection.base.durations import parse_duration
+from protection.base.exceptions import ProtectionError
 from protection.keys import api_key_find, api_key_rotate
 
 

@@ -1,7 +1,7 @@
 """The limits of one request, counted in one round trip.
 
 A ``RequestLimits`` is a plain value the HTTP edge builds per request (it
-lives in ``protection.context``) and hands to whoever counts: the edge
+lives in ``protection.http.context``) and hands to whoever counts: the edge
 adds the per-IP, per-key and per-session entries of the view's group as
 they become known, and ``request_limits_count`` counts all of them, plus a
 service's own counters (``extra``) and the cache keys the request must read
@@ -21,17 +21,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.events import event_record
-from protection.exceptions import ProtectionError
-from protection.ratelimit.counters import (
+from protection.core.events import event_record
+from protection.core.ratelimit.counters import (
     Hit,
     Quota,
     RateLimitResult,
     rate_limit_hit_many,
     rate_limit_read_and_hit,
 )
-from protection.ratelimit.headers import CountedLimit, ratelimit_headers
+from protection.core.ratelimit.headers import CountedLimit, ratelimit_headers
 
 
 @dataclass(frozen=True)

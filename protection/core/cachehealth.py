@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from protection.conf import gatehouse_settings
-from protection.metrics import metrics_cache_fallback
+from protection.core.metrics import metrics_cache_fallback
 
 logger = logging.getLogger("gatehouse.cache")
 

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from protection.errors import problem_response
-from protection.health import health_report
+from protection.http.health import health_report
 
 
 class LivenessView(APIView):

@@ -18,10 +18,10 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
-from protection import crypto
-from protection.cachehealth import shared_cache_call
-from protection.clientip import rate_limit_ident
+from protection.base import crypto
+from protection.base.clientip import rate_limit_ident
 from protection.conf import gatehouse_settings
+from protection.core.cachehealth import shared_cache_call
 
 KEY_BOOST_CACHE_PREFIX = "gh:keyboost:"
 

@@ -12,7 +12,7 @@ import hmac
 import secrets
 import time
 
-from protection.crypto import keyed_digest
+from protection.base.crypto import keyed_digest
 
 MAC_CHARS = 32  # 128 bits of the hex HMAC-SHA-256: enough for a short-lived value
 MAX_NONCE_CHARS = 128

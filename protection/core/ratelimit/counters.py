@@ -6,7 +6,7 @@ fixed windows with per-key jitter, TTL period + ``EXPIRATION_FUDGE``). How a
 hit is counted depends on the cache:
 
 - Django's ``RedisCache`` (production): all counters handed to
-  ``rate_limit_hit_many`` in one Lua script call (``protection.ratelimit.
+  ``rate_limit_hit_many`` in one Lua script call (``protection.core.ratelimit.
   batch``): one round trip instead of ``get_usage``'s three per counter,
   atomic on the server, so N workers on M hosts still admit exactly
   ``limit`` hits per window. ``RATE_LIMIT_BATCH = False`` goes back to
@@ -36,15 +36,15 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.core.cache import cache
 
-from protection import crypto
-from protection.cachehealth import shared_cache_call
+from protection.base import crypto
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.exceptions import ProtectionError
-from protection.ratelimit import fallback
-from protection.ratelimit.batch import Step, redis_cache, redis_count
-from protection.ratelimit.fallback import cache_failed, cache_health, local_counters
-from protection.ratelimit.rates import rate_parse
-from protection.ratelimit.upstream import (
+from protection.core.cachehealth import shared_cache_call
+from protection.core.ratelimit import fallback
+from protection.core.ratelimit.batch import Step, redis_cache, redis_count
+from protection.core.ratelimit.fallback import cache_failed, cache_health, local_counters
+from protection.core.ratelimit.rates import rate_parse
+from protection.core.ratelimit.upstream import (
     TTL_FUDGE,
     bucket_cache_key,
     bucket_window_end,

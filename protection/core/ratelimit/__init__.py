@@ -13,10 +13,10 @@ local counters), ``rates`` (rate syntax, defaults and per-key overrides),
 ``headers`` (IETF RateLimit fields) and ``requestlimits`` (a request's
 limits, counted in one round trip, and the 429). The DRF glue is
 ``protection.throttling``; the edge's per-request state is
-``protection.context``.
+``protection.http.context``.
 """
 
-from protection.ratelimit.counters import (
+from protection.core.ratelimit.counters import (
     Hit,
     Quota,
     RateLimitResult,
@@ -26,14 +26,14 @@ from protection.ratelimit.counters import (
     rate_limit_hit_many,
     rate_limit_read_and_hit,
 )
-from protection.ratelimit.headers import CountedLimit, ratelimit_headers
-from protection.ratelimit.rates import (
+from protection.core.ratelimit.headers import CountedLimit, ratelimit_headers
+from protection.core.ratelimit.rates import (
     group_rates,
     rate_limits_validate,
     rate_parse,
     validate_rate_limit_overrides,
 )
-from protection.ratelimit.requestlimits import (
+from protection.core.ratelimit.requestlimits import (
     LimitEntry,
     RequestLimits,
     rate_limit_count_many,

@@ -16,13 +16,13 @@ database answers whenever the cache cannot be trusted).
 from dataclasses import dataclass, field
 from typing import Any
 
+from protection.base.clientip import client_ip_resolve
+from protection.base.exceptions import ProtectionError
 from protection.blocks import blocks_check
 from protection.blocks.ruleset import VERSION_CACHE_KEY, registry
-from protection.clientip import client_ip_resolve
-from protection.exceptions import ProtectionError
+from protection.core.ratelimit import RequestLimits
 from protection.keys import ApiKey
 from protection.logcontext import log_context_update
-from protection.ratelimit import RequestLimits
 from protection.sessions import SessionClaims, session_state_check, session_state_reads
 
 _ATTRIBUTE = "_gatehouse_context"

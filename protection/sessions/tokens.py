@@ -20,9 +20,9 @@ from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import Token
 
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.exceptions import ProtectionError
-from protection.metrics import metrics_timer
+from protection.core.metrics import metrics_timer
 
 SESSION_CLAIM = "sid"
 API_KEY_CLAIM = "kid"

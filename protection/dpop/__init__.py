@@ -34,11 +34,11 @@ from urllib.parse import urlsplit
 import jwt
 from django.core.cache import cache
 
+from protection.base.crypto import keyed_digest
+from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.crypto import keyed_digest
-from protection.events import event_record
-from protection.exceptions import ProtectionError
-from protection.nonces import nonce_issue, nonce_verify
+from protection.core.events import event_record
+from protection.core.nonces import nonce_issue, nonce_verify
 
 PROOF_TYPE = "dpop+jwt"
 # Only signatures made with a private key prove possession. "none" and HS*

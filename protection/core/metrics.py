@@ -2,7 +2,7 @@
 
 Recorders are plain functions the services call (``metrics_difficulty_issued``,
 ``metrics_cache_fallback``, ``metrics_timer``…) plus ``metrics_event_recorded``,
-a receiver of ``protection.events.event_recorded`` that turns every security
+a receiver of ``protection.core.events.event_recorded`` that turns every security
 event into the decision and 429 counters: the audit log does not know
 metrics exist.
 
@@ -12,7 +12,7 @@ values there and a scrape served by any worker adds them all up (see
 ``metrics_registry`` and docs/metrics-and-logs.md for the ``child_exit``
 hook). Without the variable, one process counts in memory.
 
-The edge serves the text (``protection.metrics_view``); blocks active are
+The edge serves the text (``protection.http.metrics_view``); blocks active are
 counted there at scrape time. No label ever holds a client value (IP, key,
 session): label values are event kinds, reasons, groups and dimensions,
 all from code and settings, so the number of series stays bounded.

@@ -1,6 +1,6 @@
 """The per-process side of the limiter: memory of cache failures and local counters.
 
-When the shared cache raises or times out, ``protection.cachehealth`` marks
+When the shared cache raises or times out, ``protection.core.cachehealth`` marks
 it down for ``RATE_LIMIT_CACHE_RETRY_AFTER`` seconds (so a slow Redis costs
 one timeout, not one per hit) and ``record_outage`` writes one
 ``cache_unavailable`` alert per process per minute; meanwhile
@@ -14,10 +14,10 @@ import time
 import zlib
 from collections.abc import Callable
 
-from protection.cachehealth import cache_failed, cache_health
 from protection.conf import gatehouse_settings
-from protection.events import event_record
-from protection.ratelimit.rates import rate_parse
+from protection.core.cachehealth import cache_failed, cache_health
+from protection.core.events import event_record
+from protection.core.ratelimit.rates import rate_parse
 
 __all__ = ["cache_failed", "cache_health", "clock", "local_counters", "record_outage"]
 

@@ -1,6 +1,6 @@
 """``GET /metrics``: Prometheus text for clients in ``METRICS_NETWORKS`` only.
 
-The client address is resolved like everywhere else (``protection.clientip``),
+The client address is resolved like everywhere else (``protection.base.clientip``),
 so behind a trusted reverse proxy an outside client is refused even though the
 proxy itself sits in a private range. Blocks active are counted here, at
 scrape time, with one grouped query.
@@ -15,12 +15,12 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from protection.base.clientip import ip_in_networks
 from protection.blocks.models import BlockedClient
-from protection.clientip import ip_in_networks
 from protection.conf import gatehouse_settings
-from protection.context import client_ip
+from protection.core.metrics import metrics_registry
 from protection.errors import problem_response
-from protection.metrics import metrics_registry
+from protection.http.context import client_ip
 
 logger = logging.getLogger("gatehouse.metrics")
 

@@ -3,7 +3,7 @@ security-relevant success, and ``event_record``, the one way to write it.
 
 Events are a sink. Recording one sends ``event_recorded`` (every event,
 written or not); reactions such as automatic blocking, the denial counters
-of ``protection.reputation`` and metrics listen, connected in
+of ``protection.core.reputation`` and metrics listen, connected in
 ``ProtectionConfig.ready``. Nothing here calls them.
 
 Writes are bounded under a flood. Allow events and alerts are written at
@@ -16,7 +16,7 @@ flush; beyond that, rows merge per kind and reason). Listeners see
 every denial, so automatic blocking and recent-denial counts stay exact.
 
 Events never hold secrets or clear-text identifiers: callers pass keyed
-digests (``protection.crypto.keyed_digest``) in ``details``. Client IP and
+digests (``protection.base.crypto.keyed_digest``) in ``details``. Client IP and
 path come from the arguments or, inside a request, from ``event_scope``,
 which the HTTP edge opens for each request.
 """
@@ -31,58 +31,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
 from django.dispatch import Signal
 from django.utils import timezone
 
 from protection.conf import gatehouse_settings
+from protection.core.events.models import SecurityEvent
 
 logger = logging.getLogger("gatehouse.events")
 
 # Sent for every recorded event with ``event`` (a SecurityEvent; ``pk`` is
 # None while an aggregated denial waits for its flush).
 event_recorded = Signal()
-
-
-class SecurityEvent(models.Model):
-    class Decision(models.TextChoices):
-        ALLOW = "allow", "allow"
-        DENY = "deny", "deny"
-        ALERT = "alert", "alert"
-
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    kind = models.CharField(max_length=64, db_index=True)
-    decision = models.CharField(max_length=8, choices=Decision.choices, db_index=True)
-    reason = models.CharField(max_length=64, blank=True, db_index=True)
-    client_ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    api_key = models.ForeignKey(
-        "protection.ApiKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="events",
-    )
-    session_id = models.UUIDField(null=True, blank=True, db_index=True)
-    path = models.CharField(max_length=200, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    # How many occurrences this row stands for: 1, or more for denials that
-    # were added up under a flood (``created_at`` is the first one's time).
-    count = models.PositiveIntegerField(default=1)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["kind", "created_at"], name="event_kind_time")]
-
-    def __str__(self) -> str:
-        times = f" x{self.count}" if self.count > 1 else ""
-        return (
-            f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.decision} {self.reason}{times}"
-        )
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise ValueError("Security events are append-only")
-        super().save(*args, **kwargs)
 
 
 # --- Where events happen: the request's client IP and path -----------------

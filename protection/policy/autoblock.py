@@ -1,6 +1,6 @@
 """Automatic blocking (the policy tier): repeated denials from one client become a block.
 
-``autoblock_observe`` listens to ``protection.events.event_recorded``
+``autoblock_observe`` listens to ``protection.core.events.event_recorded``
 (connected in ``ProtectionConfig.ready``); the audit log never calls it. Each
 rule of ``AUTO_BLOCK_RULES`` whose ``kinds`` contain the event's kind or
 reason counts it in a shared cache counter (no table scan) for the event's
@@ -11,7 +11,7 @@ by the same rule (capped at ``max_duration``); the block's event names the
 rule. API keys are never blocked automatically (a publishable key can be
 copied out of any app, so blocking it would let an attacker shut out the
 genuine app): the rule records a ``key_abuse_suspected`` alert and raises
-the key's challenge difficulty (``protection.reputation``). Trusted proxy
+the key's challenge difficulty (``protection.core.reputation``). Trusted proxy
 networks (when proxies are trusted), ``AUTO_BLOCK_EXEMPT_NETWORKS`` and the
 "unknown client" bucket are never blocked: blocking them would refuse every
 client behind them.
@@ -23,13 +23,13 @@ from typing import Any
 
 from django.utils import timezone
 
+from protection.base.clientip import UNKNOWN_IP, ip_in_networks, normalize_ip, rate_limit_ident
 from protection.blocks.models import BlockedClient
 from protection.blocks.services import block_create
-from protection.clientip import UNKNOWN_IP, ip_in_networks, normalize_ip, rate_limit_ident
 from protection.conf import gatehouse_settings
-from protection.events import event_record
-from protection.ratelimit.counters import rate_limit_hit
-from protection.reputation import key_difficulty_boost_raise
+from protection.core.events import event_record
+from protection.core.ratelimit.counters import rate_limit_hit
+from protection.core.reputation import key_difficulty_boost_raise
 from protection.sessions import AnonymousSession
 
 logger = logging.getLogger("gatehouse.autoblock")

@@ -13,7 +13,7 @@ policy-name strings with parameters::
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from protection.ratelimit.counters import RateLimitResult
+from protection.core.ratelimit.counters import RateLimitResult
 
 
 class CountedLimit(NamedTuple):
