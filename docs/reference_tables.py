@@ -3,7 +3,8 @@ on every ``mkdocs build`` (an mkdocs hook, see ``hooks:`` in mkdocs.yml), so
 no copy of them is committed and none can drift.
 
 A page asks for a table with a marker line: ``<!-- table: errors -->``,
-``<!-- table: settings -->``, ``<!-- table: events -->``, the signatures of a
+``<!-- table: settings -->``, ``<!-- table: events -->``, ``<!-- table: reasons -->``,
+the signatures of a
 module's public functions (``<!-- signatures: protection.keys -->``) or the
 arguments of a management command (``<!-- options: create_api_key -->``).
 
@@ -12,10 +13,9 @@ arguments of a management command (``<!-- options: create_api_key -->``).
 - settings: the ``DEFAULTS`` dict of each module in ``SETTINGS_CATALOGUES``,
   with the comment block above each key as its description (a key without
   its own comment shares the one of the key before it).
-- events: every security event kind the code records, found by reading the
-  source (``event_record(kind=...)`` and the helpers that pass ``kind`` on),
-  described by ``EVENT_DESCRIPTIONS``; ``tests/test_docs.py`` fails when a
-  kind is missing there or described but no longer recorded.
+- events: every declared security event kind (``protection.core.events``;
+  ``event_record`` refuses any other), and ``reasons``: the declared reasons
+  automatic-blocking rules may match on besides the error codes.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ import pprint
 import re
 import sys
 import tokenize
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,70 +44,8 @@ SETTINGS_CATALOGUES: list[tuple[str, str]] = [
     ("signup.conf", "signup"),
 ]
 
-# Source trees scanned for recorded event kinds.
-EVENT_SOURCES = ("protection", "signup")
-
-EVENT_DESCRIPTIONS: dict[str, str] = {
-    "admin_locked_out": "django-axes locked a staff login out (too many failures per IP or "
-    "per username); `axes_reset` lifts it.",
-    "admin_login_failed": "A wrong admin password (the username is kept, never the password).",
-    "attestation_failed": "App attestation evidence (Approov, App Check) was missing or not "
-    "accepted; reason `<verifier>_<why>`, details name the verifier and device. A "
-    "`dry_run` alert when the key's evidence is in observe mode.",
-    "attestation_invalid": "An App Attest attestation or assertion was not valid (reason: "
-    "why; details: the device's key id).",
-    "attestation_replayed": "Attestation evidence was used twice (an App Attest counter that "
-    "did not grow, a consumed App Check token, a key id attested again).",
-    "attestation_unavailable": "A verifier could not work (not configured, key set "
-    "unreachable): an alert, the client got 503.",
-    "dpop_binding_mismatch": "A DPoP proof signed by another key than the token is bound to "
-    "(a stolen token).",
-    "dpop_nonce_required": "A DPoP proof without the server nonce `DPOP_NONCE_REQUIRED` asks for.",
-    "dpop_proof_invalid": "A DPoP proof was malformed or did not check (reason: `typ`, `alg`, "
-    "`jwk`, `htm`, `htu`, `iat`, `ath`, `signature`…).",
-    "dpop_replayed": "A DPoP proof's `jti` was seen before (on any worker).",
-    "dpop_required": "A DPoP proof was missing: a bound token sent as Bearer, or a key that "
-    "requires `dpop`.",
-    "api_key_auth": "A request's API key was refused; the reason is the error code "
-    "(`api_key_invalid`, `origin_not_allowed`, `scope_denied`…). Details: public id or "
-    "`key_fingerprint`, `origin`, `scope`, query `parameter`; never the key.",
-    "api_key_lifecycle": "An API key was created, changed, rotated (on the old key) or revoked. "
-    "Details: `by`, and `kind`/`replaces`, `fields`, `successor`/`grace_seconds` or `reason`.",
-    "blocked": "A request hit an active block (at most one event per block per process per "
-    "minute).",
-    "cache_unavailable": "The shared cache (Redis) failed; the limiter falls back as "
-    "`RATE_LIMIT_CACHE_FAILURE` says (once per process per minute).",
-    "challenge_failed": "A proof-of-work solution was missing, malformed, forged, wrong, expired "
-    "or issued to another key (reasons `pow_missing`, `pow_malformed`, `pow_not_ours`, "
-    "`pow_expired`, `pow_bad_signature`, `pow_wrong_solution`, `pow_other_key`).",
-    "challenge_issued": "The first challenge of each key in each clock hour, with "
-    "`details.previous_hour_count` (issuance is counted, not logged per request).",
-    "challenge_replayed": "A proof-of-work solution or reCAPTCHA token was presented twice.",
-    "client_block_changed": "Staff changed an existing block.",
-    "client_blocked": "A block was created or extended (reason: the rule name, or `staff`).",
-    "client_unblocked": "A block was lifted (from the admin or `unblock_client`).",
-    "enumeration_suspected": "A lookup crossed a distinct-identifiers limit (reason: the "
-    "policy, e.g. `lookup_distinct_per_ip`); the `ip-enumeration` rule blocks the IP.",
-    "key_abuse_suspected": "A per-key automatic-blocking rule was crossed: the key is never "
-    "blocked, its challenge difficulty is raised instead.",
-    "person_create_refused": "A create was refused: reason `conflict` (email or phone taken) "
-    "or `disposable_email`.",
-    "person_created": "A person was created. Details: `person_id` and keyed digests of email "
-    "and phone, never the clear text.",
-    "rate_limited": "A request was refused with 429 (reason `<group>:<dimensions>` or the "
-    "sign-up policy name).",
-    "recaptcha_failed": "A reCAPTCHA token was missing or refused (reasons `recaptcha_missing`, "
-    "`recaptcha_rejected`, `recaptcha_hostname`, `recaptcha_action`, `recaptcha_low_score`…).",
-    "recaptcha_unavailable": "Google could not be asked: `fail_closed` (503) or `fail_open` "
-    "(accepted, `RECAPTCHA_FAIL_OPEN`).",
-    "refresh_reuse": "A dead refresh token was presented again: the session is revoked.",
-    "session_issued": "An anonymous session was issued after its evidence passed.",
-    "session_refreshed": "A refresh token was rotated.",
-    "session_revoked": "A session was revoked: `client_logout`, `refresh_reuse` or "
-    "`admin:<username>`.",
-    "token_auth": "An access or refresh token was refused; the reason is the error code "
-    "(`token_invalid`, `token_expired`, `session_revoked`…). Never the token.",
-}
+# The apps whose management commands the docs list.
+PROJECT_APPS = ("protection", "signup")
 
 
 def django_setup() -> None:
@@ -226,142 +163,27 @@ def settings_table() -> str:
 # --- events -------------------------------------------------------------------
 
 
-@dataclass
-class EventKind:
-    kind: str
-    decisions: set[str] = field(default_factory=set)
-    modules: set[str] = field(default_factory=set)
-
-
-def _call_name(call: ast.Call) -> str | None:
-    func = call.func
-    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-
-
-def _literals(node: ast.expr | None, names: dict[str, list[ast.expr]]) -> set[str] | None:
-    """The string values ``node`` can take, or None when they are not all literal."""
-    if node is None:
-        return None
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return {node.value}
-    if isinstance(node, ast.IfExp):
-        body, orelse = _literals(node.body, names), _literals(node.orelse, names)
-        return None if body is None or orelse is None else body | orelse
-    if isinstance(node, ast.Name) and node.id in names:
-        values: set[str] = set()
-        for assigned in names[node.id]:
-            found = _literals(assigned, {k: v for k, v in names.items() if k != node.id})
-            if found is None:
-                return None
-            values |= found
-        return values
-    return None
-
-
-def _assignments(body: list[ast.stmt]) -> dict[str, list[ast.expr]]:
-    names: dict[str, list[ast.expr]] = {}
-    for statement in body:
-        for node in ast.walk(statement) if not isinstance(statement, ast.FunctionDef) else []:
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        names.setdefault(target.id, []).append(node.value)
-    return names
-
-
-def event_kinds(
-    roots: Iterable[Path] = tuple(ROOT / source for source in EVENT_SOURCES),
-) -> tuple[dict[str, EventKind], list[str]]:
-    """Every event kind recorded in the source, and the calls whose kind is not
-    literal (``file:line``), which a reader of the docs could not be told about.
-
-    A module's helpers that pass one of their parameters on as the kind
-    (``def _deny(*, kind, ...): event_record(kind=kind, ...)``) count as
-    recorders too: their callers' literal kinds are collected instead.
-    """
-    roots = list(roots)
-    base = roots[0].parent if roots else ROOT
-    trees = {
-        path: ast.parse(path.read_text())
-        for root in roots
-        for path in sorted(root.rglob("*.py"))
-        if "migrations" not in path.parts
-    }
-    kinds: dict[str, EventKind] = {}
-    unresolved: list[str] = []
-    for path, tree in trees.items():
-        module_names = _assignments(tree.body)
-        functions = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)]
-        # recorder name -> (the keyword carrying the kind, decisions it records)
-        recorders: dict[str, tuple[str, set[str]]] = {"event_record": ("kind", set())}
-        changed = True
-        while changed:
-            changed = False
-            for function in functions:
-                if function.name in recorders:
-                    continue
-                parameters = {a.arg for a in function.args.args + function.args.kwonlyargs}
-                for call in ast.walk(function):
-                    if isinstance(call, ast.Call) and _call_name(call) in recorders:
-                        keyword, decisions = recorders[_call_name(call)]
-                        values = {k.arg: k.value for k in call.keywords}
-                        value = values.get(keyword)
-                        if isinstance(value, ast.Name) and value.id in parameters:
-                            own = _literals(values.get("decision"), module_names) or set()
-                            recorders[function.name] = (value.id, own | decisions)
-                            changed = True
-        called: set[str] = set()
-        for scope in [tree, *functions]:
-            names = module_names
-            forwarded = None
-            if isinstance(scope, ast.FunctionDef):
-                names = {**module_names, **_assignments(scope.body)}
-                forwarded = recorders.get(scope.name, (None,))[0]
-            for statement in scope.body:
-                if isinstance(statement, ast.FunctionDef):
-                    continue  # its own scope
-                for call in ast.walk(statement):
-                    if not (isinstance(call, ast.Call) and _call_name(call) in recorders):
-                        continue
-                    called.add(_call_name(call))
-                    keyword, helper_decisions = recorders[_call_name(call)]
-                    values = {k.arg: k.value for k in call.keywords}
-                    value = values.get(keyword)
-                    if isinstance(value, ast.Name) and value.id == forwarded:
-                        continue  # a helper passing its own kind on
-                    found = _literals(value, names)
-                    if not found:
-                        unresolved.append(f"{path.relative_to(base)}:{call.lineno}")
-                        continue
-                    decisions = _literals(values.get("decision"), names) or helper_decisions
-                    module = ".".join(path.relative_to(base).with_suffix("").parts)
-                    for kind in found:
-                        entry = kinds.setdefault(kind, EventKind(kind))
-                        entry.decisions |= decisions
-                        entry.modules.add(module.removesuffix(".__init__"))
-        # A helper called only from other modules: its kinds cannot be seen here.
-        for function in functions:
-            if function.name in recorders and function.name not in called | {"event_record"}:
-                unresolved.append(f"{path.relative_to(base)}:{function.lineno}")
-    return kinds, unresolved
-
-
 def events_table() -> str:
-    kinds, unresolved = event_kinds()
-    # Warnings fail ``mkdocs build --strict``: the table must not fall behind the code.
-    for where in unresolved:
-        log.warning("reference_tables: event kind is not a literal at %s", where)
-    for kind in sorted(set(kinds) - set(EVENT_DESCRIPTIONS)):
-        log.warning("reference_tables: event kind %r has no description", kind)
-    for kind in sorted(set(EVENT_DESCRIPTIONS) - set(kinds)):
-        log.warning("reference_tables: described event kind %r is no longer recorded", kind)
-    rows = ["| kind | decision | what it records | recorded in |", "|---|---|---|---|"]
-    for kind in sorted(kinds):
-        entry = kinds[kind]
-        decisions = ", ".join(sorted(entry.decisions)) or "(varies)"
-        modules = ", ".join(f"`{m}`" for m in sorted(entry.modules))
-        description = EVENT_DESCRIPTIONS.get(kind, "**undocumented**")
-        rows.append(f"| `{kind}` | {decisions} | {_cell(description)} | {modules} |")
+    """The declared event kinds (``protection.core.events.EVENT_KINDS``, with the
+    kinds apps register), which ``event_record`` refuses to go beyond."""
+    django_setup()
+    from protection.core.events import EVENT_KINDS
+
+    rows = ["| kind | decision | what it records |", "|---|---|---|"]
+    for kind in sorted(EVENT_KINDS):
+        spec = EVENT_KINDS[kind]
+        rows.append(f"| `{kind}` | {', '.join(spec.decisions)} | {_cell(spec.description)} |")
+    return "\n".join(rows)
+
+
+def reasons_table() -> str:
+    """The declared reasons (beyond error codes) that automatic-blocking rules match on."""
+    django_setup()
+    from protection.core.events import EVENT_REASONS
+
+    rows = ["| reason | meaning |", "|---|---|"]
+    for reason in sorted(EVENT_REASONS):
+        rows.append(f"| `{reason}` | {_cell(EVENT_REASONS[reason])} |")
     return "\n".join(rows)
 
 
@@ -414,7 +236,7 @@ def project_commands() -> dict[str, str]:
     django_setup()
     from django.core.management import get_commands
 
-    return {name: app for name, app in get_commands().items() if app in EVENT_SOURCES}
+    return {name: app for name, app in get_commands().items() if app in PROJECT_APPS}
 
 
 def options_table(command: str) -> str:
@@ -446,7 +268,12 @@ def options_table(command: str) -> str:
 
 # --- the mkdocs hook ------------------------------------------------------------
 
-TABLES = {"errors": errors_table, "settings": settings_table, "events": events_table}
+TABLES = {
+    "errors": errors_table,
+    "settings": settings_table,
+    "events": events_table,
+    "reasons": reasons_table,
+}
 MARKER = re.compile(r"^<!-- (table|signatures|options): ([\w.]+) -->$", re.M)
 
 

@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse
 
 from protection.base.clientip import rate_limit_ident
 from protection.base.exceptions import ProtectionError
+from protection.base.processstate import process_state_register
 from protection.blocks import blocks_check
 from protection.core.events import event_scope, events_flush_if_due
 from protection.core.ratelimit import group_rates, ratelimit_headers, request_limits_count
@@ -71,6 +72,7 @@ class _OverBudget:
 
 
 over_budget = _OverBudget()
+process_state_register("over-budget memo", over_budget.until.clear)
 
 
 class BlockAndRateLimitMiddleware:

@@ -11,10 +11,13 @@ class SignupConfig(AppConfig):
         # and housekeeping are registered with it, never written into it.
         from protection.base.exceptions import error_codes_register
         from protection.conf import settings_register
+        from protection.core.events import event_kinds_register, event_reasons_register
         from protection.core.housekeeping import housekeeping_register
         from signup import conf, errors
         from signup.idempotency import idempotency_purge_expired
 
         settings_register("signup", conf.DEFAULTS)
         error_codes_register(errors.ERROR_CODES)
+        event_kinds_register(errors.EVENT_KINDS)
+        event_reasons_register(errors.EVENT_REASONS)
         housekeeping_register("idempotency records", idempotency_purge_expired)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from protection.keys import ApiKey, api_key_create, verified_keys
+from protection.keys import ApiKey, api_key_create
 from protection.sessions import IssuedSession, session_issue
 
 USING_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -36,14 +36,6 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _clear_verified_keys() -> Iterator[None]:
-    """Each test starts with an empty per-process API key cache."""
-    verified_keys.clear()
-    yield
-    verified_keys.clear()
 
 
 @pytest.fixture
@@ -78,23 +70,10 @@ def make_session(db: Any) -> Callable[..., IssuedSession]:
 
 @pytest.fixture(autouse=True)
 def _fresh_protection_state() -> Iterator[None]:
-    """Per-process limiter, block-list and hit state must not leak between tests."""
-    from protection.blocks.ruleset import registry
-    from protection.blocks.services import hit_recorder
-    from protection.core.events import denial_writer
-    from protection.core.ratelimit.counters import cache_health, local_counters
-    from protection.middleware import over_budget
+    """Per-process state (memos, local counters, compiled blocks, the key
+    cache) must not leak between tests: every owner registered its reset."""
+    from protection.base.processstate import process_state_reset
 
-    def reset() -> None:
-        cache_health.reset()
-        local_counters.clear()
-        registry.invalidate()
-        registry.version = None
-        hit_recorder.pending.clear()
-        hit_recorder.last_event.clear()
-        denial_writer.reset()
-        over_budget.until.clear()
-
-    reset()
+    process_state_reset()
     yield
-    reset()
+    process_state_reset()

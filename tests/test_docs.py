@@ -90,34 +90,23 @@ def test_settings_descriptions_come_from_the_comments() -> None:
     assert "---" not in docs["BLOCKS_VERSION_CHECK_INTERVAL"].description
 
 
-def test_every_recorded_event_kind_is_described() -> None:
-    kinds, unresolved = reference_tables.event_kinds()
-    assert unresolved == [], "make these kinds literal so the docs can list them"
-    assert sorted(set(kinds) - set(reference_tables.EVENT_DESCRIPTIONS)) == []
-    assert sorted(set(reference_tables.EVENT_DESCRIPTIONS) - set(kinds)) == [], "stale"
+def test_events_table_lists_every_declared_kind_and_reason() -> None:
+    from protection.core.events import EVENT_KINDS, EVENT_REASONS
+
+    events = reference_tables.events_table()
+    reasons = reference_tables.reasons_table()
+    assert {"api_key_auth", "person_created"} <= set(EVENT_KINDS)  # signup's are registered
+    for kind in EVENT_KINDS:
+        assert f"| `{kind}` |" in events
+    for reason in EVENT_REASONS:
+        assert f"| `{reason}` |" in reasons
 
 
-def test_event_scanner_follows_helpers_and_reports_computed_kinds(tmp_path: Path) -> None:
-    package = tmp_path / "app"
-    package.mkdir()
-    (package / "services.py").write_text(
-        "from protection.core.events import event_record\n"
-        "LIFECYCLE = 'thing_lifecycle'\n"
-        "def _deny(*, kind, reason):\n"
-        "    event_record(kind=kind, decision='deny', reason=reason)\n"
-        "def refuse(replayed):\n"
-        "    _deny(kind='thing_replayed' if replayed else 'thing_failed', reason='x')\n"
-        "    event_record(kind=LIFECYCLE, decision='allow')\n"
-        "    event_record(kind=kind_of_the_day(), decision='alert')\n"
-        "def _alert(*, kind):\n"
-        "    event_record(kind=kind, decision='alert')\n"
-    )
-    kinds, unresolved = reference_tables.event_kinds([package])
-    assert sorted(kinds) == ["thing_failed", "thing_lifecycle", "thing_replayed"]
-    assert kinds["thing_failed"].decisions == {"deny"}
-    assert kinds["thing_lifecycle"].decisions == {"allow"}
-    # A computed kind, and a helper nobody in its module calls: both unknowable.
-    assert unresolved == ["app/services.py:8", "app/services.py:9"]
+def test_an_undeclared_event_kind_is_refused(db) -> None:
+    from protection.core.events import event_record
+
+    with pytest.raises(ValueError, match="Undeclared event kind"):
+        event_record(kind="made_up_kind", decision="deny")
 
 
 def test_every_management_command_is_documented() -> None:

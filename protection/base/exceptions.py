@@ -1,7 +1,10 @@
 """Domain errors: each carries a stable machine code, an HTTP status and a title.
 
-Services raise ``ProtectionError(code)``; ``protection.errors`` turns it (and
-every DRF or Django error) into an RFC 9457 problem+json response. The
+Services raise ``ProtectionError(code)``, a DRF ``APIException``: any
+exception handler renders it with its status, ``WWW-Authenticate`` and
+``Retry-After`` (DRF's default one as ``{"detail": ...}``), and
+``protection.errors`` turns it (and every DRF or Django error) into an RFC
+9457 problem+json response with the code. The
 catalogue below, plus the codes other apps add with ``error_codes_register``
 (from their ``AppConfig.ready``), is the list of codes clients may see; the
 OpenAPI document and the docs are written from it.
@@ -9,6 +12,8 @@ OpenAPI document and the docs are written from it.
 
 from collections.abc import Mapping
 from typing import Any, NamedTuple
+
+from rest_framework.exceptions import APIException
 
 
 class ErrorSpec(NamedTuple):
@@ -148,11 +153,13 @@ def error_codes_register(codes: Mapping[str, ErrorSpec]) -> None:
         ERROR_CATALOGUE[code] = spec
 
 
-class ProtectionError(Exception):
+class ProtectionError(APIException):
     """A refusal with a stable code from ERROR_CATALOGUE.
 
     ``headers`` are added to the HTTP response (e.g. Retry-After);
-    ``extra`` members are added to the problem body (never secrets).
+    ``extra`` members are added to the problem body (never secrets). As a
+    DRF exception it carries ``status_code``, ``detail`` (with the code),
+    ``auth_header`` and ``wait``, the attributes DRF's handler reads.
     """
 
     def __init__(
@@ -167,9 +174,26 @@ class ProtectionError(Exception):
             raise ValueError(f"Unknown error code {code!r}: add it to ERROR_CATALOGUE")
         spec = ERROR_CATALOGUE[code]
         self.code = code
-        self.status = spec.status
+        self.status = self.status_code = spec.status
         self.title = spec.title
-        self.detail = detail or spec.detail
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
-        super().__init__(f"{code}: {self.detail}")
+        super().__init__(detail or spec.detail, code)
+
+    @property
+    def auth_header(self) -> str | None:
+        """The ``WWW-Authenticate`` challenge of a 401 (DRF's handler sends it)."""
+        return self.headers.get("WWW-Authenticate")
+
+    @auth_header.setter
+    def auth_header(self, value: str) -> None:
+        self.headers["WWW-Authenticate"] = value
+
+    @property
+    def wait(self) -> float | None:
+        """Seconds to wait before retrying (``Retry-After``), if any."""
+        value = self.headers.get("Retry-After")
+        return float(value) if value else None
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"

@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from protection.base.clientip import normalize_ip
+from protection.base.processstate import process_state_register
 from protection.blocks.models import BlockedClient
 from protection.conf import gatehouse_settings
 from protection.core.cachehealth import cache_failed, cache_health
@@ -227,3 +228,11 @@ class BlockRegistry:
 
 
 registry = BlockRegistry()
+
+
+def _registry_reset() -> None:
+    registry.invalidate()
+    registry.version = None
+
+
+process_state_register("compiled blocks", _registry_reset)

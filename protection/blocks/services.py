@@ -15,6 +15,7 @@ from django.utils import timezone
 from protection.base import crypto
 from protection.base.clientip import normalize_ip, rate_limit_ident
 from protection.base.exceptions import ProtectionError
+from protection.base.processstate import process_state_register
 from protection.blocks.models import BlockedClient, block_value_normalize, email_domain_ascii
 from protection.blocks.ruleset import blocks_version_bump, registry
 from protection.conf import gatehouse_settings
@@ -258,6 +259,14 @@ class _HitRecorder:
 
 
 hit_recorder = _HitRecorder()
+
+
+def _hit_recorder_reset() -> None:
+    hit_recorder.pending.clear()
+    hit_recorder.last_event.clear()
+
+
+process_state_register("block hits", _hit_recorder_reset)
 
 
 def blocks_flush_hits() -> int:

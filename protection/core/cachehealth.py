@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from protection.base.processstate import process_state_register
 from protection.conf import gatehouse_settings
 from protection.core.metrics import metrics_cache_fallback
 
@@ -62,6 +63,7 @@ class _CacheHealth:
 
 
 cache_health = _CacheHealth()
+process_state_register("cache health", cache_health.reset)
 
 
 def cache_failed(error: Exception) -> None:

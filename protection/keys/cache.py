@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from django.db.models.signals import post_delete, post_save
 
+from protection.base.processstate import process_state_register
 from protection.conf import gatehouse_settings
 from protection.keys.models import ApiKey
 
@@ -64,6 +65,7 @@ class VerifiedKeyCache:
 
 
 verified_keys = VerifiedKeyCache()
+process_state_register("verified keys", verified_keys.clear)
 
 
 def _forget_saved_key(sender: type, instance: ApiKey, **kwargs: object) -> None:

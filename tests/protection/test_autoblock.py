@@ -75,8 +75,14 @@ def _rules(settings):
     }
 
 
+# A reason that is an error code of a token refusal is recorded under its kind.
+KIND_OF_REASON = {"token_invalid": "token_auth", "origin_not_allowed": "api_key_auth"}
+
+
 def _deny(kind: str, ip: str | None = "203.0.113.5", **fields) -> None:
-    event_record(kind=kind, decision="deny", reason=kind, client_ip=ip, **fields)
+    event_record(
+        kind=KIND_OF_REASON.get(kind, kind), decision="deny", reason=kind, client_ip=ip, **fields
+    )
 
 
 def _is_blocked(**kwargs) -> bool:
@@ -122,7 +128,7 @@ def test_repeat_offenders_are_blocked_longer_up_to_a_cap(settings):
 
 def test_first_enumeration_event_blocks_the_ip():
     event_record(
-        kind="lookup",
+        kind="rate_limited",
         decision="deny",
         reason="enumeration_suspected",
         client_ip="198.51.100.44",

@@ -156,7 +156,7 @@ def test_non_staff_cannot_reach_blocks(db):
 
 def test_event_action_blocks_the_events_ips_for_a_duration(admin_client):
     first = event_record(kind="rate_limited", decision="deny", client_ip="192.0.2.10")
-    second = event_record(kind="token_invalid", decision="deny", client_ip="192.0.2.10")
+    second = event_record(kind="token_auth", decision="deny", client_ip="192.0.2.10")
     third = event_record(kind="challenge_failed", decision="deny", client_ip="192.0.2.11")
     response = admin_client.post(
         "/admin/protection/securityevent/",

@@ -185,7 +185,7 @@ def test_difficulty_grows_with_key_denials(make_api_key, settings):
 
 def test_allowed_events_do_not_count_as_denials():
     event_record(kind="session_issued", decision="allow", client_ip=IP)
-    event_record(kind="refresh", decision="alert", client_ip=IP)
+    event_record(kind="session_refreshed", decision="alert", client_ip=IP)
     assert recent_denials(client_ip=IP) == 0
 
 

@@ -20,7 +20,7 @@ def test_event_record_takes_ip_and_path_from_the_request_scope(api_key):
 
 
 def test_events_are_append_only():
-    event = event_record(kind="test", decision="deny", reason="because")
+    event = event_record(kind="blocked", decision="deny", reason="because")
     event.reason = "rewritten"
     with pytest.raises(ValueError, match="append-only"):
         event.save()
@@ -36,7 +36,7 @@ def superuser_client(client):
 
 def test_admin_lists_filters_and_searches_events_read_only(superuser_client):
     event_record(
-        kind="api_key_invalid", decision="deny", reason="api_key_invalid", client_ip="203.0.113.9"
+        kind="api_key_auth", decision="deny", reason="api_key_invalid", client_ip="203.0.113.9"
     )
     event_record(kind="session_issued", decision="allow", client_ip="198.51.100.1")
 

@@ -34,7 +34,9 @@ from typing import Any
 from django.dispatch import Signal
 from django.utils import timezone
 
+from protection.base.processstate import process_state_register
 from protection.conf import gatehouse_settings
+from protection.core.events.kinds import EVENT_KINDS
 from protection.core.events.models import SecurityEvent
 
 logger = logging.getLogger("gatehouse.events")
@@ -172,6 +174,7 @@ def _merged(entries: list[_Pending]) -> list[SecurityEvent]:
 
 
 denial_writer = _DenialWriter()
+process_state_register("pending denials", denial_writer.reset)
 
 
 def events_flush() -> int:
@@ -207,8 +210,11 @@ def event_record(
 ) -> SecurityEvent:
     """Record one event and tell the listeners; return it (unsaved while aggregated).
 
-    ``client_ip`` and ``path`` default to the current ``event_scope``.
+    ``client_ip`` and ``path`` default to the current ``event_scope``. A
+    ``kind`` must be declared (``protection.core.events.kinds``).
     """
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"Undeclared event kind {kind!r}: declare it with event_kinds_register")
     scope = _scope.get()
     if scope is not None:
         client_ip = client_ip or scope.client_ip

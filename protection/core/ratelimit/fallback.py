@@ -14,6 +14,7 @@ import time
 import zlib
 from collections.abc import Callable
 
+from protection.base.processstate import process_state_register
 from protection.conf import gatehouse_settings
 from protection.core.cachehealth import cache_failed, cache_health
 from protection.core.events import event_record
@@ -54,6 +55,7 @@ class _LocalCounters:
 
 
 local_counters = _LocalCounters()
+process_state_register("local counters", local_counters.clear)
 clock: Callable[[], float] = time.time
 
 
