@@ -171,3 +171,14 @@ def test_a_bad_rate_is_a_configuration_error_not_a_cache_outage():
 
     with pytest.raises(ValueError, match="is not a rate"):
         rate_limit_hit(group="g", ident="x", rate="1000000000/h")
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_a_claim_is_granted_once_on_both_counting_paths(settings, batch):
+    from protection.core.ratelimit import Claim, rate_limit_hit_many
+
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "RATE_LIMIT_BATCH": batch}
+    first = rate_limit_hit_many([Claim("gh:test:claim", 60)])[0]
+    again = rate_limit_hit_many([Claim("gh:test:claim", 60)])[0]
+    other = rate_limit_hit_many([Claim("gh:test:claim2", 60)])[0]
+    assert (first.allowed, again.allowed, other.allowed) == (True, False, True)

@@ -17,6 +17,7 @@ limits, counted in one round trip, and the 429). The DRF glue is
 """
 
 from protection.core.ratelimit.counters import (
+    Claim,
     Hit,
     Quota,
     RateLimitResult,
@@ -44,6 +45,7 @@ from protection.core.ratelimit.requestlimits import (
 )
 
 __all__ = [
+    "Claim",
     "CountedLimit",
     "LimitEntry",
     "RequestLimits",

@@ -31,7 +31,8 @@ from protection.conf import gatehouse_settings
 # other, where a refusal ends the request). ARGV[2]: how many KEYS to read
 # first (GET, "" when absent): state the request needs from the same round
 # trip (a session's revocation mark, the block-list version). Then per
-# counter: op ("i" increment, "p" peek, "d" distinct member first), ttl,
+# counter: op ("i" increment, "p" peek, "d" distinct member first, "c" claim:
+# SET NX, count 1 when this call set it, else 2, over its limit of 1), ttl,
 # limit and, for "d", the member's ttl. KEYS: the keys to read, then per
 # counter its key, preceded for "d" by the member key. Returns the values
 # read, then the count of every counter evaluated, in order.
@@ -52,7 +53,9 @@ while a <= #ARGV do
     k, a = k + 1, a + 1
   end
   local count
-  if increment then
+  if op == 'c' then
+    if redis.call('SET', KEYS[k], '1', 'NX', 'EX', ttl) then count = 1 else count = 2 end
+  elseif increment then
     count = redis.call('INCR', KEYS[k])
     if count == 1 then redis.call('EXPIRE', KEYS[k], ttl) end
   else
@@ -75,6 +78,7 @@ class Step(NamedTuple):
     increment: bool = True
     member_key: str | None = None  # distinct: count only if this member is new
     member_ttl: int = 0
+    claim: bool = False  # SET NX: 1 if this call claimed the key, 2 if it was taken
 
 
 # One redis-py client (and registered script) per cache backend: Django's
@@ -126,6 +130,8 @@ def redis_count(
         if step.member_key is not None:
             keys.append(cache.make_key(step.member_key))
             args += ["d", step.ttl, step.limit, step.member_ttl]
+        elif step.claim:
+            args += ["c", step.ttl, 1]
         else:
             args += ["i" if step.increment else "p", step.ttl, step.limit]
         keys.append(cache.make_key(step.key))

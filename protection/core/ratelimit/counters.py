@@ -52,6 +52,7 @@ from protection.core.ratelimit.upstream import (
 )
 
 __all__ = [
+    "Claim",
     "Hit",
     "Quota",
     "RateLimitResult",
@@ -129,6 +130,14 @@ class Quota(NamedTuple):
 
     key: str
     limit: int
+    ttl: int
+
+
+class Claim(NamedTuple):
+    """First use of cache ``key`` for ``ttl`` seconds (a replay store: a nonce, a
+    proof's ``jti``). Its result is allowed only for the call that claimed it."""
+
+    key: str
     ttl: int
 
 
@@ -225,7 +234,7 @@ def _hit_locally(hit: Hit) -> RateLimitResult:
 
 def _hit_many_via_script(
     shared: Any,
-    items: Sequence[Hit | Quota],
+    items: Sequence[Hit | Quota | Claim],
     stop_at_refusal: bool,
     always_count: int,
     reads: Sequence[str] = (),
@@ -236,6 +245,10 @@ def _hit_many_via_script(
         if isinstance(item, Quota):
             steps.append(Step(item.key, item.ttl, item.limit))
             shapes.append((item.limit, item.ttl, None))
+            continue
+        if isinstance(item, Claim):
+            steps.append(Step(item.key, item.ttl, 1, claim=True))
+            shapes.append((1, item.ttl, None))
             continue
         limit, period = rate_parse(item.rate)
         group, bucket = _bucket(item)
@@ -273,12 +286,28 @@ def _until_refused(
     return counted
 
 
-def _hit_or_quota_via_cache(item: Hit | Quota) -> RateLimitResult:
-    return _quota_via_cache(item) if isinstance(item, Quota) else _hit_via_get_usage(item)
+def _claim_via_cache(claim: Claim) -> RateLimitResult:
+    # Like a quota, no local fallback: a replay store per process lets a replay
+    # through on every other process.
+    if cache_health.is_down(time.monotonic()):
+        raise ProtectionError("service_unavailable", headers={"Retry-After": "5"})
+    try:
+        claimed = cache.add(claim.key, 1, timeout=claim.ttl)
+    except Exception as exc:
+        raise _quota_unavailable(exc) from exc
+    return _result(1 if claimed else 2, 1, claim.ttl, claim.ttl)
+
+
+def _item_via_cache(item: Hit | Quota | Claim) -> RateLimitResult:
+    if isinstance(item, Quota):
+        return _quota_via_cache(item)
+    if isinstance(item, Claim):
+        return _claim_via_cache(item)
+    return _hit_via_get_usage(item)
 
 
 def rate_limit_hit_many(
-    items: Sequence[Hit | Quota], *, stop_at_refusal: bool = False, always_count: int = 0
+    items: Sequence[Hit | Quota | Claim], *, stop_at_refusal: bool = False, always_count: int = 0
 ) -> list[RateLimitResult]:
     """Count every ``Hit`` / ``Quota`` in order; return one result per item counted.
 
@@ -304,7 +333,7 @@ def _read_via_cache(reads: Sequence[str]) -> list[bytes | None]:
 
 
 def rate_limit_read_and_hit(
-    items: Sequence[Hit | Quota],
+    items: Sequence[Hit | Quota | Claim],
     *,
     reads: Sequence[str] = (),
     stop_at_refusal: bool = False,
@@ -319,12 +348,12 @@ def rate_limit_read_and_hit(
     for item in items:
         if isinstance(item, Hit):
             rate_parse(item.rate)  # a bad rate is a configuration error, not a cache outage
-    has_quota = any(isinstance(item, Quota) for item in items)
+    has_quota = any(isinstance(item, Quota | Claim) for item in items)
     unread: list[bytes | None] = [None] * len(reads)
     shared = redis_cache() if getattr(settings, "RATELIMIT_ENABLE", True) else None
     if shared is None or not gatehouse_settings.RATE_LIMIT_BATCH:
         values = _read_via_cache(reads) if reads else []
-        return values, _until_refused(items, _hit_or_quota_via_cache, stop_at_refusal, always_count)
+        return values, _until_refused(items, _item_via_cache, stop_at_refusal, always_count)
     if has_quota and cache_health.is_down(time.monotonic()):
         # A quota has no local fallback (per process it would multiply a
         # session's quota): refuse at once rather than wait on a dead cache.
