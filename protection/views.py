@@ -1,6 +1,13 @@
-"""HTTP views of the protection app: thin wrappers around one service call each."""
+"""HTTP views of the protection app: thin wrappers around one service call each.
+
+The gate (``protection.http.gate``) has run every refusal step by the time a
+view's handler runs; a view's ``gate_plan`` parses its body at the gate's
+body step, and the session view asks the gate for its last step, the
+evidence, before it issues.
+"""
 
 import re
+from dataclasses import dataclass
 
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -15,13 +22,14 @@ from rest_framework.views import APIView
 from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.challenges import challenge_issue
-from protection.http.context import client_ip
+from protection.http.context import Caller, client_ip, request_context
+from protection.http.gate import GatePlan, gate_evidence
 from protection.http.serializers import StrictSerializer
 from protection.openapi import NO_STORE_HEADER
-from protection.permissions import HasApiKeyScope
+from protection.permissions import HasApiKeyScope, HasAppAttestation
 from protection.sessions import (
     DpopRequest,
-    session_create,
+    session_issue,
     session_refresh,
     session_revoke,
 )
@@ -42,6 +50,36 @@ NO_STORE = {"Cache-Control": "no-store"}
 def _dpop_request(request: Request) -> DpopRequest:
     """The DPoP side of a request: its proof header, method and path."""
     return DpopRequest(proof=request.headers.get("DPoP"), method=request.method, path=request.path)
+
+
+@dataclass(frozen=True)
+class SessionStart:
+    """A session request's body: the evidence, and the device the client claims."""
+
+    altcha: str
+    recaptcha_token: str
+    device_id: str
+
+
+def _session_start_parse(request: Request, caller: Caller) -> SessionStart:
+    serializer = SessionCreateView.InputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    header = request.META.get("HTTP_X_DEVICE_ID", "").strip()
+    # A malformed header is refused even when the body's device_id wins.
+    if header and not re.fullmatch(DEVICE_ID_PATTERN, header):
+        raise serializers.ValidationError({"X-Device-Id": ["Printable ASCII, 1-128 chars."]})
+    return SessionStart(
+        altcha=data.get("altcha", ""),
+        recaptcha_token=data.get("recaptcha_token", ""),
+        device_id=data.get("device_id") or header,
+    )
+
+
+def _refresh_parse(request: Request, caller: Caller) -> str:
+    serializer = SessionRefreshView.InputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["refresh"]
 
 
 class SessionTokensSerializer(serializers.Serializer):
@@ -93,9 +131,13 @@ class SessionCreateView(APIView):
     """Exchange the evidence the key requires for an anonymous session."""
 
     authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKeyScope]
+    # Attestation before the proof of work: a refused attestation spends no challenge.
+    permission_classes = [HasApiKeyScope, HasAppAttestation]
     required_scope = "session"
     rate_limit_group = "session"
+    attestation_purpose = "session"
+    dpop_binds_session = True  # a DPoP proof names the key the tokens are bound to
+    gate_plan = GatePlan(parse=_session_start_parse)
     # Attestation evidence (as the key requires), a DPoP proof to bind the tokens.
     request_headers = ["attestation_session", "dpop"]
     error_codes = [
@@ -131,23 +173,16 @@ class SessionCreateView(APIView):
         responses={201: SessionTokensSerializer},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        header = request.META.get("HTTP_X_DEVICE_ID", "").strip()
-        # A malformed header is refused even when the body's device_id wins.
-        if header and not re.fullmatch(DEVICE_ID_PATTERN, header):
-            raise serializers.ValidationError({"X-Device-Id": ["Printable ASCII, 1-128 chars."]})
-        device_id = data.get("device_id") or header
-        issued = session_create(
+        context = request_context(request)
+        body: SessionStart = context.body
+        gate_evidence(request, altcha_payload=body.altcha, recaptcha_token=body.recaptcha_token)
+        issued = session_issue(
             api_key=request.auth.api_key,
-            client_ip=client_ip(request),
-            altcha_payload=data.get("altcha", ""),
-            recaptcha_token=data.get("recaptcha_token", ""),
+            client_ip=context.client_ip,
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            device_id=device_id,
-            evidence=request.headers,
-            dpop=_dpop_request(request),
+            # A device an attestation verified wins over the one the client claims.
+            device_id=context.attested.device_id or body.device_id,
+            jkt=context.dpop_jkt,
         )
         return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)
 
@@ -159,6 +194,7 @@ class SessionRefreshView(APIView):
     permission_classes = [HasApiKeyScope]
     required_scope = "session"
     rate_limit_group = "refresh"
+    gate_plan = GatePlan(parse=_refresh_parse)
     request_headers = ["dpop"]  # a proof by the bound key, for a DPoP-bound session
     # The refresh token in the body, refused like an access token.
     error_codes = ["token_invalid", "token_expired", "session_revoked", "session_expired"]
@@ -176,10 +212,8 @@ class SessionRefreshView(APIView):
         responses={200: SessionTokensSerializer},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         issued = session_refresh(
-            raw_refresh=serializer.validated_data["refresh"],
+            raw_refresh=request_context(request).body,
             api_key=request.auth.api_key,
             dpop=_dpop_request(request),
         )

@@ -128,6 +128,27 @@ def idempotency_claim(
     raise ProtectionError("idempotency_in_progress")
 
 
+def idempotency_replay(
+    *, api_key: ApiKey, key: str, digest: str, now: datetime.datetime | None = None
+) -> StoredResponse | None:
+    """The stored answer of ``key``'s first use with this same body, if it has
+    completed; raises ``idempotency_conflict`` when it was used with another
+    body (a read only: the claim, in the create's transaction, decides races).
+    """
+    now = now or timezone.now()
+    existing = IdempotencyRecord.objects.filter(
+        api_key=api_key, key=key, expires_at__gt=now
+    ).first()
+    if existing is None:
+        return None
+    if existing.request_digest != digest:
+        raise ProtectionError("idempotency_conflict")
+    if existing.response_status is None:
+        return None
+    body = _stored_body_render(json.loads(existing.response_body or "{}"))
+    return None if body is None else StoredResponse(existing.response_status, body)
+
+
 def _stored_body_render(stored: dict[str, Any]) -> dict[str, Any] | None:
     """The answer to replay from a stored body (None if its person is gone)."""
     if not isinstance(stored.get("person_id"), str) or not isinstance(stored.get("body"), dict):

@@ -1,21 +1,25 @@
-"""Business limits of the sign-up API: what makes sweeping and mass sign-up impractical.
+"""Business limits of the sign-up API, as the gate's plans: what to count, what it means.
 
 Lookups: per session (a quota for the session's life), per looked-up
 identifier from anywhere, and distinct identifiers per client IP and per API
 key (crossing those is ``enumeration_suspected``). Creates: per session and
-per client IP. Windowed limits go through ``protection.core.ratelimit`` (atomic
-counters in the shared cache); the per-session quotas are exact counters that
-live as long as the session, since a fixed window could straddle a session
-and grant it twice the quota. All counters of one lookup go in one call
-with the request's own limits (``request_limits_count``): one Redis round
-trip for the whole request.
+per client IP. The gate counts them in the request's one round trip, after
+the group limits and after the body was validated (so a bad body spends
+none of them, and the counters see the normalised identifier):
+``lookup_hits``/``create_hits`` say what to count and ``lookup_judge``/
+``create_judge`` what the results mean; all four are pure functions.
 
-The checks never depend on whether a person exists, so refusals reveal
-nothing. Identifiers reach counters and events only as keyed digests.
+Windowed limits are ``protection.core.ratelimit`` hits; the per-session
+quotas are exact counters that live as long as the session, since a fixed
+window could straddle a session and grant it twice the quota. The checks
+never depend on whether a person exists, so refusals reveal nothing.
+Identifiers reach counters and events only as keyed digests.
 """
 
 import datetime
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.utils import timezone
 
@@ -23,16 +27,8 @@ from protection.base.clientip import rate_limit_ident
 from protection.base.crypto import keyed_digest
 from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.core.ratelimit import (
-    Hit,
-    Quota,
-    RateLimitResult,
-    RequestLimits,
-    rate_limit_hit_many,
-    rate_parse,
-    request_limits_count,
-)
-from protection.keys import ApiKey
+from protection.core.events import Refusal
+from protection.core.ratelimit import Hit, Item, Quota, RateLimitResult, rate_parse
 from protection.sessions import AnonymousSession, SessionClaims
 from signup.conf import signup_settings
 
@@ -60,19 +56,41 @@ class LimitExceeded(ProtectionError):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class LookupInput:
+    """A validated lookup: which kind of identifier, normalised."""
+
+    kind: str  # "email" or "phone"
+    identifier: str
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks, as far as the limits need to know: the key, the session, the client."""
+
+    api_key_public_id: str
+    session: Session
+    client_ip: str
+
+
 def identifier_digest(identifier: str) -> str:
     """Keyed digest of a normalised email or phone: what counters and events see."""
     return keyed_digest(identifier, purpose="signup-identifier")
 
 
 def _session_quota(
-    *, group: str, session: Session, limit: int, now: datetime.datetime | None
+    *,
+    group: str,
+    session: Session,
+    limit: int,
+    now: datetime.datetime | None,
+    member: str | None = None,
 ) -> tuple[Quota, float]:
     """The quota counter of ``group`` for ``session`` and the session's remaining seconds."""
     now = now or timezone.now()
     remaining = max(1.0, (session.expires_at - now).total_seconds())
     key = "gh:quota:" + keyed_digest(f"{group}\x00{session.id}", purpose="ratelimit")
-    return Quota(key, limit, int(remaining) + 60), remaining
+    return Quota(key, limit, int(remaining) + 60, member), remaining
 
 
 def _session_quota_exceeded(group: str, limit: int, remaining: float) -> LimitExceeded:
@@ -85,88 +103,145 @@ def _session_quota_exceeded(group: str, limit: int, remaining: float) -> LimitEx
     )
 
 
-def session_quota_take(
-    *, group: str, session: Session, limit: int, now: datetime.datetime | None = None
-) -> None:
-    """Count one use of ``group`` by ``session``; raise ``LimitExceeded`` past ``limit``."""
-    quota, remaining = _session_quota(group=group, session=session, limit=limit, now=now)
-    if not rate_limit_hit_many([quota])[0].allowed:
-        raise _session_quota_exceeded(group, limit, remaining)
-
-
-def _refuse(reason: str, rate: str, result: RateLimitResult) -> LimitExceeded:
+def _refused(reason: str, rate: str, result: RateLimitResult) -> LimitExceeded:
     limit, window = rate_parse(rate)
     return LimitExceeded(reason, limit=limit, window=window, retry_after=result.reset_after)
 
 
-def lookup_limits_enforce(
-    *,
-    identifier: str,
-    api_key: ApiKey,
-    session: Session,
-    client_ip: str,
-    limits: RequestLimits | None = None,
-    now: datetime.datetime | None = None,
-) -> None:
-    """Count one lookup of ``identifier`` (normalised); raise ``LimitExceeded`` if over.
+# Lookup limits, in the order they are checked (a refusal stops the later counts).
+LOOKUP_REASONS = (
+    "lookup_per_session",
+    "lookup_per_identifier",
+    "lookup_distinct_per_ip",
+    "lookup_distinct_per_key",
+)
+SWEEP_REASONS = frozenset({"lookup_distinct_per_ip", "lookup_distinct_per_key"})
 
-    Reasons, checked in this order (a refusal stops the later counts):
-    ``lookup_per_session``, ``lookup_per_identifier`` and, for sweeps,
-    ``lookup_distinct_per_ip`` / ``lookup_distinct_per_key``. All four are
-    counted in one call (one Redis round trip), after the request's own
-    ``limits`` (its per-IP, per-key and per-session limits and the state it
-    reads, which the edge left pending; ``rate_limited`` from those first).
-    """
+
+def lookup_hits(
+    body: LookupInput, asker: Asker, *, now: datetime.datetime | None = None
+) -> list[Item]:
+    """The four lookup counters of ``body`` for ``asker``, in ``LOOKUP_REASONS`` order."""
     settings = signup_settings
-    digest = identifier_digest(identifier)
-    per_session = int(settings.SIGNUP_LOOKUPS_PER_SESSION)
-    quota, remaining = _session_quota(group="lookup", session=session, limit=per_session, now=now)
-    windowed = [
-        (
-            "lookup_per_identifier",
-            Hit("signup.lookup.identifier", digest, settings.SIGNUP_LOOKUP_IDENTIFIER_RATE),
+    digest = identifier_digest(body.identifier)
+    quota, _remaining = _session_quota(
+        group="lookup",
+        session=asker.session,
+        limit=int(settings.SIGNUP_LOOKUPS_PER_SESSION),
+        now=now,
+    )
+    return [
+        quota,
+        Hit("signup.lookup.identifier", digest, settings.SIGNUP_LOOKUP_IDENTIFIER_RATE),
+        Hit(
+            "signup.lookup.ip",
+            rate_limit_ident(asker.client_ip),
+            settings.SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE,
+            member=digest,
         ),
-        (
-            "lookup_distinct_per_ip",
-            Hit(
-                "signup.lookup.ip",
-                rate_limit_ident(client_ip),
-                settings.SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE,
-                member=digest,
-            ),
-        ),
-        (
-            "lookup_distinct_per_key",
-            Hit(
-                "signup.lookup.key",
-                api_key.public_id,
-                settings.SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE,
-                member=digest,
-            ),
+        Hit(
+            "signup.lookup.key",
+            asker.api_key_public_id,
+            settings.SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE,
+            member=digest,
         ),
     ]
-    results = request_limits_count(limits, [quota, *(hit for _r, hit in windowed)])
-    if not results[0].allowed:
-        raise _session_quota_exceeded("lookup", per_session, remaining)
-    for (reason, hit), result in zip(windowed, results[1:], strict=False):
-        if not result.allowed:
-            raise _refuse(reason, hit.rate, result)
 
 
-def create_limits_enforce(
-    *, session: Session, client_ip: str, now: datetime.datetime | None = None
-) -> None:
-    """Count one create attempt; raise ``LimitExceeded`` if over.
+def lookup_judge(
+    body: LookupInput,
+    asker: Asker,
+    results: Sequence[RateLimitResult],
+    *,
+    now: datetime.datetime | None = None,
+) -> Refusal | None:
+    """The first lookup limit ``results`` refuse, as a refusal to record, or None."""
+    for reason, result in zip(LOOKUP_REASONS, results, strict=False):
+        if result.allowed:
+            continue
+        if reason == "lookup_per_session":
+            _quota, remaining = _session_quota(
+                group="lookup", session=asker.session, limit=result.limit, now=now
+            )
+            error: LimitExceeded = _session_quota_exceeded("lookup", result.limit, remaining)
+        else:
+            rate = {
+                "lookup_per_identifier": signup_settings.SIGNUP_LOOKUP_IDENTIFIER_RATE,
+                "lookup_distinct_per_ip": signup_settings.SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE,
+                "lookup_distinct_per_key": signup_settings.SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE,
+            }[reason]
+            error = _refused(reason, rate, result)
+        return Refusal(
+            error,
+            kind="enumeration_suspected" if reason in SWEEP_REASONS else "rate_limited",
+            reason=reason,
+            details={
+                "identifier_kind": body.kind,
+                "identifier_digest": identifier_digest(body.identifier),
+            },
+        )
+    return None
 
-    Reasons: ``create_per_session``, ``create_per_ip``. Attempts count, not only
-    successes: a 409 answers "this address exists", so creates are lookups too.
+
+CREATE_REASONS = ("create_per_session", "create_per_ip")
+
+
+def create_hits(
+    email: str,
+    asker: Asker,
+    *,
+    idempotency_key: str | None = None,
+    replay: bool = False,
+    now: datetime.datetime | None = None,
+) -> list[Item]:
+    """The create counters: per session, per client IP.
+
+    Attempts count, not only successes: a 409 answers "this address exists",
+    so creates are lookups too. A replay of an Idempotency-Key's stored
+    answer counts nothing, and retries of one Idempotency-Key count once
+    (also while the first is still running): they already paid.
     """
+    if replay:
+        return []
     settings = signup_settings
-    per_session = int(settings.SIGNUP_CREATES_PER_SESSION)
-    quota, remaining = _session_quota(group="create", session=session, limit=per_session, now=now)
-    per_ip = Hit("signup.create.ip", rate_limit_ident(client_ip), settings.SIGNUP_CREATE_IP_RATE)
-    results = rate_limit_hit_many([quota, per_ip], stop_at_refusal=True)
-    if not results[0].allowed:
-        raise _session_quota_exceeded("create", per_session, remaining)
-    if not results[1].allowed:
-        raise _refuse("create_per_ip", per_ip.rate, results[1])
+    quota, _remaining = _session_quota(
+        group="create",
+        session=asker.session,
+        limit=int(settings.SIGNUP_CREATES_PER_SESSION),
+        now=now,
+        member=idempotency_key,
+    )
+    per_ip = Hit(
+        "signup.create.ip",
+        rate_limit_ident(asker.client_ip),
+        settings.SIGNUP_CREATE_IP_RATE,
+        member=idempotency_key,
+    )
+    return [quota, per_ip]
+
+
+def create_judge(
+    email: str,
+    asker: Asker,
+    results: Sequence[RateLimitResult],
+    *,
+    now: datetime.datetime | None = None,
+) -> Refusal | None:
+    """The first create limit ``results`` refuse, as a refusal to record, or None."""
+    for reason, result in zip(CREATE_REASONS, results, strict=False):
+        if result.allowed:
+            continue
+        if reason == "create_per_session":
+            _quota, remaining = _session_quota(
+                group="create", session=asker.session, limit=result.limit, now=now
+            )
+            error: LimitExceeded = _session_quota_exceeded("create", result.limit, remaining)
+        else:
+            error = _refused(reason, signup_settings.SIGNUP_CREATE_IP_RATE, result)
+        return Refusal(
+            error,
+            kind="rate_limited",
+            reason=reason,
+            details={"email_digest": identifier_digest(email)},
+        )
+    return None

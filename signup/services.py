@@ -1,8 +1,12 @@
 """Writes and decisions of the sign-up API: find_person and create_person.
 
-``person_lookup`` enforces the lookup limits and answers one boolean;
-``person_create`` enforces the create limits, inserts the person (the
-database's unique constraints decide races: exactly one wins, the others get
+The gate (``protection.http.gate``) runs the security steps and counts the
+sign-up limits (``signup.limits``, the views' plans) before a service here
+runs. ``person_lookup_input`` / ``person_create_input`` validate and
+normalise what a client sent (the plans' parse: business refusals such as
+``disposable_email`` are decided here); ``person_lookup`` answers one
+boolean with one query; ``person_create`` inserts the person (the database's
+unique constraints decide races: exactly one wins, the others get
 ``conflict``) and, with an Idempotency-Key, stores the answer for replay in
 the same transaction. Every denial and every creation is a SecurityEvent,
 with identifiers only as keyed digests.
@@ -20,12 +24,11 @@ from django.utils import timezone
 
 from protection.base.exceptions import ProtectionError, problem_body
 from protection.blocks import blocks_check
-from protection.core.events import event_record
-from protection.core.ratelimit import RequestLimits
+from protection.core.events import event_record, refuse
 from protection.keys import ApiKey
 from signup import idempotency, limits, normalization
 from signup.conf import signup_settings
-from signup.limits import Session
+from signup.limits import LookupInput, Session
 from signup.persons import Person
 from signup.selectors import person_exists
 
@@ -40,6 +43,19 @@ class CreateOutcome:
     person: Person | None = None
 
 
+@dataclass(frozen=True)
+class CreateInput:
+    """A validated create: the normalised person, and its Idempotency-Key."""
+
+    email: str
+    full_name: str
+    phone: str | None
+    idempotency_key: str | None = None
+    digest: str | None = None  # of the request body, for the Idempotency-Key
+    # The stored answer of this Idempotency-Key's first use, when this is a replay.
+    replay: idempotency.StoredResponse | None = None
+
+
 def _normalized(field: str, normalize: Callable[[str], str], value: str) -> str:
     try:
         return normalize(value)
@@ -50,73 +66,25 @@ def _normalized(field: str, normalize: Callable[[str], str], value: str) -> str:
         ) from exc
 
 
-def _deny(
-    *,
-    kind: str,
-    reason: str,
-    client_ip: str,
-    api_key: ApiKey,
-    session: Session,
-    details: dict[str, Any],
-) -> None:
-    event_record(
-        kind=kind,
-        decision="deny",
-        reason=reason,
-        client_ip=client_ip,
-        api_key=api_key,
-        session_id=session.id,
-        details=details,
-    )
+def person_lookup_input(*, email: str | None = None, phone: str | None = None) -> LookupInput:
+    """The lookup's identifier, normalised (exactly one of ``email`` or ``phone``).
 
-
-def person_lookup(
-    *,
-    api_key: ApiKey,
-    session: Session,
-    client_ip: str,
-    email: str | None = None,
-    phone: str | None = None,
-    request_limits: RequestLimits | None = None,
-    now: datetime.datetime | None = None,
-) -> bool:
-    """Whether a person with this email or phone exists (exactly one given).
-
-    Raises ``rate_limited`` (``LimitExceeded``) past a lookup limit; crossing a
-    distinct-identifier limit is recorded as ``enumeration_suspected``.
-    ``request_limits`` are the request's own limits, left pending by the edge: they
-    are counted in the same round trip as the lookup's.
+    Raises ``invalid_request`` (with field errors) for a value that does not
+    normalise.
     """
     if (email is None) == (phone is None):
         raise ProtectionError("invalid_request", "Send exactly one of email or phone.")
     if email is not None:
-        kind, identifier = "email", _normalized("email", normalization.email_normalize, email)
-    else:
-        kind, identifier = "phone", _normalized("phone", normalization.phone_normalize, phone or "")
-    try:
-        limits.lookup_limits_enforce(
-            identifier=identifier,
-            api_key=api_key,
-            session=session,
-            client_ip=client_ip,
-            limits=request_limits,
-            now=now,
-        )
-    except limits.LimitExceeded as exc:
-        sweep = exc.reason in ("lookup_distinct_per_ip", "lookup_distinct_per_key")
-        _deny(
-            kind="enumeration_suspected" if sweep else "rate_limited",
-            reason=exc.reason,
-            client_ip=client_ip,
-            api_key=api_key,
-            session=session,
-            details={
-                "identifier_kind": kind,
-                "identifier_digest": limits.identifier_digest(identifier),
-            },
-        )
-        raise
-    return person_exists(**{kind: identifier})
+        return LookupInput("email", _normalized("email", normalization.email_normalize, email))
+    return LookupInput("phone", _normalized("phone", normalization.phone_normalize, phone or ""))
+
+
+def person_lookup(*, lookup: LookupInput) -> bool:
+    """Whether a person with this normalised email or phone exists: one query.
+
+    The gate has counted and judged the lookup's limits before.
+    """
+    return person_exists(**{lookup.kind: lookup.identifier})
 
 
 def _is_disposable(domain: str) -> bool:
@@ -127,35 +95,33 @@ def _is_disposable(domain: str) -> bool:
 
 def _insert_person(
     *,
-    email: str,
-    phone: str | None,
-    full_name: str,
+    data: CreateInput,
     api_key: ApiKey,
     session: Session,
     client_ip: str,
     now: datetime.datetime,
 ) -> Person | None:
     """Insert the person, or return None (and record the refusal) if email/phone is taken."""
-    digests = {"email_digest": limits.identifier_digest(email)}
-    if phone:
-        digests["phone_digest"] = limits.identifier_digest(phone)
+    digests = {"email_digest": limits.identifier_digest(data.email)}
+    if data.phone:
+        digests["phone_digest"] = limits.identifier_digest(data.phone)
     try:
         with transaction.atomic():  # savepoint: the outer transaction survives a conflict
             person = Person.objects.create(
-                email=email,
-                phone=phone,
-                full_name=full_name,
+                email=data.email,
+                phone=data.phone,
+                full_name=data.full_name,
                 created_at=now,
                 created_by_key=api_key,
                 created_in_session=session.id,
             )
     except IntegrityError:
-        _deny(
+        refuse(
+            "conflict",
             kind="person_create_refused",
-            reason="conflict",
             client_ip=client_ip,
             api_key=api_key,
-            session=session,
+            session_id=session.id,
             details=digests,
         )
         return None
@@ -171,90 +137,89 @@ def _insert_person(
     return person
 
 
-def person_create(
+def person_create_input(
     *,
     email: str,
     full_name: str,
     api_key: ApiKey,
-    session: Session,
-    client_ip: str,
-    render: Callable[[Person], dict[str, Any]],
     phone: str | None = None,
     idempotency_key: str | None = None,
     request_data: Any = None,
+    client_ip: str | None = None,
+    session_id: Any = None,
     now: datetime.datetime | None = None,
-) -> CreateOutcome:
-    """Create a person and return the answer to send (201, or 409 if taken).
+) -> CreateInput:
+    """Validate and normalise a create, before anything is counted.
 
-    ``render`` turns the new person into the response body (stored for
-    replay). With ``idempotency_key``, a repeat of the same ``request_data``
-    replays the first answer without creating; other data raises
-    ``idempotency_conflict``. Raises ``invalid_request``, ``disposable_email``
-    and ``rate_limited`` (nothing is stored for those, a retry is judged anew).
+    Raises ``invalid_request``, ``disposable_email`` (recorded) and
+    ``blocked`` (an email domain on the block list). With an
+    ``idempotency_key`` whose first use already completed with the same
+    ``request_data``, the input carries that stored answer (a replay: it is
+    not counted again).
     """
-    now = now or timezone.now()
     email = _normalized("email", normalization.email_normalize, email)
     full_name = _normalized("full_name", normalization.full_name_normalize, full_name)
     phone = _normalized("phone", normalization.phone_normalize, phone) if phone else None
     domain = normalization.email_domain(email)
-    refusal: dict[str, Any] = {
-        "client_ip": client_ip,
-        "api_key": api_key,
-        "session": session,
-    }
     if signup_settings.SIGNUP_REFUSE_DISPOSABLE_EMAIL and _is_disposable(domain):
-        _deny(
+        raise refuse(
+            "disposable_email",
             kind="person_create_refused",
-            reason="disposable_email",
+            client_ip=client_ip,
+            api_key=api_key,
+            session_id=session_id,
             details={"email_digest": limits.identifier_digest(email)},
-            **refusal,
         )
-        raise ProtectionError("disposable_email")
     blocks_check(email_domain=domain)
-    digest = None
-    if idempotency_key is not None:
-        idempotency_key = idempotency.idempotency_key_validate(idempotency_key)
-        digest = idempotency.request_digest(
-            request_data
-            if request_data is not None
-            else {"email": email, "full_name": full_name, "phone": phone}
-        )
-    try:
-        with transaction.atomic():
-            claim = None
-            if idempotency_key is not None and digest is not None:
-                claim = idempotency.idempotency_claim(
-                    api_key=api_key, key=idempotency_key, digest=digest, now=now
-                )
-                if isinstance(claim, idempotency.StoredResponse):
-                    return CreateOutcome(claim.status, claim.body, replayed=True)
-            # After the claim: a replay is never refused by a limit it already paid.
-            limits.create_limits_enforce(session=session, client_ip=client_ip, now=now)
-            person = _insert_person(
-                email=email,
-                phone=phone,
-                full_name=full_name,
-                api_key=api_key,
-                session=session,
-                client_ip=client_ip,
-                now=now,
+    if idempotency_key is None:
+        return CreateInput(email, full_name, phone)
+    idempotency_key = idempotency.idempotency_key_validate(idempotency_key)
+    digest = idempotency.request_digest(
+        request_data
+        if request_data is not None
+        else {"email": email, "full_name": full_name, "phone": phone}
+    )
+    replay = idempotency.idempotency_replay(
+        api_key=api_key, key=idempotency_key, digest=digest, now=now
+    )
+    return CreateInput(email, full_name, phone, idempotency_key, digest, replay)
+
+
+def person_create(
+    *,
+    data: CreateInput,
+    api_key: ApiKey,
+    session: Session,
+    client_ip: str,
+    render: Callable[[Person], dict[str, Any]],
+    now: datetime.datetime | None = None,
+) -> CreateOutcome:
+    """Create the person ``data`` describes and return the answer to send (201, or
+    409 if taken).
+
+    ``render`` turns the new person into the response body (stored for
+    replay). With an Idempotency-Key, a repeat of the same body replays the
+    first answer without creating; another body raises ``idempotency_conflict``.
+    """
+    now = now or timezone.now()
+    if data.replay is not None:
+        return CreateOutcome(data.replay.status, data.replay.body, replayed=True)
+    with transaction.atomic():
+        claim = None
+        if data.idempotency_key is not None and data.digest is not None:
+            claim = idempotency.idempotency_claim(
+                api_key=api_key, key=data.idempotency_key, digest=data.digest, now=now
             )
-            outcome = (
-                CreateOutcome(201, render(person), person=person)
-                if person is not None
-                else CreateOutcome(409, problem_body("conflict"))
-            )
-            if claim is not None:
-                idempotency.idempotency_complete(
-                    record=claim, status=outcome.status, body=outcome.body
-                )
-            return outcome
-    except limits.LimitExceeded as exc:
-        # Recorded after the rollback, which also released the idempotency claim.
-        _deny(
-            kind="rate_limited",
-            reason=exc.reason,
-            details={"email_digest": limits.identifier_digest(email)},
-            **refusal,
+            if isinstance(claim, idempotency.StoredResponse):
+                return CreateOutcome(claim.status, claim.body, replayed=True)
+        person = _insert_person(
+            data=data, api_key=api_key, session=session, client_ip=client_ip, now=now
         )
-        raise
+        outcome = (
+            CreateOutcome(201, render(person), person=person)
+            if person is not None
+            else CreateOutcome(409, problem_body("conflict"))
+        )
+        if claim is not None:
+            idempotency.idempotency_complete(record=claim, status=outcome.status, body=outcome.body)
+        return outcome

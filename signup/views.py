@@ -1,4 +1,11 @@
-"""HTTP views of the sign-up API: parse the body, call one service, serialize the answer."""
+"""HTTP views of the sign-up API: parse the body, call one service, serialize the answer.
+
+Each view's ``gate_plan`` is how the sign-up limits plug into the gate
+(``protection.http.gate``): the plan parses and validates the body (the
+gate's body step), names the counters to count in the request's one round
+trip and judges their results (``signup.limits``). The view then answers
+with one service call on the body the gate parsed.
+"""
 
 from typing import Any
 
@@ -13,17 +20,71 @@ from rest_framework.views import APIView
 from protection.authentication import SessionTokenAuthentication
 from protection.base.exceptions import ProtectionError
 from protection.errors import PROBLEM_CONTENT_TYPE
-from protection.http.context import client_ip, request_context
+from protection.http.context import Caller, request_context
+from protection.http.gate import GatePlan
 from protection.http.serializers import StrictSerializer
 from protection.permissions import HasApiKeyScope, HasAppAttestation
+from signup import limits
 from signup.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
 from signup.persons import Person
-from signup.services import person_create, person_lookup
+from signup.services import (
+    CreateInput,
+    person_create,
+    person_create_input,
+    person_lookup,
+    person_lookup_input,
+)
 
 # Generous caps on the raw strings: normalisation applies the real limits.
 RAW_EMAIL_MAX = 320
 RAW_PHONE_MAX = 64
 RAW_NAME_MAX = 1000
+
+
+def _asker(caller: Caller) -> limits.Asker:
+    assert caller.session is not None  # the session endpoints' authentication names it
+    return limits.Asker(caller.api_key.public_id, caller.session, caller.client_ip)
+
+
+def _lookup_parse(request: Request, caller: Caller) -> limits.LookupInput:
+    serializer = PersonLookupView.InputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return person_lookup_input(**serializer.validated_data)
+
+
+LOOKUP_PLAN = GatePlan(
+    parse=_lookup_parse,
+    hits=lambda body, caller: limits.lookup_hits(body, _asker(caller)),
+    judge=lambda body, caller, results: limits.lookup_judge(body, _asker(caller), results),
+)
+
+
+def _create_parse(request: Request, caller: Caller) -> CreateInput:
+    serializer = PersonCreateView.InputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    return person_create_input(
+        email=data["email"],
+        full_name=data["full_name"],
+        phone=data.get("phone") or None,
+        api_key=caller.api_key,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        request_data=request.data,
+        client_ip=caller.client_ip,
+        session_id=getattr(caller.session, "id", None),
+    )
+
+
+CREATE_PLAN = GatePlan(
+    parse=_create_parse,
+    hits=lambda body, caller: limits.create_hits(
+        body.email,
+        _asker(caller),
+        idempotency_key=body.idempotency_key,
+        replay=body.replay is not None,
+    ),
+    judge=lambda body, caller, results: limits.create_judge(body.email, _asker(caller), results),
+)
 
 
 class PersonApiView(APIView):
@@ -61,9 +122,9 @@ class LookupRenderer(JSONRenderer):
 
 class PersonLookupView(PersonApiView):
     # The hot path: the request's own limits (IP, key, session, its session's
-    # revocation state) are counted with the lookup limits by the service,
-    # after input validation: one Redis round trip in all.
-    rate_limits_counted_by_service = True
+    # revocation state) are counted with the lookup limits after the body was
+    # validated: one Redis round trip in all, then one query.
+    gate_plan = LOOKUP_PLAN
     renderer_classes = [LookupRenderer]
     required_scope = "lookup"
     rate_limit_group = "lookup"
@@ -107,21 +168,14 @@ class PersonLookupView(PersonApiView):
         tags=["persons"],
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        exists = person_lookup(
-            api_key=request.auth.api_key,
-            session=request.auth.session,
-            client_ip=client_ip(request),
-            request_limits=request_context(request).limits,
-            **serializer.validated_data,
-        )
+        exists = person_lookup(lookup=request_context(request).body)
         return Response(self.OutputSerializer({"exists": exists}).data)
 
 
 class PersonCreateView(PersonApiView):
     required_scope = "create"
     rate_limit_group = "create"
+    gate_plan = CREATE_PLAN
     error_codes = [
         "disposable_email",
         "conflict",
@@ -194,18 +248,12 @@ class PersonCreateView(PersonApiView):
         tags=["persons"],
     )
     def post(self, request: Request) -> HttpResponse:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        context = request_context(request)
         outcome = person_create(
-            email=data["email"],
-            full_name=data["full_name"],
-            phone=data.get("phone") or None,
+            data=context.body,
             api_key=request.auth.api_key,
             session=request.auth.session,
-            client_ip=client_ip(request),
-            idempotency_key=request.headers.get("Idempotency-Key"),
-            request_data=request.data,
+            client_ip=context.client_ip,
             render=lambda person: dict(self.OutputSerializer(person).data),
         )
         response: HttpResponse

@@ -30,8 +30,9 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.config import SchemathesisConfig
 
+from protection.dpop import dpop_thumbprint
 from protection.keys import ApiKey, api_key_create
-from protection.sessions import DpopRequest, session_create, session_issue
+from protection.sessions import session_issue
 from tests.protection.dpop_support import DpopClient
 
 # Bounded so the whole module takes well under three minutes on two cores.
@@ -138,13 +139,10 @@ class GatehouseAuth:
         if not Credentials.dpop:
             issued = session_issue(api_key=Credentials.api_key, client_ip="127.0.0.1")
             return {"key": Credentials.raw_key, "access": issued.access}
-        # Started as a client does: a proof for POST /api/v1/sessions binds the tokens.
+        # Bound as a client's proof for POST /api/v1/sessions binds the tokens.
         key = DpopClient()
-        proof = key.proof(method="POST", url=BASE_URL + SESSION_START)
-        issued = session_create(
-            api_key=Credentials.api_key,
-            client_ip="127.0.0.1",
-            dpop=DpopRequest(proof=proof, method="POST", path=SESSION_START),
+        issued = session_issue(
+            api_key=Credentials.api_key, client_ip="127.0.0.1", jkt=dpop_thumbprint(key.jwk)
         )
         assert issued.token_type == "DPoP"
         return {"key": Credentials.raw_key, "access": issued.access, "dpop": key}

@@ -42,7 +42,7 @@ from protection.attestation.base import (
     verifier_unregister,
 )
 from protection.base.exceptions import ProtectionError
-from protection.core.events import event_record
+from protection.core.events import event_record, refuse
 from protection.keys.models import (  # the names this package decides
     ATTESTATION_VERIFICATIONS,
     verifications_observed,
@@ -111,31 +111,31 @@ def _refuse(
     path: str | None,
     detail: str | None = None,
 ) -> ProtectionError:
-    unavailable = failure.code == "attestation_unavailable"
-    observed = not unavailable and verifications_observed(api_key)
-    record = {
-        # Our fault, not the client's: an alert. Observe mode: recorded, not refused.
-        "decision": "alert" if unavailable or observed else "deny",
-        "reason": f"{verifier}_{failure.reason}"[:64],
-        "client_ip": client_ip,
-        "api_key": api_key,
-        "session_id": session_id,
-        "path": path,
-        "details": {
-            "verifier": verifier,
-            "device_id": failure.device_id,
-            "purpose": purpose,
-            "reason": failure.reason,
-            **({"dry_run": True} if observed else {}),
-        },
+    error = ProtectionError(failure.code, detail, extra={"verifier": verifier})
+    reason = f"{verifier}_{failure.reason}"[:64]
+    who = {"api_key": api_key, "session_id": session_id, "client_ip": client_ip}
+    details = {
+        "verifier": verifier,
+        "device_id": failure.device_id,
+        "purpose": purpose,
+        "reason": failure.reason,
     }
-    if unavailable:
-        event_record(kind="attestation_unavailable", **record)
-    elif failure.code == "attestation_replayed":
-        event_record(kind="attestation_replayed", **record)
-    else:
-        event_record(kind="attestation_failed", **record)
-    return ProtectionError(failure.code, detail, extra={"verifier": verifier})
+    if failure.code == "attestation_unavailable":
+        # Our fault, not the client's: an alert, and never observed away.
+        event_record(
+            kind="attestation_unavailable", decision="alert", reason=reason, details=details, **who
+        )
+        return error
+    replayed = failure.code == "attestation_replayed"
+    refuse(
+        error,
+        kind="attestation_replayed" if replayed else "attestation_failed",
+        reason=reason,
+        observe=verifications_observed(api_key),
+        details=details,
+        **who,
+    )
+    return error
 
 
 def attestation_verify(

@@ -41,7 +41,7 @@ from django.utils import timezone
 from protection.attestation.base import Attested, verifier_register
 from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.core.events import event_record
+from protection.core.events import refuse
 from protection.core.nonces import nonce_issue, nonce_verify
 
 NAME = "app_attest"
@@ -227,18 +227,16 @@ def _refuse(
     details: dict[str, Any] = {"verifier": NAME}
     if isinstance(key_id, str) and len(key_id) <= 64:
         details["device_id"] = key_id
-    event_record(
-        kind="attestation_replayed"
-        if exc.code == "attestation_replayed"
-        else "attestation_invalid",
-        decision="deny",
+    replayed = exc.code == "attestation_replayed"
+    return refuse(
+        exc.code,
+        kind="attestation_replayed" if replayed else "attestation_invalid",
         reason=exc.reason,
         client_ip=client_ip,
         api_key=api_key,
         session_id=session_id,
         details=details,
     )
-    return ProtectionError(exc.code)
 
 
 def verify_attestation(

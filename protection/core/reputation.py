@@ -8,7 +8,8 @@
   difficulty a key under attack gets from the automatic-blocking rules.
 
 Every call goes through the one cache circuit breaker: with the cache down,
-counting is skipped and reads answer 0 at once. Counter keys are keyed
+counting is skipped and reads answer 0 at once. Inside a request, counting
+rides the request's one round trip (``count_soon``). Counter keys are keyed
 digests: opaque, bounded.
 """
 
@@ -22,6 +23,7 @@ from protection.base import crypto
 from protection.base.clientip import rate_limit_ident
 from protection.conf import gatehouse_settings
 from protection.core.cachehealth import shared_cache_call
+from protection.core.ratelimit import Tally, count_soon
 
 KEY_BOOST_CACHE_PREFIX = "gh:keyboost:"
 
@@ -46,18 +48,16 @@ def _denial_cache_key(subject: str, bucket: int) -> str:
 def denials_count(
     *, client_ip: str | None, api_key: Any, now: datetime.datetime | None = None
 ) -> None:
-    """Count one denial of ``client_ip`` and of ``api_key``."""
+    """Count one denial of ``client_ip`` and of ``api_key`` (with the request's
+    round trip, inside one)."""
     window = int(gatehouse_settings.DENIALS_WINDOW)
     bucket = int((now or timezone.now()).timestamp()) // window
-    for subject in _denial_subjects(client_ip=client_ip, api_key=api_key):
-        key = _denial_cache_key(subject, bucket)
-
-        def count(key: str = key) -> None:
-            # add() then incr(): atomic on Redis, never resets a live counter.
-            cache.add(key, 0, timeout=2 * window)
-            cache.incr(key)
-
-        shared_cache_call(count, None)
+    tallies = [
+        Tally(_denial_cache_key(subject, bucket), 2 * window)
+        for subject in _denial_subjects(client_ip=client_ip, api_key=api_key)
+    ]
+    if tallies:
+        count_soon(tallies, lambda results: None)
 
 
 def denials_observe(sender: Any, event: Any, **kwargs: Any) -> None:

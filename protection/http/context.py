@@ -1,96 +1,71 @@
 """What the HTTP edge learned about one request: one typed object, one owner.
 
-``request_context(request)`` returns the request's ``RequestContext``,
-made on first use (the client IP resolved once, from ``REMOTE_ADDR`` and
-trusted proxies only). The middleware, the DRF authentication and throttle
-classes and the views read and fill it through this module; nothing else
-stores state on the request.
+``request_context(request)`` returns the request's ``RequestContext``, made
+on first use (the client IP resolved once, from ``REMOTE_ADDR`` and trusted
+proxies only). The gate (``protection.http.gate``) fills it step by step;
+the middleware, the DRF adapters and the views read it through this module;
+nothing else stores state on the request.
 
-It carries the limits the request must count (``limits``, a plain
-``RequestLimits`` value services accept) and the hook that judges what the
-request's one cache round trip read: the block-list version (a new block
-applies to this very request) and the session's revocation state (the
-database answers whenever the cache cannot be trusted).
+Host code reads the gate's decision with ``verdict(request)``: a
+``protection.core.verdict.Verdict`` (action, risk 0-100, reasons), or None
+before the gate has judged the request.
 """
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from protection.attestation import AttestationResult
 from protection.base.clientip import client_ip_resolve
-from protection.base.exceptions import ProtectionError
-from protection.blocks import blocks_check
-from protection.blocks.ruleset import VERSION_CACHE_KEY, registry
-from protection.core.ratelimit import RequestLimits
+from protection.core.ratelimit import Claim, RequestLimits
+from protection.core.verdict import RiskSignals, Verdict
 from protection.keys import ApiKey
-from protection.logcontext import log_context_update
-from protection.sessions import SessionClaims, session_state_check, session_state_reads
+from protection.sessions import SessionClaims
 
 _ATTRIBUTE = "_gatehouse_context"
-BEARER_CHALLENGE = 'Bearer realm="gatehouse"'
 
 
 @dataclass(frozen=True)
 class Caller:
-    """What is calling (the API key) and, on session endpoints, who (the session)."""
+    """What is calling (the API key) and, on session endpoints, who (the
+    session), from where (the client IP)."""
 
     api_key: ApiKey
     session: SessionClaims | None = None
+    client_ip: str = ""
 
 
 @dataclass
 class RequestContext:
     client_ip: str
     path: str = ""
+    method: str = ""
+    # The view's endpoint group ("lookup", "session", …; "" for unprotected
+    # views), known to the middleware before DRF runs.
+    group: str = ""
     api_key: ApiKey | None = None
     session: SessionClaims | None = None
+    # The last gate step this request passed (its index in gate.STEPS).
+    step: int = -1
+    # Set by the DPoP step: the key the tokens are (or will be) bound to, and
+    # the proof's jti, claimed in the request's one round trip.
+    dpop_jkt: str | None = None
+    dpop_claim: Claim | None = None
+    attested: AttestationResult = field(default_factory=AttestationResult)
+    # The body as the endpoint's plan parsed it (set by the body step).
+    body: Any = None
     limits: RequestLimits = field(default_factory=RequestLimits)
+    # True once the count step has read the session's revocation state.
     session_checked: bool = False
-    blocked: bool = False  # refused by an IP block before the view
+    signals: RiskSignals = field(default_factory=RiskSignals)
+    verdict: Verdict | None = None
     # Keys the admin created in this request, shown once on its response.
     new_api_keys: list[tuple[ApiKey, str]] = field(default_factory=list)
 
-    def key_known(self, api_key: ApiKey) -> None:
-        self.api_key = self.limits.api_key = api_key
-        log_context_update(api_key=api_key)
-
-    def watch_blocks(self) -> None:
-        """Read the block list's version in the request's next cache round trip
-        (a block made since this process loaded the list applies at once)."""
-        if VERSION_CACHE_KEY not in self.limits.reads:
-            self.limits.reads.append(VERSION_CACHE_KEY)
-        self.limits.after_count = self._after_count
-
-    def session_known(self, session: SessionClaims) -> None:
-        """Read the session's revocation state (and the block list's version)
-        in the request's next cache round trip; without a shared cache the
-        database answers."""
-        self.session = session
-        self.limits.session_id = session.id
-        log_context_update(session_id=session.id)
-        self.limits.reads = [*session_state_reads(session.id), *self.limits.reads]
-        self.watch_blocks()
-
-    def _after_count(self, values: dict[str, bytes | None]) -> None:
-        if registry.observe(values.get(VERSION_CACHE_KEY)):
-            blocks_check(ip=self.client_ip, api_key=self.api_key, session=self.session)
-        if self.session is not None:
-            self.session_checked = True
-            self._session_state_check(values)
-
-    def session_check_now(self) -> None:
-        """Check the session's state if no round trip has done it (the database answers)."""
-        if self.session is not None and not self.session_checked:
-            self.session_checked = True
-            self.limits.reads, self.limits.after_count = [], None
-            self._session_state_check(None)
-
-    def _session_state_check(self, values: dict[str, bytes | None] | None) -> None:
-        assert self.session is not None
-        try:
-            session_state_check(claims=self.session, values=values)
-        except ProtectionError as error:
-            error.headers.setdefault("WWW-Authenticate", BEARER_CHALLENGE)
-            raise
+    @property
+    def caller(self) -> Caller | None:
+        if self.api_key is None:
+            return None
+        return Caller(api_key=self.api_key, session=self.session, client_ip=self.client_ip)
 
 
 def request_context(request: Any) -> RequestContext:
@@ -105,6 +80,7 @@ def request_context(request: Any) -> RequestContext:
                 forwarded_for=meta.get("HTTP_X_FORWARDED_FOR", ""),
             ),
             path=http_request.path_info,
+            method=http_request.method or "",
         )
         setattr(http_request, _ATTRIBUTE, context)
     return context
@@ -113,3 +89,8 @@ def request_context(request: Any) -> RequestContext:
 def client_ip(request: Any) -> str:
     """The client's IP address for this request (resolved once)."""
     return request_context(request).client_ip
+
+
+def verdict(request: Any) -> Verdict | None:
+    """The gate's verdict on this request, once it has judged it (else None)."""
+    return request_context(request).verdict

@@ -3,8 +3,9 @@
 Order of checks: offline parse (no query for a malformed key), lookup by
 public id (through the one-second per-process cache), constant-time hash
 comparison (computed even for unknown ids), kind, revoked, expired, secret
-key used from a browser, origin. Each refusal is a ``SecurityEvent`` and a
-``ProtectionError``; the raw key never reaches either.
+key used from a browser, origin. Each refusal is recorded with ``refuse`` (an
+``api_key_auth`` event whose reason is the error code); the raw key never
+reaches it.
 """
 
 import datetime
@@ -20,7 +21,7 @@ from django.utils import timezone
 from protection.base import crypto
 from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.core.events import event_record
+from protection.core.events import refuse
 from protection.core.metrics import metrics_timer
 from protection.keys.cache import verified_keys
 from protection.keys.models import ApiKey, ApiKeyStatus, api_key_status
@@ -35,20 +36,9 @@ AUTH_EVENT = "api_key_auth"
 
 
 def _deny(
-    code: str,
-    *,
-    api_key: ApiKey | None = None,
-    details: dict[str, Any] | None = None,
-    detail: str | None = None,
+    code: str, *, api_key: ApiKey | None = None, details: dict[str, Any] | None = None
 ) -> ProtectionError:
-    event_record(
-        kind=AUTH_EVENT,
-        decision="deny",
-        reason=code,
-        api_key=api_key,
-        details=details,
-    )
-    return ProtectionError(code, detail)
+    return refuse(code, kind=AUTH_EVENT, api_key=api_key, details=details)
 
 
 def _fingerprint(raw_key: Any) -> dict[str, Any]:

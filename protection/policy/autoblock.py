@@ -1,4 +1,5 @@
-"""Automatic blocking (the policy tier): repeated denials from one client become a block.
+"""Automatic blocking (the policy tier): repeated denials from one client become
+a block.
 
 ``autoblock_observe`` listens to ``protection.core.events.event_recorded``
 (connected in ``ProtectionConfig.ready``); the audit log never calls it. Each
@@ -8,13 +9,14 @@ client IP (IPv6 by /64), session, device (``details["device_id"]``) or API
 key. The denial that reaches ``threshold`` within ``window`` seconds blocks
 that client for ``duration`` seconds, times ``escalation`` per earlier block
 by the same rule (capped at ``max_duration``); the block's event names the
-rule. API keys are never blocked automatically (a publishable key can be
-copied out of any app, so blocking it would let an attacker shut out the
-genuine app): the rule records a ``key_abuse_suspected`` alert and raises
-the key's challenge difficulty (``protection.core.reputation``). Trusted proxy
-networks (when proxies are trusted), ``AUTO_BLOCK_EXEMPT_NETWORKS`` and the
-"unknown client" bucket are never blocked: blocking them would refuse every
-client behind them.
+rule. The counts ride the request's one round trip
+(``protection.core.ratelimit.count_soon``). API keys are never blocked
+automatically (a publishable key can be copied out of any app, so blocking it
+would let an attacker shut out the genuine app): the rule records a
+``key_abuse_suspected`` alert and raises the key's challenge difficulty
+(``protection.core.reputation``). Trusted proxy networks (when proxies are
+trusted), ``AUTO_BLOCK_EXEMPT_NETWORKS`` and the "unknown client" bucket are
+never blocked: blocking them would refuse every client behind them.
 """
 
 import datetime
@@ -28,7 +30,7 @@ from protection.blocks.models import BlockedClient
 from protection.blocks.services import block_create
 from protection.conf import gatehouse_settings
 from protection.core.events import event_record
-from protection.core.ratelimit.counters import rate_limit_hit
+from protection.core.ratelimit import Hit, RateLimitResult, count_soon
 from protection.core.reputation import key_difficulty_boost_raise
 from protection.sessions import AnonymousSession
 
@@ -114,16 +116,27 @@ def _block(rule: dict, kind: str, value: str, event: Any, now: datetime.datetime
     )
 
 
+def _act(rule: dict, subject: tuple[str, str], event: Any, now: datetime.datetime) -> None:
+    if rule["dimension"] == "key":
+        _boost_key(rule, event)
+    else:
+        _block(rule, subject[0], subject[1], event, now)
+
+
 def autoblock_observe(
     sender: Any = None, *, event: Any, now: datetime.datetime | None = None, **kwargs: Any
 ) -> None:
     """``event_recorded`` receiver: count a deny event against the rules; block
     (or alert) when one is crossed.
 
-    Never raises: automatic blocking must not turn a denial into a 500.
+    Inside a request the counts ride the request's round trip
+    (``count_soon``), so a refused request stays cheap; the rule acts when
+    they come back. Never raises: automatic blocking must not turn a denial
+    into a 500.
     """
     if event.decision != "deny":
         return
+    when = now or timezone.now()
     for rule in gatehouse_settings.AUTO_BLOCK_RULES:
         try:
             kinds = rule["kinds"]
@@ -133,16 +146,22 @@ def autoblock_observe(
             if subject is None:
                 continue
             threshold = int(rule["threshold"])
-            counted = rate_limit_hit(
+            hit = Hit(
                 group=f"autoblock:{rule['name']}",
                 ident=f"{subject[0]}:{subject[1]}",
                 rate=f"{threshold}/{int(rule['window'])}s",
             )
-            if counted.count != threshold:  # only the denial that crosses the line acts
-                continue
-            if rule["dimension"] == "key":
-                _boost_key(rule, event)
-            else:
-                _block(rule, subject[0], subject[1], event, now or timezone.now())
+
+            def crossed(
+                results: list[RateLimitResult],
+                rule: dict = rule,
+                subject: tuple[str, str] = subject,
+                threshold: int = threshold,
+            ) -> None:
+                # Only the denial that crosses the line acts.
+                if results and results[0].count == threshold:
+                    _act(rule, subject, event, when)
+
+            count_soon([hit], crossed)
         except Exception:
             logger.exception("Automatic blocking rule %r failed", rule.get("name"))

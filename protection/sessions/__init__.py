@@ -1,8 +1,9 @@
 """Anonymous sessions: who is calling (the *who*), once the *what* checks pass.
 
-``models`` holds ``AnonymousSession``; ``services`` issues, authenticates,
-refreshes and revokes sessions and their tokens; ``revocation`` keeps the
-revocation marks the hot path reads from the shared cache.
+``models`` holds ``AnonymousSession``; ``services`` issues, refreshes and
+revokes sessions and their tokens; ``verify`` reads tokens on the hot path;
+``revocation`` keeps the revocation marks the hot path reads from the shared
+cache; ``tokens`` are the JWT classes.
 """
 
 from protection.sessions.models import AnonymousSession
@@ -13,15 +14,16 @@ from protection.sessions.revocation import (
 from protection.sessions.services import (
     DpopRequest,
     IssuedSession,
-    SessionClaims,
-    session_authenticate,
-    session_create,
     session_issue,
     session_refresh,
     session_revoke,
+    sessions_purge_expired,
+)
+from protection.sessions.verify import (
+    SessionClaims,
+    session_authenticate,
     session_state_check,
     session_token_verify,
-    sessions_purge_expired,
 )
 
 __all__ = [
@@ -30,7 +32,6 @@ __all__ = [
     "IssuedSession",
     "SessionClaims",
     "session_authenticate",
-    "session_create",
     "session_issue",
     "session_refresh",
     "session_revoke",

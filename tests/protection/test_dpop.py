@@ -14,10 +14,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from protection.base.exceptions import ProtectionError
-from protection.core.events import SecurityEvent
+from protection.core.events import SecurityEvent, event_scope
+from protection.core.ratelimit import rate_limit_hit_many
 from protection.dpop import (
     DpopError,
     dpop_access_token_hash,
+    dpop_jti_claim,
     dpop_nonce_issue,
     dpop_proof_verify,
     dpop_public_origin,
@@ -414,10 +416,9 @@ def test_session_start_without_proof_is_unbound_unless_the_key_requires_dpop() -
         dpop_session_start(proof=None, method="POST", url="/api/v1/sessions", required=False)
         is None
     )
-    with pytest.raises(ProtectionError) as caught:
-        dpop_session_start(
-            proof=None, method="POST", url="/api/v1/sessions", required=True, client_ip="192.0.2.7"
-        )
+    with event_scope(client_ip="192.0.2.7", path="/api/v1/sessions"):
+        with pytest.raises(ProtectionError) as caught:
+            dpop_session_start(proof=None, method="POST", url="/api/v1/sessions", required=True)
     assert caught.value.code == "dpop_required"
     event = SecurityEvent.objects.get()
     assert (event.kind, event.decision, event.reason) == ("dpop_required", "deny", "proof_missing")
@@ -426,16 +427,18 @@ def test_session_start_without_proof_is_unbound_unless_the_key_requires_dpop() -
 
 
 @pytest.mark.django_db
-def test_session_start_with_a_proof_returns_its_jkt_and_records_refusals() -> None:
+def test_session_start_with_a_proof_returns_its_key_and_a_claim_granted_once() -> None:
     client = DpopClient()
     url = "/api/v1/sessions"
     good = client.proof(url=BASE_URL + url)
-    jkt = dpop_session_start(proof=good, method="POST", url=url, required=False)
-    assert jkt == dpop_thumbprint(client.jwk)
-    with pytest.raises(ProtectionError) as caught:
-        dpop_session_start(proof=good, method="POST", url=url, required=False)
-    assert caught.value.code == "dpop_replayed"
-    assert SecurityEvent.objects.get().reason == "jti_replayed"
+    checked = dpop_session_start(proof=good, method="POST", url=url, required=False)
+    assert checked is not None and checked.jkt == dpop_thumbprint(client.jwk)
+    # The jti is spent in the request's round trip: a claim granted once.
+    again = dpop_session_start(proof=good, method="POST", url=url, required=False)
+    assert again is not None
+    claims = [dpop_jti_claim(checked), dpop_jti_claim(again)]
+    assert claims[0] == claims[1]
+    assert [result.allowed for result in rate_limit_hit_many(claims)] == [True, False]
 
 
 @pytest.mark.django_db
@@ -498,17 +501,15 @@ def test_unbound_token_sent_as_dpop_is_refused_and_as_bearer_accepted() -> None:
 @pytest.mark.django_db
 def test_bound_token_with_a_fresh_proof_by_its_key_passes() -> None:
     client = DpopClient()
-    assert (
-        dpop_request_verify(
-            scheme="DPoP",
-            access_token="tok",
-            token_jkt=dpop_thumbprint(client.jwk),
-            proof=client.proof(access_token="tok"),
-            method="POST",
-            url=PATH,
-        )
-        is None
+    checked = dpop_request_verify(
+        scheme="DPoP",
+        access_token="tok",
+        token_jkt=dpop_thumbprint(client.jwk),
+        proof=client.proof(access_token="tok"),
+        method="POST",
+        url=PATH,
     )
+    assert checked is not None and checked.jkt == dpop_thumbprint(client.jwk)
     assert not SecurityEvent.objects.exists()
 
 

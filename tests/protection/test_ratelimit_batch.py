@@ -182,3 +182,15 @@ def test_a_claim_is_granted_once_on_both_counting_paths(settings, batch):
     again = rate_limit_hit_many([Claim("gh:test:claim", 60)])[0]
     other = rate_limit_hit_many([Claim("gh:test:claim2", 60)])[0]
     assert (first.allowed, again.allowed, other.allowed) == (True, False, True)
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_a_quota_with_a_member_counts_each_member_once(settings, batch):
+    from protection.core.ratelimit import Quota, rate_limit_hit_many
+
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "RATE_LIMIT_BATCH": batch}
+    counts = [
+        rate_limit_hit_many([Quota("gh:test:quota", 2, 60, member)])[0].count
+        for member in ("retry-1", "retry-1", "retry-2", "retry-2", "retry-3")
+    ]
+    assert counts == [1, 1, 2, 2, 3]

@@ -294,15 +294,18 @@ def test_a_lookup_is_one_redis_round_trip_and_one_database_query(
     assert response["RateLimit-Policy"].count(";q=") == 4  # ip, key x2, session
 
 
-def test_a_bad_body_still_spends_the_key_and_session_limits(caller, settings):
-    _lookup_rates(settings, session=["2/m"])
+def test_a_bad_body_spends_only_the_ip_budget(caller, settings):
+    # The client's own fault spends no budget shared with others (the key's)
+    # and none of its session's: only its address's, before anything else.
+    _lookup_rates(settings, ip=["3/m"], key=["2/m"], session=["2/m"])
     assert caller.lookup({"email": "not-an-address"}).status_code == 400
     assert caller.lookup({}).status_code == 400
+    assert caller.lookup({"email": EMAIL}).status_code == 200
     refused = caller.lookup({"email": EMAIL})
-    assert refused.status_code == 429
+    assert refused.status_code == 429  # the IP's third request in a minute
     assert refused.json()["code"] == "rate_limited"
     assert int(refused["Retry-After"]) > 0
-    # Once refused, a bad body is refused too: the limit is checked first.
+    # Once refused, a bad body is refused too: the IP's budget comes first.
     assert caller.lookup({"email": "not-an-address"}).status_code == 429
 
 

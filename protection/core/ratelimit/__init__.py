@@ -10,23 +10,26 @@ was most of a lookup's time. The script is as atomic as ``INCR``.
 One limiter for the whole app: ``counters`` (atomic shared counters),
 ``batch`` (the Redis script), ``fallback`` (per-process counters and the
 local counters), ``rates`` (rate syntax, defaults and per-key overrides),
-``headers`` (IETF RateLimit fields) and ``requestlimits`` (a request's
-limits, counted in one round trip, and the 429). The DRF glue is
-``protection.throttling``; the edge's per-request state is
-``protection.http.context``.
+``headers`` (IETF RateLimit fields), ``requestlimits`` (a request's
+limits, counted in one round trip, and the 429) and ``deferred`` (counts
+that reactions ask for during a request, which ride its round trip). The
+gate (``protection.http.gate``) decides what the counts mean.
 """
 
 from protection.core.ratelimit.counters import (
     Claim,
     Hit,
+    Item,
     Quota,
     RateLimitResult,
+    Tally,
     counter_ident,
     rate_limit_distinct_hit,
     rate_limit_hit,
     rate_limit_hit_many,
     rate_limit_read_and_hit,
 )
+from protection.core.ratelimit.deferred import count_soon, counts_deferred
 from protection.core.ratelimit.headers import CountedLimit, ratelimit_headers
 from protection.core.ratelimit.rates import (
     group_rates,
@@ -35,36 +38,44 @@ from protection.core.ratelimit.rates import (
     validate_rate_limit_overrides,
 )
 from protection.core.ratelimit.requestlimits import (
+    Counted,
     LimitEntry,
     RequestLimits,
+    observed_dimensions,
     rate_limit_count_many,
     rate_limit_enforce,
-    rate_limit_record_refusal,
+    rate_limit_reason,
     rate_limit_refusal,
     request_limits_count,
 )
 
 __all__ = [
     "Claim",
+    "Counted",
     "CountedLimit",
-    "LimitEntry",
-    "RequestLimits",
-    "rate_limit_read_and_hit",
-    "request_limits_count",
     "Hit",
+    "Item",
+    "LimitEntry",
     "Quota",
     "RateLimitResult",
+    "RequestLimits",
+    "Tally",
+    "count_soon",
     "counter_ident",
+    "counts_deferred",
     "group_rates",
+    "observed_dimensions",
     "rate_limit_count_many",
     "rate_limit_distinct_hit",
     "rate_limit_enforce",
     "rate_limit_hit",
     "rate_limit_hit_many",
-    "rate_limit_record_refusal",
+    "rate_limit_read_and_hit",
+    "rate_limit_reason",
     "rate_limit_refusal",
     "rate_limits_validate",
     "rate_parse",
     "ratelimit_headers",
+    "request_limits_count",
     "validate_rate_limit_overrides",
 ]

@@ -54,7 +54,9 @@ from protection.core.ratelimit.upstream import (
 __all__ = [
     "Claim",
     "Hit",
+    "Item",
     "Quota",
+    "Tally",
     "RateLimitResult",
     "cache_failed",
     "cache_health",
@@ -126,10 +128,28 @@ class Hit(NamedTuple):
 
 
 class Quota(NamedTuple):
-    """An exact counter: at most ``limit`` hits on cache ``key`` for ``ttl`` seconds."""
+    """An exact counter: at most ``limit`` hits on cache ``key`` for ``ttl`` seconds.
+
+    With ``member`` it counts distinct members: the same member again (a
+    retry carrying the same Idempotency-Key) does not count twice.
+    """
 
     key: str
     limit: int
+    ttl: int
+    member: str | None = None
+
+
+def _quota_member_key(quota: Quota) -> str:
+    return "gh:quota:m:" + crypto.keyed_digest(f"{quota.key}|{quota.member}", purpose="ratelimit")
+
+
+class Tally(NamedTuple):
+    """A plain counter on cache ``key`` (expiring ``ttl`` seconds after its first
+    hit) that never refuses: reputation's denial counts. Skipped, never an
+    error, when the cache is down (its result then counts 0)."""
+
+    key: str
     ttl: int
 
 
@@ -139,6 +159,11 @@ class Claim(NamedTuple):
 
     key: str
     ttl: int
+
+
+# What one round trip counts.
+Item = Hit | Quota | Claim | Tally
+TALLY_LIMIT = 2**31
 
 
 def _bucket(hit: Hit) -> tuple[str, str]:
@@ -186,11 +211,16 @@ def _quota_via_cache(quota: Quota) -> RateLimitResult:
         raise ProtectionError("service_unavailable", headers={"Retry-After": "5"})
     try:
         cache.add(quota.key, 0, timeout=quota.ttl)
-        try:
-            count = cache.incr(quota.key)
-        except ValueError:  # evicted between add and incr
-            cache.add(quota.key, 1, timeout=quota.ttl)
-            count = 1
+        if quota.member is not None and not cache.add(
+            _quota_member_key(quota), 1, timeout=quota.ttl
+        ):
+            count = cache.get(quota.key) or 0  # this member counted already
+        else:
+            try:
+                count = cache.incr(quota.key)
+            except ValueError:  # evicted between add and incr
+                cache.add(quota.key, 1, timeout=quota.ttl)
+                count = 1
     except Exception as exc:
         raise _quota_unavailable(exc) from exc
     return _result(int(count), quota.limit, quota.ttl, quota.ttl)
@@ -234,7 +264,7 @@ def _hit_locally(hit: Hit) -> RateLimitResult:
 
 def _hit_many_via_script(
     shared: Any,
-    items: Sequence[Hit | Quota | Claim],
+    items: Sequence[Item],
     stop_at_refusal: bool,
     always_count: int,
     reads: Sequence[str] = (),
@@ -243,12 +273,19 @@ def _hit_many_via_script(
     shapes: list[tuple[int, int, int | None]] = []  # limit, period, window end (None: quota)
     for item in items:
         if isinstance(item, Quota):
-            steps.append(Step(item.key, item.ttl, item.limit))
+            member_key = _quota_member_key(item) if item.member is not None else None
+            steps.append(
+                Step(item.key, item.ttl, item.limit, member_key=member_key, member_ttl=item.ttl)
+            )
             shapes.append((item.limit, item.ttl, None))
             continue
         if isinstance(item, Claim):
             steps.append(Step(item.key, item.ttl, 1, claim=True))
             shapes.append((1, item.ttl, None))
+            continue
+        if isinstance(item, Tally):
+            steps.append(Step(item.key, item.ttl, TALLY_LIMIT))
+            shapes.append((TALLY_LIMIT, item.ttl, None))
             continue
         limit, period = rate_parse(item.rate)
         group, bucket = _bucket(item)
@@ -298,16 +335,33 @@ def _claim_via_cache(claim: Claim) -> RateLimitResult:
     return _result(1 if claimed else 2, 1, claim.ttl, claim.ttl)
 
 
-def _item_via_cache(item: Hit | Quota | Claim) -> RateLimitResult:
+def _tally_via_cache(tally: Tally) -> RateLimitResult:
+    def count() -> int:
+        # add() then incr(): atomic on Redis, never resets a live counter.
+        cache.add(tally.key, 0, timeout=tally.ttl)
+        return int(cache.incr(tally.key))
+
+    return _result(shared_cache_call(count, 0), TALLY_LIMIT, tally.ttl, tally.ttl)
+
+
+def _item_via_cache(item: Item) -> RateLimitResult:
     if isinstance(item, Quota):
         return _quota_via_cache(item)
     if isinstance(item, Claim):
         return _claim_via_cache(item)
+    if isinstance(item, Tally):
+        return _tally_via_cache(item)
     return _hit_via_get_usage(item)
 
 
+def _item_locally(item: Item) -> RateLimitResult:
+    if isinstance(item, Tally):  # reputation waits for the shared cache
+        return _result(0, TALLY_LIMIT, item.ttl, item.ttl)
+    return _hit_locally(item)  # type: ignore[arg-type]
+
+
 def rate_limit_hit_many(
-    items: Sequence[Hit | Quota | Claim], *, stop_at_refusal: bool = False, always_count: int = 0
+    items: Sequence[Item], *, stop_at_refusal: bool = False, always_count: int = 0
 ) -> list[RateLimitResult]:
     """Count every ``Hit`` / ``Quota`` in order; return one result per item counted.
 
@@ -333,7 +387,7 @@ def _read_via_cache(reads: Sequence[str]) -> list[bytes | None]:
 
 
 def rate_limit_read_and_hit(
-    items: Sequence[Hit | Quota | Claim],
+    items: Sequence[Item],
     *,
     reads: Sequence[str] = (),
     stop_at_refusal: bool = False,
@@ -368,8 +422,8 @@ def rate_limit_read_and_hit(
             cache_failed(exc)
             if has_quota:
                 raise ProtectionError("service_unavailable", headers={"Retry-After": "5"}) from exc
-    hits = [item for item in items if isinstance(item, Hit)]  # no quota gets here
-    return unread, _until_refused(hits, _hit_locally, stop_at_refusal, always_count)
+    # No quota or claim gets here (they refused above).
+    return unread, _until_refused(items, _item_locally, stop_at_refusal, always_count)
 
 
 def rate_limit_hit(*, group: str, ident: str, rate: str, increment: bool = True) -> RateLimitResult:

@@ -1,36 +1,35 @@
 """The limits of one request, counted in one round trip.
 
-A ``RequestLimits`` is a plain value the HTTP edge builds per request (it
-lives in ``protection.http.context``) and hands to whoever counts: the edge
-adds the per-IP, per-key and per-session entries of the view's group as
-they become known, and ``request_limits_count`` counts all of them, plus a
-service's own counters (``extra``) and the cache keys the request must read
-(``reads``), in one call: one Redis round trip.
+A ``RequestLimits`` is a plain value the gate builds per request (it lives
+in the request context): the per-IP, per-key and per-session entries of the
+view's endpoint group, added as they become known. ``request_limits_count``
+counts all of them in one call (one Redis round trip), together with the
+request's claims (a DPoP proof's jti), the counts reactions deferred
+(``deferred``), an endpoint's own counters (``extra``) and the cache keys the
+request must read (``reads``), and returns what it read and counted. It
+judges nothing: the gate does (``rate_limit_refusal`` builds the 429 of the
+group limits, ``observed_dimensions`` says which of them only observe).
 
-Order of decisions after that round trip: ``after_count`` (the edge's hook:
-block-list version, session revocation state; it may raise), then the
-group limits (429 ``rate_limited`` and its event; a limit in observe mode,
-``RATE_LIMITS_OBSERVE``, records an alert instead), then ``extra``, which
-the caller judges from the returned results. Every window of the group limits
-is counted even when one refuses; ``extra`` stops at its first refusal and
-is not counted at all once a group limit refuses.
+Every window of the group limits, every claim and every deferred count is
+counted even when one refuses; ``extra`` stops at its first refusal and is
+not counted at all once anything before it refused.
 """
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
-from protection.core.events import event_record
 from protection.core.ratelimit.counters import (
+    Claim,
     Hit,
-    Quota,
+    Item,
     RateLimitResult,
     rate_limit_hit_many,
     rate_limit_read_and_hit,
 )
+from protection.core.ratelimit.deferred import deferred_items, deferred_settle, deferred_take
 from protection.core.ratelimit.headers import CountedLimit, ratelimit_headers
 
 
@@ -51,17 +50,20 @@ class RequestLimits:
     group: str = ""
     pending: list[LimitEntry] = field(default_factory=list)
     counted: list[CountedLimit] = field(default_factory=list)
-    # Cache keys to read in the same round trip, and the edge's hook that
-    # judges what was read ({key: raw value, or None if the cache failed}).
-    reads: list[str] = field(default_factory=list)
-    after_count: Callable[[dict[str, bytes | None]], None] | None = None
-    # Named in the 429 event.
-    api_key: Any = None
-    session_id: Any = None
 
     def add(self, *, dimension: str, ident: str, rates: Sequence[str]) -> None:
         if rates and dimension not in {entry.dimension for entry in self.pending}:
             self.pending.append(LimitEntry(self.group, dimension, ident, tuple(rates)))
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What one round trip read and counted."""
+
+    values: dict[str, bytes | None]  # each key read: b"" when absent, None if unreadable
+    claims: list[RateLimitResult]  # one per claim, in order
+    extra: list[RateLimitResult]  # the extra counters counted, in order (may stop early)
+    group: list[CountedLimit]  # this call's group limits
 
 
 def _expand(entries: Sequence[LimitEntry]) -> list[tuple[str, str]]:
@@ -77,73 +79,51 @@ def _hits(entries: Sequence[LimitEntry]) -> list[Hit]:
 
 
 def request_limits_count(
-    limits: "RequestLimits | None", extra: Sequence[Hit | Quota] = ()
-) -> list[RateLimitResult]:
-    """Count ``limits``' pending entries and reads, then ``extra``: one round trip.
+    limits: RequestLimits | None,
+    *,
+    extra: Sequence[Item] = (),
+    claims: Sequence[Claim] = (),
+    reads: Sequence[str] = (),
+) -> Counted:
+    """Count ``limits``' pending entries, ``claims``, deferred counts and ``extra``,
+    and read ``reads``: one round trip. The pending entries move to ``counted``.
 
-    Raises what ``after_count`` raises, then 429 ``rate_limited`` (recording
-    its event) when a group limit refuses. Returns the results of ``extra``
-    that were counted. ``limits`` may be None (a service called outside a
-    request): then only ``extra`` counts.
+    ``limits`` may be None (a service called outside a request). Raises
+    ``service_unavailable`` when a quota or claim cannot reach the cache.
     """
-    if limits is None or (not limits.pending and not limits.reads):
-        return rate_limit_hit_many(extra, stop_at_refusal=True)
-    entries, limits.pending = limits.pending, []
-    reads, limits.reads = limits.reads, []
+    entries: list[LimitEntry] = []
+    if limits is not None:
+        entries, limits.pending = limits.pending, []
+    deferred = deferred_take()
     hits = _hits(entries)
-    try:
-        values, results = rate_limit_read_and_hit(
-            [*hits, *extra], reads=reads, stop_at_refusal=True, always_count=len(hits)
-        )
-    except ProtectionError:  # 503: a quota cannot be kept without the cache
-        if limits.after_count is not None and reads:
-            # Still judge what the request needed to read (from the database):
-            # a revoked session is 401, not "come back later".
-            limits.after_count(dict.fromkeys(reads))
-        raise
-    limits.counted.extend(
+    prefix: list[Item] = [*claims, *hits, *deferred_items(deferred)]
+    values, results = rate_limit_read_and_hit(
+        [*prefix, *extra], reads=reads, stop_at_refusal=True, always_count=len(prefix)
+    )
+    group = [
         CountedLimit(dimension, rate, result)
-        for (dimension, rate), result in zip(_expand(entries), results, strict=False)
+        for (dimension, rate), result in zip(_expand(entries), results[len(claims) :], strict=False)
+    ]
+    if limits is not None:
+        limits.counted.extend(group)
+    start = len(claims) + len(hits)
+    deferred_settle(deferred, results[start : len(prefix)])
+    return Counted(
+        values=dict(zip(reads, values, strict=True)),
+        claims=results[: len(claims)],
+        extra=results[len(prefix) :],
+        group=group,
     )
-    if limits.after_count is not None and reads:
-        limits.after_count(dict(zip(reads, values, strict=True)))
-    observed = _observed(limits.group)
-    dry_run = sorted(
-        {item.dimension for item in limits.counted if not item.result.allowed} & observed
-    )
-    if dry_run:
-        _record_dry_run(limits, dry_run)
-    error = rate_limit_refusal([item for item in limits.counted if item.dimension not in observed])
-    if error is not None:
-        rate_limit_record_refusal(
-            group=limits.group,
-            dimensions=[item.dimension for item in limits.counted if not item.result.allowed],
-            api_key=limits.api_key,
-            session_id=limits.session_id,
-        )
-        raise error
-    return results[len(hits) :]
 
 
-def _observed(group: str) -> set[str]:
-    """Dimensions of ``group`` in observe mode (``RATE_LIMITS_OBSERVE``)."""
+def observed_dimensions(group: str) -> set[str]:
+    """Dimensions of ``group`` whose limits only observe (``RATE_LIMITS_OBSERVE``)."""
     observed: set[str] = set()
     for entry in gatehouse_settings.RATE_LIMITS_OBSERVE:
         name, _, dimension = str(entry).partition(":")
         if name == group:
             observed |= {dimension} if dimension else {"ip", "key", "session"}
     return observed
-
-
-def _record_dry_run(limits: RequestLimits, dimensions: Sequence[str]) -> None:
-    event_record(
-        kind="rate_limited",
-        decision="alert",
-        reason=f"{limits.group}:{','.join(dimensions)}"[:64],
-        api_key=limits.api_key,
-        session_id=limits.session_id,
-        details={"group": limits.group, "dimensions": list(dimensions), "dry_run": True},
-    )
 
 
 def rate_limit_refusal(counted: Sequence[CountedLimit]) -> ProtectionError | None:
@@ -156,23 +136,9 @@ def rate_limit_refusal(counted: Sequence[CountedLimit]) -> ProtectionError | Non
     return ProtectionError("rate_limited", headers=headers)
 
 
-def rate_limit_record_refusal(
-    *,
-    group: str,
-    dimensions: Sequence[str],
-    api_key: Any = None,
-    session_id: Any = None,
-) -> None:
-    """Write the ``rate_limited`` deny event (automatic blocking listens to it)."""
-    dimensions = sorted(set(dimensions))
-    event_record(
-        kind="rate_limited",
-        decision="deny",
-        reason=f"{group}:{','.join(dimensions)}"[:64],
-        api_key=api_key,
-        session_id=session_id,
-        details={"group": group, "dimensions": dimensions},
-    )
+def rate_limit_reason(group: str, dimensions: Sequence[str]) -> str:
+    """The reason of a group limit's refusal event: ``<group>:<dimensions>``."""
+    return f"{group}:{','.join(sorted(set(dimensions)))}"[:64]
 
 
 def rate_limit_count_many(

@@ -1,0 +1,519 @@
+"""The gate: every security refusal of a protected request, in one place, in order.
+
+A protected request is one routed to a view that declares an endpoint group
+(``rate_limit_group``) or uses gatehouse's DRF classes. The gate runs these
+steps, in this order (``STEPS``; a step can never run after a later one):
+
+===============  ==========================  ========================================
+step             run by                      refuses with
+===============  ==========================  ========================================
+ip_block         the middleware              403 ``blocked``
+over_budget      the middleware              429 ``rate_limited`` (no round trip)
+api_key          the authentication class    401 ``api_key_*``; 403 origin, query key
+api_key_block    the authentication class    403 ``blocked``
+token            SessionTokenAuthentication  401 ``token_*``
+dpop             the authentication class    401 ``dpop_*``
+session_block    SessionTokenAuthentication  403 ``blocked`` (the session, its device)
+scope            HasApiKeyScope              403 ``scope_denied``
+attestation      HasAppAttestation           403 ``attestation_*``
+body             the throttle (view's plan)  400 (and a blocked claimed device: 403)
+count            the throttle                503 when a quota cannot be kept
+judge            the throttle                403 ``blocked`` (a new block), 401
+                                             ``session_revoked`` / ``dpop_replayed``,
+                                             429 ``rate_limited``
+evidence         the session view            403 ``challenge_failed``, ``*_failed``
+===============  ==========================  ========================================
+
+Cheap refusals come first, before any database work; ``count`` is the
+request's one Redis round trip (every counter, the revocation marks, the
+block-list version, the DPoP jti, and the counts reactions deferred). A
+request refused before it counts has spent only its per-IP budget, which
+``gate_finish`` counts on the way out (with the deferred counts: a refused
+request costs one round trip too). Every refusal goes through
+``protection.core.events.refuse`` (one event) and ends in a ``deny``
+verdict naming its step; a request that passes gets ``allow`` (or
+``observe``, when a limit in dry run would have refused it).
+
+An endpoint adds its own body, counters and judgement with a ``GatePlan``
+(``gate_plan`` on the view): ``signup`` declares its lookup and create
+plans this way, so protection never imports it. The DRF classes and the
+middleware are thin adapters over the functions below and keep DRF's
+contracts.
+"""
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rest_framework.exceptions import APIException
+
+from protection.attestation import attestation_verify
+from protection.base.clientip import rate_limit_ident
+from protection.base.exceptions import ProtectionError
+from protection.base.processstate import process_state_register
+from protection.blocks import blocks_check, registry
+from protection.blocks.ruleset import VERSION_CACHE_KEY
+from protection.challenges import challenge_verify
+from protection.core.events import Refusal, refuse, refuse_with
+from protection.core.ratelimit import (
+    CountedLimit,
+    Item,
+    RateLimitResult,
+    group_rates,
+    observed_dimensions,
+    rate_limit_reason,
+    rate_limit_refusal,
+    ratelimit_headers,
+    request_limits_count,
+)
+from protection.core.ratelimit.deferred import deferred_pending
+from protection.dpop import (
+    DpopError,
+    dpop_jti_claim,
+    dpop_refuse,
+    dpop_request_verify,
+    dpop_session_start,
+)
+from protection.http.context import Caller, RequestContext, request_context
+from protection.keys import api_key_query_refusal, api_key_require_scope, api_key_verify
+from protection.logcontext import log_context_update
+from protection.sessions import SessionClaims, session_state_check, session_token_verify
+from protection.sessions.revocation import session_state_reads
+
+STEPS = (
+    "ip_block",
+    "over_budget",
+    "api_key",
+    "api_key_block",
+    "token",
+    "dpop",
+    "session_block",
+    "scope",
+    "attestation",
+    "body",
+    "count",
+    "judge",
+    "evidence",
+)
+_INDEX = {name: index for index, name in enumerate(STEPS)}
+BEARER_CHALLENGE = 'Bearer realm="gatehouse"'
+API_KEY_CHALLENGE = 'ApiKey header="X-Api-Key"'
+
+
+@dataclass(frozen=True)
+class GatePlan:
+    """What an endpoint adds to the gate (``gate_plan`` on its view).
+
+    ``parse(request, caller)`` validates and normalises the request's body
+    (and headers) and returns it (raising DRF's ``ValidationError`` or a
+    ``ProtectionError``); a body with a ``device_id`` names the device the
+    client claims, checked against device blocks;
+    ``hits(body, caller)`` names the endpoint's own counters, counted in the
+    request's one round trip after its group limits; ``judge(body, caller,
+    results)`` reads their results (as many as were counted: counting stops
+    at the first refusal) and returns a ``Refusal`` or None. ``hits`` and
+    ``judge`` are pure functions. ``caller`` is a ``Caller`` (None on a view
+    without authentication).
+    """
+
+    parse: Callable[[Any, Any], Any]
+    hits: Callable[[Any, Any], Sequence[Item]] | None = None
+    judge: Callable[[Any, Any, Sequence[RateLimitResult]], Refusal | None] | None = None
+
+
+class _OverBudget:
+    """Client buckets this process saw refused, until their window ends (bounded).
+
+    A request from one of them is refused at once, before authentication and
+    without reading the counters (they only grow until the window ends): an
+    address that spends its budget on well-formed but unknown keys must not
+    cost a key lookup in the database per request. Its hit is still counted,
+    on the way out.
+    """
+
+    def __init__(self) -> None:
+        self.until: dict[tuple[str, str], float] = {}
+
+    def seconds_left(self, group: str, ident: str) -> int | None:
+        """Seconds until this bucket's refusing window ends, or None if it is not known."""
+        left = self.until.get((group, ident), 0.0) - time.monotonic()
+        return max(1, int(left)) if left > 0 else None
+
+    def remember(self, group: str, ident: str, seconds: float) -> None:
+        now = time.monotonic()
+        if len(self.until) > 10_000:
+            self.until = {k: t for k, t in self.until.items() if t > now}
+        self.until[(group, ident)] = now + seconds
+
+
+over_budget = _OverBudget()
+process_state_register("over-budget memo", over_budget.until.clear)
+
+
+@contextlib.contextmanager
+def _step(context: RequestContext, name: str, *, challenge: str = "") -> Iterator[None]:
+    """Run step ``name`` of the gate: after every earlier step, never twice.
+
+    ``challenge``: the ``WWW-Authenticate`` a 401 of this step names (RFC 9110).
+    """
+    index = _INDEX[name]
+    if index <= context.step:
+        raise RuntimeError(f"gate step {name!r} after {STEPS[context.step]!r}")
+    context.step = index
+    try:
+        yield
+    except ProtectionError as error:
+        if challenge and error.status == 401:
+            error.headers.setdefault("WWW-Authenticate", challenge)
+        context.signals.add(error.code)
+        context.verdict = context.signals.verdict("deny", step=name)
+        raise
+    except APIException as error:
+        codes = error.get_codes()
+        context.signals.add(codes if isinstance(codes, str) else "invalid_request")
+        context.verdict = context.signals.verdict("deny", step=name)
+        raise
+
+
+def _ip_ident(context: RequestContext) -> str:
+    return rate_limit_ident(context.client_ip)
+
+
+# --- the middleware: ip_block, over_budget -------------------------------------
+
+
+def gate_edge(context: RequestContext, *, group: str, ip_blocks: bool) -> None:
+    """Steps ip_block and over_budget, before DRF runs: no I/O.
+
+    ``group``: the view's endpoint group ("" for none); its per-IP limits are
+    left pending, to be counted in the request's one round trip (a request
+    refused before it, even by a block, still spends them on the way out).
+    """
+    if group:
+        context.group = context.limits.group = group
+        rates = group_rates(group).get("ip") or []
+        context.limits.add(dimension="ip", ident=_ip_ident(context), rates=rates)
+    with _step(context, "ip_block"):
+        if ip_blocks:
+            blocks_check(ip=context.client_ip)
+    if not group:
+        return
+    with _step(context, "over_budget"):
+        wait = over_budget.seconds_left(group, _ip_ident(context))
+        if wait is not None:
+            # The RateLimit fields are added on the way out, once counted.
+            raise refuse(
+                "rate_limited",
+                kind="rate_limited",
+                reason=rate_limit_reason(group, ["ip"]),
+                headers={"Retry-After": str(wait)},
+                details={"group": group, "dimensions": ["ip"]},
+            )
+
+
+def gate_finish(context: RequestContext, *, refused_by_block: bool) -> ProtectionError | None:
+    """On the way out: count what the request left pending (its per-IP budget, when
+    it was refused before its round trip) and the counts reactions deferred, in
+    one round trip. Returns the 429 to answer instead if that crossed a limit
+    (a block stays a 403)."""
+    if not context.limits.pending and not deferred_pending():
+        return None
+    already = len(context.limits.counted)
+    counted = request_limits_count(context.limits)
+    _remember_over_budget(context, context.limits.counted[already:])
+    error = rate_limit_refusal(counted.group)
+    if error is None or refused_by_block or context.step == _INDEX["over_budget"]:
+        return None
+    return refuse(
+        error,
+        kind="rate_limited",
+        reason=rate_limit_reason(context.group, ["ip"]),
+        api_key=context.api_key,
+        details={"group": context.group, "dimensions": ["ip"]},
+    )
+
+
+def _remember_over_budget(context: RequestContext, counted: Sequence[CountedLimit]) -> None:
+    refused = [item for item in counted if item.dimension == "ip" and not item.result.allowed]
+    if refused and context.group:
+        wait = max(item.result.reset_after for item in refused)
+        over_budget.remember(context.group, _ip_ident(context), wait)
+
+
+# --- the authentication classes: api_key … session_block ------------------------
+
+
+def gate_caller(request: Any, *, session: bool, dpop_binds_session: bool = False) -> Caller:
+    """Steps api_key and api_key_block; with ``session``, token, dpop and
+    session_block too. ``dpop_binds_session``: the session-start endpoint,
+    where a DPoP proof (required by some keys) names the key to bind to."""
+    context = request_context(request)
+    meta = request.META
+    with _step(context, "api_key", challenge=API_KEY_CHALLENGE):
+        api_key_query_refusal(meta.get("QUERY_STRING", ""))
+        api_key = api_key_verify(
+            raw_key=meta.get("HTTP_X_API_KEY", ""), origin=meta.get("HTTP_ORIGIN")
+        )
+    context.api_key = api_key
+    log_context_update(api_key=api_key)
+    with _step(context, "api_key_block"):
+        blocks_check(api_key=api_key)
+    if session:
+        _session_steps(context, meta)
+    elif dpop_binds_session:
+        with _step(context, "dpop"):
+            proof = dpop_session_start(
+                proof=meta.get("HTTP_DPOP"),
+                method=context.method,
+                url=context.path,
+                required="dpop" in (api_key.required_verifications or ()),
+                api_key=api_key,
+            )
+            if proof is not None:
+                context.dpop_jkt, context.dpop_claim = proof.jkt, dpop_jti_claim(proof)
+    return Caller(api_key=api_key, session=context.session, client_ip=context.client_ip)
+
+
+def _session_steps(context: RequestContext, meta: Any) -> None:
+    assert context.api_key is not None
+    scheme, _, raw_token = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
+    raw_token = raw_token.strip() if scheme.lower() in ("bearer", "dpop") else ""
+    with _step(context, "token", challenge=BEARER_CHALLENGE):
+        claims = session_token_verify(
+            raw_token=raw_token, api_key=context.api_key, client_ip=context.client_ip
+        )
+    context.session = claims
+    log_context_update(session_id=claims.id)
+    with _step(context, "dpop"):
+        # RFC 9449: a DPoP-bound token needs the DPoP scheme and a fresh proof
+        # by its key; sent as Bearer (a stolen copy) it fails.
+        proof = dpop_request_verify(
+            scheme=scheme,
+            access_token=raw_token,
+            token_jkt=claims.jkt,
+            proof=meta.get("HTTP_DPOP"),
+            method=context.method,
+            url=context.path,
+            api_key=context.api_key,
+            session_id=claims.id,
+        )
+        if proof is not None:
+            context.dpop_jkt, context.dpop_claim = proof.jkt, dpop_jti_claim(proof)
+    with _step(context, "session_block"):
+        blocks_check(session=claims)  # the session's device too
+    if not context.group:
+        # No round trip will follow (a view without an endpoint group): the
+        # session's state and the proof's jti are settled now.
+        _settle_without_round_trip(context)
+
+
+def _settle_without_round_trip(context: RequestContext) -> None:
+    counted = request_limits_count(
+        None,
+        claims=[context.dpop_claim] if context.dpop_claim else [],
+        reads=session_state_reads(context.session.id) if context.session else [],
+    )
+    try:
+        _judge_session_and_proof(context, counted.values, counted.claims)
+    except ProtectionError as error:
+        if error.status == 401:
+            error.headers.setdefault("WWW-Authenticate", BEARER_CHALLENGE)
+        raise
+
+
+# --- the permission classes: scope, attestation ---------------------------------
+
+
+def gate_scope(request: Any, scope: str) -> None:
+    """Step scope: the key may call an endpoint that requires ``scope``."""
+    context = request_context(request)
+    with _step(context, "scope"):
+        if context.api_key is None:
+            raise ProtectionError("api_key_missing")
+        api_key_require_scope(context.api_key, scope)
+
+
+def gate_attestation(request: Any, *, purpose: str) -> None:
+    """Step attestation: the app attestation evidence the key requires (and any
+    evidence present, required or not: invalid evidence always fails)."""
+    context = request_context(request)
+    with _step(context, "attestation"):
+        if context.api_key is None:
+            raise ProtectionError("api_key_missing")
+        # The request's method and path, for evidence signed over them (App
+        # Attest assertions): an assertion cannot be replayed elsewhere.
+        evidence = {**request.headers, ":method": context.method, ":path": context.path}
+        context.attested = attestation_verify(
+            api_key=context.api_key,
+            evidence=evidence,
+            purpose=purpose,  # type: ignore[arg-type]
+            client_ip=context.client_ip,
+            session_id=getattr(context.session, "id", None),
+        )
+        if context.attested.device_id:
+            blocks_check(device_id=context.attested.device_id)
+
+
+# --- the throttle: body, count, judge -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """A 429 the throttle answers through DRF's contract (False, then ``wait()``)."""
+
+    wait: float
+    headers: dict[str, str]
+
+
+def gate_count(request: Any, view: Any) -> Throttled | None:
+    """Steps body, count and judge for a view with an endpoint group.
+
+    Returns None when the request may go on, ``Throttled`` for a 429; raises
+    any other refusal.
+    """
+    context = request_context(request)
+    group = getattr(view, "rate_limit_group", "") or ""
+    plan: GatePlan | None = getattr(view, "gate_plan", None)
+    caller = context.caller  # None on an open view (no key): only its IP counts
+    with _step(context, "body"):
+        if plan is not None:
+            context.body = plan.parse(request, caller)
+            claimed_device = getattr(context.body, "device_id", "")
+            if claimed_device:
+                blocks_check(device_id=claimed_device)
+    context.group = context.limits.group = group
+    _add_group_limits(context)
+    extra = list(plan.hits(context.body, caller)) if plan is not None and plan.hits else []
+    reads = [VERSION_CACHE_KEY]
+    if context.session is not None:
+        reads += session_state_reads(context.session.id)
+    with _step(context, "count"):
+        counted = request_limits_count(
+            context.limits,
+            extra=extra,
+            claims=[context.dpop_claim] if context.dpop_claim else [],
+            reads=reads,
+        )
+    with _step(context, "judge", challenge=BEARER_CHALLENGE):
+        if registry.observe(counted.values.get(VERSION_CACHE_KEY)):
+            # A block made since this process loaded the list applies at once.
+            blocks_check(ip=context.client_ip, api_key=context.api_key, session=context.session)
+        _judge_session_and_proof(context, counted.values, counted.claims)
+        _remember_over_budget(context, counted.group)
+        throttled = _judge_group_limits(context, counted.group)
+        if throttled is None and plan is not None and plan.judge is not None:
+            throttled = _judge_plan(context, plan.judge(context.body, caller, counted.extra))
+    if throttled is None:
+        context.verdict = context.signals.verdict()
+    return throttled
+
+
+def _add_group_limits(context: RequestContext) -> None:
+    """The key's and the session's limits of the group (and the IP's, when no
+    middleware left them pending)."""
+    idents = {
+        "ip": _ip_ident(context),
+        "key": getattr(context.api_key, "public_id", None),
+        "session": str(context.session.id) if context.session is not None else None,
+    }
+    counted = {item.dimension for item in context.limits.counted}
+    for dimension, rates in group_rates(context.group, api_key=context.api_key).items():
+        if idents.get(dimension) is not None and dimension not in counted:
+            context.limits.add(dimension=dimension, ident=idents[dimension], rates=rates)
+
+
+def _judge_session_and_proof(
+    context: RequestContext, values: dict[str, bytes | None], claims: Sequence[RateLimitResult]
+) -> None:
+    if context.session is not None:
+        _session_state(context.session, values)
+        context.session_checked = True
+    if context.dpop_claim is not None and claims and not claims[0].allowed:
+        raise dpop_refuse(
+            DpopError("dpop_replayed", "jti_replayed"),
+            api_key=context.api_key,
+            session_id=getattr(context.session, "id", None),
+        )
+
+
+def _session_state(session: SessionClaims, values: dict[str, bytes | None]) -> None:
+    reads = session_state_reads(session.id)
+    # Without a shared cache (nothing read), or when it failed, the database answers.
+    session_state_check(
+        claims=session, values={key: values.get(key) for key in reads} if reads else None
+    )
+
+
+def _judge_group_limits(
+    context: RequestContext, counted: Sequence[CountedLimit]
+) -> Throttled | None:
+    observed = observed_dimensions(context.group)
+    refused = sorted({item.dimension for item in counted if not item.result.allowed})
+    who = {"api_key": context.api_key, "session_id": getattr(context.session, "id", None)}
+    dry_run = [dimension for dimension in refused if dimension in observed]
+    if dry_run:
+        refuse(
+            "rate_limited",
+            kind="rate_limited",
+            reason=rate_limit_reason(context.group, dry_run),
+            observe=True,
+            details={"group": context.group, "dimensions": dry_run},
+            **who,
+        )
+        context.signals.observe(rate_limit_reason(context.group, dry_run))
+    error = rate_limit_refusal([item for item in counted if item.dimension not in observed])
+    if error is None:
+        return None
+    enforced = [dimension for dimension in refused if dimension not in observed]
+    refuse(
+        error,
+        kind="rate_limited",
+        reason=rate_limit_reason(context.group, enforced),
+        details={"group": context.group, "dimensions": enforced},
+        **who,
+    )
+    return _throttled(context, error)
+
+
+def _judge_plan(context: RequestContext, refusal: Refusal | None) -> Throttled | None:
+    if refusal is None:
+        return None
+    error = refuse_with(
+        refusal, api_key=context.api_key, session_id=getattr(context.session, "id", None)
+    )
+    if error is None:  # observed: the request goes on
+        context.signals.observe(refusal.reason or refusal.error.code)
+        return None
+    if error.status != 429:
+        context.signals.add(error.code)
+        context.verdict = context.signals.verdict("deny", step="judge")
+        raise error
+    return _throttled(context, error)
+
+
+def _throttled(context: RequestContext, error: ProtectionError) -> Throttled:
+    context.signals.add(error.code)
+    context.verdict = context.signals.verdict("deny", step="judge")
+    headers = {**ratelimit_headers(context.limits.counted), **error.headers}
+    return Throttled(wait=float(error.headers.get("Retry-After", 1)), headers=headers)
+
+
+# --- the session view: evidence --------------------------------------------------
+
+
+def gate_evidence(request: Any, *, altcha_payload: str, recaptcha_token: str) -> None:
+    """Step evidence (``POST /api/v1/sessions``): the proof of work and CAPTCHA
+    the key requires, checked after the round trip, so a flood of garbage
+    proofs is refused by its limits before it costs a replay-store write."""
+    context = request_context(request)
+    with _step(context, "evidence"):
+        if context.api_key is None:
+            raise ProtectionError("api_key_missing")
+        challenge_verify(
+            api_key=context.api_key,
+            client_ip=context.client_ip,
+            altcha_payload=altcha_payload,
+            recaptcha_token=recaptcha_token,
+        )
