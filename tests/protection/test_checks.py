@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.core import checks
 
-from protection.checks import auto_block_rule_problems
 from protection.conf import DEFAULTS
 from protection.keys import ApiKey
+from protection.policy.rules import auto_block_rule_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_RULE = {
