@@ -3,8 +3,8 @@ on every ``mkdocs build`` (an mkdocs hook, see ``hooks:`` in mkdocs.yml), so
 no copy of them is committed and none can drift.
 
 A page asks for a table with a marker line: ``<!-- table: errors -->``,
-``<!-- table: settings -->``, ``<!-- table: events -->``, ``<!-- table: reasons -->``,
-the signatures of a
+``<!-- table: settings -->``, ``<!-- table: environment -->``,
+``<!-- table: events -->``, ``<!-- table: reasons -->``, the signatures of a
 module's public functions (``<!-- signatures: protection.keys -->``) or the
 arguments of a management command (``<!-- options: create_api_key -->``).
 
@@ -13,6 +13,9 @@ arguments of a management command (``<!-- options: create_api_key -->``).
 - settings: the ``DEFAULTS`` dict of each module in ``SETTINGS_CATALOGUES``,
   with the comment block above each key as its description (a key without
   its own comment shares the one of the key before it).
+- environment: every environment variable, from the declarations that read
+  it: the project's own (``config.environment.PROJECT_ENVIRONMENT``) and each
+  catalogue's ``ENVIRONMENT`` (a setting's variable, documented by the setting).
 - events: every declared security event kind (``protection.core.events``;
   ``event_record`` refuses any other), and ``reasons``: the declared reasons
   automatic-blocking rules may match on besides the error codes.
@@ -160,6 +163,53 @@ def settings_table() -> str:
     return "\n\n".join(parts)
 
 
+# --- environment variables ------------------------------------------------------
+
+
+def _env_row(env: Any, default: str, meaning: str) -> str:
+    return f"| `{env.label}` | {_cell(env.parser.syntax)} | {_cell(default)} | {_cell(meaning)} |"
+
+
+def _default_text(doc: SettingDoc) -> str:
+    written = " ".join(doc.default_source.split())
+    if written in ('""', "[]", "{}"):
+        return "empty"
+    if len(written) <= 40:
+        return f"`{written}`"
+    return f"[as the setting](#{_anchor(doc.name)})"
+
+
+def environment_table() -> str:
+    """Two tables: the project's variables (Django's, the servers'), then the
+    ones that set a GATEHOUSE setting, each described by its setting."""
+    django_setup()
+    from config.environment import PROJECT_DEFAULTS_DOC, PROJECT_ENVIRONMENT
+
+    header = ["| variable | format | default | meaning |", "|---|---|---|---|"]
+    project = [_env_row(env, env.default, env.meaning) for env in PROJECT_ENVIRONMENT]
+    settings = []
+    for module_name, _ in SETTINGS_CATALOGUES:
+        environment = getattr(importlib.import_module(module_name), "ENVIRONMENT", {})
+        docs = {doc.name: doc for doc in settings_docs(module_name)}
+        for name, env in environment.items():
+            doc = docs[name]
+            default = PROJECT_DEFAULTS_DOC.get(name) or _default_text(doc)
+            settings.append(_env_row(env, default, f'`GATEHOUSE["{name}"]`: {doc.description}'))
+    return "\n".join(
+        [
+            "### Deployment (`config/environment.py`)",
+            "",
+            *header,
+            *project,
+            "",
+            "### GATEHOUSE settings (each catalogue's `ENVIRONMENT`)",
+            "",
+            *header,
+            *settings,
+        ]
+    )
+
+
 # --- events -------------------------------------------------------------------
 
 
@@ -271,6 +321,7 @@ def options_table(command: str) -> str:
 TABLES = {
     "errors": errors_table,
     "settings": settings_table,
+    "environment": environment_table,
     "events": events_table,
     "reasons": reasons_table,
 }
