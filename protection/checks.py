@@ -1,37 +1,12 @@
 """Django system checks with stable ids: misconfiguration caught before it bites.
 
-- protection.E001: no signing key, or the development one, with DEBUG off.
-- protection.E002: the development SECRET_KEY with DEBUG off.
-- protection.W001: a per-process cache (local memory) with DEBUG off: limits
-  and revocations would not be shared between workers.
-- protection.W002: DEBUG on (deploy check).
-- protection.E004: Google's published reCAPTCHA test keys with DEBUG off (they
-  accept every token: reCAPTCHA would protect nothing). Deploy check.
-- protection.E005: a rate in GATEHOUSE (RATE_LIMITS or any registered *_RATE) that
-  does not parse: caught at start-up rather than on the first request.
-- protection.E006: an Approov secret (APPROOV_SECRET or one of
-  APPROOV_SECRETS) that is not base64 / base64url or decodes to under 32
-  bytes, or an APPROOV_PUBLIC_KEY that does not load or whose algorithm
-  is not an asymmetric one.
-- protection.E007: App Check settings that cannot work: a project number
-  that is not digits, or a JWKS URL that is not https (http only to loopback).
-- protection.W010: a GATEHOUSE key that no setting has (a typo is otherwise
-  silently ignored and the default applies).
-- protection.E010: a malformed AUTO_BLOCK_RULES entry (it would otherwise
-  fail on every denial, logged and swallowed, and never block).
-- protection.E011: an API key whose stored rate_limit_overrides are malformed
-  (written around the admin's validator; requests ignore them). Read from
-  the database; skipped while its tables do not exist yet.
-- protection.E012: GATEHOUSE is not a dict.
-- protection.E013: PUBLIC_BASE_URL (the DPoP htu base) is not scheme://host[:port].
-- protection.E014: APP_ATTEST_ENVIRONMENT is neither "production" nor "development".
-- protection.W013: DPOP_ALGORITHMS names algorithms that are never accepted
-  (none, HS*, unknown) or none that are.
-- protection.W014: APP_ATTEST_ROOT_CA_PEM replaces Apple's root with DEBUG off
-  (deploy check): a test root in production would accept forged devices.
-- protection.W003: DRF's plain JSONParser among DEFAULT_PARSER_CLASSES: 1,000
-  nested brackets are a RecursionError (a 500); use
-  protection.parsers.HardenedJSONParser.
+Each check reads the settings and asks the setting's owner what is wrong
+(``protection.policy.rules``, ``protection.core.ratelimit.rates``,
+``protection.attestation.settingscheck``, ``protection.dpop.settingscheck``,
+``protection.policy.filecheck``...); the ids and what each means are listed
+in docs/settings.md ("System checks"). Python settings and the policy file
+are checked apart, so each message points at the place to fix:
+protection.E005/E010 the former, protection.E100-E102/W100 the latter.
 """
 
 import difflib
@@ -212,23 +187,19 @@ def check_rate_limit_overrides(app_configs: Any, **kwargs: Any) -> list[checks.C
 
 @checks.register()
 def check_dpop_and_app_attest(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
-    from urllib.parse import urlsplit
-
     from protection.dpop import ASYMMETRIC_ALGORITHMS
+    from protection.dpop.settingscheck import dpop_algorithms_problem, public_base_url_problem
 
     problems: list[checks.CheckMessage] = []
-    base = gatehouse_settings.PUBLIC_BASE_URL
-    if base:
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
-            problems.append(
-                checks.Error(
-                    f"GATEHOUSE PUBLIC_BASE_URL {base!r} is not scheme://host[:port].",
-                    hint="Set GATEHOUSE_PUBLIC_BASE_URL to the URL clients call, e.g. "
-                    "https://signup-api.example.com (no path).",
-                    id="protection.E013",
-                )
+    if problem := public_base_url_problem():
+        problems.append(
+            checks.Error(
+                f"GATEHOUSE {problem}",
+                hint="Set GATEHOUSE_PUBLIC_BASE_URL to the URL clients call, e.g. "
+                "https://signup-api.example.com (no path).",
+                id="protection.E013",
             )
+        )
     if gatehouse_settings.APP_ATTEST_ENVIRONMENT not in ("production", "development"):
         problems.append(
             checks.Error(
@@ -236,12 +207,10 @@ def check_dpop_and_app_attest(app_configs: Any, **kwargs: Any) -> list[checks.Ch
                 id="protection.E014",
             )
         )
-    algorithms = gatehouse_settings.DPOP_ALGORITHMS
-    ignored = [alg for alg in algorithms if alg not in ASYMMETRIC_ALGORITHMS]
-    if ignored or not algorithms:
+    if problem := dpop_algorithms_problem():
         problems.append(
             checks.Warning(
-                f"GATEHOUSE DPOP_ALGORITHMS: {ignored or 'empty'} never accepted.",
+                f"GATEHOUSE {problem}",
                 hint=f"Use asymmetric algorithms only: {', '.join(ASYMMETRIC_ALGORITHMS)}.",
                 id="protection.W013",
             )
@@ -282,4 +251,20 @@ def check_json_parser(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessa
             id="protection.W003",
         )
         for parser in plain
+    ]
+
+
+@checks.register()
+def check_policy_file(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from protection.policy.filecheck import FILE, TABLE, VALUE, policy_file_findings
+
+    if not gatehouse_settings.POLICY_FILE:
+        return []
+    ids = {FILE: "protection.E100", TABLE: "protection.E101", VALUE: "protection.E102"}
+    hint = "manage.py policy_check FILE validates a policy file; see docs/policy.md."
+    return [
+        checks.Warning(str(finding), hint=hint, id="protection.W100")
+        if finding.warning
+        else checks.Error(str(finding), hint=hint, id=ids[finding.about])
+        for finding in policy_file_findings(gatehouse_settings.POLICY_FILE)
     ]

@@ -182,7 +182,7 @@ def _table(header: list[str], table: Mapping[str, Any]) -> list[str]:
         (k, v) for k, v in table.items() if not isinstance(v, Mapping) and not _is_table_array(v)
     ]
     lines = [f"{_key(k)} = {_value(v)}" for k, v in plain]
-    if header:
+    if header and (plain or not table):  # a header only for tables with keys of their own
         lines = ["", f"[{'.'.join(_key(part) for part in header)}]", *lines]
     for key, value in table.items():
         if isinstance(value, Mapping):
