@@ -4,7 +4,8 @@ no copy of them is committed and none can drift.
 
 A page asks for a table with a marker line: ``<!-- table: errors -->``,
 ``<!-- table: settings -->``, ``<!-- table: environment -->``,
-``<!-- table: events -->``, ``<!-- table: reasons -->``, the signatures of a
+``<!-- table: policy -->``, ``<!-- table: events -->``, ``<!-- table: reasons -->``,
+the signatures of a
 module's public functions (``<!-- signatures: protection.keys -->``) or the
 arguments of a management command (``<!-- options: create_api_key -->``).
 
@@ -16,6 +17,8 @@ arguments of a management command (``<!-- options: create_api_key -->``).
 - environment: every environment variable, from the declarations that read
   it: the project's own (``config.environment.PROJECT_ENVIRONMENT``) and each
   catalogue's ``ENVIRONMENT`` (a setting's variable, documented by the setting).
+- policy: every setting a policy file may set (each catalogue's ``POLICY``,
+  with the ones apps register), its table and how it merges.
 - events: every declared security event kind (``protection.core.events``;
   ``event_record`` refuses any other), and ``reasons``: the declared reasons
   automatic-blocking rules may match on besides the error codes.
@@ -210,6 +213,32 @@ def environment_table() -> str:
     )
 
 
+# --- policy file ------------------------------------------------------------------
+
+MERGE_TEXT = {
+    "deep": "tables merge per key (group, dimension); other values replace",
+    "by_name": "by `name`: same name replaces, `enabled = false` removes, a new name adds",
+    "replace": "replaces the value",
+}
+
+
+def policy_settings_table() -> str:
+    """The settings a policy file may set (``protection.conf.policy_catalogue``)."""
+    django_setup()
+    from protection.conf import policy_catalogue
+    from protection.policyfile import BY_NAME, DEEP, policy_table
+
+    rows = ["| in the file | setting | how it merges |", "|---|---|---|"]
+    for name, spec in policy_catalogue().items():
+        table = policy_table(name)
+        written = {DEEP: f"`[{table}.…]`", BY_NAME: f"`[[{table}]]`"}.get(
+            spec.merge, f"`{table} = …`"
+        )
+        link = f"[`{name}`](settings.md#the-gatehouse-settings-object)"
+        rows.append(f"| {written} | {link} | {_cell(MERGE_TEXT[spec.merge])} |")
+    return "\n".join(rows)
+
+
 # --- events -------------------------------------------------------------------
 
 
@@ -322,6 +351,7 @@ TABLES = {
     "errors": errors_table,
     "settings": settings_table,
     "environment": environment_table,
+    "policy": policy_settings_table,
     "events": events_table,
     "reasons": reasons_table,
 }

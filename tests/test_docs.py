@@ -170,6 +170,16 @@ def test_environment_table_lists_every_declared_variable() -> None:
     assert "How many reverse proxies" in row
 
 
+def test_policy_table_lists_every_setting_a_policy_file_may_set() -> None:
+    from protection.conf import policy_catalogue
+
+    table = reference_tables.policy_settings_table()
+    assert {"RATE_LIMITS", "AUTO_BLOCK_RULES", "SIGNUP_CREATE_IP_RATE"} <= set(policy_catalogue())
+    for name in policy_catalogue():
+        assert f"[`{name}`]" in table
+    assert "| `[[auto_block_rules]]` |" in table and "| `[rate_limits.…]` |" in table
+
+
 def test_every_catalogue_declares_its_environment() -> None:
     for module_name, _ in reference_tables.SETTINGS_CATALOGUES:
         module = importlib.import_module(module_name)
