@@ -5,78 +5,30 @@ cache, DEBUG off. Production sets DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY,
 GATEHOUSE_SIGNING_KEY and DJANGO_ALLOWED_HOSTS (see README "Configuration").
 """
 
-import ipaddress
-import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from environs import Env
-from marshmallow.validate import Range
+
+from config.environment import gatehouse_from_environment, project_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-
-# environs parses every typed value; a value that does not parse stops start-up
-# with an error naming the variable (DJANGO_DEBUG=flase, DJANGO_HSTS_SECONDS=1y)
-# instead of being read as False or crashing with a bare ValueError.
-env = Env(expand_vars=False)
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    """A boolean variable; unset or empty means ``default``."""
-    if not os.environ.get(name, "").strip():
-        return default
-    return env.bool(name)
-
-
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    """A whole number (at least ``minimum``); unset or empty means ``default``."""
-    if not os.environ.get(name, "").strip():
-        return default
-    return env.int(name, validate=Range(min=minimum))
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    """A comma-separated list, items trimmed, empty items dropped."""
-    return [item.strip() for item in env.str(name, default).split(",") if item.strip()]
-
-
-def env_networks(name: str) -> list[str]:
-    """A comma-separated list of IP networks (CIDR); a malformed one names ``name``."""
-    networks = env_list(name)
-    for network in networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise ImproperlyConfigured(
-                f"Environment variable {name!r} invalid: {network!r} is not an IP network "
-                "(CIDR like 10.0.0.0/8)."
-            ) from None
-    return networks
-
-
-def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    """One of ``choices`` (case-insensitive, returned as spelled there)."""
-    value = os.environ.get(name, "").strip() or default
-    for choice in choices:
-        if value.lower() == choice.lower():
-            return choice
-    raise ImproperlyConfigured(
-        f"Environment variable {name!r} invalid: {value!r} is not one of {', '.join(choices)}."
-    )
-
+# Every variable is read through its declaration (config/environment.py for
+# Django's and the servers', the apps' catalogues for GATEHOUSE settings): a
+# value that does not parse stops start-up with an error naming the variable
+# (DJANGO_DEBUG=flase, DJANGO_HSTS_SECONDS=1y) instead of being read as False
+# or crashing with a bare ValueError. Unset and empty mean the default.
 
 # Development-only values. config.wsgi / config.asgi refuse to start with them
 # when DEBUG is off, and the deploy checks flag them.
 DEVELOPMENT_SECRET_KEY = "django-insecure-gatehouse-development-only-do-not-deploy"
 DEVELOPMENT_SIGNING_KEY = "gatehouse-development-signing-key-do-not-deploy"
 
-DEBUG = env_bool("DJANGO_DEBUG")
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEVELOPMENT_SECRET_KEY
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+DEBUG = project_env("DJANGO_DEBUG", False)
+SECRET_KEY = project_env("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+ALLOWED_HOSTS = project_env("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = project_env("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     # Before django.contrib.admin, so protection's admin/index.html (the
@@ -125,8 +77,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env_int("GATEHOUSE_ADMIN_LOGIN_FAILURES", 5, minimum=1)
-AXES_COOLOFF_TIME = env_int("GATEHOUSE_ADMIN_LOCKOUT_HOURS", 1, minimum=1)
+AXES_FAILURE_LIMIT = project_env("GATEHOUSE_ADMIN_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = project_env("GATEHOUSE_ADMIN_LOCKOUT_HOURS", 1)
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 # The API's own client IP rules (trusted proxies), not X-Forwarded-For as sent.
@@ -152,8 +104,8 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite in ./var unless DATABASE_URL says otherwise -----------
-DATA_DIR = Path(os.environ.get("GATEHOUSE_DATA_DIR", BASE_DIR / "var"))
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
+DATA_DIR = Path(project_env("GATEHOUSE_DATA_DIR", BASE_DIR / "var"))
+DATABASE_URL = project_env("DATABASE_URL", "")
 if DATABASE_URL:
     try:
         _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
@@ -175,13 +127,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: local memory unless REDIS_URL says otherwise --------------------
 # Short socket timeouts: a dead Redis must cost milliseconds, not seconds.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = project_env("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("GATEHOUSE_CACHE_PREFIX", "gh"),
+            "KEY_PREFIX": project_env("GATEHOUSE_CACHE_PREFIX", "gh"),
             "OPTIONS": {
                 "socket_connect_timeout": 0.25,
                 "socket_timeout": 0.25,
@@ -213,27 +165,24 @@ USE_TZ = True
 # Static files (admin, Swagger UI from drf-spectacular-sidecar) are served by
 # this process through WhiteNoise: no CDN, no separate web server needed.
 STATIC_URL = "static/"
-STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None  # only for collectstatic
+STATIC_ROOT = project_env("DJANGO_STATIC_ROOT", None)  # only for collectstatic
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security headers (manage.py check --deploy passes with DEBUG off) -------
 SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY") else None
+    ("HTTP_X_FORWARDED_PROTO", "https") if project_env("DJANGO_BEHIND_TLS_PROXY", False) else None
 )
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_SSL_REDIRECT = project_env("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # Probes and scrapes come over plain HTTP from inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/health(/live|/ready)?$", r"^metrics$"]
-SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_SECONDS = project_env("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=not DEBUG)
+SECURE_HSTS_PRELOAD = project_env("DJANGO_HSTS_PRELOAD", not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-
-# Request bodies larger than this are refused with 413 before any parsing.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GATEHOUSE_MAX_BODY_BYTES", 16 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -277,53 +226,26 @@ RATELIMIT_USE_CACHE = "default"
 # django-recaptcha's own check would also fire in development, so it is off.
 _GOOGLE_TEST_SITE_KEY = "6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI"
 _GOOGLE_TEST_SECRET_KEY = "6LeIxAcTAAAAAGG-vFI1TnRWxMZNFuojJ4WifJWe"
-RECAPTCHA_PUBLIC_KEY = os.environ.get("RECAPTCHA_SITE_KEY", _GOOGLE_TEST_SITE_KEY if DEBUG else "")
-RECAPTCHA_PRIVATE_KEY = os.environ.get(
+RECAPTCHA_PUBLIC_KEY = project_env("RECAPTCHA_SITE_KEY", _GOOGLE_TEST_SITE_KEY if DEBUG else "")
+RECAPTCHA_PRIVATE_KEY = project_env(
     "RECAPTCHA_SECRET_KEY", _GOOGLE_TEST_SECRET_KEY if DEBUG else ""
 )
 SILENCED_SYSTEM_CHECKS.append("django_recaptcha.recaptcha_test_key_error")
 # siteverify: bounded wait (seconds, an int for django-recaptcha) and host
 # (www.recaptcha.net where www.google.com is blocked).
-RECAPTCHA_VERIFY_REQUEST_TIMEOUT = env_int("RECAPTCHA_TIMEOUT", 3)
-if os.environ.get("RECAPTCHA_DOMAIN"):
-    RECAPTCHA_DOMAIN = os.environ["RECAPTCHA_DOMAIN"]
+RECAPTCHA_VERIFY_REQUEST_TIMEOUT = project_env("RECAPTCHA_TIMEOUT", 3)
+if project_env("RECAPTCHA_DOMAIN", ""):
+    RECAPTCHA_DOMAIN = project_env("RECAPTCHA_DOMAIN", "")
 
-GATEHOUSE = {
-    "SIGNING_KEY": os.environ.get("GATEHOUSE_SIGNING_KEY") or DEVELOPMENT_SIGNING_KEY,
-    "TRUSTED_PROXIES": env_int("GATEHOUSE_TRUSTED_PROXIES", 0),
-    **(
-        {"TRUSTED_PROXY_NETWORKS": env_networks("GATEHOUSE_TRUSTED_PROXY_NETWORKS")}
-        if os.environ.get("GATEHOUSE_TRUSTED_PROXY_NETWORKS")
-        else {}
-    ),
-    "MAX_BODY_BYTES": DATA_UPLOAD_MAX_MEMORY_SIZE,
-    # App attestation (protection.attestation): secrets only from the environment.
-    # GATEHOUSE_APPROOV_SECRET_<NAME> adds a named secret keys can pick.
-    "APPROOV_SECRET": os.environ.get("GATEHOUSE_APPROOV_SECRET", ""),
-    "APPROOV_SECRETS": {
-        name.removeprefix("GATEHOUSE_APPROOV_SECRET_").lower(): value
-        for name, value in os.environ.items()
-        if name.startswith("GATEHOUSE_APPROOV_SECRET_") and value
-    },
-    "APPCHECK_PROJECT_NUMBER": os.environ.get("GATEHOUSE_APPCHECK_PROJECT_NUMBER", ""),
-    "APPCHECK_APP_IDS": env_list("GATEHOUSE_APPCHECK_APP_IDS"),
-    **(
-        {"APPCHECK_JWKS_URL": os.environ["GATEHOUSE_APPCHECK_JWKS_URL"]}
-        if os.environ.get("GATEHOUSE_APPCHECK_JWKS_URL")
-        else {}
-    ),
-    "PUBLIC_BASE_URL": os.environ.get("GATEHOUSE_PUBLIC_BASE_URL", ""),
-    **(
-        {"METRICS_NETWORKS": env_networks("GATEHOUSE_METRICS_NETWORKS")}
-        if os.environ.get("GATEHOUSE_METRICS_NETWORKS")
-        else {}
-    ),
-    # The reference sign-up page at /: on in DEBUG (make run), off in
-    # production unless GATEHOUSE_SIGNUP_PAGE=1; its publishable key, if set,
-    # is written into the page (it is meant to be public).
-    "SIGNUP_PAGE_ENABLED": env_bool("GATEHOUSE_SIGNUP_PAGE", default=DEBUG),
-    "SIGNUP_PAGE_API_KEY": os.environ.get("GATEHOUSE_SIGNUP_PAGE_API_KEY", ""),
-}
+# Every GATEHOUSE setting an environment variable may set, from the apps'
+# catalogues (protection.conf.ENVIRONMENT, signup.conf.ENVIRONMENT): the
+# variable's value when set, else the default. Approov secrets come only
+# from here: GATEHOUSE_APPROOV_SECRET and GATEHOUSE_APPROOV_SECRET_<NAME>.
+# The reference sign-up page at / is on in DEBUG (make run), off in
+# production unless GATEHOUSE_SIGNUP_PAGE=1.
+GATEHOUSE = gatehouse_from_environment(
+    {"SIGNING_KEY": DEVELOPMENT_SIGNING_KEY, "SIGNUP_PAGE_ENABLED": DEBUG}
+)
 # Local exploration must not punish the developer: under DEBUG, loopback is
 # never blocked automatically and its own mistakes never raise its
 # proof-of-work difficulty. Production (DEBUG off) keeps both for everyone.
@@ -332,19 +254,15 @@ if DEBUG:
     GATEHOUSE["AUTO_BLOCK_EXEMPT_NETWORKS"] = LOOPBACK_NETWORKS
     GATEHOUSE["POW_ESCALATION_EXEMPT_NETWORKS"] = LOOPBACK_NETWORKS
 
-# DPoP and App Attest: the public URL a DPoP proof's htu is checked against
-# (never the Host header), and the iOS apps whose App Attest keys are accepted.
-GATEHOUSE["APP_ATTEST_APP_IDS"] = env_list("GATEHOUSE_APP_ATTEST_APP_IDS")
-GATEHOUSE["APP_ATTEST_ENVIRONMENT"] = env_choice(
-    "GATEHOUSE_APP_ATTEST_ENVIRONMENT", "production", ("production", "development")
-)
+# Request bodies larger than this are refused with 413 before any parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = GATEHOUSE["MAX_BODY_BYTES"]
 
 # --- Logging: one JSON object per line (python-json-logger) -----------------
 # Every record carries time, level, logger and what protection.logcontext knows
 # about the request it belongs to: request_id, client_ip, api_key (public id),
 # session_id; security events add event_kind, event_decision, event_reason.
 # GATEHOUSE_LOG_FORMAT=text gives plain lines for a terminal.
-LOG_FORMAT = env_choice("GATEHOUSE_LOG_FORMAT", "json", ("json", "text"))
+LOG_FORMAT = project_env("GATEHOUSE_LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -372,9 +290,9 @@ LOGGING = {
     },
     "root": {
         "handlers": ["console"],
-        "level": env_choice("DJANGO_LOG_LEVEL", "WARNING", LOG_LEVELS),
+        "level": project_env("DJANGO_LOG_LEVEL", "WARNING"),
     },
     "loggers": {
-        "gatehouse": {"level": env_choice("GATEHOUSE_LOG_LEVEL", "INFO", LOG_LEVELS)},
+        "gatehouse": {"level": project_env("GATEHOUSE_LOG_LEVEL", "INFO")},
     },
 }

@@ -3,7 +3,8 @@ on every ``mkdocs build`` (an mkdocs hook, see ``hooks:`` in mkdocs.yml), so
 no copy of them is committed and none can drift.
 
 A page asks for a table with a marker line: ``<!-- table: errors -->``,
-``<!-- table: settings -->``, ``<!-- table: events -->``, ``<!-- table: reasons -->``,
+``<!-- table: settings -->``, ``<!-- table: environment -->``,
+``<!-- table: policy -->``, ``<!-- table: events -->``, ``<!-- table: reasons -->``,
 the signatures of a
 module's public functions (``<!-- signatures: protection.keys -->``) or the
 arguments of a management command (``<!-- options: create_api_key -->``).
@@ -13,6 +14,11 @@ arguments of a management command (``<!-- options: create_api_key -->``).
 - settings: the ``DEFAULTS`` dict of each module in ``SETTINGS_CATALOGUES``,
   with the comment block above each key as its description (a key without
   its own comment shares the one of the key before it).
+- environment: every environment variable, from the declarations that read
+  it: the project's own (``config.environment.PROJECT_ENVIRONMENT``) and each
+  catalogue's ``ENVIRONMENT`` (a setting's variable, documented by the setting).
+- policy: every setting a policy file may set (each catalogue's ``POLICY``,
+  with the ones apps register), its table and how it merges.
 - events: every declared security event kind (``protection.core.events``;
   ``event_record`` refuses any other), and ``reasons``: the declared reasons
   automatic-blocking rules may match on besides the error codes.
@@ -160,6 +166,79 @@ def settings_table() -> str:
     return "\n\n".join(parts)
 
 
+# --- environment variables ------------------------------------------------------
+
+
+def _env_row(env: Any, default: str, meaning: str) -> str:
+    return f"| `{env.label}` | {_cell(env.parser.syntax)} | {_cell(default)} | {_cell(meaning)} |"
+
+
+def _default_text(doc: SettingDoc) -> str:
+    written = " ".join(doc.default_source.split())
+    if written in ('""', "[]", "{}"):
+        return "empty"
+    if len(written) <= 40:
+        return f"`{written}`"
+    return f"[as the setting](#{_anchor(doc.name)})"
+
+
+def environment_table() -> str:
+    """Two tables: the project's variables (Django's, the servers'), then the
+    ones that set a GATEHOUSE setting, each described by its setting."""
+    django_setup()
+    from config.environment import PROJECT_DEFAULTS_DOC, PROJECT_ENVIRONMENT
+
+    header = ["| variable | format | default | meaning |", "|---|---|---|---|"]
+    project = [_env_row(env, env.default, env.meaning) for env in PROJECT_ENVIRONMENT]
+    settings = []
+    for module_name, _ in SETTINGS_CATALOGUES:
+        environment = getattr(importlib.import_module(module_name), "ENVIRONMENT", {})
+        docs = {doc.name: doc for doc in settings_docs(module_name)}
+        for name, env in environment.items():
+            doc = docs[name]
+            default = PROJECT_DEFAULTS_DOC.get(name) or _default_text(doc)
+            settings.append(_env_row(env, default, f'`GATEHOUSE["{name}"]`: {doc.description}'))
+    return "\n".join(
+        [
+            "### Deployment (`config/environment.py`)",
+            "",
+            *header,
+            *project,
+            "",
+            "### GATEHOUSE settings (each catalogue's `ENVIRONMENT`)",
+            "",
+            *header,
+            *settings,
+        ]
+    )
+
+
+# --- policy file ------------------------------------------------------------------
+
+MERGE_TEXT = {
+    "deep": "tables merge per key (group, dimension); other values replace",
+    "by_name": "by `name`: same name replaces, `enabled = false` removes, a new name adds",
+    "replace": "replaces the value",
+}
+
+
+def policy_settings_table() -> str:
+    """The settings a policy file may set (``protection.conf.policy_catalogue``)."""
+    django_setup()
+    from protection.conf import policy_catalogue
+    from protection.policyfile import BY_NAME, DEEP, policy_table
+
+    rows = ["| in the file | setting | how it merges |", "|---|---|---|"]
+    for name, spec in policy_catalogue().items():
+        table = policy_table(name)
+        written = {DEEP: f"`[{table}.…]`", BY_NAME: f"`[[{table}]]`"}.get(
+            spec.merge, f"`{table} = …`"
+        )
+        link = f"[`{name}`](settings.md#the-gatehouse-settings-object)"
+        rows.append(f"| {written} | {link} | {_cell(MERGE_TEXT[spec.merge])} |")
+    return "\n".join(rows)
+
+
 # --- events -------------------------------------------------------------------
 
 
@@ -271,6 +350,8 @@ def options_table(command: str) -> str:
 TABLES = {
     "errors": errors_table,
     "settings": settings_table,
+    "environment": environment_table,
+    "policy": policy_settings_table,
     "events": events_table,
     "reasons": reasons_table,
 }

@@ -1,20 +1,60 @@
-"""The one settings object of the protection app.
+"""The one settings object of the protection app, and its catalogue.
 
 Every value is read from ``settings.GATEHOUSE`` on each access, falling back
 to ``DEFAULTS``, so ``override_settings(GATEHOUSE={...})`` works in tests and
 nothing is copied at import time (the dict itself is looked up once until
 ``setting_changed`` says it was replaced). Durations are seconds.
+
+The catalogue has three parts, each keyed by setting name: ``DEFAULTS``
+(plain name -> value, with the comment above each key as its documentation),
+``ENVIRONMENT`` (the settings an environment variable may set, and its
+parser) and ``POLICY`` (the settings a policy file may set, and how its
+value merges). A policy file (``POLICY_FILE``) is merged over the Python
+settings once per process and settings change: defaults < ``GATEHOUSE`` <
+the file (``protection.settingsreader``). This module is long because the
+catalogue is: one key, one comment block.
 """
 
 from typing import Any
 
-from django.conf import settings as django_settings
-from django.core.signals import setting_changed
+from protection.environment import Env, comma_list, networks, one_of, whole_number
+from protection.policyfile import BY_NAME, DEEP, REPLACE, Policy
+from protection.settingsreader import (
+    REGISTERED_SETTINGS,
+    GatehouseSettings,
+    known_setting_names,
+    policy_catalogue,
+    policy_effective,
+    python_setting,
+    python_settings,
+    setting_default,
+    settings_register,
+)
+
+__all__ = [
+    "DEFAULTS",
+    "ENVIRONMENT",
+    "POLICY",
+    "REGISTERED_SETTINGS",
+    "GatehouseSettings",
+    "gatehouse_settings",
+    "known_setting_names",
+    "policy_catalogue",
+    "policy_effective",
+    "python_setting",
+    "python_settings",
+    "setting_default",
+    "settings_register",
+]
 
 DEFAULTS: dict[str, Any] = {
     # Key used to sign tokens and challenges and to key the hashes of API key
     # secrets and looked-up identifiers. Separate from SECRET_KEY.
     "SIGNING_KEY": "",
+    # A TOML policy file merged over these settings at start (docs/policy.md):
+    # its tables are policy settings in lower case ([rate_limits.lookup],
+    # [[auto_block_rules]], rate_limits_observe). Empty = no file.
+    "POLICY_FILE": "",
     # Pepper for the HMAC of API key secrets. Empty = derived from SIGNING_KEY.
     # Changing it invalidates every stored API key.
     "API_KEY_PEPPER": "",
@@ -33,8 +73,8 @@ DEFAULTS: dict[str, Any] = {
         "fc00::/7",
     ],
     # Clients allowed to read GET /metrics (Prometheus), as CIDRs; the client
-    # is resolved as everywhere (protection.base.clientip). Env
-    # GATEHOUSE_METRICS_NETWORKS. Default: loopback and private ranges.
+    # is resolved as everywhere (protection.base.clientip). Default: loopback
+    # and private ranges.
     "METRICS_NETWORKS": [
         "127.0.0.0/8",
         "::1/128",
@@ -364,63 +404,42 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class GatehouseSettings:
-    """Attribute access to GATEHOUSE settings with documented defaults.
+# Settings an environment variable may set (config/settings.py reads them
+# through these parsers; the docs' environment table is generated from here).
+# Approov secrets and App Check's and Approov's keys come only from here.
+ENVIRONMENT: dict[str, Env] = {
+    "SIGNING_KEY": Env("GATEHOUSE_SIGNING_KEY"),
+    "POLICY_FILE": Env("GATEHOUSE_POLICY_FILE"),
+    "TRUSTED_PROXIES": Env("GATEHOUSE_TRUSTED_PROXIES", whole_number),
+    "TRUSTED_PROXY_NETWORKS": Env("GATEHOUSE_TRUSTED_PROXY_NETWORKS", networks),
+    "METRICS_NETWORKS": Env("GATEHOUSE_METRICS_NETWORKS", networks),
+    "MAX_BODY_BYTES": Env("GATEHOUSE_MAX_BODY_BYTES", whole_number),
+    "PUBLIC_BASE_URL": Env("GATEHOUSE_PUBLIC_BASE_URL"),
+    "APP_ATTEST_APP_IDS": Env("GATEHOUSE_APP_ATTEST_APP_IDS", comma_list),
+    "APP_ATTEST_ENVIRONMENT": Env(
+        "GATEHOUSE_APP_ATTEST_ENVIRONMENT", one_of("production", "development")
+    ),
+    "APPROOV_SECRET": Env("GATEHOUSE_APPROOV_SECRET"),
+    # GATEHOUSE_APPROOV_SECRET_<NAME>=secret adds {"<name>": secret}.
+    "APPROOV_SECRETS": Env("GATEHOUSE_APPROOV_SECRET_", prefix=True),
+    "APPCHECK_PROJECT_NUMBER": Env("GATEHOUSE_APPCHECK_PROJECT_NUMBER"),
+    "APPCHECK_APP_IDS": Env("GATEHOUSE_APPCHECK_APP_IDS", comma_list),
+    "APPCHECK_JWKS_URL": Env("GATEHOUSE_APPCHECK_JWKS_URL"),
+}
 
-    ``defaults`` is this object's own catalogue; apps built on protection
-    make their own instance over the same ``GATEHOUSE`` dict
-    (``GatehouseSettings(SIGNUP_DEFAULTS)``) and register its keys with
-    ``settings_register`` so the system checks know them.
-    """
-
-    def __init__(self, defaults: dict[str, Any]) -> None:
-        self._defaults = defaults
-
-    def __getattr__(self, name: str) -> Any:
-        defaults = self.__dict__.get("_defaults", {})
-        if name not in defaults:
-            raise AttributeError(f"Unknown gatehouse setting: {name}")
-        return _user_settings().get(name, defaults[name])
-
-
-_cached_user_settings: Any = None
-
-
-def _user_settings() -> Any:
-    """``settings.GATEHOUSE``, looked up once until the setting changes.
-
-    A request reads about fifty values; going through Django's lazy settings
-    object for each was a tenth of a lookup's CPU. ``override_settings`` (and
-    pytest-django's ``settings``) send ``setting_changed``, which drops the
-    reference, so tests still see every change at once.
-    """
-    global _cached_user_settings
-    if _cached_user_settings is None:
-        _cached_user_settings = getattr(django_settings, "GATEHOUSE", {}) or {}
-    return _cached_user_settings
+# Settings a policy file may set, how the file's value merges over the
+# setting's (protection.policyfile) and the owner's validator of it.
+POLICY: dict[str, Policy] = {
+    "RATE_LIMITS": Policy(DEEP, "protection.core.ratelimit.rates.rate_limits_policy_problems"),
+    "RATE_LIMITS_OBSERVE": Policy(
+        REPLACE, "protection.core.ratelimit.rates.rate_limits_observe_policy_problems"
+    ),
+    "AUTO_BLOCK_RULES": Policy(BY_NAME, "protection.policy.rules.auto_block_rules_policy_problems"),
+}
 
 
-def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    global _cached_user_settings
-    if setting == "GATEHOUSE":
-        _cached_user_settings = None
-
-
-setting_changed.connect(_settings_changed, dispatch_uid="gatehouse.conf")
-
-
-# Catalogues of GATEHOUSE keys registered by other apps (name -> defaults).
-REGISTERED_SETTINGS: dict[str, dict[str, Any]] = {"protection": DEFAULTS}
-
-
-def settings_register(app: str, defaults: dict[str, Any]) -> None:
-    """Declare another app's ``GATEHOUSE`` keys (from its ``AppConfig.ready``)."""
-    REGISTERED_SETTINGS[app] = defaults
-
-
-def known_setting_names() -> set[str]:
-    """Every ``GATEHOUSE`` key protection or a registered app reads."""
-    return {name for defaults in REGISTERED_SETTINGS.values() for name in defaults}
-
+# Protection's own catalogue is registered like any app's (signup's from its
+# AppConfig.ready); the reader merges the policy file for all of them.
+settings_register("protection", DEFAULTS, policy=POLICY)
 
 gatehouse_settings = GatehouseSettings(DEFAULTS)

@@ -16,7 +16,7 @@ class SignupConfig(AppConfig):
         from signup import conf, errors
         from signup.idempotency import idempotency_purge_expired
 
-        settings_register("signup", conf.DEFAULTS)
+        settings_register("signup", conf.DEFAULTS, policy=conf.POLICY)
         error_codes_register(errors.ERROR_CODES)
         event_kinds_register(errors.EVENT_KINDS)
         event_reasons_register(errors.EVENT_REASONS)

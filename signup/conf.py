@@ -8,6 +8,8 @@ protection (``SignupConfig.ready``) so its checks know them.
 from typing import Any
 
 from protection.conf import GatehouseSettings
+from protection.environment import Env, boolean
+from protection.policyfile import REPLACE, Policy
 
 DEFAULTS: dict[str, Any] = {
     # Region assumed for phone numbers written without a +country prefix.
@@ -37,6 +39,22 @@ DEFAULTS: dict[str, Any] = {
     # The publishable API key the page sends as X-Api-Key. Empty: the page
     # takes it from its URL fragment (#key=..., as quickstart prints it).
     "SIGNUP_PAGE_API_KEY": "",
+}
+
+# Settings an environment variable may set (see protection.conf.ENVIRONMENT).
+ENVIRONMENT: dict[str, Env] = {
+    "SIGNUP_PAGE_ENABLED": Env("GATEHOUSE_SIGNUP_PAGE", boolean),
+    "SIGNUP_PAGE_API_KEY": Env("GATEHOUSE_SIGNUP_PAGE_API_KEY"),
+}
+
+# Settings a policy file may set (see protection.conf.POLICY): the lookup
+# and create rates, as top-level keys (signup_create_ip_rate = "10/d").
+_RATE = Policy(REPLACE, "protection.core.ratelimit.rates.rate_policy_problems")
+POLICY: dict[str, Policy] = {
+    "SIGNUP_LOOKUP_IDENTIFIER_RATE": _RATE,
+    "SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE": _RATE,
+    "SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE": _RATE,
+    "SIGNUP_CREATE_IP_RATE": _RATE,
 }
 
 signup_settings = GatehouseSettings(DEFAULTS)

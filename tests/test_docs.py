@@ -125,12 +125,13 @@ def test_options_table_reads_the_command_parser() -> None:
 
 
 def _config_environment_variables() -> set[str]:
+    """Every variable ``config/`` reads by name, directly or through its declaration."""
     names: set[str] = set()
     for path in (ROOT / "config").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and node.args:
                 called = ast.unparse(node.func)
-                if called in {"os.environ.get", "os.getenv", "env_bool", "env_list"}:
+                if called in {"os.environ.get", "os.getenv", "project_env"}:
                     first = node.args[0]
                     if isinstance(first, ast.Constant) and isinstance(first.value, str):
                         names.add(first.value)
@@ -140,11 +141,49 @@ def _config_environment_variables() -> set[str]:
     return names
 
 
-def test_every_environment_variable_is_documented() -> None:
+def _declared_environment() -> dict[str, str]:
+    """Variable (as the docs label it) -> where it is declared."""
+    from config.environment import PROJECT_ENVIRONMENT
+
+    declared = {env.label: "config.environment" for env in PROJECT_ENVIRONMENT}
+    for module_name, _ in reference_tables.SETTINGS_CATALOGUES:
+        for env in importlib.import_module(module_name).ENVIRONMENT.values():
+            declared[env.label] = module_name
+    return declared
+
+
+def test_every_variable_config_reads_is_declared() -> None:
     names = _config_environment_variables()
-    assert {"DATABASE_URL", "REDIS_URL", "RECAPTCHA_SECRET_KEY"} <= names  # the scan works
-    settings_page = (DOCS / "settings.md").read_text()
-    assert sorted(name for name in names if f"`{name}`" not in settings_page) == []
+    assert {"DATABASE_URL", "REDIS_URL", "RECAPTCHA_SECRET_KEY", "GUNICORN_BIND"} <= names
+    assert sorted(names - set(_declared_environment())) == []
+
+
+def test_environment_table_lists_every_declared_variable() -> None:
+    table = reference_tables.environment_table()
+    declared = _declared_environment()
+    assert {"GATEHOUSE_TRUSTED_PROXIES", "GATEHOUSE_SIGNUP_PAGE", "DJANGO_DEBUG"} <= set(declared)
+    for label in declared:
+        assert f"| `{label}` |" in table
+    # A catalogued variable is described by its setting, with its parser's syntax.
+    row = next(line for line in table.splitlines() if "`GATEHOUSE_TRUSTED_PROXIES`" in line)
+    assert "whole number ≥ 0" in row and '`GATEHOUSE["TRUSTED_PROXIES"]`' in row
+    assert "How many reverse proxies" in row
+
+
+def test_policy_table_lists_every_setting_a_policy_file_may_set() -> None:
+    from protection.conf import policy_catalogue
+
+    table = reference_tables.policy_settings_table()
+    assert {"RATE_LIMITS", "AUTO_BLOCK_RULES", "SIGNUP_CREATE_IP_RATE"} <= set(policy_catalogue())
+    for name in policy_catalogue():
+        assert f"[`{name}`]" in table
+    assert "| `[[auto_block_rules]]` |" in table and "| `[rate_limits.…]` |" in table
+
+
+def test_every_catalogue_declares_its_environment() -> None:
+    for module_name, _ in reference_tables.SETTINGS_CATALOGUES:
+        module = importlib.import_module(module_name)
+        assert set(module.ENVIRONMENT) <= set(module.DEFAULTS), module_name
 
 
 PATH = re.compile(r"`((?:\.ci|bench|config|docs|protection|signup|templates|tests)/[\w./-]*\w)`")

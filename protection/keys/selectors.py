@@ -1,7 +1,9 @@
-"""Finding keys the way operators name them (commands take a public id or a name)."""
+"""Finding keys the way operators name them (commands take a public id or a
+name), and the keys whose stored settings are malformed (system checks)."""
 
-from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist
+from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist, ValidationError
 
+from protection.core.ratelimit.rates import validate_rate_limit_overrides
 from protection.keys.models import ApiKey, ApiKeyStatus
 
 
@@ -29,3 +31,21 @@ def api_key_find(*, ref: str) -> ApiKey:
             f"{len(named)} active API keys are named {ref!r} ({ids}); use the public id"
         )
     return named[0]
+
+
+def api_keys_with_malformed_overrides() -> list[tuple[str, str, str]]:
+    """``(public_id, name, problem)`` of each unrevoked key whose stored
+    ``rate_limit_overrides`` do not validate (written around the admin's
+    validator; requests ignore them). Queries the database."""
+    stored = (
+        ApiKey.objects.filter(revoked_at__isnull=True)
+        .exclude(rate_limit_overrides={})
+        .values_list("public_id", "name", "rate_limit_overrides")
+    )
+    found = []
+    for public_id, name, overrides in stored:
+        try:
+            validate_rate_limit_overrides(overrides)
+        except ValidationError as exc:
+            found.append((public_id, name, "; ".join(exc.messages)))
+    return found

@@ -233,3 +233,17 @@ def test_text_log_lines_for_a_terminal():
         .splitlines()[-1]
         .endswith("WARNING gatehouse.test [req-7] hello there")
     )
+
+
+def test_the_policy_file_and_approov_secrets_come_from_env(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[rate_limits.lookup]\nip = ["3/m"]\n')
+    result = run_python(
+        "import django; django.setup(); from protection.conf import gatehouse_settings as g; "
+        "print(g.POLICY_FILE, g.RATE_LIMITS['lookup']['ip'], sorted(g.APPROOV_SECRETS))",
+        GATEHOUSE_POLICY_FILE=str(policy),
+        GATEHOUSE_APPROOV_SECRET_IOS_APP="a" * 44,
+        GATEHOUSE_APPROOV_SECRET_EMPTY="",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(policy), "['3/m']", "['ios_app']"]

@@ -271,7 +271,7 @@ def test_a_rule_in_dry_run_records_what_it_would_block_and_blocks_nothing(settin
 
 
 def test_dry_run_is_a_known_rule_field_and_must_be_a_boolean():
-    from protection.checks import auto_block_rule_problems
+    from protection.policy.rules import auto_block_rule_problems
 
     assert auto_block_rule_problems({**RULES[0], "dry_run": True}) == []
     assert auto_block_rule_problems({**RULES[0], "dry_run": "yes"}) == [

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.core import checks
 
-from protection.checks import auto_block_rule_problems
 from protection.conf import DEFAULTS
 from protection.keys import ApiKey
+from protection.policy.rules import auto_block_rule_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_RULE = {
@@ -87,6 +87,21 @@ def test_malformed_rules_are_errors_naming_the_rule(settings):
     assert "AUTO_BLOCK_RULES[1] ('bad'): window: '10m'" in found[0].msg
     assert "AUTO_BLOCK_RULES[2] ('r'): name: used by an earlier rule" in found[1].msg
     assert all(m.level == checks.ERROR for m in found)
+
+
+def test_a_rule_kind_that_is_neither_a_declared_kind_nor_reason_is_an_error(settings):
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        # lookup_distinct_per_ip is a declared reason, api_key_auth a declared kind.
+        "AUTO_BLOCK_RULES": [
+            {**GOOD_RULE, "kinds": ["rate_limited", "lookup_distinct_per_ip", "api_key_auth"]},
+            {**GOOD_RULE, "name": "typo", "kinds": ["rate_limted"]},
+        ],
+    }
+    assert [m.msg for m in messages("protection.E010")] == [
+        "GATEHOUSE AUTO_BLOCK_RULES[1] ('typo'): kinds: 'rate_limted' is neither a declared "
+        "event kind nor a declared reason"
+    ]
 
 
 def test_rules_that_are_not_a_list_are_an_error(settings):

@@ -9,12 +9,13 @@ group/dimension entries in ``ApiKey.rate_limit_overrides`` (same shape).
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from protection.conf import gatehouse_settings
+from protection.conf import REGISTERED_SETTINGS, gatehouse_settings, python_setting
+from protection.policyfile import PolicyProblem
 
 DIMENSIONS = ("ip", "key", "session")
 # Overrides come with an authenticated key, after the per-IP budget has been
@@ -47,31 +48,51 @@ def _rate_parse(rate: str) -> tuple[int, int]:
     return int(count), period
 
 
+def _rate_limits_problems(
+    value: Any, *, dimensions: tuple[str, ...], groups: Collection[str] | None = None
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    """``(path, what is wrong)`` for a group -> dimension -> [rates] mapping;
+    with ``groups``, a group outside it is a problem too."""
+    if not isinstance(value, Mapping):
+        yield (), "expected an object: group -> dimension -> list of rates"
+        return
+    for group, entry in value.items():
+        if not isinstance(group, str) or not group or len(group) > 64:
+            yield (), f"{group!r}: a group name is a short non-empty string"
+            continue
+        if groups is not None and group not in groups:
+            yield (group,), f"not a rate-limit group (groups: {', '.join(sorted(groups))})"
+            continue
+        if not isinstance(entry, Mapping):
+            yield (group,), "expected an object of dimension -> list of rates"
+            continue
+        for dimension, rates in entry.items():
+            if dimension not in dimensions:
+                yield (group, dimension), f"unknown dimension (allowed: {', '.join(dimensions)})"
+            elif not isinstance(rates, list):
+                yield (group, dimension), "expected a list of rates"
+            else:
+                for rate in rates:
+                    try:
+                        rate_parse(rate)
+                    except ValueError as exc:
+                        yield (group, dimension), str(exc)
+
+
+def _first_problem(value: Any, dimensions: tuple[str, ...]) -> None:
+    for path, message in _rate_limits_problems(value, dimensions=dimensions):
+        if not path:
+            raise ValidationError(message[0].upper() + message[1:])
+        raise ValidationError(f"{'.'.join(path)}: {message}")
+
+
 def _validate_dimensions(group: str, entry: Any, allowed: tuple[str, ...]) -> None:
-    if not isinstance(entry, Mapping):
-        raise ValidationError(f"{group}: expected an object of dimension -> list of rates")
-    for dimension, rates in entry.items():
-        if dimension not in allowed:
-            raise ValidationError(
-                f"{group}.{dimension}: unknown dimension (allowed: {', '.join(allowed)})"
-            )
-        if not isinstance(rates, list):
-            raise ValidationError(f"{group}.{dimension}: expected a list of rates")
-        for rate in rates:
-            try:
-                rate_parse(rate)
-            except ValueError as exc:
-                raise ValidationError(f"{group}.{dimension}: {exc}") from exc
+    _first_problem({group: entry}, allowed)
 
 
 def rate_limits_validate(value: Any, *, dimensions: tuple[str, ...] = DIMENSIONS) -> None:
     """Raise ``ValidationError`` unless ``value`` is group -> dimension -> [rates]."""
-    if not isinstance(value, Mapping):
-        raise ValidationError("Expected an object: group -> dimension -> list of rates")
-    for group, entry in value.items():
-        if not isinstance(group, str) or not group or len(group) > 64:
-            raise ValidationError(f"{group!r}: a group name is a short non-empty string")
-        _validate_dimensions(group, entry, dimensions)
+    _first_problem(value, dimensions)
 
 
 def validate_rate_limit_overrides(value: Any) -> None:
@@ -98,3 +119,69 @@ def group_rates(group: str, *, api_key: Any = None) -> dict[str, list[str]]:
             return rates
         rates.update({dim: list(r) for dim, r in entry.items()})
     return rates
+
+
+# --- validation of settings and policy files (read by protection.checks) --------
+
+
+def rate_settings_problems() -> list[str]:
+    """What is wrong with the rates of the Python settings: ``RATE_LIMITS`` (its
+    first problem) and every registered ``*_RATE`` setting, each as
+    ``"NAME: problem"``. A policy file's rates are checked on their own."""
+    problems = []
+    try:
+        rate_limits_validate(python_setting("RATE_LIMITS"))
+    except ValidationError as exc:
+        problems.append(f"RATE_LIMITS: {'; '.join(exc.messages)}")
+    for defaults in REGISTERED_SETTINGS.values():
+        for name in sorted(n for n in defaults if n.endswith("_RATE")):
+            try:
+                rate_parse(python_setting(name))
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}")
+    return problems
+
+
+def rate_limits_policy_problems(value: Any, *, base: Any) -> list[PolicyProblem]:
+    """``[rate_limits.<group>]`` tables of a policy file: every group must be one
+    of ``base`` (the limits before the file), every dimension ip, key or session,
+    every rate parse."""
+    groups = list(base) if isinstance(base, Mapping) else []
+    return [
+        PolicyProblem(path, message)
+        for path, message in _rate_limits_problems(value, dimensions=DIMENSIONS, groups=groups)
+    ]
+
+
+def rate_limits_observe_policy_problems(value: Any, *, base: Any) -> list[PolicyProblem]:
+    """``rate_limits_observe`` of a policy file: "group" or "group:dimension" items
+    naming limits of ``RATE_LIMITS``."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return [PolicyProblem((), 'expected a list of "group" or "group:dimension"')]
+    limits = python_setting("RATE_LIMITS")
+    groups = limits if isinstance(limits, Mapping) else {}
+    problems = []
+    for item in value:
+        group, _, dimension = item.partition(":")
+        if group not in groups:
+            problems.append(
+                PolicyProblem(
+                    (),
+                    f"{item!r}: no group {group!r} in RATE_LIMITS "
+                    f"(groups: {', '.join(sorted(groups))})",
+                )
+            )
+        elif dimension and dimension not in DIMENSIONS:
+            problems.append(
+                PolicyProblem((), f"{item!r}: unknown dimension (allowed: {', '.join(DIMENSIONS)})")
+            )
+    return problems
+
+
+def rate_policy_problems(value: Any, *, base: Any) -> list[PolicyProblem]:
+    """A single rate set by a policy file (``signup_create_ip_rate = "10/d"``)."""
+    try:
+        rate_parse(value)
+    except ValueError as exc:
+        return [PolicyProblem((), str(exc))]
+    return []
