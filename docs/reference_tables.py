@@ -347,7 +347,20 @@ def options_table(command: str) -> str:
 
 # --- the mkdocs hook ------------------------------------------------------------
 
+
+def gate_table() -> str:
+    """The gate's steps, in order (``protection.http.gate.STEP_TABLE``)."""
+    django_setup()
+    from protection.http.gate import STEP_TABLE
+
+    rows = ["| # | step | run by | refuses with |", "|---|---|---|---|"]
+    for number, step in enumerate(STEP_TABLE, start=1):
+        rows.append(f"| {number} | `{step.name}` | {step.run_by} | {_cell(step.refuses)} |")
+    return "\n".join(rows)
+
+
 TABLES = {
+    "gate": gate_table,
     "errors": errors_table,
     "settings": settings_table,
     "environment": environment_table,

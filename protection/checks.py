@@ -268,3 +268,50 @@ def check_policy_file(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessa
         else checks.Error(str(finding), hint=hint, id=ids[finding.about])
         for finding in policy_file_findings(gatehouse_settings.POLICY_FILE)
     ]
+
+
+def _routed_views(patterns: Any) -> list[Any]:
+    """Every view class the URL configuration routes to (DRF's ``as_view`` keeps it)."""
+    found: list[Any] = []
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            found += _routed_views(pattern.url_patterns)
+            continue
+        view = getattr(pattern.callback, "cls", None) or getattr(
+            pattern.callback, "view_class", None
+        )
+        if view is not None:
+            found.append(view)
+    return found
+
+
+@checks.register(checks.Tags.urls)
+def check_gate_adapters(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A view with an endpoint group and session tokens must count with the gate's
+    throttle: the session's revocation and a DPoP proof's replay are read in the
+    round trip it makes, and nothing else would read them."""
+    from django.urls import get_resolver
+
+    from protection.authentication import SessionTokenAuthentication
+    from protection.throttling import GatehouseRateThrottle
+
+    errors: list[checks.CheckMessage] = []
+    for view in dict.fromkeys(_routed_views(get_resolver().url_patterns)):
+        if not getattr(view, "rate_limit_group", None):
+            continue
+        authentications = getattr(view, "authentication_classes", ())
+        throttles = getattr(view, "throttle_classes", ())
+        if any(issubclass(a, SessionTokenAuthentication) for a in authentications) and not any(
+            issubclass(t, GatehouseRateThrottle) for t in throttles
+        ):
+            errors.append(
+                checks.Error(
+                    f"{view.__module__}.{view.__name__} declares rate_limit_group and "
+                    "authenticates session tokens, but does not count with "
+                    "GatehouseRateThrottle: its sessions' revocation would never be read.",
+                    hint="Keep protection.throttling.GatehouseRateThrottle in its "
+                    "throttle_classes (the project default).",
+                    id="protection.E015",
+                )
+            )
+    return errors

@@ -1,10 +1,9 @@
 """Every error under the API prefix becomes RFC 9457 application/problem+json.
 
-Domain errors (``ProtectionError``) cross into DRF as DRF exceptions
-(``drf_exception``): a 401 is an ``AuthenticationFailed``, a 403 a
-``PermissionDenied``, a 429 ``Throttled``, so the DRF classes work under
-DRF's own exception handler too; this module's handler renders them (and
-everything else) as problem+json with the domain code.
+Domain errors (``ProtectionError``) are DRF exceptions themselves (with
+their status, ``WWW-Authenticate`` and ``Retry-After``), so any exception
+handler renders them; this module's handler renders them (and everything
+else) as problem+json with the domain code.
 
 Three entry points, one body shape:
 - ``exception_handler``: DRF's EXCEPTION_HANDLER, for errors raised in API views;
@@ -94,51 +93,8 @@ def _validation_errors(data: Any, prefix: str = "") -> list[dict[str, str]]:
     return errors
 
 
-class _GatehouseError:
-    """Mixin of the DRF exceptions that carry a ``ProtectionError``."""
-
-    error: ProtectionError
-
-
-class GatehouseAuthenticationFailed(_GatehouseError, drf_exceptions.AuthenticationFailed):
-    pass
-
-
-class GatehousePermissionDenied(_GatehouseError, drf_exceptions.PermissionDenied):
-    pass
-
-
-class GatehouseThrottled(_GatehouseError, drf_exceptions.Throttled):
-    pass
-
-
-class GatehouseAPIException(_GatehouseError, drf_exceptions.APIException):
-    pass
-
-
-def drf_exception(error: ProtectionError) -> drf_exceptions.APIException:
-    """The DRF exception for a domain error: right status, code and detail."""
-    exc: drf_exceptions.APIException
-    if error.status == 401:
-        exc = GatehouseAuthenticationFailed(error.detail, code=error.code)
-        # DRF's default handler sends this as WWW-Authenticate.
-        exc.auth_header = error.headers.get("WWW-Authenticate")  # type: ignore[attr-defined]
-    elif error.status == 403:
-        exc = GatehousePermissionDenied(error.detail, code=error.code)
-    elif error.status == 429:
-        wait = error.headers.get("Retry-After")
-        exc = GatehouseThrottled(float(wait) if wait else None, error.detail, code=error.code)
-    else:
-        exc = GatehouseAPIException(error.detail, code=error.code)
-        exc.status_code = error.status
-    exc.error = error  # type: ignore[attr-defined]
-    return exc
-
-
 def problem_for_exception(exc: Exception) -> JsonResponse:
     """Map any exception to its problem+json response; unknown ones become 500."""
-    if isinstance(exc, _GatehouseError):
-        exc = exc.error
     if isinstance(exc, ProtectionError):
         return problem_response(exc.code, exc.detail, headers=exc.headers, extra=exc.extra)
     if isinstance(exc, drf_exceptions.ValidationError):

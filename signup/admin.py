@@ -41,12 +41,19 @@ class PersonAdminForm(forms.ModelForm):
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
     form = PersonAdminForm
-    list_display = ("full_name", "email", "phone", "created", "key")
-    list_filter = (("created_at", admin.DateFieldListFilter), "created_by_key")
+    list_display = ("full_name", "email", "phone", "created", "key", "risk")
+    list_filter = (("created_at", admin.DateFieldListFilter), "created_by_key", "risk")
     search_fields = ("email", "phone", "full_name")
     date_hierarchy = "created_at"
     list_select_related = ("created_by_key",)
-    readonly_fields = ("id", "created_at", "created_by_key", "created_in_session")
+    readonly_fields = (
+        "id",
+        "created_at",
+        "created_by_key",
+        "created_in_session",
+        "risk",
+        "risk_reasons",
+    )
     fields = ("id", "email", "phone", "full_name", *readonly_fields[1:])
     show_full_result_count = False
 

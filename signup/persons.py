@@ -37,6 +37,10 @@ class Person(models.Model):
     # The anonymous session that created the person. Not a foreign key:
     # sessions are purged after a few hours, the person stays.
     created_in_session = models.UUIDField(null=True, blank=True, db_index=True, editable=False)
+    # The gate's verdict on the create (protection.core.verdict): its risk
+    # (0-100) and the reasons behind it, kept for review and tuning.
+    risk = models.PositiveSmallIntegerField(default=0, editable=False)
+    risk_reasons = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

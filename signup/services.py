@@ -25,6 +25,7 @@ from django.utils import timezone
 from protection.base.exceptions import ProtectionError, problem_body
 from protection.blocks import blocks_check
 from protection.core.events import event_record, refuse
+from protection.core.verdict import Verdict
 from protection.keys import ApiKey
 from signup import idempotency, limits, normalization
 from signup.conf import signup_settings
@@ -99,6 +100,7 @@ def _insert_person(
     api_key: ApiKey,
     session: Session,
     client_ip: str,
+    verdict: Verdict | None,
     now: datetime.datetime,
 ) -> Person | None:
     """Insert the person, or return None (and record the refusal) if email/phone is taken."""
@@ -114,6 +116,8 @@ def _insert_person(
                 created_at=now,
                 created_by_key=api_key,
                 created_in_session=session.id,
+                risk=verdict.risk if verdict else 0,
+                risk_reasons=list(verdict.reasons) if verdict else [],
             )
     except IntegrityError:
         refuse(
@@ -132,9 +136,21 @@ def _insert_person(
         client_ip=client_ip,
         api_key=api_key,
         session_id=session.id,
-        details={"person_id": str(person.id), **digests},
+        details={"person_id": str(person.id), **digests, **_verdict_details(verdict)},
     )
     return person
+
+
+def _verdict_details(verdict: Verdict | None) -> dict[str, Any]:
+    if verdict is None:
+        return {}
+    return {
+        "verdict": {
+            "action": verdict.action,
+            "risk": verdict.risk,
+            "reasons": list(verdict.reasons),
+        }
+    }
 
 
 def person_create_input(
@@ -192,10 +208,11 @@ def person_create(
     session: Session,
     client_ip: str,
     render: Callable[[Person], dict[str, Any]],
+    verdict: Verdict | None = None,
     now: datetime.datetime | None = None,
 ) -> CreateOutcome:
     """Create the person ``data`` describes and return the answer to send (201, or
-    409 if taken).
+    409 if taken). ``verdict``: the gate's, stored on the person.
 
     ``render`` turns the new person into the response body (stored for
     replay). With an Idempotency-Key, a repeat of the same body replays the
@@ -213,7 +230,12 @@ def person_create(
             if isinstance(claim, idempotency.StoredResponse):
                 return CreateOutcome(claim.status, claim.body, replayed=True)
         person = _insert_person(
-            data=data, api_key=api_key, session=session, client_ip=client_ip, now=now
+            data=data,
+            api_key=api_key,
+            session=session,
+            client_ip=client_ip,
+            verdict=verdict,
+            now=now,
         )
         outcome = (
             CreateOutcome(201, render(person), person=person)

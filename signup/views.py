@@ -255,6 +255,7 @@ class PersonCreateView(PersonApiView):
             session=request.auth.session,
             client_ip=context.client_ip,
             render=lambda person: dict(self.OutputSerializer(person).data),
+            verdict=context.verdict,
         )
         response: HttpResponse
         if outcome.status < 400:

@@ -1,28 +1,10 @@
 """The gate: every security refusal of a protected request, in one place, in order.
 
 A protected request is one routed to a view that declares an endpoint group
-(``rate_limit_group``) or uses gatehouse's DRF classes. The gate runs these
-steps, in this order (``STEPS``; a step can never run after a later one):
-
-===============  ==========================  ========================================
-step             run by                      refuses with
-===============  ==========================  ========================================
-ip_block         the middleware              403 ``blocked``
-over_budget      the middleware              429 ``rate_limited`` (no round trip)
-api_key          the authentication class    401 ``api_key_*``; 403 origin, query key
-api_key_block    the authentication class    403 ``blocked``
-token            SessionTokenAuthentication  401 ``token_*``
-dpop             the authentication class    401 ``dpop_*``
-session_block    SessionTokenAuthentication  403 ``blocked`` (the session, its device)
-scope            HasApiKeyScope              403 ``scope_denied``
-attestation      HasAppAttestation           403 ``attestation_*``
-body             the throttle (view's plan)  400 (and a blocked claimed device: 403)
-count            the throttle                503 when a quota cannot be kept
-judge            the throttle                403 ``blocked`` (a new block), 401
-                                             ``session_revoked`` / ``dpop_replayed``,
-                                             429 ``rate_limited``
-evidence         the session view            403 ``challenge_failed``, ``*_failed``
-===============  ==========================  ========================================
+(``rate_limit_group``) or uses gatehouse's DRF classes. The gate runs the
+steps of ``STEP_TABLE`` (below: which adapter runs each, what it refuses
+with), in that order: a step can never run after a later one. The docs'
+"one request" table is generated from it.
 
 Cheap refusals come first, before any database work; ``count`` is the
 request's one Redis round trip (every counter, the revocation marks, the
@@ -45,7 +27,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rest_framework.exceptions import APIException
 
@@ -82,21 +64,37 @@ from protection.logcontext import log_context_update
 from protection.sessions import SessionClaims, session_state_check, session_token_verify
 from protection.sessions.revocation import session_state_reads
 
-STEPS = (
-    "ip_block",
-    "over_budget",
-    "api_key",
-    "api_key_block",
-    "token",
-    "dpop",
-    "session_block",
-    "scope",
-    "attestation",
-    "body",
-    "count",
-    "judge",
-    "evidence",
+
+class Step(NamedTuple):
+    name: str
+    run_by: str  # the adapter that runs it
+    refuses: str  # what it refuses with
+
+
+STEP_TABLE = (
+    Step("ip_block", "the middleware", "403 `blocked`"),
+    Step("over_budget", "the middleware", "429 `rate_limited`, without reading the counters"),
+    Step(
+        "api_key",
+        "the authentication class",
+        "401 `api_key_*`; 403 `origin_not_allowed`, `api_key_in_query`",
+    ),
+    Step("api_key_block", "the authentication class", "403 `blocked`"),
+    Step("token", "`SessionTokenAuthentication`", "401 `token_*`"),
+    Step("dpop", "the authentication class", "401 `dpop_*` (its jti is claimed at `count`)"),
+    Step("session_block", "`SessionTokenAuthentication`", "403 `blocked` (session, device)"),
+    Step("scope", "`HasApiKeyScope`", "403 `scope_denied`"),
+    Step("attestation", "`HasAppAttestation`", "403 `attestation_*`, 503 unavailable"),
+    Step("body", "the throttle (the view's `gate_plan`)", "400; 403 `blocked` (claimed device)"),
+    Step("count", "the throttle", "503 when a quota cannot be kept (one round trip)"),
+    Step(
+        "judge",
+        "the throttle",
+        "403 `blocked` (a new block), 401 `session_revoked` / `dpop_replayed`, 429",
+    ),
+    Step("evidence", "the session view", "403 `challenge_failed`, `recaptcha_failed`…"),
 )
+STEPS = tuple(step.name for step in STEP_TABLE)
 _INDEX = {name: index for index, name in enumerate(STEPS)}
 BEARER_CHALLENGE = 'Bearer realm="gatehouse"'
 API_KEY_CHALLENGE = 'ApiKey header="X-Api-Key"'

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,33 @@ def test_a_malformed_stored_override_is_logged_at_start_not_fatal(make_api_key, 
     assert any(
         r.levelname == "ERROR" and "protection.E011" in r.getMessage() for r in caplog.records
     )
+
+
+def test_a_grouped_session_view_without_the_gates_throttle_is_an_error(settings):
+    from django.urls import path
+    from rest_framework.views import APIView
+
+    from protection.authentication import SessionTokenAuthentication
+    from protection.checks import check_gate_adapters
+
+    class Unthrottled(APIView):
+        authentication_classes = [SessionTokenAuthentication]
+        throttle_classes: list = []
+        rate_limit_group = "lookup"
+
+    module = types.ModuleType("gate_check_urls")
+    module.urlpatterns = [path("api/v1/x", Unthrottled.as_view())]  # type: ignore[attr-defined]
+    sys.modules["gate_check_urls"] = module
+    settings.ROOT_URLCONF = "gate_check_urls"
+    try:
+        errors = check_gate_adapters(None)
+    finally:
+        del sys.modules["gate_check_urls"]
+    assert [error.id for error in errors] == ["protection.E015"]
+    assert "Unthrottled" in errors[0].msg
+
+
+def test_the_projects_own_views_pass_the_gate_adapter_check():
+    from protection.checks import check_gate_adapters
+
+    assert check_gate_adapters(None) == []
