@@ -23,7 +23,8 @@ from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.challenges import challenge_issue
 from protection.http.context import Caller, client_ip, request_context
-from protection.http.gate import GatePlan, gate_evidence
+from protection.http.gate import gate_evidence
+from protection.http.plan import GatePlan
 from protection.http.serializers import StrictSerializer
 from protection.openapi import NO_STORE_HEADER
 from protection.permissions import HasApiKeyScope, HasAppAttestation

@@ -21,7 +21,7 @@ from protection.authentication import SessionTokenAuthentication
 from protection.base.exceptions import ProtectionError
 from protection.errors import PROBLEM_CONTENT_TYPE
 from protection.http.context import Caller, request_context
-from protection.http.gate import GatePlan
+from protection.http.plan import GatePlan
 from protection.http.serializers import StrictSerializer
 from protection.permissions import HasApiKeyScope, HasAppAttestation
 from signup import limits

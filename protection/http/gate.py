@@ -21,11 +21,13 @@ An endpoint adds its own body, counters and judgement with a ``GatePlan``
 plans this way, so protection never imports it. The DRF classes and the
 middleware are thin adapters over the functions below and keep DRF's
 contracts.
+
+Longer than the house's ~300 lines on purpose: every step, in order, in one
+file is what this module is for.
 """
 
 import contextlib
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -34,14 +36,12 @@ from rest_framework.exceptions import APIException
 from protection.attestation import attestation_verify
 from protection.base.clientip import rate_limit_ident
 from protection.base.exceptions import ProtectionError
-from protection.base.processstate import process_state_register
 from protection.blocks import blocks_check, registry
 from protection.blocks.ruleset import VERSION_CACHE_KEY
 from protection.challenges import challenge_verify
 from protection.core.events import Refusal, refuse, refuse_with
 from protection.core.ratelimit import (
     CountedLimit,
-    Item,
     RateLimitResult,
     group_rates,
     observed_dimensions,
@@ -59,6 +59,8 @@ from protection.dpop import (
     dpop_session_start,
 )
 from protection.http.context import Caller, RequestContext, request_context
+from protection.http.overbudget import over_budget
+from protection.http.plan import GatePlan
 from protection.keys import api_key_query_refusal, api_key_require_scope, api_key_verify
 from protection.logcontext import log_context_update
 from protection.sessions import SessionClaims, session_state_check, session_token_verify
@@ -98,56 +100,6 @@ STEPS = tuple(step.name for step in STEP_TABLE)
 _INDEX = {name: index for index, name in enumerate(STEPS)}
 BEARER_CHALLENGE = 'Bearer realm="gatehouse"'
 API_KEY_CHALLENGE = 'ApiKey header="X-Api-Key"'
-
-
-@dataclass(frozen=True)
-class GatePlan:
-    """What an endpoint adds to the gate (``gate_plan`` on its view).
-
-    ``parse(request, caller)`` validates and normalises the request's body
-    (and headers) and returns it (raising DRF's ``ValidationError`` or a
-    ``ProtectionError``); a body with a ``device_id`` names the device the
-    client claims, checked against device blocks;
-    ``hits(body, caller)`` names the endpoint's own counters, counted in the
-    request's one round trip after its group limits; ``judge(body, caller,
-    results)`` reads their results (as many as were counted: counting stops
-    at the first refusal) and returns a ``Refusal`` or None. ``hits`` and
-    ``judge`` are pure functions. ``caller`` is a ``Caller`` (None on a view
-    without authentication).
-    """
-
-    parse: Callable[[Any, Any], Any]
-    hits: Callable[[Any, Any], Sequence[Item]] | None = None
-    judge: Callable[[Any, Any, Sequence[RateLimitResult]], Refusal | None] | None = None
-
-
-class _OverBudget:
-    """Client buckets this process saw refused, until their window ends (bounded).
-
-    A request from one of them is refused at once, before authentication and
-    without reading the counters (they only grow until the window ends): an
-    address that spends its budget on well-formed but unknown keys must not
-    cost a key lookup in the database per request. Its hit is still counted,
-    on the way out.
-    """
-
-    def __init__(self) -> None:
-        self.until: dict[tuple[str, str], float] = {}
-
-    def seconds_left(self, group: str, ident: str) -> int | None:
-        """Seconds until this bucket's refusing window ends, or None if it is not known."""
-        left = self.until.get((group, ident), 0.0) - time.monotonic()
-        return max(1, int(left)) if left > 0 else None
-
-    def remember(self, group: str, ident: str, seconds: float) -> None:
-        now = time.monotonic()
-        if len(self.until) > 10_000:
-            self.until = {k: t for k, t in self.until.items() if t > now}
-        self.until[(group, ident)] = now + seconds
-
-
-over_budget = _OverBudget()
-process_state_register("over-budget memo", over_budget.until.clear)
 
 
 @contextlib.contextmanager
@@ -387,13 +339,20 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
     reads = [VERSION_CACHE_KEY]
     if context.session is not None:
         reads += session_state_reads(context.session.id)
-    with _step(context, "count"):
-        counted = request_limits_count(
-            context.limits,
-            extra=extra,
-            claims=[context.dpop_claim] if context.dpop_claim else [],
-            reads=reads,
-        )
+    with _step(context, "count", challenge=BEARER_CHALLENGE):
+        try:
+            counted = request_limits_count(
+                context.limits,
+                extra=extra,
+                claims=[context.dpop_claim] if context.dpop_claim else [],
+                reads=reads,
+            )
+        except ProtectionError:  # 503: a quota cannot be kept without the cache
+            if context.session is not None:
+                # Still judge the session from the database: a revoked session
+                # is 401, not "come back later".
+                _session_state(context.session, {})
+            raise
     with _step(context, "judge", challenge=BEARER_CHALLENGE):
         if registry.observe(counted.values.get(VERSION_CACHE_KEY)):
             # A block made since this process loaded the list applies at once.

@@ -251,3 +251,15 @@ def test_a_new_block_applies_to_the_request_that_learns_of_it(lookup):
 
     blocks_version_bump()
     assert _code(lookup()) == (403, "blocked")
+
+
+def test_with_the_cache_down_a_revoked_session_is_401_not_503(lookup, settings):
+    from tests.protection.test_ratelimit_fallback import DEAD_REDIS
+
+    session_revoke(session=lookup.issued.session, reason="test")
+    settings.CACHES = DEAD_REDIS
+    # The lookup's session quota cannot be kept without the cache (503), but
+    # the database still says the session is revoked, and that comes first.
+    response = lookup()
+    assert _code(response) == (401, "session_revoked")
+    assert response["WWW-Authenticate"].startswith("Bearer")

@@ -1,0 +1,29 @@
+"""``GatePlan``: what an endpoint adds to the gate (``gate_plan`` on its view)."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from protection.core.events import Refusal
+from protection.core.ratelimit import Item, RateLimitResult
+
+
+@dataclass(frozen=True)
+class GatePlan:
+    """What an endpoint adds to the gate (``gate_plan`` on its view).
+
+    ``parse(request, caller)`` validates and normalises the request's body
+    (and headers) and returns it (raising DRF's ``ValidationError`` or a
+    ``ProtectionError``); a body with a ``device_id`` names the device the
+    client claims, checked against device blocks;
+    ``hits(body, caller)`` names the endpoint's own counters, counted in the
+    request's one round trip after its group limits; ``judge(body, caller,
+    results)`` reads their results (as many as were counted: counting stops
+    at the first refusal) and returns a ``Refusal`` or None. ``hits`` and
+    ``judge`` are pure functions. ``caller`` is a ``Caller`` (None on a view
+    without authentication).
+    """
+
+    parse: Callable[[Any, Any], Any]
+    hits: Callable[[Any, Any], Sequence[Item]] | None = None
+    judge: Callable[[Any, Any, Sequence[RateLimitResult]], Refusal | None] | None = None
