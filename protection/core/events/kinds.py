@@ -208,7 +208,11 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
 }
 
 # Reasons (beyond the error codes) that an automatic-blocking rule may name.
-EVENT_REASONS: dict[str, str] = {}
+# Protection's own default rules name this one: an app that records lookups
+# (signup) uses it for a sweep seen from one client.
+EVENT_REASONS: dict[str, str] = {
+    "lookup_distinct_per_ip": "One IP looked up too many different identifiers (a sweep).",
+}
 
 
 def event_kinds_register(kinds: Mapping[str, EventKindSpec]) -> None:
