@@ -203,6 +203,42 @@ DEFAULTS: dict[str, Any] = {
     # block_client --force / the admin's "force" box: 0.0.0.0/0 shuts everyone out.
     "BLOCKS_BROADEST_PREFIX_IPV4": 16,
     "BLOCKS_BROADEST_PREFIX_IPV6": 48,
+    # --- Network origin (protection.netintel) ----------------------------------
+    # Network-origin data older than this (seconds since netintel_update loaded
+    # it) is not used: every client is "unknown" (decisions fail open), system
+    # check protection.W121 warns and a netintel_stale alert is recorded (once
+    # per process per hour). Default 14 days; schedule the update daily.
+    "NETINTEL_MAX_AGE": 14 * 24 * 3600,
+    # How often (seconds) a process asks the shared cache whether a new dataset
+    # was loaded (a request's own round trip also tells it); without a shared
+    # cache, the database is asked at most every NETINTEL_DB_CHECK_INTERVAL.
+    "NETINTEL_VERSION_CHECK_INTERVAL": 5.0,
+    "NETINTEL_DB_CHECK_INTERVAL": 10.0,
+    # What netintel_update downloads without --from: file name -> URL (the
+    # names --from reads; a .gz answer is unpacked). Point them at a mirror, or
+    # add "vpn.txt" / "proxy.txt" / "hosting.txt" lists of your own.
+    "NETINTEL_SOURCES": {
+        "ip2asn-v4.tsv": "https://iptoasn.com/data/ip2asn-v4.tsv.gz",
+        "ip2asn-v6.tsv": "https://iptoasn.com/data/ip2asn-v6.tsv.gz",
+        "ip-ranges.json": "https://ip-ranges.amazonaws.com/ip-ranges.json",
+        "cloud.json": "https://www.gstatic.com/ipranges/cloud.json",
+        "tor.txt": "https://check.torproject.org/torbulkexitlist",
+    },
+    # Per download: total seconds allowed, and the largest body accepted (bytes, unpacked).
+    "NETINTEL_DOWNLOAD_TIMEOUT": 120,
+    "NETINTEL_DOWNLOAD_MAX_BYTES": 512 * 1024 * 1024,
+    # What a request from each network class meets (the gate applies it after
+    # the network blocks): "allow"; "harder" (proof-of-work difficulty times
+    # POW_HARDER_FACTOR, under POW_MAX_NUMBER_CAP); "require:<evidence>" (the
+    # session also needs that evidence: recaptcha, app_check, ...); "deny"
+    # (403 network_refused). Classes: tor, proxy, vpn, hosting; a class not
+    # listed is allowed, and so is every "unknown" client. Per key:
+    # ApiKey.network_policy, class by class over this one. The policy file's
+    # [network_policy] table.
+    "NETWORK_POLICY": {"hosting": "harder", "vpn": "harder", "proxy": "harder", "tor": "harder"},
+    # "harder" multiplies the proof-of-work difficulty by this (one factor,
+    # shared with the challenge ladder's pow_hard).
+    "POW_HARDER_FACTOR": 8,
     # purge_expired deletes security events older than this (seconds).
     "EVENTS_RETENTION": 90 * 24 * 3600,
     # --- Bounded audit writes under a flood (protection.core.events) --------------
