@@ -32,6 +32,10 @@
 - protection.W003: DRF's plain JSONParser among DEFAULT_PARSER_CLASSES: 1,000
   nested brackets are a RecursionError (a 500); use
   protection.parsers.HardenedJSONParser.
+- protection.E120: NETWORK_POLICY is malformed (an unknown class or action).
+- protection.E121: POW_HARDER_FACTOR is not a whole number of at least 1.
+- protection.W120 (deploy) / W121: no network-origin data loaded / the data
+  is older than NETINTEL_MAX_AGE (protection.netintel.checks).
 """
 
 import difflib
@@ -43,6 +47,7 @@ from django.conf import settings
 from django.core import checks
 
 from protection.conf import gatehouse_settings, known_setting_names
+from protection.netintel import checks as netintel_checks  # noqa: F401 - registers W120, W121
 
 logger = logging.getLogger("gatehouse.checks")
 
@@ -436,3 +441,36 @@ def check_json_parser(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessa
         )
         for parser in plain
     ]
+
+
+@checks.register()
+def check_network_policy(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django.core.exceptions import ValidationError
+
+    from protection.keys.network_policy import network_policy_clean
+
+    problems: list[checks.CheckMessage] = []
+    policy = gatehouse_settings.NETWORK_POLICY
+    try:
+        if not isinstance(policy, Mapping):
+            raise ValidationError("it must be a dict of network class -> action")
+        network_policy_clean(policy)
+    except ValidationError as exc:
+        problems.append(
+            checks.Error(
+                f"GATEHOUSE NETWORK_POLICY: {'; '.join(exc.messages)} Requests skip that entry.",
+                hint='E.g. {"tor": "deny", "hosting": "harder", "vpn": "require:recaptcha"} '
+                "(the policy file's [network_policy] table).",
+                id="protection.E120",
+            )
+        )
+    factor = gatehouse_settings.POW_HARDER_FACTOR
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        problems.append(
+            checks.Error(
+                f"GATEHOUSE POW_HARDER_FACTOR {factor!r} is not a whole number of at least 1.",
+                hint="The default is 8: 'harder' multiplies the proof-of-work difficulty by it.",
+                id="protection.E121",
+            )
+        )
+    return problems

@@ -83,7 +83,11 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
     ),
     "blocked": EventKindSpec(
         ("deny",),
-        "A request hit an active block (at most one event per block per process per minute).",
+        (
+            "A request hit an active block (at most one event per block per process per "
+            "minute). Details: `block_id`, `block_kind`, and `network` (`asn`, `country`, "
+            "`class`) when the request's network origin was checked."
+        ),
     ),
     "cache_unavailable": EventKindSpec(
         ("alert",),
