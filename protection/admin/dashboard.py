@@ -179,9 +179,8 @@ def denied_networks(*, since: datetime.datetime, limit: int = 10) -> dict[str, l
     """
     denied = SecurityEvent.objects.filter(created_at__gte=since, decision="deny")
     asn_rows = (
-        denied.annotate(asn=KT("details__network__asn"))
-        .exclude(asn__isnull=True)
-        .exclude(asn="")
+        denied.filter(details__network__asn__gt=0)  # a number: not null, not missing
+        .annotate(asn=KT("details__network__asn"))
         .values("asn")
         .annotate(n=Sum("count"))
         .order_by("-n", "asn")[:limit]
@@ -195,16 +194,26 @@ def denied_networks(*, since: datetime.datetime, limit: int = 10) -> dict[str, l
         .annotate(network_class=KT("details__network__class"))
         .values("network_class")
         .annotate(n=Sum("count"))
-        .order_by("-n", "network_class")
+        .order_by()
     )
+    # "", a JSON null (SQLite spells it "null", PostgreSQL None): all "no class".
+    totals: dict[str, int] = {}
+    for row in class_rows:
+        label = _class_label(row["network_class"])
+        totals[label] = totals.get(label, 0) + row["n"]
     classes = [
-        {"network_class": row["network_class"] or "none", "n": row["n"]} for row in class_rows
+        {"network_class": label, "n": n}
+        for label, n in sorted(totals.items(), key=lambda item: (-item[1], item[0]))
     ]
     return {"asns": asns, "classes": classes}
 
 
 def _digits(value: Any) -> bool:
     return str(value).isdigit()
+
+
+def _class_label(value: Any) -> str:
+    return "none" if value in (None, "", "null") else str(value)
 
 
 def active_blocks_count(*, now: datetime.datetime) -> int:

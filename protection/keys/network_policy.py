@@ -80,7 +80,7 @@ def network_action_parse(value: Any) -> tuple[str, str]:
 
 def _pairs(text: str) -> dict[str, str]:
     stripped = text.strip()
-    if stripped.startswith("{"):
+    if stripped.startswith(("{", "[")):
         try:
             loaded = json.loads(stripped)
         except ValueError as exc:
