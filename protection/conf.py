@@ -185,13 +185,15 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_BATCH": True,
     # --- Blocks (protection.blocks) ----------------------------------------
     # How often (seconds) a process asks the shared cache whether the block
-    # list changed; a new block takes effect on every process within this
-    # (plus one reload). With the cache down, the DB is re-read at most once
-    # per BLOCKS_DB_RELOAD_INTERVAL.
+    # list changed (a request's own round trip also tells it); a new block
+    # takes effect on every process within this (plus one reload). Without a
+    # shared cache (local memory, as under `make run`) or while it is down, a
+    # process reads the list's version row in the database at most once per
+    # BLOCKS_DB_RELOAD_INTERVAL instead: about a second either way.
     "BLOCKS_VERSION_CHECK_INTERVAL": 0.5,
     "BLOCKS_DB_RELOAD_INTERVAL": 1.0,
-    # A process re-reads the block list at least this often (seconds), whatever
-    # the version says, in case a version bump was lost.
+    # With a shared cache, a process still reads the version row in the
+    # database at least this often (seconds), in case a publication was lost.
     "BLOCKS_MAX_AGE": 60.0,
     # Hits on blocks are added up in memory and written (one UPDATE per
     # block) at most this often, in seconds; 0 = write on every hit.
