@@ -47,12 +47,13 @@ def ip_key(ip: str) -> tuple[int, int] | None:
     ignored.
     """
     text = ip.strip()
+    if ":" not in text:  # one parse, not a failed one first: exceptions cost
+        try:
+            return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+        except OSError:
+            return None
     if text.startswith("["):
         text = text.strip("[]")
-    try:
-        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
-    except OSError:
-        pass
     try:
         packed = socket.inet_pton(socket.AF_INET6, text.partition("%")[0])
     except OSError:
