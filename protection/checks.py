@@ -7,6 +7,7 @@ Each check reads the settings and asks the setting's owner what is wrong
 in docs/settings.md ("System checks"). Python settings and the policy file
 are checked apart, so each message points at the place to fix:
 protection.E005/E010 the former, protection.E100-E102/W100 the latter.
+(``protection.netintel.checks`` registers W120 and W121.)
 """
 
 import difflib
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.core import checks
 
 from protection.conf import gatehouse_settings, known_setting_names, python_setting
+from protection.netintel import checks as netintel_checks  # noqa: F401 - registers W120, W121
 
 logger = logging.getLogger("gatehouse.checks")
 
@@ -315,3 +317,36 @@ def check_gate_adapters(app_configs: Any, **kwargs: Any) -> list[checks.CheckMes
                 )
             )
     return errors
+
+
+@checks.register()
+def check_network_policy(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django.core.exceptions import ValidationError
+
+    from protection.keys.network_policy import network_policy_clean
+
+    problems: list[checks.CheckMessage] = []
+    policy = gatehouse_settings.NETWORK_POLICY
+    try:
+        if not isinstance(policy, Mapping):
+            raise ValidationError("it must be a dict of network class -> action")
+        network_policy_clean(policy)
+    except ValidationError as exc:
+        problems.append(
+            checks.Error(
+                f"GATEHOUSE NETWORK_POLICY: {'; '.join(exc.messages)} Requests skip that entry.",
+                hint='E.g. {"tor": "deny", "hosting": "harder", "vpn": "require:recaptcha"} '
+                "(the policy file's [network_policy] table).",
+                id="protection.E120",
+            )
+        )
+    factor = gatehouse_settings.POW_HARDER_FACTOR
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        problems.append(
+            checks.Error(
+                f"GATEHOUSE POW_HARDER_FACTOR {factor!r} is not a whole number of at least 1.",
+                hint="The default is 8: 'harder' multiplies the proof-of-work difficulty by it.",
+                id="protection.E121",
+            )
+        )
+    return problems

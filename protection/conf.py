@@ -225,13 +225,15 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_BATCH": True,
     # --- Blocks (protection.blocks) ----------------------------------------
     # How often (seconds) a process asks the shared cache whether the block
-    # list changed; a new block takes effect on every process within this
-    # (plus one reload). With the cache down, the DB is re-read at most once
-    # per BLOCKS_DB_RELOAD_INTERVAL.
+    # list changed (a request's own round trip also tells it); a new block
+    # takes effect on every process within this (plus one reload). Without a
+    # shared cache (local memory, as under `make run`) or while it is down, a
+    # process reads the list's version row in the database at most once per
+    # BLOCKS_DB_RELOAD_INTERVAL instead: about a second either way.
     "BLOCKS_VERSION_CHECK_INTERVAL": 0.5,
     "BLOCKS_DB_RELOAD_INTERVAL": 1.0,
-    # A process re-reads the block list at least this often (seconds), whatever
-    # the version says, in case a version bump was lost.
+    # With a shared cache, a process still reads the version row in the
+    # database at least this often (seconds), in case a publication was lost.
     "BLOCKS_MAX_AGE": 60.0,
     # Hits on blocks are added up in memory and written (one UPDATE per
     # block) at most this often, in seconds; 0 = write on every hit.
@@ -243,6 +245,42 @@ DEFAULTS: dict[str, Any] = {
     # block_client --force / the admin's "force" box: 0.0.0.0/0 shuts everyone out.
     "BLOCKS_BROADEST_PREFIX_IPV4": 16,
     "BLOCKS_BROADEST_PREFIX_IPV6": 48,
+    # --- Network origin (protection.netintel) ----------------------------------
+    # Network-origin data older than this (seconds since netintel_update loaded
+    # it) is not used: every client is "unknown" (decisions fail open), system
+    # check protection.W121 warns and a netintel_stale alert is recorded (once
+    # per process per hour). Default 14 days; schedule the update daily.
+    "NETINTEL_MAX_AGE": 14 * 24 * 3600,
+    # How often (seconds) a process asks the shared cache whether a new dataset
+    # was loaded (a request's own round trip also tells it); without a shared
+    # cache, the database is asked at most every NETINTEL_DB_CHECK_INTERVAL.
+    "NETINTEL_VERSION_CHECK_INTERVAL": 5.0,
+    "NETINTEL_DB_CHECK_INTERVAL": 10.0,
+    # What netintel_update downloads without --from: file name -> URL (the
+    # names --from reads; a .gz answer is unpacked). Point them at a mirror, or
+    # add "vpn.txt" / "proxy.txt" / "hosting.txt" lists of your own.
+    "NETINTEL_SOURCES": {
+        "ip2asn-v4.tsv": "https://iptoasn.com/data/ip2asn-v4.tsv.gz",
+        "ip2asn-v6.tsv": "https://iptoasn.com/data/ip2asn-v6.tsv.gz",
+        "ip-ranges.json": "https://ip-ranges.amazonaws.com/ip-ranges.json",
+        "cloud.json": "https://www.gstatic.com/ipranges/cloud.json",
+        "tor.txt": "https://check.torproject.org/torbulkexitlist",
+    },
+    # Per download: total seconds allowed, and the largest body accepted (bytes, unpacked).
+    "NETINTEL_DOWNLOAD_TIMEOUT": 120,
+    "NETINTEL_DOWNLOAD_MAX_BYTES": 512 * 1024 * 1024,
+    # What a request from each network class meets (the gate applies it after
+    # the network blocks): "allow"; "harder" (proof-of-work difficulty times
+    # POW_HARDER_FACTOR, under POW_MAX_NUMBER_CAP); "require:<evidence>" (the
+    # session also needs that evidence: recaptcha, app_check, ...); "deny"
+    # (403 network_refused). Classes: tor, proxy, vpn, hosting; a class not
+    # listed is allowed, and so is every "unknown" client. Per key:
+    # ApiKey.network_policy, class by class over this one. The policy file's
+    # [network_policy] table.
+    "NETWORK_POLICY": {"hosting": "harder", "vpn": "harder", "proxy": "harder", "tor": "harder"},
+    # "harder" multiplies the proof-of-work difficulty by this (one factor,
+    # shared with the challenge ladder's pow_hard).
+    "POW_HARDER_FACTOR": 8,
     # purge_expired deletes security events older than this (seconds).
     "EVENTS_RETENTION": 90 * 24 * 3600,
     # --- Bounded audit writes under a flood (protection.core.events) --------------

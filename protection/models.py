@@ -5,13 +5,18 @@ from protection.blocks.models import BlockedClient
 from protection.challenges.replay import SpentChallenge
 from protection.core.events import SecurityEvent
 from protection.keys import ApiKey
+from protection.netintel.models import AsnRange, AutonomousSystem, ClassRange, NetIntelDataset
 from protection.sessions import AnonymousSession
 
 __all__ = [
     "AnonymousSession",
     "AppAttestKey",
     "ApiKey",
+    "AsnRange",
+    "AutonomousSystem",
     "BlockedClient",
+    "ClassRange",
+    "NetIntelDataset",
     "SecurityEvent",
     "SpentChallenge",
 ]

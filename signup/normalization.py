@@ -27,6 +27,12 @@ stored in E.164 (``+12015550123``); numbers that are not valid are refused.
 
 Full name: trimmed, NFC, internal whitespace runs collapsed; control, format
 (bidi overrides, zero-width), private-use and unassigned characters refused.
+
+Identity velocity (counting, never storing or uniqueness): the canonical
+mailbox of an address (``email_canonical_mailbox``: the inbox mail to it
+lands in, for providers that document sub-addressing or ignore dots) and the
+prefix of a phone number (``phone_prefix``: E.164 without its last four
+digits, the block a number range is sold in).
 """
 
 import re
@@ -150,3 +156,89 @@ def full_name_normalize(raw: str) -> str:
             "invalid_full_name", f"The full name must not exceed {limit} characters."
         )
     return value
+
+
+# Providers whose documented sub-addressing sends local+tag@ to local@ (and,
+# for Gmail, ignores dots in the local part). Only these: elsewhere "+" and "."
+# may be part of a distinct mailbox, and merging two people's budgets would
+# let one exhaust the other's.
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+PLUS_TAG_DOMAINS = frozenset(
+    {
+        # Microsoft consumer mail
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "hotmail.de",
+        "hotmail.it",
+        "hotmail.es",
+        "live.co.uk",
+        "live.fr",
+        "live.de",
+        "live.it",
+        "live.nl",
+        "outlook.fr",
+        "outlook.de",
+        "outlook.es",
+        "outlook.it",
+        # Apple iCloud
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        # Proton
+        "proton.me",
+        "protonmail.com",
+        "protonmail.ch",
+        "pm.me",
+        # Fastmail
+        "fastmail.com",
+        "fastmail.fm",
+    }
+)
+# Yahoo's disposable addresses are base-keyword@ (Yahoo ids have no hyphen).
+DASH_TAG_DOMAINS = frozenset(
+    {"yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.it", "yahoo.es", "ymail.com"}
+)
+
+
+def email_canonical_mailbox(email: str) -> str:
+    """The mailbox ``email`` delivers to, for counting sign-ups per inbox.
+
+    Lower-cased; gmail.com and googlemail.com: dots and ``+tag`` removed,
+    googlemail folded into gmail (``J.ohn+2@googlemail.com`` ->
+    ``john@gmail.com``); ``+tag`` removed for Outlook/Hotmail/Live, iCloud,
+    Proton and Fastmail; ``-tag`` for Yahoo. Other domains: lower-cased only.
+    Never stored and never used for uniqueness: the stored address stays as
+    typed (``email_normalize``). Pure; idempotent.
+    """
+    local, at, domain = unicodedata.normalize("NFKC", email).strip().lower().rpartition("@")
+    if not at:
+        return domain  # not an address: counted as given
+    domain = domain.rstrip(".")
+    # "or local": a local part that is all tag ("+x@") stays as it is.
+    if domain in GMAIL_DOMAINS:
+        domain = "gmail.com"
+        local = local.split("+", 1)[0].replace(".", "") or local
+    elif domain in PLUS_TAG_DOMAINS:
+        local = local.split("+", 1)[0] or local
+    elif domain in DASH_TAG_DOMAINS:
+        local = local.split("-", 1)[0] or local
+    return f"{local}@{domain}"
+
+
+def phone_prefix(e164: str) -> str:
+    """``e164`` without its last four digits (``+12015550123`` -> ``+1201555``).
+
+    The unit SMS-pumping budgets and ``phone_prefix`` blocks count. Raises
+    ``InvalidValue`` for what is not an E.164 number (``+`` and 5 to 15 digits).
+    """
+    value = e164.strip()
+    digits = value[1:]
+    if not (value.startswith("+") and 5 <= len(digits) <= 15 and digits.isascii()):
+        raise InvalidValue("invalid_phone", "Enter a valid phone number.")
+    if not digits.isdigit():
+        raise InvalidValue("invalid_phone", "Enter a valid phone number.")
+    return value[:-4]

@@ -80,8 +80,11 @@ class BlockAddForm(forms.ModelForm):
         fields = ("kind", "value", "reason")
         help_texts = {
             "value": "IP (203.0.113.7; an IPv6 address blocks its /64), CIDR (203.0.113.0/24, "
-            "2001:db8::/48), API key public id, session id, device id or email domain, "
-            "matching the kind."
+            "2001:db8::/48), API key public id, session id, device id, email domain, AS number "
+            "(64500 or AS64500), country (ISO 3166 alpha-2: FR), network class (tor, hosting, "
+            "vpn, proxy) or phone number prefix (+1201555: E.164 without its last four digits), "
+            "matching the kind. AS number, country and class need the network-origin data "
+            "(netintel_update)."
         }
 
     def clean_duration(self) -> datetime.timedelta | None:

@@ -2,7 +2,9 @@
 
 Events per hour by kind (a stacked bar chart with a y-axis, rendered
 server-side as inline SVG: no script, no CDN), top offending IPs and API keys
-(by deny events), and the number of active blocks. The app mounts it itself
+(by deny events), where denied requests came from (top AS numbers and
+network classes, from the events' ``details["network"]``), and the number of
+active blocks. The app mounts it itself
 (``SecurityEventAdmin.get_urls``: ``admin/protection/securityevent/dashboard/``)
 for staff who may view security events; no project URL is needed.
 """
@@ -11,6 +13,7 @@ import datetime
 from typing import Any
 
 from django.db.models import Q, Sum
+from django.db.models.fields.json import KT
 from django.db.models.functions import TruncHour
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -18,6 +21,7 @@ from django.utils import timezone
 
 from protection.blocks import BlockedClient
 from protection.core.events import SecurityEvent
+from protection.netintel.selectors import netintel_as_names
 
 HOURS = 24
 MAX_SERIES = 7  # kinds drawn separately; the rest is "other"
@@ -166,6 +170,52 @@ def top_offenders(*, since: datetime.datetime, limit: int = 10) -> dict[str, lis
     return {"ips": list(ips), "keys": list(keys)}
 
 
+def denied_networks(*, since: datetime.datetime, limit: int = 10) -> dict[str, list[dict]]:
+    """Top AS numbers and the network classes of deny events since ``since``.
+
+    Read from ``details["network"]`` (``{"asn": …, "country": …, "class": …}``)
+    with JSON key lookups that PostgreSQL and SQLite both run; events without
+    it (no network-origin data, or not from a request) are left out.
+    """
+    denied = SecurityEvent.objects.filter(created_at__gte=since, decision="deny")
+    asn_rows = (
+        denied.filter(details__network__asn__gt=0)  # a number: not null, not missing
+        .annotate(asn=KT("details__network__asn"))
+        .values("asn")
+        .annotate(n=Sum("count"))
+        .order_by("-n", "asn")[:limit]
+    )
+    asns = [{"asn": int(row["asn"]), "n": row["n"]} for row in asn_rows if _digits(row["asn"])]
+    names = netintel_as_names(row["asn"] for row in asns)
+    for row in asns:
+        row["name"] = names.get(row["asn"], "")
+    class_rows = (
+        denied.filter(details__network__has_key="class")
+        .annotate(network_class=KT("details__network__class"))
+        .values("network_class")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    # "", a JSON null (SQLite spells it "null", PostgreSQL None): all "no class".
+    totals: dict[str, int] = {}
+    for row in class_rows:
+        label = _class_label(row["network_class"])
+        totals[label] = totals.get(label, 0) + row["n"]
+    classes = [
+        {"network_class": label, "n": n}
+        for label, n in sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return {"asns": asns, "classes": classes}
+
+
+def _digits(value: Any) -> bool:
+    return str(value).isdigit()
+
+
+def _class_label(value: Any) -> str:
+    return "none" if value in (None, "", "null") else str(value)
+
+
 def active_blocks_count(*, now: datetime.datetime) -> int:
     return (
         BlockedClient.objects.filter(lifted_at__isnull=True)
@@ -189,6 +239,7 @@ def dashboard_view(request: HttpRequest, *, each_context: dict[str, Any]) -> Htt
         "event_total": sum(series["totals"].values()),
         "totals": [(kind, kind_label(kind), n) for kind, n in totals],
         "offenders": top_offenders(since=now - datetime.timedelta(hours=HOURS)),
+        "networks": denied_networks(since=now - datetime.timedelta(hours=HOURS)),
         "active_blocks": active_blocks_count(now=now),
     }
     return TemplateResponse(request, "admin/protection/dashboard.html", context)

@@ -35,6 +35,7 @@ from protection.keys import (
     clean_origins,
 )
 from protection.keys.models import clean_attest_every_request
+from protection.keys.network_policy import network_policy_clean, network_policy_format
 from protection.keys.services import DEFAULT_GRACE, UPDATABLE_FIELDS
 
 TEMPLATES = "admin/protection/apikey/"
@@ -62,6 +63,13 @@ class ApiKeyForm(forms.ModelForm):
         "approov / app_check / app_attest: app attestation (see docs/attestation.md).",
     )
 
+    network_policy = forms.CharField(
+        required=False,
+        help_text="Per network class (tor, proxy, vpn, hosting): allow, harder, deny or "
+        "require:<evidence>, e.g. tor=deny, hosting=harder (or a JSON object). A class not "
+        "named follows the global NETWORK_POLICY.",
+    )
+
     class Meta:
         model = ApiKey
         fields = [
@@ -76,6 +84,7 @@ class ApiKeyForm(forms.ModelForm):
             "attest_every_request",
             "attestation_overrides",
             "verifications_dry_run",
+            "network_policy",
             "rate_limit_overrides",
             "expires_at",
         ]
@@ -87,6 +96,12 @@ class ApiKeyForm(forms.ModelForm):
             self.initial.setdefault("required_verifications", ["pow"])
         else:
             self.initial["allowed_origins"] = ", ".join(self.instance.allowed_origins)
+            self.initial["network_policy"] = network_policy_format(
+                self.instance.network_policy
+            ).replace(",", ", ")
+
+    def clean_network_policy(self) -> dict[str, str]:
+        return network_policy_clean(self.cleaned_data.get("network_policy") or "")
 
     def clean_allowed_origins(self) -> list[str]:
         text = self.cleaned_data.get("allowed_origins") or ""
@@ -237,6 +252,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             attest_every_request=data.get("attest_every_request", False),
             attestation_overrides=data.get("attestation_overrides") or {},
             verifications_dry_run=data.get("verifications_dry_run", False),
+            network_policy=data.get("network_policy") or {},
             expires_at=data.get("expires_at"),
             created_by=request.user,
         )

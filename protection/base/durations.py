@@ -25,3 +25,12 @@ def parse_duration(text: str) -> datetime.timedelta:
         # Beyond this, expiry dates overflow; "permanent" is said by omitting the flag.
         raise ValueError(f"Invalid duration {text!r}: at most 10 years")
     return duration
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` in its largest whole unit, rounded down: ``14d``, ``3h``, ``45m``, ``30s``."""
+    whole = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole >= size:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"

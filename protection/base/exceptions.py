@@ -61,6 +61,10 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
         403, "Verification failed", "The reCAPTCHA token is missing or was not accepted."
     ),
     "forbidden": ErrorSpec(403, "Forbidden", "The request was refused."),
+    # The network policy (protection.keys.network_policy) denies this network class.
+    "network_refused": ErrorSpec(
+        403, "Network refused", "Requests from this network are not accepted."
+    ),
     # App attestation (protection.attestation): "verification failed", so 403
     # like challenge_failed, also when the evidence is missing altogether.
     "attestation_required": ErrorSpec(

@@ -1,4 +1,6 @@
-"""The ``BlockedClient`` model and the canonical spelling of each kind of value."""
+"""The ``BlockedClient`` model, the canonical spelling of each kind of value,
+and ``BlockListVersion``: the one row every block change rewrites, so every
+process learns of the change (``protection.blocks.ruleset``)."""
 
 import datetime
 import ipaddress
@@ -12,9 +14,17 @@ from django.utils import timezone
 
 from protection.base import crypto
 from protection.base.clientip import normalize_ip
+from protection.netintel.origin import NETWORK_CLASSES
 
 IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+ASN_MAX = 2**32 - 1  # 4-byte AS numbers (RFC 6793)
+_ASN = re.compile(r"^(?:AS)?([0-9]{1,10})$", re.IGNORECASE)
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+# E.164 numbers have at most 15 digits and a country code that does not start
+# with 0; a prefix is a number without (at least) its last four digits.
+_PHONE_PREFIX = re.compile(r"^\+[1-9][0-9]{0,10}$")
+_PHONE_SEPARATORS = str.maketrans("", "", " -.()\u00a0")
 
 
 class BlockedClient(models.Model):
@@ -25,8 +35,12 @@ class BlockedClient(models.Model):
         SESSION = "session", "session"
         DEVICE = "device", "device id"
         EMAIL_DOMAIN = "email_domain", "email domain"
+        ASN = "asn", "autonomous system (AS number)"
+        COUNTRY = "country", "country (ISO 3166 alpha-2)"
+        NETWORK_CLASS = "network_class", "network class (tor, hosting, vpn, proxy)"
+        PHONE_PREFIX = "phone_prefix", "phone number prefix (E.164)"
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
     value = models.CharField(max_length=200)
     reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -95,6 +109,38 @@ def _normalize_domain(value: str) -> str:
     return domain
 
 
+def _normalize_asn(value: str) -> str:
+    match = _ASN.match(value.replace(" ", ""))
+    number = int(match.group(1)) if match else -1
+    if not 1 <= number <= ASN_MAX:
+        raise ValueError(f"not an AS number (1 to {ASN_MAX}, e.g. 64500 or AS64500)")
+    return str(number)
+
+
+def _normalize_country(value: str) -> str:
+    code = value.upper()
+    if not _COUNTRY.match(code):
+        raise ValueError("not an ISO 3166 alpha-2 country code (two letters, e.g. FR)")
+    return code
+
+
+def _normalize_network_class(value: str) -> str:
+    name = value.lower()
+    if name not in NETWORK_CLASSES:
+        raise ValueError(f"not a network class: choose from {', '.join(NETWORK_CLASSES)}")
+    return name
+
+
+def _normalize_phone_prefix(value: str) -> str:
+    prefix = value.translate(_PHONE_SEPARATORS)
+    if not _PHONE_PREFIX.match(prefix):
+        raise ValueError(
+            "not a phone number prefix: + and 1 to 11 digits, an E.164 number without "
+            "its last four digits (e.g. +1201555)"
+        )
+    return prefix
+
+
 def block_value_normalize(kind: str, value: str) -> str:
     """Return the canonical spelling of ``value`` for ``kind`` or raise ValueError."""
     value = (value or "").strip()
@@ -128,4 +174,27 @@ def block_value_normalize(kind: str, value: str) -> str:
         return value
     if kind == BlockedClient.Kind.EMAIL_DOMAIN:
         return _normalize_domain(value)
+    if kind == BlockedClient.Kind.ASN:
+        return _normalize_asn(value)
+    if kind == BlockedClient.Kind.COUNTRY:
+        return _normalize_country(value)
+    if kind == BlockedClient.Kind.NETWORK_CLASS:
+        return _normalize_network_class(value)
+    if kind == BlockedClient.Kind.PHONE_PREFIX:
+        return _normalize_phone_prefix(value)
     raise ValueError(f"unknown block kind {kind!r}")
+
+
+class BlockListVersion(models.Model):
+    """One row: the block list's version, rewritten in every transaction that
+    changes a block, so a process without a shared cache (or while Redis is
+    down) learns of the change with one indexed one-row query."""
+
+    token = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "block list version"
+
+    def __str__(self) -> str:
+        return f"block list version {self.token}"

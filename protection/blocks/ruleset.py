@@ -6,12 +6,15 @@ the blocks containing an address are exactly the chain of enclosing ranges
 of the last range starting at or before it: one ``bisect`` plus a walk up
 at most 129 parents, whatever the number of rules. Other kinds are a dict.
 
-Each process keeps one ``BlockRegistry``. At most every
-``BLOCKS_VERSION_CHECK_INTERVAL`` seconds it reads the shared "blocks
-version" token from the cache and reloads from the database when it
-changed; every block change writes a new token. If the cache fails, it
-reloads from the database at most every ``BLOCKS_DB_RELOAD_INTERVAL``
-seconds: the database is the truth, the cache only says when to look.
+Each process keeps one ``BlockRegistry`` (a ``VersionedRegistry``, see
+``protection.core.versions``). Every block change rewrites the version row
+(``BlockListVersion``) in its transaction and publishes the new version to
+the shared cache after commit. A process reads the cached version at most
+every ``BLOCKS_VERSION_CHECK_INTERVAL`` seconds (or in a request's own round
+trip), and the database's at least every ``BLOCKS_MAX_AGE`` seconds; without
+a shared cache (local memory, or Redis down) the database's at most every
+``BLOCKS_DB_RELOAD_INTERVAL`` seconds. It reloads when the version changed:
+a block reaches every process within about a second, with or without Redis.
 """
 
 import bisect
@@ -19,20 +22,18 @@ import ipaddress
 import logging
 import secrets
 import socket
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from protection.base.clientip import normalize_ip
 from protection.base.processstate import process_state_register
-from protection.blocks.models import BlockedClient
+from protection.blocks.models import BlockedClient, BlockListVersion
 from protection.conf import gatehouse_settings
-from protection.core.cachehealth import cache_failed, cache_health
+from protection.core.versions import VersionedRegistry, version_publish
 
 logger = logging.getLogger("gatehouse.blocks")
 
@@ -137,102 +138,62 @@ def load_active_blocks() -> CompiledBlocks:
     )
 
 
-def blocks_version_bump() -> None:
-    """Tell every process the block list changed (a fresh version token)."""
-    try:
-        # An integer: stored as is (not pickled), so a Lua GET reads it back.
-        cache.set(VERSION_CACHE_KEY, secrets.randbits(62), timeout=None)
-    except Exception:  # processes fall back to DB reloads while the cache is down
-        logger.warning("Could not publish the blocks version", exc_info=True)
+def blocks_version_stored() -> int:
+    """The block list's version in the database (0 before the first change)."""
+    token = BlockListVersion.objects.filter(pk=1).values_list("token", flat=True).first()
+    return int(token or 0)
 
 
-class BlockRegistry:
-    """This process's compiled block list, refreshed as described above."""
+def blocks_version_publish(token: int) -> None:
+    """Put ``token`` in the shared cache, where every request's round trip reads it."""
+    version_publish(VERSION_CACHE_KEY, token)
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.compiled: CompiledBlocks | None = None
-        self.version: int | None = None
-        self.checked_at = 0.0
-        self.loaded_at = 0.0
-        self.lock = threading.Lock()
 
-    def invalidate(self) -> None:
-        """Reload on the next check (this process changed the block list)."""
-        self.compiled = None
+def blocks_version_bump() -> int:
+    """Record that the block list changed; return the new version.
 
-    def current(self) -> CompiledBlocks:
-        now = self.clock()
-        compiled = self.compiled
-        interval = float(gatehouse_settings.BLOCKS_VERSION_CHECK_INTERVAL)
-        if compiled is not None and now - self.checked_at < interval:
-            return compiled
-        with self.lock:
-            if self.compiled is not None and now - self.checked_at < interval:
-                return self.compiled
-            self.checked_at = now
-            version = None
-            cache_usable = not cache_health.is_down(time.monotonic())
-            if cache_usable:
-                try:
-                    version = cache.get(VERSION_CACHE_KEY)
-                    if version is None:
-                        cache.add(VERSION_CACHE_KEY, secrets.randbits(62), timeout=None)
-                        version = cache.get(VERSION_CACHE_KEY)
-                except Exception as exc:  # a slow cache then costs one timeout, not one per check
-                    cache_failed(exc)
-                    cache_usable = False
-            if not cache_usable:  # cache down: the database decides, at a bounded rate
-                due = now - self.loaded_at >= float(gatehouse_settings.BLOCKS_DB_RELOAD_INTERVAL)
-                if self.compiled is None or due:
-                    self._reload(now, version)
-                return self.compiled  # type: ignore[return-value]
-            # Re-read now and then even when the version says nothing changed: a
-            # change whose version bump was lost (cache hiccup) still arrives.
-            stale = now - self.loaded_at >= float(gatehouse_settings.BLOCKS_MAX_AGE)
-            if self.compiled is None or version != self.version or version is None or stale:
-                self._reload(now, version)
-            return self.compiled  # type: ignore[return-value]
+    The version row is written in the caller's transaction (so the database
+    never says "changed" before the change is visible) and published to the
+    shared cache once it commits.
+    """
+    token = secrets.randbits(62) or 1
+    now = timezone.now()
+    if not BlockListVersion.objects.filter(pk=1).update(token=token, changed_at=now):
+        BlockListVersion.objects.update_or_create(
+            pk=1, defaults={"token": token, "changed_at": now}
+        )
+    transaction.on_commit(lambda: blocks_version_publish(token))
+    return token
 
-    def observe(self, version: object) -> bool:
-        """Take the version read in a request's own cache round trip.
 
-        Reloads at once when it differs from the loaded one (so a new block
-        applies to the request that learned of it) and counts as this
-        interval's version check. Returns True when the list was reloaded.
-        """
-        try:
-            version = int(version)  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            return False  # absent or unreadable: the periodic check decides
-        now = self.clock()
-        with self.lock:
-            self.checked_at = now
-            # Re-read now and then whatever the version says (BLOCKS_MAX_AGE):
-            # a change whose version bump was lost still arrives.
-            stale = now - self.loaded_at >= float(gatehouse_settings.BLOCKS_MAX_AGE)
-            if self.compiled is not None and version == self.version and not stale:
-                return False
-            self._reload(now, version)
-            return True
+class BlockRegistry(VersionedRegistry[CompiledBlocks]):
+    """This process's compiled block list, refreshed as the module docstring says."""
 
-    def _reload(self, now: float, version: str | None) -> None:
-        try:
-            self.compiled = load_active_blocks()
-        except Exception:  # database down: keep the last list rather than fail every request
-            logger.warning("Could not reload the block list", exc_info=True)
-            self.compiled = self.compiled or CompiledBlocks()
-            return
-        self.version = version
-        self.loaded_at = now
+    cache_key = VERSION_CACHE_KEY
+    name = "block list"
+
+    @property
+    def compiled(self) -> CompiledBlocks | None:
+        return self.data
+
+    def check_interval(self) -> float:
+        return float(gatehouse_settings.BLOCKS_VERSION_CHECK_INTERVAL)
+
+    def db_check_interval(self) -> float:
+        return float(gatehouse_settings.BLOCKS_DB_RELOAD_INTERVAL)
+
+    def max_age(self) -> float:
+        return float(gatehouse_settings.BLOCKS_MAX_AGE)
+
+    def stored_version(self) -> int:
+        return blocks_version_stored()
+
+    def load(self, version: int) -> CompiledBlocks:
+        return load_active_blocks()
+
+    def empty(self) -> CompiledBlocks:
+        return CompiledBlocks()
 
 
 registry = BlockRegistry()
-
-
-def _registry_reset() -> None:
-    registry.invalidate()
-    registry.version = None
-
-
-process_state_register("compiled blocks", _registry_reset)
+process_state_register("compiled blocks", registry.reset)

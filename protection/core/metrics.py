@@ -56,6 +56,12 @@ DIFFICULTY_ISSUED = Histogram(
     "Proof-of-work difficulty (ALTCHA maxNumber) of the challenges issued.",
     buckets=(50_000, 100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000, 6_400_000),
 )
+NETWORK_DECISIONS = Counter(
+    "gatehouse_network_decisions",
+    "Security events of requests whose network origin was classified, by event kind, "
+    "decision and network class (tor, proxy, vpn, hosting, none); never by address or AS.",
+    ["kind", "decision", "network_class"],
+)
 VERIFICATION_SECONDS = Histogram(
     "gatehouse_verification_seconds",
     "Time spent verifying an API key, a session token, a session or a challenge solution.",
@@ -68,8 +74,21 @@ def _label(value: Any) -> str:
     return str(value or "")[:_LABEL_MAX]
 
 
+def _network_class_label(value: Any) -> str:
+    """A class name as the label ("none" for no class); anything else is "other",
+    so a malformed detail can never add series."""
+    if not value:
+        return "none"
+    if isinstance(value, str) and value.isascii() and value.isalpha() and len(value) <= 16:
+        return value.lower()
+    return "other"
+
+
 def metrics_event_recorded(sender: Any = None, *, event: Any, **kwargs: Any) -> None:
     """Receiver of ``event_recorded``: count the decision, and the 429 if it is one.
+
+    Events carrying the request's network origin (``details["network"]``,
+    ``{"asn": …, "country": …, "class": …}``) are counted by network class too.
 
     What a rule or limit in observe mode would have denied is counted with
     decision ``dry_run`` (it let the request through), never as a 429.
@@ -77,6 +96,11 @@ def metrics_event_recorded(sender: Any = None, *, event: Any, **kwargs: Any) -> 
     details = event.details if isinstance(event.details, dict) else {}
     decision = "dry_run" if details.get("dry_run") else event.decision
     DECISIONS.labels(_label(event.kind), _label(decision), _label(event.reason)).inc()
+    network = details.get("network")
+    if isinstance(network, dict):
+        NETWORK_DECISIONS.labels(
+            _label(event.kind), _label(decision), _network_class_label(network.get("class"))
+        ).inc()
     if event.kind == "rate_limited" and decision != "dry_run":
         group = _label(details.get("group"))
         dimensions = details.get("dimensions")

@@ -2,8 +2,9 @@
 
 A small package: ``models`` (ApiKey, statuses, validation), ``services``
 (create, update, rotate, revoke), ``verify`` (the per-request check and
-scope/origin rules), ``cache`` (the one-second per-process cache) and
-``selectors`` (finding keys by public id or name). Import from here.
+scope/origin rules), ``cache`` (the one-second per-process cache),
+``network_policy`` (what each network class meets, globally and per key)
+and ``selectors`` (finding keys by public id or name). Import from here.
 """
 
 from protection.keys.cache import verified_keys
@@ -16,6 +17,12 @@ from protection.keys.models import (
     clean_origins,
     clean_scopes,
     clean_verifications,
+)
+from protection.keys.network_policy import (
+    NetworkDecision,
+    network_policy_clean,
+    network_policy_decide,
+    network_policy_pow_max_number,
 )
 from protection.keys.selectors import api_key_find
 from protection.keys.services import (
@@ -36,6 +43,7 @@ __all__ = [
     "VERIFICATIONS",
     "ApiKey",
     "ApiKeyStatus",
+    "NetworkDecision",
     "api_key_create",
     "api_key_find",
     "api_key_query_refusal",
@@ -48,6 +56,9 @@ __all__ = [
     "clean_origins",
     "clean_scopes",
     "clean_verifications",
+    "network_policy_clean",
+    "network_policy_decide",
+    "network_policy_pow_max_number",
     "origin_allowed",
     "verified_keys",
 ]

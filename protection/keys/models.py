@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from protection.conf import gatehouse_settings
 from protection.core.ratelimit.rates import validate_rate_limit_overrides
+from protection.keys.network_policy import validate_network_policy
 
 SCOPES = ("session", "lookup", "create")
 # pow and recaptcha: protection.challenges; approov, app_check, app_attest:
@@ -258,6 +259,16 @@ class ApiKey(models.Model):
         default=False,
         verbose_name="evidence in observe mode (dry run)",
         help_text="Record failed evidence without refusing: roll a new requirement out safely.",
+    )
+
+    # Network policy (protection.keys.network_policy): class -> action, over
+    # the global NETWORK_POLICY class by class.
+    network_policy = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_network_policy],
+        help_text="Per network class: allow, harder, require:<evidence> or deny, e.g. "
+        '{"tor": "deny", "hosting": "harder"}. A class not named here follows NETWORK_POLICY.',
     )
 
     objects = ApiKeyQuerySet.as_manager()

@@ -30,6 +30,7 @@ from protection.keys.models import (
     clean_verifications,
     validate_attestation_overrides,
 )
+from protection.keys.network_policy import network_policy_clean
 
 LIFECYCLE_EVENT = "api_key_lifecycle"
 DEFAULT_GRACE = datetime.timedelta(hours=24)
@@ -47,6 +48,7 @@ UPDATABLE_FIELDS = frozenset(
         "attest_every_request",
         "attestation_overrides",
         "verifications_dry_run",
+        "network_policy",
         "expires_at",
     }
 )
@@ -77,6 +79,8 @@ def _clean_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError("Rate-limit overrides must be a JSON object.", code="invalid")
     if "attestation_overrides" in cleaned:
         validate_attestation_overrides(cleaned["attestation_overrides"])
+    if "network_policy" in cleaned:
+        cleaned["network_policy"] = network_policy_clean(cleaned["network_policy"])
     return cleaned
 
 
@@ -88,6 +92,7 @@ def api_key_create(
     allowed_origins: Iterable[str] = (),
     required_verifications: Iterable[str] = ("pow",),
     attestation_overrides: dict[str, Any] | None = None,
+    network_policy: Mapping[str, str] | str | None = None,
     expires_at: datetime.datetime | None = None,
     created_by: Any = None,
     replaces: ApiKey | None = None,
@@ -97,7 +102,7 @@ def api_key_create(
     """Create a key and return ``(api_key, raw_key)``; the raw key is never stored.
 
     Raises django ``ValidationError`` for an unknown kind, scope or
-    verification, or a malformed origin.
+    verification, a malformed origin or network policy.
     """
     if kind not in ApiKey.Kind.values:
         raise ValidationError(f"Unknown kind {kind!r}: publishable or secret.", code="invalid_kind")
@@ -109,6 +114,7 @@ def api_key_create(
             "allowed_origins": allowed_origins,
             "required_verifications": required_verifications,
             "attestation_overrides": {} if attestation_overrides is None else attestation_overrides,
+            "network_policy": network_policy,
         }
     )
     fields["attest_every_request"] = clean_attest_every_request(
@@ -250,6 +256,7 @@ def api_key_rotate(
             attest_every_request=old.attest_every_request,
             verifications_dry_run=old.verifications_dry_run,
             attestation_overrides=dict(old.attestation_overrides),
+            network_policy=dict(old.network_policy),
             expires_at=expires_at,
             created_by=rotated_by,
             replaces=old,

@@ -83,7 +83,11 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
     ),
     "blocked": EventKindSpec(
         ("deny",),
-        "A request hit an active block (at most one event per block per process per minute).",
+        (
+            "A request hit an active block (at most one event per block per process per "
+            "minute). Details: `block_id`, `block_kind`, and `network` (`asn`, `country`, "
+            "`class`) when the request's network origin was checked."
+        ),
     ),
     "cache_unavailable": EventKindSpec(
         ("alert",),
@@ -158,6 +162,28 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
         (
             "A per-key automatic-blocking rule was crossed: the key is never blocked, its "
             "challenge difficulty is raised instead."
+        ),
+    ),
+    "netintel_stale": EventKindSpec(
+        ("alert",),
+        (
+            "No network-origin data is loaded (reason `netintel_missing`) or it is older than "
+            "`NETINTEL_MAX_AGE` (`netintel_stale`): clients are classified as unknown and "
+            "decisions fail open. At most once per process per hour; run `netintel_update`."
+        ),
+    ),
+    "netintel_update_failed": EventKindSpec(
+        ("alert",),
+        (
+            "`netintel_update` refused a download or a file (mostly malformed, not JSON, "
+            "missing); the previous dataset stays current. Details: `error`."
+        ),
+    ),
+    "netintel_updated": EventKindSpec(
+        ("allow",),
+        (
+            "A network-origin dataset was loaded. Details: `dataset`, `asn_ranges`, "
+            "`class_ranges`, `autonomous_systems`, `missing` (source files absent)."
         ),
     ),
     "rate_limited": EventKindSpec(

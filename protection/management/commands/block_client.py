@@ -14,7 +14,10 @@ from protection.management.commands._block_selectors import add_selector_argumen
 
 
 class Command(BaseCommand):
-    help = "Block an IP, network, API key, session, device or email domain."
+    help = (
+        "Block an IP, network, API key, session, device, email domain, AS number, country, "
+        "network class or phone number prefix."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_selector_arguments(parser)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from protection.base.durations import parse_duration
 from protection.keys import SCOPES, VERIFICATIONS, ApiKey, api_key_create
+from protection.keys.network_policy import network_policy_format
 
 
 def api_key_summary(api_key: ApiKey) -> dict[str, Any]:
@@ -24,6 +25,7 @@ def api_key_summary(api_key: ApiKey) -> dict[str, Any]:
         "scopes": list(api_key.scopes),
         "allowed_origins": list(api_key.allowed_origins),
         "requires": list(api_key.required_verifications),
+        "network_policy": dict(api_key.network_policy),
         "created_at": api_key.created_at.isoformat() if api_key.created_at else None,
         "expires_at": api_key.expires_at.isoformat() if api_key.expires_at else None,
     }
@@ -47,6 +49,12 @@ class Command(BaseCommand):
             action="store_true",
             help="also require the key's attestation evidence on every lookup and create",
         )
+        parser.add_argument(
+            "--network-policy",
+            default="",
+            help="per network class (tor, proxy, vpn, hosting): allow, harder, deny or "
+            "require:<evidence>, e.g. tor=deny,hosting=harder (default: NETWORK_POLICY)",
+        )
         parser.add_argument("--expires", help="lifetime, e.g. 30d (default: never)")
         parser.add_argument(
             "--json",
@@ -64,6 +72,7 @@ class Command(BaseCommand):
                 allowed_origins=options["origins"],
                 required_verifications=options["require"],
                 attest_every_request=options["attest_every_request"],
+                network_policy=options["network_policy"],
                 expires_at=timezone.now() + lifetime if lifetime else None,
             )
         except (ValueError, ValidationError) as exc:
@@ -73,6 +82,7 @@ class Command(BaseCommand):
             return
         if options["verbosity"] >= 1:
             expires = api_key.expires_at.isoformat() if api_key.expires_at else "never"
+            network = network_policy_format(api_key.network_policy) or "as NETWORK_POLICY"
             self.stdout.write(
                 f"Created {api_key.kind} API key {api_key.name!r}\n"
                 f"  public id: {api_key.public_id}\n"
@@ -80,6 +90,7 @@ class Command(BaseCommand):
                 f"  origins:   {', '.join(api_key.allowed_origins) or '(none: browsers refused)'}\n"
                 f"  requires:  {', '.join(api_key.required_verifications) or 'none'}"
                 f"{' (attestation on every request)' if api_key.attest_every_request else ''}\n"
+                f"  network:   {network}\n"
                 f"  expires:   {expires}\n"
                 "Store the key now, it cannot be shown again:"
             )
