@@ -236,7 +236,9 @@ def test_a_refused_request_costs_one_round_trip(lookup, settings, monkeypatch):
     assert calls[1:] == [3]  # no key known: the denial counts for the IP only
 
 
-def test_a_new_block_applies_to_the_request_that_learns_of_it(lookup):
+def test_a_new_block_applies_to_the_request_that_learns_of_it(
+    lookup, django_capture_on_commit_callbacks
+):
     assert lookup().status_code == 200
     # Made behind this process's back: only the version in the round trip says so.
     from protection.blocks.models import BlockedClient
@@ -249,7 +251,8 @@ def test_a_new_block_applies_to_the_request_that_learns_of_it(lookup):
     )
     from protection.blocks.ruleset import blocks_version_bump
 
-    blocks_version_bump()
+    with django_capture_on_commit_callbacks(execute=True):
+        blocks_version_bump()  # published once it commits
     assert _code(lookup()) == (403, "blocked")
 
 
