@@ -339,6 +339,52 @@ GATEHOUSE["APP_ATTEST_ENVIRONMENT"] = env_choice(
     "GATEHOUSE_APP_ATTEST_ENVIRONMENT", "production", ("production", "development")
 )
 
+# --- Mail (Django's email framework; sent by the outbox, never in a request) --
+# DJANGO_EMAIL_BACKEND: smtp (the default with DEBUG off), console (the
+# default under DEBUG: mails are printed), file (one file per mail in
+# DJANGO_EMAIL_FILE_PATH), locmem, dummy, or a dotted backend path.
+_EMAIL_BACKENDS = {
+    name: f"django.core.mail.backends.{name}.EmailBackend"
+    for name in ("smtp", "console", "locmem", "dummy")
+}
+_EMAIL_BACKENDS["file"] = "django.core.mail.backends.filebased.EmailBackend"
+_email_backend = os.environ.get("DJANGO_EMAIL_BACKEND", "").strip() or (
+    "console" if DEBUG else "smtp"
+)
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend.lower(), _email_backend)
+if os.environ.get("DJANGO_EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = os.environ["DJANGO_EMAIL_FILE_PATH"]
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS")  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL")  # implicit TLS, usually port 465
+# Seconds: a slow mail server delays the outbox sender, never a request.
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "gatehouse@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- SMS and outbound webhooks (the outbox) ----------------------------------
+# GATEHOUSE_SMS_BACKEND: console (the default under DEBUG), file (JSON lines
+# in GATEHOUSE_SMS_FILE_PATH), twilio, or a dotted class path; unset with
+# DEBUG off: no SMS can be sent.
+GATEHOUSE["SMS_BACKEND"] = os.environ.get("GATEHOUSE_SMS_BACKEND", "").strip() or (
+    "console" if DEBUG else ""
+)
+GATEHOUSE["SMS_FILE_PATH"] = os.environ.get("GATEHOUSE_SMS_FILE_PATH", "")
+# Twilio (GATEHOUSE_SMS_BACKEND=twilio): credentials only from the environment.
+_twilio = {
+    "TWILIO_ACCOUNT_SID": os.environ.get("GATEHOUSE_TWILIO_ACCOUNT_SID", ""),
+    "TWILIO_AUTH_TOKEN": os.environ.get("GATEHOUSE_TWILIO_AUTH_TOKEN", ""),
+    "TWILIO_API_KEY_SID": os.environ.get("GATEHOUSE_TWILIO_API_KEY_SID", ""),
+    "TWILIO_FROM": os.environ.get("GATEHOUSE_TWILIO_FROM", ""),
+    "TWILIO_BASE_URL": os.environ.get("GATEHOUSE_TWILIO_BASE_URL", ""),
+}
+GATEHOUSE.update({name: value for name, value in _twilio.items() if value})
+GATEHOUSE["WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = env_bool("GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE_TARGETS")
+GATEHOUSE["WEBHOOKS_INCLUDE_PII"] = env_bool("GATEHOUSE_WEBHOOKS_INCLUDE_PII")
+
 # --- Logging: one JSON object per line (python-json-logger) -----------------
 # Every record carries time, level, logger and what protection.logcontext knows
 # about the request it belongs to: request_id, client_ip, api_key (public id),

@@ -4,14 +4,18 @@ from protection.attestation.app_attest import AppAttestKey
 from protection.blocks.models import BlockedClient
 from protection.challenges.replay import SpentChallenge
 from protection.core.events import SecurityEvent
+from protection.core.outbox import OutboxMessage
 from protection.keys import ApiKey
 from protection.sessions import AnonymousSession
+from protection.webhooks import WebhookEndpoint
 
 __all__ = [
     "AnonymousSession",
     "AppAttestKey",
     "ApiKey",
     "BlockedClient",
+    "OutboxMessage",
     "SecurityEvent",
     "SpentChallenge",
+    "WebhookEndpoint",
 ]
