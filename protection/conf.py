@@ -418,9 +418,10 @@ DEFAULTS: dict[str, Any] = {
     # Total deadline (seconds) of one delivery: connecting, sending, and the
     # receiver's status line and headers. Redirects are never followed.
     "WEBHOOKS_TIMEOUT": 10.0,
-    # An endpoint whose deliveries have all failed for this long (seconds, no
-    # success in between) is disabled, with a webhook_endpoint_disabled alert.
-    # A 410 Gone answer disables it at once.
+    # An endpoint is disabled, with a webhook_endpoint_disabled alert, when a
+    # delivery to it is given up (every retry failed, OUTBOX_GIVE_UP_AFTER
+    # "webhook") or its deliveries have all failed for this long (seconds, no
+    # success in between), whichever comes first. A 410 Gone disables it at once.
     "WEBHOOKS_DISABLE_AFTER": 24 * 3600,
 }
 

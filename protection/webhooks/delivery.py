@@ -6,8 +6,9 @@ retried with backoff for ``OUTBOX_GIVE_UP_AFTER["webhook"]`` (24 h): a 3xx
 ``Retry-After`` in seconds is honoured), a timeout (``WEBHOOKS_TIMEOUT``
 for the whole exchange) or a refused connection. ``410 Gone`` disables the
 endpoint at once, and so does a URL that now resolves to a non-public
-address (refused, not called). An endpoint whose deliveries have all
-failed for ``WEBHOOKS_DISABLE_AFTER`` is disabled with an alert.
+address (refused, not called). An endpoint is disabled, with an alert,
+when a delivery to it is given up (it failed for its whole horizon) or
+when its deliveries have all failed for ``WEBHOOKS_DISABLE_AFTER``.
 """
 
 import datetime
@@ -113,7 +114,9 @@ def webhook_delivery_observe(message: OutboxMessage, outcome: Outcome, error: st
         update_fields=["failing_since", "consecutive_failures", "last_failure_at", "last_error"]
     )
     failing_for = now - endpoint.failing_since
-    if failing_for >= datetime.timedelta(seconds=float(gatehouse_settings.WEBHOOKS_DISABLE_AFTER)):
+    limit = datetime.timedelta(seconds=float(gatehouse_settings.WEBHOOKS_DISABLE_AFTER))
+    # A delivery given up means every attempt failed for its whole horizon.
+    if outcome == "dead" or failing_for >= limit:
         logger.warning(
             "webhook endpoint %s disabled: failing since %s",
             endpoint.pk,

@@ -31,13 +31,6 @@ class HttpAnswer:
     body: bytes
 
 
-def _pinned_connect(address: str) -> Any:
-    def create_connection(host_port: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-        return socket.create_connection((address, host_port[1]), *args, **kwargs)
-
-    return create_connection
-
-
 def http_post(
     url: str,
     *,
@@ -55,17 +48,27 @@ def http_post(
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     )
     connection = connection_class(parts.hostname, parts.port, timeout=timeout)
-    if address is not None:
-        connection._create_connection = _pinned_connect(address)  # type: ignore[attr-defined]
+    # Every socket object of the exchange, held here: http.client drops its
+    # reference when the answer says "close", and the watchdog must still be
+    # able to shut it. Holding the object (never a bare descriptor number)
+    # means a socket closed meanwhile is refused, never another one reused.
+    sockets: list[socket.socket] = []
+
+    def create_connection(host_port: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        sock = socket.create_connection((address or host_port[0], host_port[1]), *args, **kwargs)
+        sockets.append(sock)
+        return sock
+
+    connection._create_connection = create_connection  # type: ignore[attr-defined]
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = time.monotonic() + timeout
     expired = threading.Event()
 
     def abort() -> None:
         expired.set()
-        if connection.sock is not None:
+        for sock in reversed(sockets):
             try:
-                connection.sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -73,6 +76,9 @@ def http_post(
     watchdog.daemon = True
     watchdog.start()
     try:
+        connection.connect()
+        if connection.sock is not None:
+            sockets.append(connection.sock)  # the TLS socket wrapping the TCP one
         connection.request("POST", path, body=body, headers=dict(headers))
         response = connection.getresponse()
         data = response.read(max_body)

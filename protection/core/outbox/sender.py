@@ -27,6 +27,8 @@ from protection.conf import gatehouse_settings
 from protection.core.outbox.channels import (
     CHANNELS,
     Delivery,
+    DeliveryError,
+    OutboxChannel,
     Outcome,
     PermanentDeliveryError,
     RetryableDeliveryError,
@@ -64,6 +66,22 @@ def _finish(message: OutboxMessage, status: str, now: datetime.datetime) -> None
     message.payload = {}
 
 
+def _send_in_savepoint(channel: OutboxChannel, message: OutboxMessage, delivery: Delivery) -> None:
+    """Send inside a savepoint. What the channel wrote stays when it succeeded or
+    judged the failure itself (a webhook endpoint it disabled); an unexpected
+    exception rolls it back, so this transaction can still record the attempt."""
+    savepoint = transaction.savepoint()
+    try:
+        channel.send(message.payload, delivery)
+    except DeliveryError:
+        transaction.savepoint_commit(savepoint)
+        raise
+    except BaseException:
+        transaction.savepoint_rollback(savepoint)
+        raise
+    transaction.savepoint_commit(savepoint)
+
+
 def _attempt(
     message: OutboxMessage, *, now: datetime.datetime, rng: random.Random | None
 ) -> Outcome:
@@ -80,10 +98,7 @@ def _attempt(
         try:
             if channel is None:
                 raise RetryableDeliveryError(f"no {message.channel!r} channel in this process")
-            # A savepoint: a channel whose own writes fail must not keep this
-            # transaction from recording the attempt.
-            with transaction.atomic():
-                channel.send(message.payload, delivery)
+            _send_in_savepoint(channel, message, delivery)
             outcome = "sent"
         except PermanentDeliveryError as exc:
             outcome, error = "dead", str(exc) or "refused"
