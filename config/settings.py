@@ -354,7 +354,7 @@ _email_backend = os.environ.get("DJANGO_EMAIL_BACKEND", "").strip() or (
 EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend.lower(), _email_backend)
 if os.environ.get("DJANGO_EMAIL_FILE_PATH"):
     EMAIL_FILE_PATH = os.environ["DJANGO_EMAIL_FILE_PATH"]
-EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST") or "localhost"
 EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
@@ -362,7 +362,7 @@ EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS")  # STARTTLS, usually port 587
 EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL")  # implicit TLS, usually port 465
 # Seconds: a slow mail server delays the outbox sender, never a request.
 EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10, minimum=1)
-DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "gatehouse@localhost")
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL") or "gatehouse@localhost"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- SMS and outbound webhooks (the outbox) ----------------------------------
