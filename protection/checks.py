@@ -32,6 +32,9 @@
 - protection.W003: DRF's plain JSONParser among DEFAULT_PARSER_CLASSES: 1,000
   nested brackets are a RecursionError (a 500); use
   protection.parsers.HardenedJSONParser.
+
+The outbox's and the webhooks' checks (E160–E165, W160–W165) live with them:
+``protection.core.outbox.checks`` and ``protection.webhooks.checks``.
 """
 
 import difflib
