@@ -25,7 +25,9 @@ $(TEST_STAMP): $(STAMP)
 install: $(STAMP)
 
 # Serves gatehouse on http://127.0.0.1:$(PORT) (SQLite, local-memory cache,
-# DEBUG on for local use), printing a fresh demo API key and the page's URL.
+# DEBUG on for local use), printing a fresh demo API key and the page's URL,
+# with the outbox sender (mail and SMS printed to this terminal, webhooks
+# sent) running beside the server; Ctrl-C stops both.
 # `make run PORT=8123` for another port; a busy port stops it before the
 # database, the demo key or the admin password is touched.
 # The page binds its sessions to a browser key (DPoP) when the server knows
@@ -35,6 +37,8 @@ GATEHOUSE_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 RUN_ENV = DJANGO_DEBUG=1 GATEHOUSE_PUBLIC_BASE_URL=$(GATEHOUSE_PUBLIC_BASE_URL)
 run: $(STAMP)
 	$(RUN_ENV) $(BIN)/python manage.py quickstart --port $(PORT)
+	$(RUN_ENV) $(BIN)/python manage.py outbox_send --loop --interval 1 & sender=$$!; \
+	trap 'kill $$sender 2>/dev/null; wait $$sender' EXIT INT TERM; \
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Sets everything up, runs the whole test suite and builds the docs strictly

@@ -132,6 +132,35 @@ PROJECT_ENVIRONMENT: list[Env] = [
         meaning="siteverify host (`www.recaptcha.net` where Google is blocked)",
     ),
     Env(
+        "DJANGO_EMAIL_BACKEND",
+        default="`smtp` (DEBUG: `console`)",
+        meaning="how mail is sent by the outbox: `smtp`, `console`, `file`, `locmem`, "
+        "`dummy` or a dotted backend path ([outbox](outbox.md))",
+    ),
+    Env("DJANGO_EMAIL_FILE_PATH", default="unset", meaning="the `file` backend's directory"),
+    Env("DJANGO_EMAIL_HOST", default="`localhost`", meaning="SMTP server"),
+    Env("DJANGO_EMAIL_PORT", whole_number_from(1), default="`25`", meaning="SMTP port"),
+    Env("DJANGO_EMAIL_HOST_USER", default="empty", meaning="SMTP user"),
+    Env("DJANGO_EMAIL_HOST_PASSWORD", default="empty", meaning="SMTP password"),
+    Env(
+        "DJANGO_EMAIL_USE_TLS",
+        boolean,
+        default="off",
+        meaning="STARTTLS (usually port 587)",
+    ),
+    Env("DJANGO_EMAIL_USE_SSL", boolean, default="off", meaning="implicit TLS (usually 465)"),
+    Env(
+        "DJANGO_EMAIL_TIMEOUT",
+        whole_number_from(1),
+        default="`10`",
+        meaning="seconds an SMTP exchange may take (it delays the outbox sender, never a request)",
+    ),
+    Env(
+        "DJANGO_DEFAULT_FROM_EMAIL",
+        default="`gatehouse@localhost`",
+        meaning="the sender of every mail",
+    ),
+    Env(
         "DJANGO_SECURE_SSL_REDIRECT",
         boolean,
         default="on unless DEBUG",

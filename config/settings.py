@@ -257,6 +257,35 @@ if DEBUG:
 # Request bodies larger than this are refused with 413 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEHOUSE["MAX_BODY_BYTES"]
 
+# --- Mail (Django's email framework; sent by the outbox, never in a request) --
+# DJANGO_EMAIL_BACKEND: smtp (the default with DEBUG off), console (the
+# default under DEBUG: mails are printed), file (one file per mail in
+# DJANGO_EMAIL_FILE_PATH), locmem, dummy, or a dotted backend path.
+_EMAIL_BACKENDS = {
+    name: f"django.core.mail.backends.{name}.EmailBackend"
+    for name in ("smtp", "console", "locmem", "dummy")
+}
+_EMAIL_BACKENDS["file"] = "django.core.mail.backends.filebased.EmailBackend"
+_email_backend = project_env("DJANGO_EMAIL_BACKEND", "console" if DEBUG else "smtp")
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend.lower(), _email_backend)
+if project_env("DJANGO_EMAIL_FILE_PATH", ""):
+    EMAIL_FILE_PATH = project_env("DJANGO_EMAIL_FILE_PATH", "")
+EMAIL_HOST = project_env("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = project_env("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = project_env("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = project_env("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = project_env("DJANGO_EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = project_env("DJANGO_EMAIL_USE_SSL", False)  # implicit TLS, usually port 465
+# Seconds: a slow mail server delays the outbox sender, never a request.
+EMAIL_TIMEOUT = project_env("DJANGO_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = project_env("DJANGO_DEFAULT_FROM_EMAIL", "gatehouse@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# SMS: the console sender under DEBUG unless GATEHOUSE_SMS_BACKEND says otherwise
+# (protection.conf.ENVIRONMENT reads the SMS, Twilio and webhook variables).
+if DEBUG and not GATEHOUSE.get("SMS_BACKEND"):
+    GATEHOUSE["SMS_BACKEND"] = "console"
+
 # --- Logging: one JSON object per line (python-json-logger) -----------------
 # Every record carries time, level, logger and what protection.logcontext knows
 # about the request it belongs to: request_id, client_ip, api_key (public id),

@@ -5,6 +5,7 @@ no copy of them is committed and none can drift.
 A page asks for a table with a marker line: ``<!-- table: errors -->``,
 ``<!-- table: settings -->``, ``<!-- table: environment -->``,
 ``<!-- table: policy -->``, ``<!-- table: events -->``, ``<!-- table: reasons -->``,
+``<!-- table: webhook_events -->``,
 the signatures of a
 module's public functions (``<!-- signatures: protection.keys -->``) or the
 arguments of a management command (``<!-- options: create_api_key -->``).
@@ -266,6 +267,17 @@ def reasons_table() -> str:
     return "\n".join(rows)
 
 
+def webhook_events_table() -> str:
+    """The webhook event types (``protection.webhooks.EVENT_TYPES``) and their data."""
+    django_setup()
+    from protection.webhooks import EVENT_TYPES
+
+    rows = ["| type | when, and its `data` |", "|---|---|"]
+    for name, description in EVENT_TYPES.items():
+        rows.append(f"| `{name}` | {_cell(description)} |")
+    return "\n".join(rows)
+
+
 # --- Python API signatures ----------------------------------------------------
 
 
@@ -367,6 +379,7 @@ TABLES = {
     "policy": policy_settings_table,
     "events": events_table,
     "reasons": reasons_table,
+    "webhook_events": webhook_events_table,
 }
 MARKER = re.compile(r"^<!-- (table|signatures|options): ([\w.]+) -->$", re.M)
 

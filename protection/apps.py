@@ -21,6 +21,18 @@ class ProtectionConfig(AppConfig):
         event_recorded.connect(denials_observe, dispatch_uid="gatehouse.reputation")
         event_recorded.connect(autoblock_observe, dispatch_uid="gatehouse.autoblock")
         event_recorded.connect(metrics_event_recorded, dispatch_uid="gatehouse.metrics")
+        # What gatehouse sends: mail and SMS channels, webhooks (channel and
+        # the listener that turns blocks and key alerts into events), and the
+        # purge of sent messages.
+        from protection.core.housekeeping import housekeeping_register
+        from protection.core.outbox import checks as outbox_checks  # noqa: F401
+        from protection.core.outbox import outbox_purge_expired, outbox_standard_channels_register
+        from protection.webhooks import checks as webhooks_checks  # noqa: F401
+        from protection.webhooks import webhooks_channel_register
+
+        outbox_standard_channels_register()
+        webhooks_channel_register()
+        housekeeping_register("outbox messages", outbox_purge_expired)
         if record_outage not in cache_health.listeners:
             cache_health.listeners.append(record_outage)
         from protection.adminlogin import adminlogin_connect

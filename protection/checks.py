@@ -8,6 +8,8 @@ in docs/settings.md ("System checks"). Python settings and the policy file
 are checked apart, so each message points at the place to fix:
 protection.E005/E010 the former, protection.E100-E102/W100 the latter.
 (``protection.netintel.checks`` registers W120 and W121.)
+(``protection.core.outbox.checks`` registers E160-E163/W160-W161 and
+``protection.webhooks`` E165/W165.)
 """
 
 import difflib

@@ -17,7 +17,7 @@ catalogue is: one key, one comment block.
 
 from typing import Any
 
-from protection.environment import Env, comma_list, networks, one_of, whole_number
+from protection.environment import Env, boolean, comma_list, networks, one_of, whole_number
 from protection.policyfile import BY_NAME, DEEP, REPLACE, Policy
 from protection.settingsreader import (
     REGISTERED_SETTINGS,
@@ -439,6 +439,68 @@ DEFAULTS: dict[str, Any] = {
     # {"alreadyConsumed": true} is attestation_replayed. Empty = not consumed.
     "APPCHECK_CONSUME_URL": "",
     "APPCHECK_CONSUME_BEARER": "",
+    # --- Outbox: mail, SMS and webhooks (protection.core.outbox) ---------------
+    # What gatehouse sends is written to one table in the transaction of the
+    # change that causes it, and sent by ``manage.py outbox_send`` (cron, or
+    # ``--loop`` under a process manager). A failed attempt is retried after
+    # OUTBOX_RETRY_BASE seconds, doubling each time up to OUTBOX_RETRY_MAX_DELAY
+    # (each delay drawn between half and all of that, so retries spread out;
+    # a receiver's Retry-After is honoured within the cap).
+    "OUTBOX_RETRY_BASE": 30,
+    "OUTBOX_RETRY_MAX_DELAY": 3600,
+    # Seconds after a message was written when its sender gives up on it
+    # (it becomes "dead"), per channel; "default" for channels not named.
+    # A caller may give an earlier end (a code that expires in 15 minutes).
+    "OUTBOX_GIVE_UP_AFTER": {
+        "default": 24 * 3600,
+        "mail": 24 * 3600,
+        "sms": 3600,
+        "webhook": 24 * 3600,
+    },
+    # Sent and dead messages (their payload already replaced by a digest) are
+    # kept this long (seconds) for the admin, then purge_expired deletes them.
+    "OUTBOX_KEEP_FOR": 7 * 24 * 3600,
+    # ``outbox_send --loop``: seconds to wait when nothing is due, and at most
+    # how many messages one pass sends before it looks again.
+    "OUTBOX_POLL_INTERVAL": 5.0,
+    "OUTBOX_BATCH_SIZE": 100,
+    # SMS (the outbox's "sms" channel): "console" (printed; the default under
+    # DEBUG), "file" (one JSON line {"to", "body"} per message appended to
+    # SMS_FILE_PATH), "twilio" (Twilio's Messages API, settings below), or the
+    # dotted path of a class with ``send(to, body)``. Empty: SMS cannot be sent
+    # (each attempt fails, retried until the channel gives up). Env
+    # GATEHOUSE_SMS_BACKEND, GATEHOUSE_SMS_FILE_PATH.
+    "SMS_BACKEND": "",
+    "SMS_FILE_PATH": "",
+    # Twilio: the account SID (AC...) and auth token, or an API key (SK...)
+    # in TWILIO_API_KEY_SID with its secret as TWILIO_AUTH_TOKEN. TWILIO_FROM
+    # is the sending number (E.164) or a Messaging Service SID (MG...).
+    # TWILIO_BASE_URL only changes for tests or a regional edge. Env
+    # GATEHOUSE_TWILIO_*.
+    "TWILIO_ACCOUNT_SID": "",
+    "TWILIO_AUTH_TOKEN": "",
+    "TWILIO_API_KEY_SID": "",
+    "TWILIO_FROM": "",
+    "TWILIO_BASE_URL": "https://api.twilio.com",
+    # Total deadline (seconds) of one provider call (connect and answer).
+    "SMS_TIMEOUT": 10.0,
+    # --- Outbound webhooks (protection.webhooks) -----------------------------------
+    # A webhook URL whose host is or resolves to a private, loopback,
+    # link-local or otherwise non-public address is refused, when the endpoint
+    # is created and again on every delivery (SSRF), unless this is True (env
+    # GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE_TARGETS=1): receivers inside your own
+    # network, and tests.
+    "WEBHOOKS_ALLOW_PRIVATE_TARGETS": False,
+    # person.created carries email, phone and full name only when True.
+    "WEBHOOKS_INCLUDE_PII": False,
+    # Total deadline (seconds) of one delivery: connecting, sending, and the
+    # receiver's status line and headers. Redirects are never followed.
+    "WEBHOOKS_TIMEOUT": 10.0,
+    # An endpoint is disabled, with a webhook_endpoint_disabled alert, when a
+    # delivery to it is given up (every retry failed, OUTBOX_GIVE_UP_AFTER
+    # "webhook") or its deliveries have all failed for this long (seconds, no
+    # success in between), whichever comes first. A 410 Gone disables it at once.
+    "WEBHOOKS_DISABLE_AFTER": 24 * 3600,
 }
 
 
@@ -463,6 +525,15 @@ ENVIRONMENT: dict[str, Env] = {
     "APPCHECK_PROJECT_NUMBER": Env("GATEHOUSE_APPCHECK_PROJECT_NUMBER"),
     "APPCHECK_APP_IDS": Env("GATEHOUSE_APPCHECK_APP_IDS", comma_list),
     "APPCHECK_JWKS_URL": Env("GATEHOUSE_APPCHECK_JWKS_URL"),
+    "SMS_BACKEND": Env("GATEHOUSE_SMS_BACKEND"),
+    "SMS_FILE_PATH": Env("GATEHOUSE_SMS_FILE_PATH"),
+    "TWILIO_ACCOUNT_SID": Env("GATEHOUSE_TWILIO_ACCOUNT_SID"),
+    "TWILIO_AUTH_TOKEN": Env("GATEHOUSE_TWILIO_AUTH_TOKEN"),
+    "TWILIO_API_KEY_SID": Env("GATEHOUSE_TWILIO_API_KEY_SID"),
+    "TWILIO_FROM": Env("GATEHOUSE_TWILIO_FROM"),
+    "TWILIO_BASE_URL": Env("GATEHOUSE_TWILIO_BASE_URL"),
+    "WEBHOOKS_ALLOW_PRIVATE_TARGETS": Env("GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE_TARGETS", boolean),
+    "WEBHOOKS_INCLUDE_PII": Env("GATEHOUSE_WEBHOOKS_INCLUDE_PII", boolean),
 }
 
 # Settings a policy file may set, how the file's value merges over the

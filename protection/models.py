@@ -4,9 +4,11 @@ from protection.attestation.app_attest import AppAttestKey
 from protection.blocks.models import BlockedClient
 from protection.challenges.replay import SpentChallenge
 from protection.core.events import SecurityEvent
+from protection.core.outbox import OutboxMessage
 from protection.keys import ApiKey
 from protection.netintel.models import AsnRange, AutonomousSystem, ClassRange, NetIntelDataset
 from protection.sessions import AnonymousSession
+from protection.webhooks import WebhookEndpoint
 
 __all__ = [
     "AnonymousSession",
@@ -17,6 +19,8 @@ __all__ = [
     "BlockedClient",
     "ClassRange",
     "NetIntelDataset",
+    "OutboxMessage",
     "SecurityEvent",
     "SpentChallenge",
+    "WebhookEndpoint",
 ]

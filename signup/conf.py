@@ -39,6 +39,13 @@ DEFAULTS: dict[str, Any] = {
     # The publishable API key the page sends as X-Api-Key. Empty: the page
     # takes it from its URL fragment (#key=..., as quickstart prints it).
     "SIGNUP_PAGE_API_KEY": "",
+    # The name mails and SMS sign with ("Your code for <name>").
+    "SIGNUP_SERVICE_NAME": "gatehouse",
+    # The page a code mail's link opens, with the single-use token in its
+    # fragment (``<url>#t=<token>``: fragments never reach server logs and no
+    # identifier is ever in the URL). Empty: PUBLIC_BASE_URL + "/confirm";
+    # both empty: the mail carries the code only.
+    "SIGNUP_CONFIRM_URL": "",
 }
 
 # Settings an environment variable may set (see protection.conf.ENVIRONMENT).

@@ -30,8 +30,16 @@ def test_run_uses_the_port_everywhere_and_checks_it_before_changing_anything():
 
 def test_run_tells_the_server_its_origin_so_the_page_can_use_dpop():
     steps = [line for line in planned("run", "PORT=8123") if "manage.py" in line]
-    assert len(steps) == 2
+    assert len(steps) == 3
     assert all("GATEHOUSE_PUBLIC_BASE_URL=http://127.0.0.1:8123 " in line for line in steps)
+
+
+def test_run_starts_the_outbox_sender_beside_the_server_and_stops_it_with_it():
+    plan = planned("run", "PORT=8123")
+    sender = next(line for line in plan if "outbox_send" in line)
+    assert "outbox_send --loop" in sender and sender.rstrip("\\ ").endswith("sender=$!;")
+    assert "DJANGO_DEBUG=1 " in sender
+    assert any(line.strip().startswith("trap 'kill $sender") for line in plan)
 
 
 def test_run_defaults_to_port_8000():

@@ -231,6 +231,22 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
             "(`token_invalid`, `token_expired`, `session_revoked`…). Never the token."
         ),
     ),
+    "webhook_endpoint_changed": EventKindSpec(
+        ("allow",),
+        (
+            "A webhook endpoint was created, changed or enabled again (reason `created`, "
+            "`changed`, `enabled`; details: `endpoint_id`, `by`). Never the secret."
+        ),
+    ),
+    "webhook_endpoint_disabled": EventKindSpec(
+        ("alert",),
+        (
+            "A webhook endpoint was disabled: reason `failing` (every delivery failed for "
+            "`WEBHOOKS_DISABLE_AFTER`), `gone` (it answered 410), `target_refused` (its host "
+            "now resolves to a non-public address) or `staff`. Details: `endpoint_id`, "
+            "`failing_since`, `failures`, `last_error`."
+        ),
+    ),
 }
 
 # Reasons (beyond the error codes) that an automatic-blocking rule may name.
