@@ -43,6 +43,7 @@ rounds); ``--rounds`` and ``--seconds`` override the first two.
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -253,7 +254,7 @@ def throughput(
     )
     if rounds < 3:
         print("(fewer than 3 rounds: a smoke run, not figures to judge targets on)")
-    print(f"load average before: {_loadavg()}")
+    print(f"load average before: {_loadavg()}", flush=True)
     trees = [
         Tree(
             label="",
@@ -295,7 +296,8 @@ def throughput(
                 header_files=plan.header_files(),
             )
         proofs = WARMUP_PROOFS
-        for _ in range(rounds):
+        for number in range(1, rounds + 1):
+            print(f"round {number} of {rounds}…", file=sys.stderr, flush=True)
             for plan in plans:
                 _run(plan, figures[plan.name], seconds=seconds, proofs=proofs)
                 if plan.name == "protected":
@@ -326,8 +328,6 @@ def throughput(
 
 def _describe(root: Path) -> str:
     """The commit a checkout is at, when it is a git checkout."""
-    import subprocess
-
     done = subprocess.run(
         ["git", "-C", str(root), "log", "-1", "--format=%h %s"], capture_output=True, text=True
     )
