@@ -43,6 +43,7 @@ rounds); ``--rounds`` and ``--seconds`` override the first two.
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -376,4 +377,6 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("GATEHOUSE_LOG_LEVEL", "WARNING")  # no line per key created
+    # Stopped from outside: unwind, so the servers stop and the block is lifted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()
