@@ -1,40 +1,53 @@
-"""Lookup throughput, side by side (issue 10): one gunicorn, four rows, interleaved.
+"""Lookup throughput, side by side (issues 10 and 17): every row interleaved in one run.
 
-    DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/bench_lookup.py
+    DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/bench_lookup.py \\
+        [--rounds 3] [--seconds 10] [--rows plain,protected,…] \\
+        [--baseline-dir /tmp/gh-before [--baseline-database-url postgres://…]]
 
-Every row is a POST of ``{"email": …}`` answered by the same Person query, on
-the same gunicorn workers, so the only difference is what guards the query:
+Every row is a POST of ``{"email": …}`` on gunicorn workers of the same
+number. The served rows are answered by the same Person query and differ
+only in what guards it:
 
 - plain:     ``/api/test/plain-lookup``, a DRF view with no protection;
 - floor:     ``/api/test/floor-lookup``, plain plus one Redis counter, the
              least any limiter whose counters are shared across processes adds;
-- protected: ``/api/v1/persons/lookup``, gatehouse: API key, session token,
-             scope, blocks, every rate limit (business limits raised so it
-             answers 200);
+- protected: ``/api/v1/persons/lookup``, gatehouse: API key, Bearer session
+             token, scope, blocks, every rate limit (business limits raised so
+             it answers 200);
+- dpop:      the same with a DPoP-bound session and a fresh proof per request
+             (signed beforehand; ``bench/bench_dpop_lookup.py`` explains how);
 - stack:     ``/api/test/stack-lookup``, what a Django team would assemble
              instead: djangorestframework-api-key's HasAPIKey, simplejwt's
              JWTStatelessUserAuthentication and DRF throttles on Redis per IP,
              per token subject and per scope (``tests/server_stack.py``).
 
-Rows run in rounds (plain, floor, protected, stack, plain, …) so drift and
-other load on the machine hit them alike; each row's median requests/second
-counts. Only HTTP is used: nothing here knows how the pipeline is built.
-Load comes from wrk when installed (``apt-get install wrk``), else from a
+The denial rows (invalid-key, blocked-ip, over-budget, forged-token) are
+floods the protected lookup refuses; ``bench/lookup_rows.py`` says what each
+sends and the status and code it must get. ``--baseline-dir`` serves the
+protected lookup and the denial rows from another checkout too (an older
+commit's, ``bench/lookup_trees.py``), as rows named ``…@before``.
+
+Rows run in rounds (each row once per round) so drift and other load on the
+machine hit them alike; each row's median requests/second counts. Before
+measuring, every row's answer is checked (a denial row must be refused with
+its code); the script stops if one is not. Only HTTP and each tree's
+``manage.py`` are used: nothing here knows how the pipeline is built. Load
+comes from wrk when installed (``apt-get install wrk``), else from a
 multi-process Python generator, which is much slower and says so.
 
 Environment: BENCH_SECONDS (10 per row and round), BENCH_ROUNDS (3),
-BENCH_CONNECTIONS (32), BENCH_WORKERS (4 gunicorn workers), BENCH_WRK_THREADS (2, in
-bench/load.py),
-BENCH_WARMUP_SECONDS (2 per row, untimed, before the rounds).
+BENCH_CONNECTIONS (32), BENCH_WORKERS (4 gunicorn workers), BENCH_WRK_THREADS
+(2, in bench/load.py), BENCH_WARMUP_SECONDS (2 per row, untimed, before the
+rounds); ``--rounds`` and ``--seconds`` override the first two.
 """
 
-import json
+import argparse
 import os
-import statistics
+import signal
+import subprocess
 import sys
 import time
-import uuid
-from dataclasses import dataclass, field
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,74 +62,33 @@ from bench.load import (  # noqa: E402
     machine_busy_seconds,
     python_clients,
 )
+from bench.lookup_figures import (  # noqa: E402, F401 (re-exported for the other benches)
+    CPU_GROUPS,
+    Row,
+    cpu_ratios,
+    ratios,
+    report,
+    rows_table,
+)
+from bench.lookup_plans import plans_build, preflight  # noqa: E402
+from bench.lookup_rows import BODY, DENIALS, PATHS, Plan, session_headers  # noqa: E402
+from bench.lookup_trees import (  # noqa: E402, F401 (re-exported for the other benches)
+    HUGE,
+    UNLIMITED_SIGNUP,
+    Tree,
+    bench_server_env,
+)
 from tests.gunicorn_server import GunicornServer, request, server_env  # noqa: E402
 
-HUGE = ["100000000/m"]  # gatehouse rates take at most 9 digits
-UNLIMITED_SIGNUP = {
-    "SIGNUP_LOOKUPS_PER_SESSION": 10**12,
-    "SIGNUP_LOOKUP_IDENTIFIER_RATE": HUGE[0],
-    "SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE": HUGE[0],
-    "SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE": HUGE[0],
-}
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 WARMUP = int(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
-BODY = {"email": "nobody@example.com"}
-ROWS = ("plain", "floor", "protected", "stack")
-PATHS = {
-    "plain": "/api/test/plain-lookup",
-    "floor": "/api/test/floor-lookup",
-    "protected": "/api/v1/persons/lookup",
-    "stack": "/api/test/stack-lookup",
-}
-# Issue 10: protected >= 0.85x the floor, >= 0.6x plain, and ahead of the stack.
-TARGETS = {
-    "protected/floor": (">=", 0.85),
-    "protected/plain": (">=", 0.6),
-    "protected/stack": (">", 1.0),
-}
-CPU_GROUPS = ("server", "postgres", "redis", "load")
-
-
-# --- Rows -----------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    name: str
-    loads: list[Load] = field(default_factory=list)
-    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CPU_GROUPS, 0.0))
-    # CPU seconds the rest of the machine used while this row ran, and the
-    # wall-clock seconds it ran: how busy other people kept the machine.
-    elsewhere: float = 0.0
-    wall: float = 0.0
-
-    def busy_elsewhere(self) -> float:
-        """Share of the machine's CPUs used by other work while this row ran."""
-        return self.elsewhere / (self.wall * (os.cpu_count() or 1)) if self.wall else 0.0
-
-    @property
-    def median_rps(self) -> float:
-        return statistics.median(load.rps for load in self.loads)
-
-    @property
-    def non_2xx(self) -> int:
-        return sum(load.non_2xx for load in self.loads)
-
-    @property
-    def socket_errors(self) -> int:
-        return sum(load.socket_errors for load in self.loads)
-
-    @property
-    def values_reused(self) -> int:
-        """Requests that repeated a per-request header value (a DPoP proof): replays."""
-        return sum(load.values_reused for load in self.loads)
-
-    def cpu_ms_per_request(self) -> dict[str, float]:
-        requests = max(1, sum(load.requests for load in self.loads))
-        return {group: seconds / requests * 1e3 for group, seconds in self.cpu.items()}
+ROWS = ("plain", "floor", "protected", "stack")  # issue 10's rows
+ALL_ROWS = ("plain", "floor", "protected", "dpop", "stack", *DENIALS)
+WARMUP_PROOFS = 4000  # enough for 2,000 requests/s over a 2 s warm-up
+DEFAULT_IAT_WINDOW = 60
 
 
 def _load(
@@ -147,6 +119,7 @@ def measure(
     headers: dict[str, str],
     path: str | None = None,
     header_files: dict[str, str] | None = None,
+    seconds: int = SECONDS,
 ) -> None:
     """One load run of ``row`` (on ``PATHS[row.name]`` unless ``path``, with a
     value per request from ``header_files``); adds its figures and CPU to the row."""
@@ -154,7 +127,7 @@ def measure(
     before, children_before = cpu_by_process(group, database), children_cpu_seconds()
     busy_before, started = machine_busy_seconds(), time.monotonic()
     load = _load(
-        server.port, row.name, headers, seconds=SECONDS, path=path, header_files=header_files
+        server.port, row.name, headers, seconds=seconds, path=path, header_files=header_files
     )
     busy_after, ended = machine_busy_seconds(), time.monotonic()
     after, children_after = cpu_by_process(group, database), children_cpu_seconds()
@@ -168,67 +141,6 @@ def measure(
     row.elsewhere += max(0.0, busy_after - busy_before - ours)
     row.wall += ended - started
     row.loads.append(load)
-
-
-def ratios(rows: dict[str, Row]) -> dict[str, float]:
-    """protected/other of the median requests per second."""
-    protected = rows["protected"].median_rps
-    return {
-        f"protected/{other}": protected / rows[other].median_rps
-        for other in ("floor", "plain", "stack")
-        if rows[other].median_rps
-    }
-
-
-def cpu_ratios(rows: dict[str, Row]) -> dict[str, float]:
-    """The same ratios from CPU per request (other/protected): what the rows
-    would reach on a machine of their own, where CPU sets throughput. Other
-    load on a shared machine moves requests per second far more than this."""
-    protected = sum(rows["protected"].cpu_ms_per_request().values())
-    return {
-        f"protected/{other}": sum(rows[other].cpu_ms_per_request().values()) / protected
-        for other in ("floor", "plain", "stack")
-        if protected
-    }
-
-
-def rows_table(rows: dict[str, Row], *, tool: str) -> list[str]:
-    """One line per row: median and per-round requests/s, errors, CPU per request."""
-    lines = [
-        f"{'row':<11}{'median r/s':>11}  {'rounds r/s':<22}{'non-2xx':>8}{'sock err':>9}"
-        f"{'busy elsewhere':>16}   CPU ms/request: total (server, postgres, redis, {tool})"
-    ]
-    for row in rows.values():
-        cpu = row.cpu_ms_per_request()
-        rounds = " ".join(f"{load.rps:.0f}" for load in row.loads)
-        failed = row.non_2xx or row.socket_errors or row.values_reused
-        mark = "  <- errors: not all 200" if failed else ""
-        lines.append(
-            f"{row.name:<11}{row.median_rps:>11.0f}  {rounds:<22}{row.non_2xx:>8}"
-            f"{row.socket_errors:>9}{row.busy_elsewhere():>15.0%}    {sum(cpu.values()):.2f} ("
-            + ", ".join(f"{cpu[group]:.2f}" for group in CPU_GROUPS)
-            + f"){mark}"
-        )
-    return lines
-
-
-def report(rows: dict[str, Row], *, tool: str) -> str:
-    """The table (``rows_table``), then the ratios against their targets."""
-    lines = rows_table(rows, tool=tool)
-    lines.append("")
-    lines.append(f"{'ratio':<17}{'r/s':>6}{'CPU':>7}   target (on r/s)")
-    by_cpu = cpu_ratios(rows)
-    for name, value in ratios(rows).items():
-        operator, target = TARGETS[name]
-        met = value >= target if operator == ">=" else value > target
-        lines.append(
-            f"{name:<17}{value:>6.2f}{by_cpu.get(name, 0.0):>7.2f}   {operator} {target:.2f}: "
-            + ("met" if met else "NOT met")
-        )
-    lines.append(
-        "(CPU: the ratio of CPU per request, other/protected: steadier on a shared machine)"
-    )
-    return "\n".join(lines)
 
 
 # --- Setup ----------------------------------------------------------------------
@@ -268,64 +180,61 @@ def bench_key() -> tuple[object, str]:
 
 
 def _server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = server_env(
-        database_url=database_url, redis_url=redis_url, cache_prefix=f"bench-{uuid.uuid4().hex}"
-    )
-    env["GATEHOUSE_TEST_RATE_LIMITS"] = json.dumps(
-        {
-            group: {"ip": HUGE, "key": HUGE, "session": HUGE}
-            for group in ("challenge", "session", "refresh", "lookup", "create")
-        }
-    )
-    env["GATEHOUSE_TEST_SETTINGS"] = json.dumps(UNLIMITED_SIGNUP)
-    for name in ("DJANGO_SECRET_KEY", "GATEHOUSE_SIGNING_KEY"):
-        env[name] = os.environ[name]  # the ones django_setup put in this process
-    return env
+    """The bench server's environment for this worktree (huge limits)."""
+    return bench_server_env(database_url, redis_url, root=ROOT)
 
 
 def _protected_headers(port: int, raw_key: str) -> dict[str, str]:
     """A fresh session the way clients get one (the bench key requires no evidence)."""
-    headers = {"X-Api-Key": raw_key}
-    status, payload = request(port, "POST", "/api/v1/sessions", {}, headers)
-    if status != 201:
-        sys.exit(f"POST /api/v1/sessions answered {status}: {payload!r}")
-    return {**headers, "Authorization": f"Bearer {json.loads(payload)['access']}"}
+    return session_headers(port, raw_key)
 
 
-def _stack_headers(raw_key: str) -> dict[str, str]:
-    """djangorestframework-api-key's key and a simplejwt access token for one subject."""
-    from rest_framework_simplejwt.settings import api_settings
-    from rest_framework_simplejwt.tokens import AccessToken
-
-    token = AccessToken()
-    token[api_settings.USER_ID_CLAIM] = "bench-subject"
-    return {"X-Api-Key": raw_key, "Authorization": f"Bearer {token}"}
+# --- The run --------------------------------------------------------------------
 
 
-def preflight(port: int, headers: dict[str, dict[str, str]]) -> list[str]:
-    """Each row answers 200 once; the guarded rows refuse a request without
-    their key and one without their token. Returns the problems found."""
-    problems = []
-    for name in ROWS:
-        status, payload = request(port, "POST", PATHS[name], BODY, headers[name])
-        if status != 200:
-            problems.append(f"{name}: {status} {payload[:200]!r}")
-    for name in ("protected", "stack"):
-        for missing in ("X-Api-Key", "Authorization"):
-            partial = {k: v for k, v in headers[name].items() if k != missing}
-            status = request(port, "POST", PATHS[name], BODY, partial)[0]
-            if status not in (401, 403):
-                problems.append(f"{name} without {missing}: {status}, not 401/403")
-    return problems
+def iat_window(seconds: int) -> int:
+    """DPoP proofs are signed before a run: rounds over ~40 s outlive the default window."""
+    return DEFAULT_IAT_WINDOW if seconds <= 40 else seconds + 60
 
 
-def throughput(database_url: str, redis_url: str) -> dict[str, Row]:
-    import dj_database_url
-    from rest_framework_api_key.models import APIKey
+def _loadavg() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
-    database = str(dj_database_url.parse(database_url)["NAME"])
-    _key, raw_key = bench_key()
-    _stack_key, raw_stack_key = APIKey.objects.create_key(name="bench stack")
+
+def _run(plan: Plan, row: Row, *, seconds: int, proofs: int) -> None:
+    """One measured run of ``plan`` with fresh credentials, then one checked answer."""
+    headers = plan.renew()
+    if plan.dpop:
+        plan.dpop.sign(proofs)
+    measure(
+        row,
+        server=plan.server,
+        database=plan.database,
+        headers=headers,
+        path=plan.path,
+        header_files=plan.header_files(),
+        seconds=seconds,
+    )
+    if plan.refused:
+        # wrk counts non-2xx answers but never says which: one more request
+        # shows that the row is still refused with its code.
+        problem = plan.check()
+        if problem:
+            row.problems.append(f"after round {len(row.loads)}: {problem}")
+
+
+def throughput(
+    database_url: str,
+    redis_url: str,
+    *,
+    rounds: int = ROUNDS,
+    seconds: int = SECONDS,
+    rows: tuple[str, ...] = ALL_ROWS,
+    baseline: Path | None = None,
+    baseline_database_url: str = "",
+) -> dict[str, Row]:
+    """Measure ``rows`` (and, with ``baseline``, the protected and denial rows
+    of that checkout) in ``rounds`` interleaved rounds; print the table."""
     tool = load_tool()
     if tool == "python":
         print(
@@ -338,47 +247,136 @@ def throughput(database_url: str, redis_url: str) -> dict[str, Row]:
         if tool == "wrk"
         else f"{python_clients(CONNECTIONS)} client processes"
     )
+    window = iat_window(seconds)
     print(
         f"== lookup throughput: {tool}, {clients}, {WORKERS} gunicorn workers, "
-        f"{ROUNDS} rounds x {SECONDS}s per row, interleaved; {os.cpu_count()} CPUs shared "
-        f"with PostgreSQL, Redis and {tool} =="
+        f"{rounds} rounds x {seconds}s per row, interleaved; {os.cpu_count()} CPUs shared "
+        f"with PostgreSQL, Redis and {tool}; DPOP_IAT_WINDOW {window}s =="
     )
-    rows = {name: Row(name) for name in ROWS}
-    with GunicornServer(env=_server_env(database_url, redis_url), workers=WORKERS) as server:
-        headers = {
-            "plain": {},
-            "floor": {},
-            "protected": _protected_headers(server.port, raw_key),
-            "stack": _stack_headers(raw_stack_key),
-        }
-        problems = preflight(server.port, headers)
+    if rounds < 3:
+        print("(fewer than 3 rounds: a smoke run, not figures to judge targets on)")
+    print(f"load average before: {_loadavg()}", flush=True)
+    trees = [
+        Tree(
+            label="",
+            root=ROOT,
+            database_url=database_url,
+            redis_url=redis_url,
+            settings={"DPOP_IAT_WINDOW": window} if window != DEFAULT_IAT_WINDOW else {},
+        )
+    ]
+    if baseline is not None:
+        trees.append(
+            Tree(
+                label="before",
+                root=baseline.resolve(),
+                database_url=baseline_database_url or database_url,
+                redis_url=redis_url,
+                settings=trees[0].settings,
+            )
+        )
+        print(f"before: {baseline.resolve()} ({_describe(baseline)})")
+    with ExitStack() as stack:
+        plans = plans_build(trees, stack=stack, rows=rows, workers=WORKERS)
+        problems = preflight(plans)
         if problems:
             sys.exit("A row is not measuring what it should:\n  " + "\n  ".join(problems))
+        figures = {plan.name: Row(plan.name, refused=plan.refused) for plan in plans}
         # Untimed warm-up: the first row measured on cold workers (imports,
         # connections, caches) would otherwise read about half its speed.
-        for name in ROWS:
-            _load(server.port, name, headers[name], seconds=WARMUP)
-        for _ in range(ROUNDS):
-            # A fresh session and token each round: runs longer than the
-            # session token's lifetime must not turn into 401s.
-            headers["protected"] = _protected_headers(server.port, raw_key)
-            headers["stack"] = _stack_headers(raw_stack_key)
-            for name in ROWS:
-                measure(rows[name], server=server, database=database, headers=headers[name])
-        # wrk counts non-2xx answers but never says which: one more request
-        # from each failing row shows what it was answering.
+        for plan in plans:
+            headers = plan.renew()
+            if plan.dpop:
+                plan.dpop.sign(WARMUP_PROOFS)
+            _load(
+                plan.server.port,
+                plan.name,
+                headers,
+                seconds=WARMUP,
+                path=plan.path,
+                header_files=plan.header_files(),
+            )
+        proofs = WARMUP_PROOFS
+        for number in range(1, rounds + 1):
+            print(f"round {number} of {rounds}…", file=sys.stderr, flush=True)
+            for plan in plans:
+                _run(plan, figures[plan.name], seconds=seconds, proofs=proofs)
+                if plan.name == "protected":
+                    # The DPoP row gets proofs for twice the rate the Bearer
+                    # row just reached: a proof sent twice is refused.
+                    reached = figures["protected"].loads[-1].rps
+                    proofs = max(proofs, int(reached * seconds * 2) + 2000)
         samples = [
-            (name, *request(server.port, "POST", PATHS[name], BODY, headers[name]))
-            for name in ROWS
-            if rows[name].non_2xx
+            (plan.name, *request(plan.server.port, "POST", plan.path, BODY, plan.headers))
+            for plan in plans
+            if not plan.refused and not plan.dpop and figures[plan.name].unexpected
         ]
-    print(report(rows, tool=tool))
+    print(report(figures, tool=tool))
+    for plan in plans:
+        if plan.dpop and plan.dpop.signed:
+            each = plan.dpop.signing_seconds / plan.dpop.signed * 1e6
+            print(f"({plan.name}: {plan.dpop.signed} proofs signed beforehand, {each:.0f} µs each)")
+    for name, row in figures.items():
+        if row.values_reused:
+            print(f"{name}: DPoP proofs reused (replays): {row.values_reused}")
+        for problem in row.problems:
+            print(f"{name}: {problem}")
     for name, status, payload in samples:
         print(f"{name}: one more request now answers {status}: {payload[:300]!r}")
-    return rows
+    print(f"load average after: {_loadavg()}")
+    return figures
+
+
+def _describe(root: Path) -> str:
+    """The commit a checkout is at, when it is a git checkout."""
+    done = subprocess.run(
+        ["git", "-C", str(root), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    )
+    return done.stdout.strip()[:80] if done.returncode == 0 else "not a git checkout"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds (3)")
+    parser.add_argument("--seconds", type=int, default=SECONDS, help="per row and round (10)")
+    parser.add_argument(
+        "--rows",
+        default=",".join(ALL_ROWS),
+        help=f"comma list of rows to run (default: all of {','.join(ALL_ROWS)})",
+    )
+    parser.add_argument(
+        "--baseline-dir",
+        type=Path,
+        help="another checkout of gatehouse (e.g. a git worktree of the commit before a "
+        "change): its protected and denial rows run too, as …@before",
+    )
+    parser.add_argument(
+        "--baseline-database-url",
+        default="",
+        help="the baseline's database when its schema differs (default: DATABASE_URL)",
+    )
+    args = parser.parse_args(argv)
+    rows = tuple(name.strip() for name in args.rows.split(",") if name.strip())
+    unknown = sorted(set(rows) - set(ALL_ROWS))
+    if unknown or args.rounds < 1 or args.seconds < 1:
+        parser.error(f"unknown rows {unknown}" if unknown else "--rounds and --seconds are >= 1")
+    if args.baseline_dir is not None and not (args.baseline_dir / "manage.py").is_file():
+        parser.error(f"{args.baseline_dir} is not a gatehouse checkout (no manage.py)")
+    database_url, redis_url = require_services()
+    django_setup()
+    throughput(
+        database_url,
+        redis_url,
+        rounds=args.rounds,
+        seconds=args.seconds,
+        rows=rows,
+        baseline=args.baseline_dir,
+        baseline_database_url=args.baseline_database_url,
+    )
 
 
 if __name__ == "__main__":
-    database_url, redis_url = require_services()
-    django_setup()
-    throughput(database_url, redis_url)
+    os.environ.setdefault("GATEHOUSE_LOG_LEVEL", "WARNING")  # no line per key created
+    # Stopped from outside: unwind, so the servers stop and the block is lifted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    main()

@@ -231,9 +231,10 @@ def _python_client(args: tuple) -> tuple[int, int, int, int]:
 
 def cpu_by_process(server_group: int, database: str) -> dict[tuple[str, str], float]:
     """(group, pid) -> CPU seconds so far: this bench's gunicorn (its process
-    group), the PostgreSQL backends serving ``database``, and Redis. The
-    machine is shared: other engineers' servers and databases are left out,
-    but Redis is one process for everyone."""
+    group), the PostgreSQL backends serving ``database`` (none when it is
+    empty: an embedded SQLite file), and Redis. The machine is shared: other
+    engineers' servers and databases are left out, but Redis is one process
+    for everyone."""
     seconds = {}
     tick = os.sysconf("SC_CLK_TCK")
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -244,7 +245,7 @@ def cpu_by_process(server_group: int, database: str) -> dict[tuple[str, str], fl
             continue  # the process ended meanwhile
         if int(fields[2]) == server_group:
             group = "server"
-        elif command.startswith("postgres: ") and f" {database} " in command:
+        elif database and command.startswith("postgres: ") and f" {database} " in command:
             group = "postgres"
         elif "redis-server" in command:
             group = "redis"

@@ -21,7 +21,9 @@ class GunicornServer:
 
     ``production_config=True`` starts it with the documented
     ``config/gunicorn.conf.py`` (the command line still sets the socket,
-    workers and log level); ``extra_args`` are appended.
+    workers and log level); ``extra_args`` are appended. ``root`` is the
+    checkout it serves (its working directory; the bench serves an older
+    commit's checkout next to this one).
     """
 
     def __init__(
@@ -32,6 +34,7 @@ class GunicornServer:
         production_config: bool = False,
         extra_args: tuple[str, ...] = (),
         host: str = "127.0.0.1",
+        root: Path = ROOT,
     ) -> None:
         self.host = host
         self.env = env
@@ -42,7 +45,7 @@ class GunicornServer:
         self.port = self.listener.getsockname()[1]
         fd = self.listener.fileno()
         os.set_inheritable(fd, True)
-        config = ["-c", str(ROOT / "config" / "gunicorn.conf.py")] if production_config else []
+        config = ["-c", str(root / "config" / "gunicorn.conf.py")] if production_config else []
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -62,7 +65,7 @@ class GunicornServer:
                 "60",
                 *extra_args,
             ],
-            cwd=ROOT,
+            cwd=root,
             env={**os.environ, **env},
             pass_fds=(fd,),
             start_new_session=True,
@@ -131,7 +134,10 @@ def fire(port: int, path: str, *, total: int = 1000, concurrency: int = 50) -> C
         return Counter(pool.map(one, range(total)))
 
 
-def server_env(*, database_url: str, redis_url: str, cache_prefix: str) -> dict[str, str]:
+def server_env(
+    *, database_url: str, redis_url: str, cache_prefix: str, root: Path = ROOT
+) -> dict[str, str]:
+    """The environment of a test or bench server serving the checkout at ``root``."""
     return {
         "DJANGO_SETTINGS_MODULE": "tests.server_settings",
         "DATABASE_URL": database_url,
@@ -141,7 +147,7 @@ def server_env(*, database_url: str, redis_url: str, cache_prefix: str) -> dict[
         "GATEHOUSE_SIGNING_KEY": "bench-and-test-signing-key-" + "y" * 40,
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(root),
         # Thousands of refusals would each log a line: keep the output to figures.
         "DJANGO_LOG_LEVEL": "ERROR",
         "GATEHOUSE_LOG_LEVEL": "WARNING",
