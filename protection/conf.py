@@ -182,7 +182,20 @@ DEFAULTS: dict[str, Any] = {
     # Lua script call: one round trip, same buckets and TTLs as
     # django-ratelimit's get_usage, which costs three round trips per limit.
     # False: every limit goes through get_usage. Other caches always use it.
+    # Ignored on a Redis Cluster, where only the script names tagged keys.
     "RATE_LIMIT_BATCH": True,
+    # --- Read replicas (protection.core.replicas) ----------------------------
+    # Where the lookup's "does this person exist" read goes: "replica" = a
+    # streaming replica of DATABASE_REPLICA_URLS when one is configured, up
+    # and within DATABASE_REPLICA_MAX_LAG (else the primary); "primary" =
+    # always the primary. A replica may answer "not found" for a person
+    # created less than its lag ago (docs/topologies.md).
+    "LOOKUP_READS": "replica",
+    # A replica further behind the primary than this (seconds) is skipped.
+    "DATABASE_REPLICA_MAX_LAG": 5.0,
+    # How often (seconds) a process measures a replica's lag; a replica that
+    # failed is left alone this long too.
+    "DATABASE_REPLICA_CHECK_INTERVAL": 1.0,
     # --- Blocks (protection.blocks) ----------------------------------------
     # How often (seconds) a process asks the shared cache whether the block
     # list changed; a new block takes effect on every process within this
