@@ -23,6 +23,7 @@ from django.core import checks
 
 from protection.base.redisurl import RedisUrlError, redis_url_parse
 from protection.conf import gatehouse_settings
+from protection.core.replicas import replica_aliases
 
 TOPOLOGY_BACKEND = "protection.core.rediscache.GatehouseRedisCache"
 
@@ -97,7 +98,7 @@ def check_replicas(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]
                     id="protection.E183",
                 )
             )
-    replicas = [alias for alias in settings.DATABASES if alias.startswith("replica_")]
+    replicas = replica_aliases()
     router = "protection.core.replicas.PrimaryRouter"
     if replicas and router not in getattr(settings, "DATABASE_ROUTERS", []):
         messages.append(

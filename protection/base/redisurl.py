@@ -37,7 +37,7 @@ class RedisTarget:
     """What a Redis URL names, by mode."""
 
     mode: str
-    url: str  # as given (single mode hands it to redis-py)
+    url: str = field(repr=False)  # as given (single mode hands it to redis-py)
     hosts: tuple[tuple[str, int], ...] = ()
     db: int = 0
     username: str | None = None

@@ -96,6 +96,13 @@ def _alert(alias: str, reason: str, **details: Any) -> None:
         logger.exception("Could not record the replica alert")
 
 
+def _close(alias: str) -> None:
+    try:
+        connections[alias].close()
+    except Exception:  # a broken connection may fail to close: it is dropped anyway
+        logger.debug("Closing %s failed", alias, exc_info=True)
+
+
 def _mark(alias: str, usable: bool) -> None:
     with _health.lock:
         _health.checked[alias] = (time.monotonic(), usable)
@@ -110,7 +117,7 @@ def _measure(alias: str) -> bool:
             cursor.execute(_LAG_SQL)
             lag = float(cursor.fetchone()[0] or 0)
     except DatabaseError as exc:
-        connection.close()
+        _close(alias)
         _alert(alias, "down", error=type(exc).__name__)
         return False
     max_lag = float(gatehouse_settings.DATABASE_REPLICA_MAX_LAG)
@@ -157,7 +164,7 @@ def replica_read(read: Callable[[], T]) -> T:
         try:
             answer = read()
         except DatabaseError as exc:
-            connections[alias].close()
+            _close(alias)
             _mark(alias, False)
             _alert(alias, "down", error=type(exc).__name__)
         else:

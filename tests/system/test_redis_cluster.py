@@ -112,6 +112,37 @@ def test_a_lookup_is_one_pipeline_one_script_per_slot(
     assert 2 <= pipelines[0] <= 8
 
 
+def test_what_is_counted_after_a_refusal_in_another_slot_is_taken_back(on_cluster):
+    from protection.core.keyspace import owned_key
+    from protection.core.ratelimit import Claim, Hit, Quota, rate_limit_read_and_hit
+
+    def once():
+        return rate_limit_read_and_hit(
+            [
+                Hit("t:ip", "192.0.2.1", "2/m"),  # always counted
+                Hit("t:key", "key-1", "5/m"),
+                Hit("t:distinct", "192.0.2.1", "9/m", member="m1"),
+                Quota(owned_key("t:quota", owner="session-1"), 10, 60),
+                Claim(owned_key("t:jti", owner="session-1"), 60),
+            ],
+            stop_at_refusal=True,
+            always_count=1,
+        )[1]
+
+    assert [r.count for r in once()] == [1, 1, 1, 1, 1]
+    assert [r.count for r in once()] == [2, 2, 1, 2, 2]  # the claim is taken: refused
+    refused = once()  # the IP's third: refused first, nothing after it counts
+    assert [r.count for r in refused] == [3]
+    # Every other slot counted in parallel; all of it was taken back.
+    peek = rate_limit_read_and_hit(
+        [
+            Hit("t:key", "key-1", "5/m", increment=False),
+            Quota(owned_key("t:quota", owner="session-1"), 10, 60),
+        ]
+    )[1]
+    assert [r.count for r in peek] == [2, 3]
+
+
 def test_limits_are_exact_across_four_workers(
     cluster, settings, transactional_db, make_api_key, make_session
 ):
