@@ -61,8 +61,12 @@ class TopologyRedisCacheClient(RedisCacheClient):
         self.target: RedisTarget = redis_url_parse(servers[0], mode=mode, service=service)
         if sentinel_password is not None:
             self.target = _with_sentinel_password(self.target, sentinel_password)
-        self._raw: Any = None
-        self._lock = threading.Lock()
+        target = self.target
+        options = tuple(sorted((k, repr(v)) for k, v in self._pool_options.items()))
+        self._client_key = (
+            target.mode, target.hosts, target.db, target.service, target.username,
+            target.password, target.sentinel_password, options,
+        )  # fmt: skip
 
     @property
     def mode(self) -> str:
@@ -100,13 +104,8 @@ class TopologyRedisCacheClient(RedisCacheClient):
         """The process's redis-py client for this cache (built on first use)."""
         if self.mode == "single":
             return super().get_client(None, write=True)
-        client = self._raw
-        if client is None:
-            with self._lock:
-                if self._raw is None:
-                    self._raw = _shared_client(self)
-                client = self._raw
-        return client
+        client = _clients.get(self._client_key)
+        return client if client is not None else _shared_client(self)
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         if self.mode == "single":
@@ -153,21 +152,10 @@ _clients_lock = threading.Lock()
 
 
 def _shared_client(cache_client: TopologyRedisCacheClient) -> Any:
-    target = cache_client.target
-    key = (
-        target.mode,
-        target.hosts,
-        target.db,
-        target.service,
-        target.username,
-        target.password,
-        target.sentinel_password,
-        tuple(sorted((k, repr(v)) for k, v in cache_client._pool_options.items())),
-    )
     with _clients_lock:
-        client = _clients.get(key)
+        client = _clients.get(cache_client._client_key)
         if client is None:
-            client = _clients[key] = cache_client._build()
+            client = _clients[cache_client._client_key] = cache_client._build()
         return client
 
 
@@ -253,3 +241,34 @@ def redis_mode(cache: Any) -> str | None:
         return None
     backend = cache._cache
     return backend.mode if isinstance(backend, TopologyRedisCacheClient) else "single"
+
+
+def redis_set_replicated(cache: Any, key: str, value: int, ttl: int, *, wait_ms: int = 100) -> bool:
+    """Set ``key`` and wait until a replica has it (if the node has replicas).
+
+    Replication is asynchronous: a primary that dies right after a write
+    may fail over to a replica that never got it. For state that must
+    survive a failover (a revocation mark), the write is followed by
+    ``WAIT 1`` on the same connection. Returns False when no replica
+    acknowledged it in ``wait_ms`` (the caller then treats it as not
+    written); True when it did, or when the node has no replica to fail
+    over to. Any other cache: a plain ``set``. Raises what redis-py raises.
+    ``wait_ms`` stays well under the 0.25 s socket timeout: a slow replica
+    must not look like a dead primary to the breaker.
+    """
+    raw = raw_redis(cache)
+    if raw is None:
+        cache.set(key, value, timeout=ttl)
+        return True
+    full = cache.make_key(key)
+    client = raw.client
+    if raw.cluster:
+        client = client.get_node_from_key(full).redis_connection
+    replicas = int(client.info("replication").get("connected_slaves", 0))
+    if replicas == 0:
+        client.set(full, value, ex=ttl)
+        return True
+    pipe = client.pipeline(transaction=False)  # one connection: WAIT covers this SET
+    pipe.set(full, value, ex=ttl)
+    pipe.execute_command("WAIT", 1, wait_ms)
+    return int(pipe.execute()[-1]) >= 1

@@ -13,7 +13,8 @@ missing (Redis restarted, was flushed or failed over, or it aged out after
 ``SESSION_MARKS_MAX_AGE``) or the cache cannot be read, the state is
 "unknown" and the caller reads the database (``session_active_in_db``)
 until a rebuild (started by the first request that notices) restores it.
-A mark that could not be written (cache down at that moment) is retried by
+A mark that could not be written (cache down at that moment, or no replica
+acknowledged it: a failover could lose it) is retried by
 the process (at its next revocation, rebuild, or request once the cache
 answers again), and the marks key is dropped so no process trusts a cache
 that lacks it.
@@ -38,7 +39,7 @@ from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
 from protection.core.cachehealth import cache_health, shared_cache_call
 from protection.core.keyspace import owner_tag, shard_tags
-from protection.core.rediscache import raw_redis
+from protection.core.rediscache import raw_redis, redis_set_replicated
 from protection.sessions.models import AnonymousSession
 
 logger = logging.getLogger("gatehouse.sessions")
@@ -91,9 +92,12 @@ def session_state_judge(session_id: object, values: dict[str, bytes | None]) -> 
 
 
 def _write_mark(session_id: str, ttl: int) -> bool:
+    # Acknowledged by a replica (when there is one): a mark lost in a
+    # failover while the "complete" key survived would let a revoked session
+    # through. Unacknowledged counts as unwritten: retried, and the shard's
+    # "complete" key dropped meanwhile.
     def write() -> bool:
-        cache.set(_mark_key(session_id), 1, timeout=ttl)
-        return True
+        return redis_set_replicated(caches["default"], _mark_key(session_id), 1, ttl)
 
     return shared_cache_call(write, False)
 

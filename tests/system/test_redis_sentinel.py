@@ -7,7 +7,10 @@ the primary is killed under traffic on 4 gunicorn workers.
 - afterwards a limit is exact again (admitted / limit = 1.00).
 """
 
+import datetime
 import json
+import os
+import signal
 import time
 import uuid
 from collections import Counter
@@ -15,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import caches
+from django.utils import timezone
 
 from tests.gunicorn_server import GunicornServer, server_env
-from tests.support.redistopo import SentinelOfRedis
+from tests.support.redistopo import SentinelOfRedis, redis_cli
 from tests.support.servers import database_url
 from tests.support.topology import (
     LIFTED_LOOKUP_LIMITS,
@@ -48,6 +52,31 @@ def test_the_cache_works_through_the_sentinels(sentinel, settings):
     assert cache.incr("probe") == 42
     assert cache.get_many(["probe", "absent"]) == {"probe": 42}
     cache.clear()
+
+
+def test_a_revocation_mark_is_written_only_once_the_replica_has_it(sentinel, settings, db):
+    from protection.sessions import revocation
+
+    settings.CACHES = cache_settings(sentinel.url, "sentinel", service=sentinel.service)
+    expires = timezone.now() + datetime.timedelta(hours=1)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    revocation.session_revocation_publish(session_id=first, expires_at=expires)
+    assert not revocation._unpublished
+    assert redis_cli(sentinel.replica.port, "exists", f"gh:1:gh:session:revoked:{first}") == "1"
+    # A replica that does not acknowledge (stalled): a failover now could lose
+    # the mark, so it counts as unwritten, and the marks are not trusted.
+    caches["default"].set("gh:sessions:marks", 1, timeout=60)
+    os.kill(sentinel.replica.process.pid, signal.SIGSTOP)
+    try:
+        revocation.session_revocation_publish(session_id=second, expires_at=expires)
+        assert revocation._unpublished
+        assert caches["default"].get("gh:sessions:marks") is None
+    finally:
+        os.kill(sentinel.replica.process.pid, signal.SIGCONT)
+    # The process's next request retries it; now the replica answers.
+    revocation.session_state_reads(second)
+    assert not revocation._unpublished
+    assert redis_cli(sentinel.replica.port, "exists", f"gh:1:gh:session:revoked:{second}") == "1"
 
 
 def test_killing_the_primary_under_traffic(
