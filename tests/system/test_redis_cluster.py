@@ -1,6 +1,7 @@
 """On a real Redis Cluster (3 primaries, each with a replica), on real processes:
 
-- a lookup is still one round trip: one pipeline, one script per hash slot;
+- a lookup is still one round trip: one script per hash slot, every node
+  written to before any answer is read;
 - limits are exact across 4 gunicorn workers (admitted / limit = 1.00), for
   a limit of one owner and for one counted after other owners' limits (where
   a refusal elsewhere takes back what was counted);
@@ -64,10 +65,10 @@ def _gunicorn_env(cluster, settings, **gatehouse):
     return env
 
 
-def test_a_lookup_is_one_pipeline_one_script_per_slot(
+def test_a_lookup_is_one_round_trip_one_script_per_slot(
     on_cluster, settings, monkeypatch, make_api_key, make_session
 ):
-    from redis.cluster import ClusterPipeline, RedisCluster
+    from redis.connection import AbstractConnection as Connection
 
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,
@@ -89,27 +90,34 @@ def test_a_lookup_is_one_pipeline_one_script_per_slot(
         )
 
     assert one().status_code == 200  # warms the key cache, rebuilds the marks
-    pipelines, commands = [], []
-    real_execute = ClusterPipeline.execute
-    real_command = RedisCluster.execute_command
+    events = []
+    real_send = Connection.send_packed_command
+    real_read = Connection.read_response
 
-    def execute(self, *args, **kwargs):
-        pipelines.append(len(self))
-        return real_execute(self, *args, **kwargs)
+    def send(self, command, *args, **kwargs):
+        packed = b"".join(command) if isinstance(command, list | tuple) else command
+        events.append(("send", packed.count(b"EVALSHA"), self.port))
+        return real_send(self, command, *args, **kwargs)
 
-    def command(self, *args, **kwargs):
-        if not isinstance(self, ClusterPipeline):
-            commands.append(args[0])
-        return real_command(self, *args, **kwargs)
+    def read(self, *args, **kwargs):
+        events.append(("read", 0, self.port))
+        return real_read(self, *args, **kwargs)
 
-    monkeypatch.setattr(ClusterPipeline, "execute", execute)
-    monkeypatch.setattr(RedisCluster, "execute_command", command)
+    monkeypatch.setattr(Connection, "send_packed_command", send)
+    monkeypatch.setattr(Connection, "read_response", read)
     response = one()
     assert response.status_code == 200
-    assert commands == []  # nothing outside the pipeline
-    assert len(pipelines) == 1  # one round-trip time
-    print(f"\nlookup on a 3-primary cluster: 1 pipeline of {pipelines[0]} scripts (slots)")
-    assert 2 <= pipelines[0] <= 8
+    sends = [event for event in events if event[0] == "send"]
+    reads = [event for event in events if event[0] == "read"]
+    scripts = sum(count for _, count, _ in sends)
+    # Every node is written to before any answer is read: one round-trip
+    # time. Each answer is a script's (no other command was sent).
+    assert events.index(reads[0]) > events.index(sends[-1])
+    assert len(reads) == scripts
+    assert len(sends) == len({port for _, _, port in sends}) <= 3  # one write per node
+    print(f"\nlookup on a 3-primary cluster: {scripts} scripts (slots) to {len(sends)} nodes, "
+          "all written before any answer is read")  # fmt: skip
+    assert 2 <= scripts <= 8
 
 
 def test_what_is_counted_after_a_refusal_in_another_slot_is_taken_back(on_cluster):
