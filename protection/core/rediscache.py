@@ -32,11 +32,7 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from protection.base.processstate import process_state_register
 from protection.base.redisurl import RedisTarget, redis_url_parse
 
-__all__ = ["GatehouseRedisCache", "RawRedis", "raw_redis"]
-
-# Keys Django's pool accepts that are not connection arguments of redis-py.
-_NOT_CONNECTION_OPTIONS = ("parser_class",)
-
+__all__ = ["GatehouseRedisCache", "RawRedis", "raw_redis", "redis_mode", "redis_set_replicated"]
 
 def _short_retry() -> Any:
     from redis.backoff import ConstantBackoff

@@ -22,7 +22,7 @@ from tests.gunicorn_server import ROOT, GunicornServer, server_env
 from tests.support.pgtopo import TempRoot, primary_and_replica, psql, wait_replayed
 from tests.support.topology import LIFTED_LOOKUP_LIMITS, Traffic, lookup, need_binary
 
-pytestmark = [pytest.mark.server]
+pytestmark = [pytest.mark.server, pytest.mark.redis]
 
 DB = "gh_replica"
 
@@ -49,7 +49,7 @@ def databases():
 def _env(primary, replica, **settings):
     env = server_env(
         database_url=f"postgres://postgres@127.0.0.1:{primary.port}/{DB}",
-        redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7"),
+        redis_url=os.environ["REDIS_URL"],
         cache_prefix=f"gh{uuid.uuid4().hex[:8]}",
     )
     env["DATABASE_REPLICA_URLS"] = f"postgres://postgres@127.0.0.1:{replica.port}/{DB}"

@@ -19,7 +19,7 @@ from tests.gunicorn_server import GunicornServer, server_env
 from tests.support.pgtopo import PgBouncer, TempRoot
 from tests.support.topology import LIFTED_LOOKUP_LIMITS, call, lookup, need_binary
 
-pytestmark = [pytest.mark.server, pytest.mark.postgres]
+pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.redis]
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_four_workers_through_two_pooled_connections(bouncer, settings, make_api
     name = connection.settings_dict["NAME"]
     env = server_env(
         database_url=f"postgres://postgres@127.0.0.1:{bouncer.port}/{name}",
-        redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7"),
+        redis_url=os.environ["REDIS_URL"],
         cache_prefix=f"gh{uuid.uuid4().hex[:8]}",
     )
     env["DATABASE_POOLING"] = "transaction"
