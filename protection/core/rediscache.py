@@ -34,6 +34,7 @@ from protection.base.redisurl import RedisTarget, redis_url_parse
 
 __all__ = ["GatehouseRedisCache", "RawRedis", "raw_redis", "redis_mode", "redis_set_replicated"]
 
+
 def _short_retry() -> Any:
     from redis.backoff import ConstantBackoff
     from redis.retry import Retry
@@ -260,7 +261,12 @@ def redis_set_replicated(cache: Any, key: str, value: int, ttl: int, *, wait_ms:
     client = raw.client
     if raw.cluster:
         client = client.get_node_from_key(full).redis_connection
-    replicas = int(client.info("replication").get("connected_slaves", 0))
+    from redis.exceptions import ResponseError
+
+    try:
+        replicas = int(client.info("replication").get("connected_slaves", 0))
+    except ResponseError:  # INFO renamed away (some managed services): cannot tell
+        replicas = 0
     if replicas == 0:
         client.set(full, value, ex=ttl)
         return True
