@@ -68,9 +68,10 @@ def _select_one() -> None:
 
 
 def _redis_ping() -> None:
-    from protection.core.ratelimit.batch import _client_and_script, redis_cache
+    from protection.core.ratelimit.batch import redis_cache
+    from protection.core.rediscache import raw_redis
 
-    _client_and_script(redis_cache())[0].ping()
+    raw_redis(redis_cache()).client.ping()
 
 
 def breakdown() -> None:

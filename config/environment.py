@@ -13,6 +13,7 @@ own ``GUNICORN_*`` ones directly.
 from collections.abc import Mapping
 from typing import Any
 
+from protection.base.redisurl import MODES as REDIS_MODES
 from protection.conf import DEFAULTS as PROTECTION_DEFAULTS
 from protection.conf import ENVIRONMENT as PROTECTION_ENVIRONMENT
 from protection.environment import (
@@ -48,6 +49,46 @@ PROJECT_ENVIRONMENT: list[Env] = [
         default="unset: local-memory cache (one process)",
         meaning="`redis://host:6379/0`: Redis as the default cache, 0.25 s socket timeouts, "
         "so a dead Redis costs milliseconds",
+    ),
+    Env(
+        "GATEHOUSE_REDIS_MODE",
+        one_of(*REDIS_MODES),
+        default="`single`",
+        meaning="`single`: `REDIS_URL` names one Redis; `sentinel`: it lists the sentinels "
+        "(`redis://s1:26379,s2:26379/0`); `cluster`: it lists seed nodes of a Redis Cluster "
+        "(`redis://n1:7000,n2:7001`). [Topologies](topologies.md)",
+    ),
+    Env(
+        "GATEHOUSE_REDIS_SENTINEL_SERVICE",
+        default="empty",
+        meaning="sentinel mode: the name the sentinels monitor the primary under (required there)",
+    ),
+    Env(
+        "GATEHOUSE_REDIS_SENTINEL_PASSWORD",
+        default="empty",
+        meaning="sentinel mode: the sentinels' own password, if they have one (the "
+        "primary's is in `REDIS_URL`)",
+    ),
+    Env(
+        "DATABASE_REPLICA_URLS",
+        comma_list,
+        default="empty",
+        meaning="comma-separated URLs of PostgreSQL streaming replicas: the lookup reads from "
+        "one ([topologies](topologies.md#postgresql-read-replicas))",
+    ),
+    Env(
+        "DATABASE_POOLING",
+        one_of("none", "transaction"),
+        default="`none`",
+        meaning="`transaction` behind PgBouncer in transaction pooling: no server-side "
+        "cursors, no prepared statements "
+        "([topologies](topologies.md#pgbouncer-transaction-pooling))",
+    ),
+    Env(
+        "DATABASE_CONN_MAX_AGE",
+        whole_number_from(0),
+        default="`60`",
+        meaning="seconds a process keeps its database connection (0: one per request)",
     ),
     Env(
         "DJANGO_ALLOWED_HOSTS",

@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.environment import gatehouse_from_environment, project_env
+from protection.base.redisurl import RedisUrlError, redis_url_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -114,6 +115,36 @@ if DATABASE_URL:
     DATABASES = {"default": _database}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 3
+    # PgBouncer in transaction pooling: consecutive transactions of one
+    # connection may run on different server connections, so nothing may
+    # outlive a transaction. No server-side cursors (a named cursor lives
+    # across fetches), and no prepared statements (psycopg prepares a query
+    # after 5 runs; PgBouncer before 1.21 cannot track them). Django already
+    # leaves prepare_threshold at None; it is set here so nobody turns it on.
+    # docs/topologies.md.
+    DATABASE_POOLING = project_env("DATABASE_POOLING", "none")
+    DATABASES["default"]["CONN_MAX_AGE"] = project_env("DATABASE_CONN_MAX_AGE", 60)
+    if DATABASE_POOLING == "transaction":
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    # Read replicas (streaming standbys): the lookup's read goes to one
+    # (protection.core.replicas); every write, session, revocation and block
+    # stays on "default". In tests a replica is the default database itself.
+    DATABASE_REPLICA_URLS = project_env("DATABASE_REPLICA_URLS", [])
+    for _index, _url in enumerate(DATABASE_REPLICA_URLS):
+        try:
+            _replica = dj_database_url.parse(_url, conn_max_age=60, conn_health_checks=True)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"DATABASE_REPLICA_URLS item {_index + 1}: {exc}") from None
+        # A replica that does not answer is skipped: it must cost little.
+        _replica.setdefault("OPTIONS", {})["connect_timeout"] = 1
+        if DATABASE_POOLING == "transaction":
+            _replica["DISABLE_SERVER_SIDE_CURSORS"] = True
+            _replica["OPTIONS"]["prepare_threshold"] = None
+        _replica["TEST"] = {"MIRROR": "default"}
+        DATABASES[f"replica_{_index}"] = _replica
+    if DATABASE_REPLICA_URLS:
+        DATABASE_ROUTERS = ["protection.core.replicas.PrimaryRouter"]
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -127,21 +158,42 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: local memory unless REDIS_URL says otherwise --------------------
 # Short socket timeouts: a dead Redis must cost milliseconds, not seconds.
+# GATEHOUSE_REDIS_MODE: single (REDIS_URL names one Redis), sentinel (REDIS_URL
+# lists the sentinels, GATEHOUSE_REDIS_SENTINEL_SERVICE names the primary,
+# GATEHOUSE_REDIS_SENTINEL_PASSWORD the sentinels' own password if any) or
+# cluster (REDIS_URL lists seed nodes). docs/topologies.md.
 REDIS_URL = project_env("REDIS_URL", "")
+REDIS_MODE = project_env("GATEHOUSE_REDIS_MODE", "single")
 if REDIS_URL:
+    _redis_options: dict = {
+        "mode": REDIS_MODE,
+        "socket_connect_timeout": 0.25,
+        "socket_timeout": 0.25,
+        "retry_on_timeout": False,
+        "health_check_interval": 30,
+    }
+    if REDIS_MODE == "sentinel":
+        _redis_options["service"] = project_env("GATEHOUSE_REDIS_SENTINEL_SERVICE", "")
+        if project_env("GATEHOUSE_REDIS_SENTINEL_PASSWORD", ""):
+            _redis_options["sentinel_password"] = project_env(
+                "GATEHOUSE_REDIS_SENTINEL_PASSWORD", ""
+            )
+    try:  # the parser the cache and the system checks use: the same verdict
+        redis_url_parse(REDIS_URL, mode=REDIS_MODE, service=_redis_options.get("service", ""))
+    except RedisUrlError as exc:
+        raise ImproperlyConfigured(
+            f"REDIS_URL invalid for GATEHOUSE_REDIS_MODE={REDIS_MODE}: {exc}"
+        ) from None
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "protection.core.rediscache.GatehouseRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": project_env("GATEHOUSE_CACHE_PREFIX", "gh"),
-            "OPTIONS": {
-                "socket_connect_timeout": 0.25,
-                "socket_timeout": 0.25,
-                "retry_on_timeout": False,
-                "health_check_interval": 30,
-            },
+            "OPTIONS": _redis_options,
         }
     }
+elif REDIS_MODE != "single":
+    raise ImproperlyConfigured(f"GATEHOUSE_REDIS_MODE={REDIS_MODE} needs REDIS_URL.")
 else:
     CACHES = {
         "default": {

@@ -17,7 +17,15 @@ catalogue is: one key, one comment block.
 
 from typing import Any
 
-from protection.environment import Env, boolean, comma_list, networks, one_of, whole_number
+from protection.environment import (
+    Env,
+    boolean,
+    comma_list,
+    networks,
+    one_of,
+    positive_number,
+    whole_number,
+)
 from protection.policyfile import BY_NAME, DEEP, REPLACE, Policy
 from protection.settingsreader import (
     REGISTERED_SETTINGS,
@@ -222,7 +230,20 @@ DEFAULTS: dict[str, Any] = {
     # Lua script call: one round trip, same buckets and TTLs as
     # django-ratelimit's get_usage, which costs three round trips per limit.
     # False: every limit goes through get_usage. Other caches always use it.
+    # Ignored on a Redis Cluster, where only the script names tagged keys.
     "RATE_LIMIT_BATCH": True,
+    # --- Read replicas (protection.core.replicas) ----------------------------
+    # Where the lookup's "does this person exist" read goes: "replica" = a
+    # streaming replica of DATABASE_REPLICA_URLS when one is configured, up
+    # and within DATABASE_REPLICA_MAX_LAG (else the primary); "primary" =
+    # always the primary. A replica may answer "not found" for a person
+    # created less than its lag ago (docs/topologies.md).
+    "LOOKUP_READS": "replica",
+    # A replica further behind the primary than this (seconds) is skipped.
+    "DATABASE_REPLICA_MAX_LAG": 5.0,
+    # How often (seconds) a process measures a replica's lag; a replica that
+    # failed is left alone this long too.
+    "DATABASE_REPLICA_CHECK_INTERVAL": 1.0,
     # --- Blocks (protection.blocks) ----------------------------------------
     # How often (seconds) a process asks the shared cache whether the block
     # list changed (a request's own round trip also tells it); a new block
@@ -534,6 +555,8 @@ ENVIRONMENT: dict[str, Env] = {
     "TWILIO_BASE_URL": Env("GATEHOUSE_TWILIO_BASE_URL"),
     "WEBHOOKS_ALLOW_PRIVATE_TARGETS": Env("GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE_TARGETS", boolean),
     "WEBHOOKS_INCLUDE_PII": Env("GATEHOUSE_WEBHOOKS_INCLUDE_PII", boolean),
+    "LOOKUP_READS": Env("GATEHOUSE_LOOKUP_READS", one_of("replica", "primary")),
+    "DATABASE_REPLICA_MAX_LAG": Env("DATABASE_REPLICA_MAX_LAG", positive_number),
 }
 
 # Settings a policy file may set, how the file's value merges over the

@@ -84,7 +84,18 @@ def one_of(*choices: str) -> Parser:
     return Parser(" or ".join(f"`{choice}`" for choice in choices), parse)
 
 
+def _positive_number(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not value > 0:  # NaN too
+        raise ValueError(f"{raw!r} is not a positive number")
+    return value
+
+
 text = Parser("text", lambda raw: raw)
+positive_number = Parser("positive number", _positive_number)
 boolean = Parser("boolean (1/0, true/false, yes/no, on/off)", _boolean)
 whole_number = whole_number_from(0)
 comma_list = Parser("comma-separated list", _comma_list)

@@ -28,6 +28,7 @@ from protection.base.crypto import keyed_digest
 from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
 from protection.core.events import Refusal
+from protection.core.keyspace import owned_key
 from protection.core.ratelimit import Hit, Item, Quota, RateLimitResult, rate_parse
 from protection.sessions import AnonymousSession, SessionClaims
 from signup.conf import signup_settings
@@ -89,7 +90,10 @@ def _session_quota(
     """The quota counter of ``group`` for ``session`` and the session's remaining seconds."""
     now = now or timezone.now()
     remaining = max(1.0, (session.expires_at - now).total_seconds())
-    key = "gh:quota:" + keyed_digest(f"{group}\x00{session.id}", purpose="ratelimit")
+    key = owned_key(
+        "gh:quota:" + keyed_digest(f"{group}\x00{session.id}", purpose="ratelimit"),
+        owner=str(session.id),
+    )
     return Quota(key, limit, int(remaining) + 60, member), remaining
 
 

@@ -1,5 +1,13 @@
-"""Reads of the signup app. No side effects, no limits: callers enforce those."""
+"""Reads of the signup app. No side effects, no limits: callers enforce those.
 
+``person_exists`` reads from a read replica when one is configured and
+healthy (``protection.core.replicas``): a person created less than the
+replica's lag ago (at most ``DATABASE_REPLICA_MAX_LAG`` seconds) may read as
+missing. That is the lookup's documented trade-off; a create still refuses
+a duplicate, since its insert runs on the primary under a unique index.
+"""
+
+from protection.core.replicas import replica_read
 from signup.persons import Person
 
 
@@ -12,4 +20,4 @@ def person_exists(*, email: str | None = None, phone: str | None = None) -> bool
     if (email is None) == (phone is None):
         raise ValueError("Give exactly one of email or phone")
     lookup = {"email": email} if email is not None else {"phone": phone}
-    return Person.objects.filter(**lookup).exists()
+    return replica_read(lambda: Person.objects.filter(**lookup).exists())

@@ -51,6 +51,11 @@ CACHE_FAILURES = Counter(
     "gatehouse_cache_failures",
     "Shared-cache (Redis) failures seen by the rate limiter.",
 )
+DATABASE_READS = Counter(
+    "gatehouse_database_reads",
+    "Stale-tolerant reads (the lookup's), by where they were answered: replica or primary.",
+    ["target"],
+)
 DIFFICULTY_ISSUED = Histogram(
     "gatehouse_pow_difficulty_issued",
     "Proof-of-work difficulty (ALTCHA maxNumber) of the challenges issued.",
@@ -113,6 +118,11 @@ def metrics_cache_fallback(*, active: bool) -> None:
     if active:
         CACHE_FAILURES.inc()
     CACHE_FALLBACK.set(1 if active else 0)
+
+
+def metrics_database_read(target: str) -> None:
+    """Count one stale-tolerant read answered by ``target`` (``replica`` or ``primary``)."""
+    DATABASE_READS.labels(target).inc()
 
 
 def metrics_difficulty_issued(*, max_number: int) -> None:

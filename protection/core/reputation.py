@@ -23,6 +23,7 @@ from protection.base import crypto
 from protection.base.clientip import rate_limit_ident
 from protection.conf import gatehouse_settings
 from protection.core.cachehealth import shared_cache_call
+from protection.core.keyspace import owned_key
 from protection.core.ratelimit import Tally, count_soon
 
 KEY_BOOST_CACHE_PREFIX = "gh:keyboost:"
@@ -42,7 +43,8 @@ def _denial_subjects(*, client_ip: str | None, api_key: Any) -> list[str]:
 
 
 def _denial_cache_key(subject: str, bucket: int) -> str:
-    return f"gh:denials:{crypto.keyed_digest(subject, purpose='denials')[:32]}:{bucket}"
+    name = f"gh:denials:{crypto.keyed_digest(subject, purpose='denials')[:32]}:{bucket}"
+    return owned_key(name, owner=subject)
 
 
 def denials_count(

@@ -24,6 +24,7 @@ from django.core.cache import cache
 from protection.base.crypto import keyed_digest
 from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
+from protection.core.keyspace import owned_key
 from protection.core.nonces import nonce_issue, nonce_verify
 from protection.core.ratelimit import Claim
 
@@ -283,8 +284,8 @@ def dpop_jti_claim(proof: VerifiedProof) -> Claim:
     jti for 2 x window covers every instant at which it could be replayed.
     Keyed by the key too, so one client cannot spend another client's jti.
     """
-    key = "gh:dpop:jti:" + keyed_digest(f"{proof.jkt}:{proof.jti}", purpose="dpop-jti")
-    return Claim(key, int(2 * gatehouse_settings.DPOP_IAT_WINDOW) + 1)
+    name = "gh:dpop:jti:" + keyed_digest(f"{proof.jkt}:{proof.jti}", purpose="dpop-jti")
+    return Claim(owned_key(name, owner=proof.jkt), int(2 * gatehouse_settings.DPOP_IAT_WINDOW) + 1)
 
 
 def dpop_proof_verify(

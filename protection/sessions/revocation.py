@@ -13,9 +13,18 @@ missing (Redis restarted, was flushed or failed over, or it aged out after
 ``SESSION_MARKS_MAX_AGE``) or the cache cannot be read, the state is
 "unknown" and the caller reads the database (``session_active_in_db``)
 until a rebuild (started by the first request that notices) restores it.
-A mark that could not be written (cache down at that moment) is retried by
-the process, and the marks key is dropped so no process trusts a cache
+A mark that could not be written (cache down at that moment, or no replica
+acknowledged it: a failover could lose it) is retried by
+the process (at its next revocation, rebuild, or request once the cache
+answers again), and the marks key is dropped so no process trusts a cache
 that lacks it.
+
+On a Redis Cluster (``protection.core.keyspace``) a mark carries its
+session's hash tag, and the "complete" key exists once per shard, in the
+same slot as the marks it vouches for: a node that loses its data (restart,
+failover) loses the marks and the key that vouched for them together, so
+the loss is noticed as on one Redis. A request reads its session's mark and
+its shard's key in one script, next to its session's counters.
 """
 
 import datetime
@@ -24,12 +33,13 @@ import threading
 import uuid
 
 from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
 from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
 from protection.core.cachehealth import cache_health, shared_cache_call
+from protection.core.keyspace import owner_tag, shard_tags
+from protection.core.rediscache import raw_redis, redis_set_replicated
 from protection.sessions.models import AnonymousSession
 
 logger = logging.getLogger("gatehouse.sessions")
@@ -45,25 +55,32 @@ _unpublished_lock = threading.Lock()
 
 
 def _mark_key(session_id: object) -> str:
-    return f"{MARK_PREFIX}{session_id}"
+    # The session's tag (cluster only): its mark shares its counters' slot.
+    return f"{MARK_PREFIX}{session_id}{owner_tag(session_id)}"
+
+
+def _complete_key(session_id: object) -> str:
+    return MARKS_COMPLETE_KEY + owner_tag(session_id)
 
 
 def session_state_reads(session_id: object) -> list[str]:
     """The cache keys a request reads (with its counters) to learn the session's state.
 
-    None with a cache that is not shared by every process (the local-memory
-    cache of the embedded mode): a mark written by one process would be
-    unseen by another, so the database answers there.
+    None with a cache that is not Redis shared by every process (the
+    local-memory cache of the embedded mode): a mark written by one process
+    would be unseen by another, so the database answers there.
     """
-    if not isinstance(caches["default"], RedisCache):
+    if raw_redis(caches["default"]) is None:
         return []
-    return [_mark_key(session_id), MARKS_COMPLETE_KEY]
+    if _unpublished:
+        _retry_unpublished()
+    return [_mark_key(session_id), _complete_key(session_id)]
 
 
 def session_state_judge(session_id: object, values: dict[str, bytes | None]) -> str:
     """``revoked``, ``active`` or ``unknown`` (read the database) from what was read."""
     mark = values.get(_mark_key(session_id))
-    complete = values.get(MARKS_COMPLETE_KEY)
+    complete = values.get(_complete_key(session_id))
     if mark is None or complete is None:  # the cache could not be read
         return UNKNOWN
     if mark:
@@ -75,9 +92,12 @@ def session_state_judge(session_id: object, values: dict[str, bytes | None]) -> 
 
 
 def _write_mark(session_id: str, ttl: int) -> bool:
+    # Acknowledged by a replica (when there is one): a mark lost in a
+    # failover while the "complete" key survived would let a revoked session
+    # through. Unacknowledged counts as unwritten: retried, and the shard's
+    # "complete" key dropped meanwhile.
     def write() -> bool:
-        cache.set(_mark_key(session_id), 1, timeout=ttl)
-        return True
+        return redis_set_replicated(caches["default"], _mark_key(session_id), 1, ttl)
 
     return shared_cache_call(write, False)
 
@@ -90,7 +110,7 @@ def session_revocation_publish(*, session_id: object, expires_at: datetime.datet
         with _unpublished_lock:
             _unpublished.add((str(session_id), ttl))
         # Whoever can still reach the cache must stop trusting it.
-        shared_cache_call(lambda: cache.delete(MARKS_COMPLETE_KEY), None)
+        shared_cache_call(lambda: cache.delete(_complete_key(session_id)), None)
         logger.warning("Could not publish the revocation of session %s; will retry", session_id)
 
 
@@ -117,7 +137,8 @@ def sessions_marks_rebuild(*, now: datetime.datetime | None = None) -> int:
         cache.set_many(dict(batch[start : start + 1000]), timeout=lifetime)
     if _unpublished:  # a revocation this process could not write: not complete yet
         return len(marks)
-    cache.set(MARKS_COMPLETE_KEY, 1, timeout=int(gatehouse_settings.SESSION_MARKS_MAX_AGE))
+    complete = {MARKS_COMPLETE_KEY + tag: 1 for tag in shard_tags()}
+    cache.set_many(complete, timeout=int(gatehouse_settings.SESSION_MARKS_MAX_AGE))
     return len(marks)
 
 

@@ -39,6 +39,12 @@ SETTINGS_ENV_NAMES = (
     "GATEHOUSE_LOG_FORMAT",
     "GATEHOUSE_LOG_LEVEL",
     "DJANGO_LOG_LEVEL",
+    "GATEHOUSE_REDIS_MODE",
+    "GATEHOUSE_REDIS_SENTINEL_SERVICE",
+    "GATEHOUSE_REDIS_SENTINEL_PASSWORD",
+    "DATABASE_REPLICA_URLS",
+    "DATABASE_POOLING",
+    "GATEHOUSE_LOOKUP_READS",
 )
 
 
@@ -79,7 +85,9 @@ def test_database_url_selects_postgres_with_persistent_checked_connections():
 
 def test_redis_url_selects_redis_with_short_timeouts():
     values = settings_with(REDIS_URL="redis://127.0.0.1:6379/3")
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    # Django's RedisCache with a client that also speaks Sentinel and Cluster.
+    assert values["cache"] == "protection.core.rediscache.GatehouseRedisCache"
+    assert values["cache_options"]["mode"] == "single"
     assert values["cache_options"]["socket_timeout"] <= 0.5
     assert values["cache_options"]["socket_connect_timeout"] <= 0.5
 

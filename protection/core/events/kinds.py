@@ -208,6 +208,14 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
             "`RECAPTCHA_FAIL_OPEN`)."
         ),
     ),
+    "replica_unavailable": EventKindSpec(
+        ("alert",),
+        (
+            "A read replica was skipped: it failed (reason `down`) or lagged beyond "
+            "`DATABASE_REPLICA_MAX_LAG` (`lagging`); the primary answered (once per "
+            "process per minute)."
+        ),
+    ),
     "refresh_reuse": EventKindSpec(
         ("deny",),
         "A dead refresh token was presented again: the session is revoked.",

@@ -8,7 +8,8 @@ round trips per counter there and a protected lookup has about six: that
 was most of a lookup's time. The script is as atomic as ``INCR``.
 
 One limiter for the whole app: ``counters`` (atomic shared counters),
-``batch`` (the Redis script), ``fallback`` (per-process counters and the
+``batch`` (the Redis script), ``slots`` (on a Redis Cluster: one script per
+hash slot, in one pipeline), ``fallback`` (per-process counters and the
 local counters), ``rates`` (rate syntax, defaults and per-key overrides),
 ``headers`` (IETF RateLimit fields), ``requestlimits`` (a request's
 limits, counted in one round trip, and the 429) and ``deferred`` (counts

@@ -12,8 +12,10 @@ atomically on the server, so N workers still admit exactly ``limit`` hits;
 both paths read and write the same keys and can run side by side.
 
 ``RATE_LIMIT_BATCH`` (on by default) selects this path; off, or with any
-cache that is not Django's ``RedisCache``, counting goes through
-``get_usage``.
+cache that has no raw Redis client behind it
+(``protection.core.rediscache.raw_redis``), counting goes through
+``get_usage``. On a Redis Cluster the keys of one call may live in several
+hash slots: ``slots`` sends one script per slot, all in one pipeline.
 """
 
 import weakref
@@ -22,9 +24,9 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 
 from protection.conf import gatehouse_settings
+from protection.core.rediscache import raw_redis
 
 # ARGV[1]: -1 = count every counter; n >= 0 = once a counter is over its
 # limit, count none after the first n (as with checks made one after the
@@ -41,6 +43,7 @@ local always = tonumber(ARGV[1])
 local reads = tonumber(ARGV[2])
 local refused = false
 local counts = {}
+local changed = {}
 for r = 1, reads do counts[r] = redis.call('GET', KEYS[r]) or '' end
 local k, a = reads + 1, 3
 while a <= #ARGV do
@@ -53,18 +56,21 @@ while a <= #ARGV do
     k, a = k + 1, a + 1
   end
   local count
+  local flag = '1'
   if op == 'c' then
-    if redis.call('SET', KEYS[k], '1', 'NX', 'EX', ttl) then count = 1 else count = 2 end
+    if redis.call('SET', KEYS[k], '1', 'NX', 'EX', ttl) then count = 1 else count, flag = 2, '0' end
   elseif increment then
     count = redis.call('INCR', KEYS[k])
     if count == 1 then redis.call('EXPIRE', KEYS[k], ttl) end
   else
-    count = tonumber(redis.call('GET', KEYS[k]) or '0')
+    count, flag = tonumber(redis.call('GET', KEYS[k]) or '0'), '0'
   end
   k = k + 1
   counts[#counts + 1] = count
+  changed[#changed + 1] = flag
   if count > limit then refused = true end
 end
+counts[#counts + 1] = table.concat(changed)
 return counts
 """
 
@@ -81,48 +87,42 @@ class Step(NamedTuple):
     claim: bool = False  # SET NX: 1 if this call claimed the key, 2 if it was taken
 
 
-# One redis-py client (and registered script) per cache backend: Django's
-# RedisCache builds a new client object, ~170 dict writes, on every call.
-_clients: "weakref.WeakKeyDictionary[Any, tuple[Any, Any]]" = weakref.WeakKeyDictionary()
+# One registered script per redis-py client (the client is the process's,
+# from ``protection.core.rediscache.raw_redis``).
+_scripts: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
-def redis_cache() -> RedisCache | None:
-    """The rate-limit cache if it is Django's ``RedisCache``, else None."""
+def redis_cache() -> Any:
+    """The rate-limit cache if a raw Redis client is behind it (any topology), else None."""
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
-    return cache if isinstance(cache, RedisCache) else None
+    return cache if raw_redis(cache) is not None else None
 
 
 def batch_available() -> bool:
-    """True when ``RATE_LIMIT_BATCH`` is on and the rate-limit cache is Redis."""
-    return bool(gatehouse_settings.RATE_LIMIT_BATCH) and redis_cache() is not None
+    """True when ``RATE_LIMIT_BATCH`` is on and the rate-limit cache is Redis.
 
-
-def _client_and_script(cache: RedisCache) -> tuple[Any, Any]:
-    backend = cache._cache
-    entry = _clients.get(backend)
-    if entry is None:
-        client = backend.get_client(None, write=True)
-        entry = _clients[backend] = (client, client.register_script(_COUNT_SCRIPT))
-    return entry
-
-
-def redis_count(
-    cache: RedisCache,
-    steps: Sequence[Step],
-    *,
-    stop_at_refusal: bool,
-    always_count: int = 0,
-    reads: Sequence[str] = (),
-) -> tuple[list[bytes], list[int]]:
-    """Read ``reads`` then count ``steps``, in one script call.
-
-    Returns the raw values read (``b""`` when absent) and the counts of the
-    steps evaluated: with ``stop_at_refusal`` the list ends at the first count
-    over its limit, or after the first ``always_count`` steps if that is
-    later. Raises whatever the Redis client raises.
+    On a Redis Cluster the script path is the only one (``get_usage``'s key
+    names cannot carry a hash tag), whatever ``RATE_LIMIT_BATCH`` says.
     """
+    cache = redis_cache()
+    if cache is None:
+        return False
+    return bool(gatehouse_settings.RATE_LIMIT_BATCH) or raw_redis(cache).cluster
+
+
+def script_for(client: Any) -> Any:
+    script = _scripts.get(client)
+    if script is None:
+        script = _scripts[client] = client.register_script(_COUNT_SCRIPT)
+    return script
+
+
+def script_call(
+    cache: Any, reads: Sequence[str], steps: Sequence[Step], always: int
+) -> tuple[list[str], list[Any]]:
+    """The script's (keys, args) for ``reads`` and ``steps``, keys with the cache's prefix."""
     keys: list[str] = [cache.make_key(key) for key in reads]
-    args: list[Any] = [always_count if stop_at_refusal else -1, len(reads)]
+    args: list[Any] = [always, len(reads)]
     # make_key, not make_and_validate_key: the keys are ours (prefixes and hex
     # digests), and the memcached-safety scan of every character was a tenth
     # of a call's cost.
@@ -135,6 +135,35 @@ def redis_count(
         else:
             args += ["i" if step.increment else "p", step.ttl, step.limit]
         keys.append(cache.make_key(step.key))
-    client, script = _client_and_script(cache)
-    answer = script(keys=keys, args=args, client=client)
-    return list(answer[: len(reads)]), [int(count) for count in answer[len(reads) :]]
+    return keys, args
+
+
+def redis_count(
+    cache: Any,
+    steps: Sequence[Step],
+    *,
+    stop_at_refusal: bool,
+    always_count: int = 0,
+    reads: Sequence[str] = (),
+) -> tuple[list[bytes], list[int]]:
+    """Read ``reads`` then count ``steps``: one script call (one per slot on a cluster).
+
+    Returns the raw values read (``b""`` when absent) and the counts of the
+    steps evaluated: with ``stop_at_refusal`` the list ends at the first count
+    over its limit, or after the first ``always_count`` steps if that is
+    later. Raises whatever the Redis client raises.
+    """
+    raw = raw_redis(cache)
+    if raw is None:
+        raise TypeError("redis_count needs a Redis cache")
+    if raw.cluster:
+        from protection.core.ratelimit.slots import cluster_count
+
+        return cluster_count(
+            cache, raw.client, steps, stop_at_refusal=stop_at_refusal,
+            always_count=always_count, reads=reads,
+        )  # fmt: skip
+    keys, args = script_call(cache, reads, steps, always_count if stop_at_refusal else -1)
+    client = raw.client
+    answer = script_for(client)(keys=keys, args=args, client=client)
+    return list(answer[: len(reads)]), [int(count) for count in answer[len(reads) : -1]]

@@ -5,12 +5,15 @@ Every windowed counter lives in django-ratelimit's bucket for it (its
 fixed windows with per-key jitter, TTL period + ``EXPIRATION_FUDGE``). How a
 hit is counted depends on the cache:
 
-- Django's ``RedisCache`` (production): all counters handed to
+- Redis, in any topology (production): all counters handed to
   ``rate_limit_hit_many`` in one Lua script call (``protection.core.ratelimit.
-  batch``): one round trip instead of ``get_usage``'s three per counter,
+  batch``; on a Redis Cluster one script per hash slot in one pipeline,
+  ``slots``): one round trip instead of ``get_usage``'s three per counter,
   atomic on the server, so N workers on M hosts still admit exactly
   ``limit`` hits per window. ``RATE_LIMIT_BATCH = False`` goes back to
-  ``get_usage``; both read and write the same keys.
+  ``get_usage``; both read and write the same keys. Not on a cluster: there
+  a bucket's name carries its owner's hash tag (``Hit.ident``,
+  ``protection.core.keyspace``), which ``get_usage`` cannot name.
 - any other cache (the local-memory default of the embedded mode):
   django-ratelimit's ``get_usage`` with ``increment``, one counter at a time.
 
@@ -40,8 +43,9 @@ from protection.base import crypto
 from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
 from protection.core.cachehealth import shared_cache_call
+from protection.core.keyspace import owned_key
 from protection.core.ratelimit import fallback
-from protection.core.ratelimit.batch import Step, redis_cache, redis_count
+from protection.core.ratelimit.batch import Step, batch_available, redis_cache, redis_count
 from protection.core.ratelimit.fallback import cache_failed, cache_health, local_counters
 from protection.core.ratelimit.rates import rate_parse
 from protection.core.ratelimit.upstream import (
@@ -50,6 +54,7 @@ from protection.core.ratelimit.upstream import (
     bucket_window_end,
     get_usage,
 )
+from protection.core.rediscache import raw_redis
 
 __all__ = [
     "Claim",
@@ -141,7 +146,10 @@ class Quota(NamedTuple):
 
 
 def _quota_member_key(quota: Quota) -> str:
-    return "gh:quota:m:" + crypto.keyed_digest(f"{quota.key}|{quota.member}", purpose="ratelimit")
+    # In the quota's own hash slot (its tag, on a Redis Cluster): one script counts both.
+    name = "gh:quota:m:" + crypto.keyed_digest(f"{quota.key}|{quota.member}", purpose="ratelimit")
+    start = quota.key.find("{")
+    return name + quota.key[start : quota.key.index("}", start) + 1] if start >= 0 else name
 
 
 class Tally(NamedTuple):
@@ -269,6 +277,8 @@ def _hit_many_via_script(
     always_count: int,
     reads: Sequence[str] = (),
 ) -> tuple[list[bytes], list[RateLimitResult]]:
+    raw = raw_redis(shared)
+    cluster = raw is not None and raw.cluster
     steps: list[Step] = []
     shapes: list[tuple[int, int, int | None]] = []  # limit, period, window end (None: quota)
     for item in items:
@@ -291,11 +301,17 @@ def _hit_many_via_script(
         group, bucket = _bucket(item)
         window = bucket_window_end(bucket, period)
         key = bucket_cache_key(group, window, item.rate, bucket)
+        member_key = None if item.member is None else _member_key(item)
+        if cluster:
+            # django-ratelimit's names carry no hash tag: the owner's is added
+            # here (which is why a cluster counts only through this script).
+            key = owned_key(key, owner=item.ident)
+            member_key = None if member_key is None else owned_key(member_key, owner=item.ident)
         ttl = period + TTL_FUDGE
-        if item.member is None:
+        if member_key is None:
             steps.append(Step(key, ttl, limit, item.increment))
         else:
-            steps.append(Step(key, ttl, limit, member_key=_member_key(item), member_ttl=period))
+            steps.append(Step(key, ttl, limit, member_key=member_key, member_ttl=period))
         shapes.append((limit, period, window))
     values, counts = redis_count(
         shared, steps, stop_at_refusal=stop_at_refusal, always_count=always_count, reads=reads
@@ -405,7 +421,7 @@ def rate_limit_read_and_hit(
     has_quota = any(isinstance(item, Quota | Claim) for item in items)
     unread: list[bytes | None] = [None] * len(reads)
     shared = redis_cache() if getattr(settings, "RATELIMIT_ENABLE", True) else None
-    if shared is None or not gatehouse_settings.RATE_LIMIT_BATCH:
+    if shared is None or not batch_available():
         values = _read_via_cache(reads) if reads else []
         return values, _until_refused(items, _item_via_cache, stop_at_refusal, always_count)
     if has_quota and cache_health.is_down(time.monotonic()):
