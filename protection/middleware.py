@@ -71,9 +71,8 @@ class BlockAndRateLimitMiddleware:
         if not is_api_request(request) or not _view_attribute(view_func, "ip_blocks_apply", True):
             return None
         context = request_context(request)
-        try:
-            with event_scope(client_ip=context.client_ip, path=context.path):
-                gate_edge(context, group=view_rate_limit_group(view_func) or "", ip_blocks=True)
+        try:  # in the scope __call__ opened: events carry the client and path
+            gate_edge(context, group=view_rate_limit_group(view_func) or "", ip_blocks=True)
         except ProtectionError as exc:
             return problem_for_exception(exc)
         return None

@@ -19,6 +19,8 @@ from protection.base.clientip import client_ip_resolve
 from protection.core.ratelimit import Claim, RequestLimits
 from protection.core.verdict import RiskSignals, Verdict
 from protection.keys import ApiKey
+from protection.keys.network_policy import ALLOWED, NetworkDecision
+from protection.netintel import UNKNOWN_ORIGIN, NetworkOrigin
 from protection.sessions import SessionClaims
 
 _ATTRIBUTE = "_gatehouse_context"
@@ -42,6 +44,10 @@ class RequestContext:
     # The view's endpoint group ("lookup", "session", …; "" for unprotected
     # views), known to the middleware before DRF runs.
     group: str = ""
+    # Where the client comes from (AS, country, network class; offline data)
+    # and what the network policy says of it.
+    origin: NetworkOrigin = UNKNOWN_ORIGIN
+    network_decision: NetworkDecision = ALLOWED
     api_key: ApiKey | None = None
     session: SessionClaims | None = None
     # The last gate step this request passed (its index in gate.STEPS).

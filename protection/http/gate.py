@@ -39,7 +39,7 @@ from protection.base.exceptions import ProtectionError
 from protection.blocks import blocks_check, registry
 from protection.blocks.ruleset import VERSION_CACHE_KEY
 from protection.challenges import challenge_verify
-from protection.core.events import Refusal, refuse, refuse_with
+from protection.core.events import Refusal, event_scope_network, refuse, refuse_with
 from protection.core.ratelimit import (
     CountedLimit,
     RateLimitResult,
@@ -62,7 +62,10 @@ from protection.http.context import Caller, RequestContext, request_context
 from protection.http.overbudget import over_budget
 from protection.http.plan import GatePlan
 from protection.keys import api_key_query_refusal, api_key_require_scope, api_key_verify
+from protection.keys.network_policy import network_policy_decide
 from protection.logcontext import log_context_update
+from protection.netintel import NETINTEL_VERSION_CACHE_KEY, netintel_classify
+from protection.netintel import registry as netintel_registry
 from protection.sessions import SessionClaims, session_state_check, session_token_verify
 from protection.sessions.revocation import session_state_reads
 
@@ -74,7 +77,7 @@ class Step(NamedTuple):
 
 
 STEP_TABLE = (
-    Step("ip_block", "the middleware", "403 `blocked`"),
+    Step("ip_block", "the middleware", "403 `blocked` (the address, or its AS, country, class)"),
     Step("over_budget", "the middleware", "429 `rate_limited`, without reading the counters"),
     Step(
         "api_key",
@@ -87,6 +90,7 @@ STEP_TABLE = (
     Step("session_block", "`SessionTokenAuthentication`", "403 `blocked` (session, device)"),
     Step("scope", "`HasApiKeyScope`", "403 `scope_denied`"),
     Step("attestation", "`HasAppAttestation`", "403 `attestation_*`, 503 unavailable"),
+    Step("network_policy", "the throttle", "403 `network_refused` (the network policy's `deny`)"),
     Step("body", "the throttle (the view's `gate_plan`)", "400; 403 `blocked` (claimed device)"),
     Step("count", "the throttle", "503 when a quota cannot be kept (one round trip)"),
     Step(
@@ -146,8 +150,12 @@ def gate_edge(context: RequestContext, *, group: str, ip_blocks: bool) -> None:
         rates = group_rates(group).get("ip") or []
         context.limits.add(dimension="ip", ident=_ip_ident(context), rates=rates)
     with _step(context, "ip_block"):
+        # Where the client comes from: offline data, no I/O (protection.netintel).
+        context.origin = netintel_classify(context.client_ip)
+        if not context.origin.unknown:
+            event_scope_network(context.origin.as_details())
         if ip_blocks:
-            blocks_check(ip=context.client_ip)
+            blocks_check(ip=context.client_ip, origin=context.origin)
     if not group:
         return
     with _step(context, "over_budget"):
@@ -327,6 +335,8 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
     group = getattr(view, "rate_limit_group", "") or ""
     plan: GatePlan | None = getattr(view, "gate_plan", None)
     caller = context.caller  # None on an open view (no key): only its IP counts
+    with _step(context, "network_policy"):
+        _network_policy(context)
     with _step(context, "body"):
         if plan is not None:
             context.body = plan.parse(request, caller)
@@ -336,7 +346,7 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
     context.group = context.limits.group = group
     _add_group_limits(context)
     extra = list(plan.hits(context.body, caller)) if plan is not None and plan.hits else []
-    reads = [VERSION_CACHE_KEY]
+    reads = [VERSION_CACHE_KEY, NETINTEL_VERSION_CACHE_KEY]
     if context.session is not None:
         reads += session_state_reads(context.session.id)
     with _step(context, "count", challenge=BEARER_CHALLENGE):
@@ -354,9 +364,15 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
                 _session_state(context.session, {})
             raise
     with _step(context, "judge", challenge=BEARER_CHALLENGE):
+        netintel_registry.observe(counted.values.get(NETINTEL_VERSION_CACHE_KEY))
         if registry.observe(counted.values.get(VERSION_CACHE_KEY)):
             # A block made since this process loaded the list applies at once.
-            blocks_check(ip=context.client_ip, api_key=context.api_key, session=context.session)
+            blocks_check(
+                ip=context.client_ip,
+                origin=context.origin,
+                api_key=context.api_key,
+                session=context.session,
+            )
         _judge_session_and_proof(context, counted.values, counted.claims)
         _remember_over_budget(context, counted.group)
         throttled = _judge_group_limits(context, counted.group)
@@ -367,13 +383,34 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
     return throttled
 
 
+def _network_policy(context: RequestContext) -> None:
+    """The network policy (global, or the key's own) for the client's network class."""
+    if context.api_key is None:
+        return
+    decision = network_policy_decide(origin=context.origin, api_key=context.api_key)
+    context.network_decision = decision
+    if decision.network_class:
+        context.signals.add(f"network:{decision.network_class}")
+    if decision.refused:
+        raise refuse(
+            "network_refused",
+            kind="network_refused",
+            reason=decision.network_class,
+            api_key=context.api_key,
+            session_id=getattr(context.session, "id", None),
+            details={"policy": decision.as_details()},
+        )
+
+
 def _add_group_limits(context: RequestContext) -> None:
-    """The key's and the session's limits of the group (and the IP's, when no
-    middleware left them pending)."""
+    """The key's, the session's and the client's network's limits of the group
+    (and the IP's, when no middleware left them pending)."""
+    asn = context.origin.asn
     idents = {
         "ip": _ip_ident(context),
         "key": getattr(context.api_key, "public_id", None),
         "session": str(context.session.id) if context.session is not None else None,
+        "asn": str(asn) if asn is not None and not context.origin.unknown else None,
     }
     counted = {item.dimension for item in context.limits.counted}
     for dimension, rates in group_rates(context.group, api_key=context.api_key).items():

@@ -216,6 +216,13 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
             "process per minute)."
         ),
     ),
+    "network_refused": EventKindSpec(
+        ("deny",),
+        (
+            "The network policy's `deny` for the client's network class (reason: the class; "
+            "details: the policy that applied, and the network)."
+        ),
+    ),
     "refresh_reuse": EventKindSpec(
         ("deny",),
         "A dead refresh token was presented again: the session is revoked.",

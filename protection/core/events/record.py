@@ -53,6 +53,9 @@ event_recorded = Signal()
 class EventScope:
     client_ip: str | None = None
     path: str = ""
+    # Where the client comes from (netintel), added to every event's details
+    # once the gate has classified it: {"asn": …, "country": …, "class": …}.
+    network: dict[str, Any] | None = None
 
 
 _scope: contextvars.ContextVar[EventScope | None] = contextvars.ContextVar(
@@ -68,6 +71,13 @@ def event_scope(*, client_ip: str | None, path: str) -> Iterator[EventScope]:
         yield _scope.get()  # type: ignore[misc]
     finally:
         _scope.reset(token)
+
+
+def event_scope_network(network: dict[str, Any]) -> None:
+    """Events recorded from now on in this scope carry ``details["network"]``."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.network = network
 
 
 def _without_nul(value: Any) -> Any:
@@ -219,6 +229,10 @@ def event_record(
     if scope is not None:
         client_ip = client_ip or scope.client_ip
         path = path if path is not None else scope.path
+        if scope.network is not None and details is not None and "network" not in details:
+            details = {**details, "network": scope.network}
+        elif scope.network is not None and details is None:
+            details = {"network": scope.network}
     event = SecurityEvent(
         kind=kind,
         decision=decision,

@@ -40,6 +40,7 @@ def test_the_steps_are_in_the_documented_order():
         "session_block",
         "scope",
         "attestation",
+        "network_policy",
         "body",
         "count",
         "judge",
@@ -266,3 +267,60 @@ def test_with_the_cache_down_a_revoked_session_is_401_not_503(lookup, settings):
     response = lookup()
     assert _code(response) == (401, "session_revoked")
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.fixture
+def network_data(tmp_path, django_capture_on_commit_callbacks):
+    """Origin data: 192.0.2.0/25 is AS 64500, a hosting network; 192.0.2.10 a Tor exit."""
+    from tests.support.netintel import load_sources
+
+    with django_capture_on_commit_callbacks(execute=True):
+        load_sources(tmp_path / "netintel")
+
+
+HOSTING_IP = "192.0.2.20"  # AS 64500, hosting
+
+
+def test_a_blocked_network_is_refused_before_the_key(lookup, network_data):
+    block_create(kind="asn", value="64500", reason="a farm")
+    assert _code(lookup(raw_key="gh_pub_not-a-key", ip=HOSTING_IP)) == (403, "blocked")
+    assert lookup().status_code == 200  # another network
+
+
+def test_the_network_policy_refuses_after_attestation_and_before_the_body(
+    lookup, network_data, settings, make_api_key
+):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "NETWORK_POLICY": {"hosting": "deny"}}
+    assert _code(lookup(ip=HOSTING_IP, body={})) == (403, "network_refused")
+    key, raw = make_api_key(scopes=["session"])
+    issued = session_issue(api_key=key, client_ip=HOSTING_IP)
+    assert _code(lookup(raw_key=raw, token=issued.access, ip=HOSTING_IP)) == (403, "scope_denied")
+    event = SecurityEvent.objects.get(kind="network_refused")
+    assert event.reason == "hosting"
+    assert event.details["network"] == {"asn": 64500, "country": "XA", "class": "hosting"}
+    assert event.details["policy"] == {"action": "deny", "class": "hosting", "source": "global"}
+
+
+def test_a_keys_own_network_policy_wins(lookup, network_data, settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "NETWORK_POLICY": {"hosting": "deny"}}
+    lookup.key.network_policy = {"hosting": "allow"}
+    lookup.key.save()
+    from protection.keys import verified_keys
+
+    verified_keys.clear()
+    assert lookup(ip=HOSTING_IP).status_code == 200
+    served = verdict(lookup(ip=HOSTING_IP).wsgi_request)
+    assert "network:hosting" in served.reasons
+
+
+def test_an_as_number_can_be_a_rate_limit_dimension(lookup, network_data, settings):
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "RATE_LIMITS": {"lookup": {"ip": ["100/m"], "asn": ["2/m"]}},
+    }
+    assert lookup(ip="192.0.2.20").status_code == 200
+    assert lookup(ip="192.0.2.21").status_code == 200
+    refused = lookup(ip="192.0.2.22")  # a third address of the same AS
+    assert _code(refused) == (429, "rate_limited")
+    assert '"asn-1m";r=0' in refused["RateLimit"]
+    assert lookup(ip="198.51.100.7").status_code == 200  # AS 65536
