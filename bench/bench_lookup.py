@@ -14,7 +14,7 @@ the same gunicorn workers, so the only difference is what guards the query:
 - stack:     ``/api/test/stack-lookup``, what a Django team would assemble
              instead: djangorestframework-api-key's HasAPIKey, simplejwt's
              JWTStatelessUserAuthentication and DRF throttles on Redis per IP,
-             per token subject and per scope (``tests/server_stack.py``).
+             per token subject and per scope (``tests/support/server_stack.py``).
 
 Rows run in rounds (plain, floor, protected, stack, plain, …) so drift and
 other load on the machine hit them alike; each row's median requests/second
@@ -49,7 +49,7 @@ from bench.load import (  # noqa: E402
     machine_busy_seconds,
     python_clients,
 )
-from tests.gunicorn_server import GunicornServer, request, server_env  # noqa: E402
+from tests.support.gunicorn import GunicornServer, request, server_env  # noqa: E402
 
 HUGE = ["100000000/m"]  # gatehouse rates take at most 9 digits
 UNLIMITED_SIGNUP = {
