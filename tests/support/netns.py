@@ -1,8 +1,9 @@
 """Two (or more) app hosts on this machine: network namespaces, each with its own gunicorn.
 
 Each host is a namespace ``gh<pid>h<i>`` joined to the root namespace by a
-veth pair (root side 10.213.<10+i>.1, host side .2; private test addresses
-on links this module makes and removes). PostgreSQL and Redis listen on
+veth pair (root side 10.213.<n+i>.1, host side .2, with n derived from the
+process id so two runs on one machine do not share a subnet; private test
+addresses on links this module makes and removes). PostgreSQL and Redis listen on
 loopback only, so the root namespace forwards ``<root side>:<port>`` to them
 (``tests.support.tcpproxy``); every host reaches the same database and cache there.
 Needs root and the ``ip`` tool; ``app_hosts`` removes everything in a finally.
@@ -47,7 +48,8 @@ class AppHost:
 
 def _link_up(index: int) -> AppHost:
     tag = f"gh{os.getpid() % 100000}h{index}"
-    host = AppHost(name=tag, address=f"10.213.{10 + index}.2", gateway=f"10.213.{10 + index}.1")
+    subnet = 10 + (os.getpid() % 60) * 4 + index  # 10..249: a run of its own
+    host = AppHost(name=tag, address=f"10.213.{subnet}.2", gateway=f"10.213.{subnet}.1")
     _ip("netns", "add", tag)
     _ip("link", "add", f"{tag}r", "type", "veth", "peer", "name", f"{tag}n")
     _ip("link", "set", f"{tag}n", "netns", tag)
