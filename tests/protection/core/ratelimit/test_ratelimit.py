@@ -65,10 +65,11 @@ def test_counter_keys_are_bounded_and_never_contain_the_identity():
 
 
 def _stored_keys() -> list[str]:
-    """Every key in the cache: local memory's dict, or Redis KEYS (our own db)."""
+    """Every key in the cache: local memory's dict, or Redis KEYS under this
+    process's prefix (the db is shared with other xdist workers and servers)."""
     store = cache._cache
     if hasattr(store, "get_client"):
-        return [key.decode() for key in store.get_client(None).keys("*")]
+        return [key.decode() for key in store.get_client(None).keys(cache.make_key("*"))]
     return list(store.keys())
 
 
