@@ -1,5 +1,6 @@
-# The quickstart commands: `make run` and `make test`. Everything else is a
-# step they share. Needs python3 (3.11+) on PATH; nothing else.
+# The quickstart commands: `make run` and `make test` (`make test-fast` while
+# working). Everything else is a step they share. Needs python3 (3.11+) on
+# PATH; nothing else.
 PYTHON ?= python3
 PORT ?= 8000
 VENV := .venv
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install
+.PHONY: run test test-fast install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +52,17 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir "$$site"; \
 	status=$$?; rm -rf "$$site"; exit $$status
+
+# The lane to run while working, in under a minute on two cores: every test
+# that starts no server, browser, network namespace or wheel build (those
+# live in tests/system/, marked server/browser/netns/slow), on two xdist
+# workers (each with its own test database and cache key prefix), plus ruff
+# and lint-imports. Schemathesis' and Hypothesis' pytest plugins serve only
+# tests/system/ and cost seconds to load in every worker.
+FAST_MARKERS = not server and not browser and not netns and not slow
+FAST_WORKERS ?= 2
+test-fast: $(TEST_STAMP)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/python -m pytest tests --ignore=tests/system -m "$(FAST_MARKERS)" \
+		-n $(FAST_WORKERS) --dist worksteal -p no:schemathesis -p no:hypothesispytest $(PYTEST_ARGS)

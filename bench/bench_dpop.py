@@ -47,8 +47,8 @@ from protection.attestation.app_attest import (  # noqa: E402
 from protection.dpop import dpop_proof_verify  # noqa: E402
 from protection.keys import api_key_create  # noqa: E402
 from protection.sessions.tokens import SessionAccessToken, token_create, token_decode  # noqa: E402
-from tests.protection.app_attest_support import APP_ID, FakeApple, FakeDevice, b64  # noqa: E402
-from tests.protection.dpop_support import BASE_URL, DpopClient  # noqa: E402
+from tests.support.app_attest import APP_ID, FakeApple, FakeDevice, b64  # noqa: E402
+from tests.support.dpop import BASE_URL, DpopClient  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "2000"))
 ATTESTATIONS = int(os.environ.get("BENCH_ATTESTATIONS", "200"))

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_dpop_lookup import PATH, dpop_key, dpop_server_env  # noqa: E402
 from bench.bench_lookup import BODY, bench_key, django_setup, require_services  # noqa: E402
-from tests.gunicorn_server import server_env  # noqa: E402
-from tests.protection.dpop_support import BASE_URL, DpopClient  # noqa: E402
+from tests.support.dpop import BASE_URL, DpopClient  # noqa: E402
+from tests.support.gunicorn import server_env  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "500"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))

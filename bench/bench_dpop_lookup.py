@@ -57,8 +57,8 @@ from bench.bench_lookup import (  # noqa: E402
     rows_table,
 )
 from bench.load import load_tool  # noqa: E402
-from tests.gunicorn_server import GunicornServer, request  # noqa: E402
-from tests.protection.dpop_support import BASE_URL, DpopClient  # noqa: E402
+from tests.support.dpop import BASE_URL, DpopClient  # noqa: E402
+from tests.support.gunicorn import GunicornServer, request  # noqa: E402
 
 PATH = "/api/v1/persons/lookup"
 ROWS = ("bearer", "dpop")

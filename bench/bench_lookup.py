@@ -19,7 +19,7 @@ only in what guards it:
 - stack:     ``/api/test/stack-lookup``, what a Django team would assemble
              instead: djangorestframework-api-key's HasAPIKey, simplejwt's
              JWTStatelessUserAuthentication and DRF throttles on Redis per IP,
-             per token subject and per scope (``tests/server_stack.py``).
+             per token subject and per scope (``tests/support/server_stack.py``).
 
 The denial rows (invalid-key, blocked-ip, over-budget, forged-token) are
 floods the protected lookup refuses; ``bench/lookup_rows.py`` says what each
@@ -78,7 +78,7 @@ from bench.lookup_trees import (  # noqa: E402, F401 (re-exported for the other 
     Tree,
     bench_server_env,
 )
-from tests.gunicorn_server import GunicornServer, request, server_env  # noqa: E402
+from tests.support.gunicorn import GunicornServer, request, server_env  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))

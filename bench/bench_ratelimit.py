@@ -28,7 +28,7 @@ from bench_lookup import (  # noqa: E402
     require_services,
 )
 
-from tests.gunicorn_server import GunicornServer, fire, server_env  # noqa: E402
+from tests.support.gunicorn import GunicornServer, fire, server_env  # noqa: E402
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 

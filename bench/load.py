@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.gunicorn_server import request  # noqa: E402
+from tests.support.gunicorn import request  # noqa: E402
 
 WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 

@@ -27,7 +27,7 @@ from bench.lookup_rows import (
     session_headers,
 )
 from bench.lookup_trees import OVER_BUDGET_RATE, PUBLIC_BASE_URL, Tree, database_name
-from tests.gunicorn_server import GunicornServer, request
+from tests.support.gunicorn import GunicornServer, request
 
 ORDER = ("plain", "floor", "protected", "dpop", "stack", *DENIALS)
 
@@ -51,7 +51,7 @@ def _stack_key() -> str:
 
 def _dpop_plan(tree: Tree, server: GunicornServer, database: str, stack: ExitStack) -> Plan:
     from bench.bench_dpop_lookup import dpop_session  # it imports bench_lookup
-    from tests.protection.dpop_support import DpopClient
+    from tests.support.dpop import DpopClient
 
     raw_key = tree.key_create("bench dpop", require="dpop")
     client = DpopClient()

@@ -33,7 +33,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.gunicorn_server import GunicornServer, request
+from tests.support.gunicorn import GunicornServer, request
 
 PATH = "/api/v1/persons/lookup"
 BODY = {"email": "nobody@example.com"}
@@ -89,7 +89,7 @@ def answer_problem(status: int, payload: bytes, *, expected: int, code: str) -> 
 class DpopProofs:
     """The proofs wrk sends, one per request, for one DPoP-bound access token."""
 
-    client: object  # tests.protection.dpop_support.DpopClient
+    client: object  # tests.support.dpop.DpopClient
     file: Path
     url: str
     access: str = ""

@@ -5,7 +5,7 @@ A tree is driven only through its own ``manage.py`` and its own gunicorn,
 each started in the tree's directory with ``PYTHONPATH`` set to it: nothing
 here imports the tree's code, so a tree whose modules have moved (the
 pre-restructure ``protection.exceptions``, …) runs its own code and its own
-``tests.server_settings``. ``Tree.prepare`` checks that the code a tree
+``tests.support.server_settings``. ``Tree.prepare`` checks that the code a tree
 imports really is its own before anything is measured.
 
 Every server of a tree shares the tree's database and secrets (so the keys
@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.gunicorn_server import GunicornServer, server_env
+from tests.support.gunicorn import GunicornServer, server_env
 
 HUGE = ["100000000/m"]  # gatehouse rates take at most 9 digits
 UNLIMITED_SIGNUP = {
@@ -44,7 +44,7 @@ WHERE_FROM = (
     "import pathlib, protection, signup; "
     "print(*(pathlib.Path(m.__file__).resolve().parent.parent for m in (protection, signup)))"
 )
-PUBLIC_BASE_URL = "https://signup-api.example.com"  # tests.protection.dpop_support.BASE_URL
+PUBLIC_BASE_URL = "https://signup-api.example.com"  # tests.support.dpop.BASE_URL
 
 
 def bench_server_env(

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.gunicorn_server import GunicornServer, server_env  # noqa: E402
+from tests.support.gunicorn import GunicornServer, server_env  # noqa: E402
 from tests.support.nginx import NginxServer, nginx_available  # noqa: E402
 from tests.support.slowclients import SlowClients, loopback_sources  # noqa: E402
 

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.gunicorn_server import GunicornServer, server_env  # noqa: E402
+from tests.support.gunicorn import GunicornServer, server_env  # noqa: E402
 
 SETTINGS = {
     "SIGNUP_LOOKUPS_PER_SESSION": 10**9,

@@ -1,28 +1,55 @@
 """Shared fixtures. Tests marked ``postgres`` / ``redis`` need those services
 (DATABASE_URL / REDIS_URL set, as .ci/run sets them) and are skipped, with
-the reason shown, on the embedded SQLite / local-memory defaults."""
+the reason shown, on the embedded SQLite / local-memory defaults; the run
+ends with one line saying what was skipped and why.
+
+Where tests go (tests/test_layout.py checks it): ``tests/<package>/…``
+mirroring the code, every test that starts a process (server, browser,
+network namespace, wheel build) in ``tests/system/`` with its marker, every
+helper module in ``tests/support/``. Each xdist worker has its own
+database (pytest-django) and its own cache key prefix (tests.support.cache).
+"""
 
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.contrib.auth.hashers import reset_hashers
 from rest_framework.test import APIClient
 
 from protection.keys import ApiKey, api_key_create
 from protection.sessions import IssuedSession, session_issue
+from tests.support.cache import cache_clear, cache_isolate_worker
+from tests.support.skips import skipped_summary
 
 USING_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 USING_REDIS = "RedisCache" in settings.CACHES["default"]["BACKEND"]
+cache_isolate_worker()
+# Django's own advice for test suites: the production hasher (PBKDF2, a
+# million rounds) costs a third of a second per staff user made, and the
+# admin tests make one each. What is tested is who may log in, not PBKDF2.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+reset_hashers(setting="PASSWORD_HASHERS")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "postgres" in item.keywords and not USING_POSTGRES:
-            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)"))
         if "redis" in item.keywords and not USING_REDIS:
-            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
+            item.add_marker(pytest.mark.skip(reason="needs Redis (set REDIS_URL)"))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line: how many tests were skipped, grouped by what they need."""
+    line = skipped_summary(
+        terminalreporter.stats.get("skipped", []),
+        deselected=len(terminalreporter.stats.get("deselected", [])),
+        markexpr=config.getoption("markexpr", ""),
+        ignored=config.getoption("ignore") or (),
+    )
+    terminalreporter.write_line(line, bold=True)
 
 
 @pytest.fixture(autouse=True)
@@ -33,9 +60,9 @@ def _plain_http(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    cache.clear()
+    cache_clear()
     yield
-    cache.clear()
+    cache_clear()
 
 
 @pytest.fixture

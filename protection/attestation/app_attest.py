@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from protection.attestation.base import Attested, verifier_register
 from protection.base.exceptions import ProtectionError
+from protection.base.processstate import process_state_register
 from protection.conf import gatehouse_settings
 from protection.core.events import refuse
 from protection.core.nonces import nonce_issue, nonce_verify
@@ -424,6 +425,10 @@ def _stored_key(key_id: str, api_key_pk: int) -> tuple[ec.EllipticCurvePublicKey
     public_key = serialization.load_der_public_key(bytes(row[0]))
     assert isinstance(public_key, ec.EllipticCurvePublicKey)  # only P-256 keys are stored
     return public_key, row[1]
+
+
+# Per-process memo: a reset (between tests, in a fresh worker) forgets rows that are gone.
+process_state_register("attested device keys", _stored_key.cache_clear)
 
 
 class AppAttestVerifier:

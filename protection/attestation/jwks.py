@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from django.core.cache import cache
 from jwt.algorithms import RSAAlgorithm
 
+from protection.base.processstate import process_state_register
 from protection.conf import gatehouse_settings
 
 logger = logging.getLogger("gatehouse.attestation")
@@ -223,3 +224,4 @@ def _shared_key(url: str) -> str:
 
 
 jwks_cache = JwksCache()
+process_state_register("JWKS documents", jwks_cache.clear)

@@ -36,6 +36,7 @@ from django.core.cache import cache, caches
 from django.utils import timezone
 
 from protection.base.exceptions import ProtectionError
+from protection.base.processstate import process_state_register
 from protection.conf import gatehouse_settings
 from protection.core.cachehealth import cache_health, shared_cache_call
 from protection.core.keyspace import owner_tag, shard_tags
@@ -52,6 +53,14 @@ REVOKED, ACTIVE, UNKNOWN = "revoked", "active", "unknown"
 
 _unpublished: set[tuple[str, int]] = set()
 _unpublished_lock = threading.Lock()
+
+
+def _unpublished_reset() -> None:
+    with _unpublished_lock:
+        _unpublished.clear()
+
+
+process_state_register("unpublished revocations", _unpublished_reset)
 
 
 def _mark_key(session_id: object) -> str:

@@ -2,7 +2,6 @@
 (a DPoP proof may be sent once), reuse is counted and marked as an error,
 and the ratio is dpop/bearer."""
 
-import shutil
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +11,7 @@ import pytest
 from bench.bench_dpop_lookup import ratio_lines
 from bench.bench_lookup import Row, rows_table
 from bench.load import Load, load_run, values_reused
+from tests.support.tools import tool_required
 
 WRK_WITH_REUSE = """Running 1s test @ http://127.0.0.1:40000/api/v1/persons/lookup
   2 threads and 4 connections
@@ -52,9 +52,9 @@ def recorder():
     server.server_close()
 
 
-@pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed")
 @pytest.mark.parametrize("values", [100_000, 7])
 def test_wrk_sends_each_value_once_until_the_file_runs_out(recorder, tmp_path, values):
+    tool_required("wrk", package="wrk")
     port, seen = recorder
     file = tmp_path / "proofs.txt"
     file.write_text("".join(f"proof-{n}\n" for n in range(values)))

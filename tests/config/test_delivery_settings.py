@@ -2,7 +2,7 @@
 
 import json
 
-from tests.config.test_settings import PRODUCTION_ENV, run_python
+from tests.support.fresh_interpreter import PRODUCTION_ENV, run_python
 
 PRINT_DELIVERY = (
     "import json, django; django.setup(); from django.conf import settings as s; "

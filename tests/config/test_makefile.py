@@ -1,14 +1,17 @@
 """The Makefile's quickstart targets, as make would run them (``make -n``)."""
 
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+from tests.support.paths import ROOT
+from tests.support.tools import tool_required
+
+
+@pytest.fixture(autouse=True)
+def _make() -> None:
+    tool_required("make", package="make")
 
 
 def planned(*args: str) -> list[str]:

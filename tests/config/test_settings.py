@@ -1,14 +1,11 @@
 """Settings come from the environment; checked in a fresh interpreter per case."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.fresh_interpreter import PRODUCTION_ENV, run_python
+
 PRINT_SETTINGS = (
     "import json, django; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], "
@@ -20,45 +17,6 @@ PRINT_SETTINGS = (
     "'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, "
     "'proxies': s.GATEHOUSE['TRUSTED_PROXIES']}, default=str))"
 )
-PRODUCTION_ENV = {
-    "DJANGO_SECRET_KEY": "x" * 20 + "production-secret-key-0123456789-abcdefghijkl",
-    "GATEHOUSE_SIGNING_KEY": "y" * 20 + "production-signing-key-0123456789-abcdefghij",
-    "DJANGO_ALLOWED_HOSTS": "gatehouse.example",
-    "REDIS_URL": "redis://127.0.0.1:6379/9",
-}
-SETTINGS_ENV_NAMES = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "DJANGO_DEBUG",
-    "DJANGO_SECRET_KEY",
-    "GATEHOUSE_SIGNING_KEY",
-    "DJANGO_ALLOWED_HOSTS",
-    "GATEHOUSE_TRUSTED_PROXIES",
-    "DJANGO_HSTS_SECONDS",
-    "GATEHOUSE_METRICS_NETWORKS",
-    "GATEHOUSE_LOG_FORMAT",
-    "GATEHOUSE_LOG_LEVEL",
-    "DJANGO_LOG_LEVEL",
-    "GATEHOUSE_REDIS_MODE",
-    "GATEHOUSE_REDIS_SENTINEL_SERVICE",
-    "GATEHOUSE_REDIS_SENTINEL_PASSWORD",
-    "DATABASE_REPLICA_URLS",
-    "DATABASE_POOLING",
-    "GATEHOUSE_LOOKUP_READS",
-)
-
-
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV_NAMES}
-    clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env})
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def settings_with(**env: str) -> dict:

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.config.test_settings import run_python
+from tests.support.fresh_interpreter import run_python
 
 PRINT = (
     "import json, django; django.setup(); from django.conf import settings as s; "

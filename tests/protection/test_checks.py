@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import types
-from pathlib import Path
 
 import pytest
 from django.core import checks
@@ -12,8 +11,8 @@ from django.core import checks
 from protection.conf import DEFAULTS
 from protection.keys import ApiKey
 from protection.policy.rules import auto_block_rule_problems
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD_RULE = {
     "name": "r",
     "dimension": "ip",
@@ -149,7 +148,7 @@ def test_manage_py_check_fails_naming_the_rule_and_the_typo():
     result = _start(
         "from django.core.management import execute_from_command_line; "
         "execute_from_command_line(['manage.py', 'check', '--deploy'])",
-        DJANGO_SETTINGS_MODULE="tests.config.bad_rules_settings",
+        DJANGO_SETTINGS_MODULE="tests.support.bad_rules_settings",
     )
     assert result.returncode != 0
     assert "protection.E010" in result.stderr
@@ -159,7 +158,7 @@ def test_manage_py_check_fails_naming_the_rule_and_the_typo():
 
 
 def test_the_wsgi_server_refuses_to_start_with_a_malformed_rule():
-    result = _start("import config.wsgi", DJANGO_SETTINGS_MODULE="tests.config.bad_rules_settings")
+    result = _start("import config.wsgi", DJANGO_SETTINGS_MODULE="tests.support.bad_rules_settings")
     assert result.returncode != 0
     assert "Refusing to start with configuration errors" in result.stderr
     assert "AUTO_BLOCK_RULES[0]" in result.stderr

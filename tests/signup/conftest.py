@@ -1,43 +1,13 @@
 """Fixtures for the sign-up API: an authenticated caller and request helpers."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from protection.keys import ApiKey
-from protection.sessions import IssuedSession
-
-
-@dataclass
-class SignupCaller:
-    """An API key, one of its sessions and the test client, ready to call the API."""
-
-    client: APIClient
-    api_key: ApiKey
-    raw_key: str
-    issued: IssuedSession
-    remote_addr: str = "203.0.113.7"
-
-    def headers(self, **extra: str) -> dict[str, str]:
-        return {
-            "HTTP_X_API_KEY": self.raw_key,
-            "HTTP_AUTHORIZATION": f"Bearer {self.issued.access}",
-            "REMOTE_ADDR": self.remote_addr,
-            **extra,
-        }
-
-    def lookup(self, body: Any, **extra: str) -> Any:
-        return self.client.post(
-            "/api/v1/persons/lookup", body, format="json", **self.headers(**extra)
-        )
-
-    def create(self, body: Any, *, idempotency_key: str | None = None, **extra: str) -> Any:
-        if idempotency_key is not None:
-            extra["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
-        return self.client.post("/api/v1/persons", body, format="json", **self.headers(**extra))
+from tests.support.signup import SignupCaller
 
 
 @pytest.fixture
@@ -91,7 +61,3 @@ def generous_limits(signup_settings: Callable[..., None]) -> None:
         SIGNUP_CREATE_IP_RATE="1000/d",
         RATE_LIMITS={},  # the endpoint throttles too
     )
-
-
-def person_body(**fields: Any) -> dict[str, Any]:
-    return {"email": "ada@example.com", "full_name": "Ada Lovelace", **fields}

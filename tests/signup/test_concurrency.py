@@ -15,7 +15,7 @@ from django.db import connection
 from protection.core.events import SecurityEvent
 from signup.idempotency import IdempotencyRecord
 from signup.persons import Person
-from tests.signup.conftest import SignupCaller, person_body
+from tests.support.signup import SignupCaller, person_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ import pytest
 
 from protection.core.events import SecurityEvent
 from signup.persons import Person
-from tests.signup.conftest import person_body
+from tests.support.signup import person_body
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from protection.core.events import SecurityEvent
 from signup.idempotency import IdempotencyRecord, idempotency_purge_expired
 from signup.persons import Person
-from tests.signup.conftest import person_body
+from tests.support.signup import person_body
 
 pytestmark = pytest.mark.django_db
 

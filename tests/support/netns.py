@@ -1,10 +1,11 @@
 """Two (or more) app hosts on this machine: network namespaces, each with its own gunicorn.
 
 Each host is a namespace ``gh<pid>h<i>`` joined to the root namespace by a
-veth pair (root side 10.213.<10+i>.1, host side .2; private test addresses
-on links this module makes and removes). PostgreSQL and Redis listen on
+veth pair (root side 10.213.<n+i>.1, host side .2, with n derived from the
+process id so two runs on one machine do not share a subnet; private test
+addresses on links this module makes and removes). PostgreSQL and Redis listen on
 loopback only, so the root namespace forwards ``<root side>:<port>`` to them
-(``tests.tcpproxy``); every host reaches the same database and cache there.
+(``tests.support.tcpproxy``); every host reaches the same database and cache there.
 Needs root and the ``ip`` tool; ``app_hosts`` removes everything in a finally.
 """
 
@@ -16,11 +17,11 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from tests.tcpproxy import TcpProxy
+from tests.support.paths import ROOT
+from tests.support.servers import url_via
+from tests.support.tcpproxy import TcpProxy
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 APP_PORT = 8000
 
 
@@ -47,7 +48,8 @@ class AppHost:
 
 def _link_up(index: int) -> AppHost:
     tag = f"gh{os.getpid() % 100000}h{index}"
-    host = AppHost(name=tag, address=f"10.213.{10 + index}.2", gateway=f"10.213.{10 + index}.1")
+    subnet = 10 + (os.getpid() % 60) * 4 + index  # 10..249: a run of its own
+    host = AppHost(name=tag, address=f"10.213.{subnet}.2", gateway=f"10.213.{subnet}.1")
     _ip("netns", "add", tag)
     _ip("link", "add", f"{tag}r", "type", "veth", "peer", "name", f"{tag}n")
     _ip("link", "set", f"{tag}n", "netns", tag)
@@ -64,8 +66,8 @@ def _link_down(host: AppHost) -> None:
         subprocess.run(["ip", *args], capture_output=True)
 
 
-def _forward(host: AppHost, target_port: int) -> int:
-    proxy = TcpProxy("127.0.0.1", target_port, listen_host=host.gateway).start()
+def _forward(host: AppHost, target_port: int, target_host: str = "127.0.0.1") -> int:
+    proxy = TcpProxy(target_host, target_port, listen_host=host.gateway).start()
     host.proxies.append(proxy)
     return proxy.port
 
@@ -92,20 +94,26 @@ def _wait_ready(host: AppHost, timeout: float = 60.0) -> None:
 
 @contextlib.contextmanager
 def app_hosts(
-    *, count: int, env: dict[str, str], database_port: int, redis_port: int, redis_db: int = 0
+    *,
+    count: int,
+    env: dict[str, str],
+    database_port: int,
+    redis_port: int,
+    redis_db: int = 0,
+    database_host: str = "127.0.0.1",
 ) -> Iterator[list[AppHost]]:
-    """Start ``count`` hosts sharing the PostgreSQL of ``env["DATABASE_URL"]`` and
-    the Redis on loopback ``redis_port``; yield them; remove everything after."""
+    """Start ``count`` hosts sharing the PostgreSQL of ``env["DATABASE_URL"]``
+    (at ``database_host:database_port``) and the Redis on loopback
+    ``redis_port`` (a private one, so its db 0 is the test's own); yield them;
+    remove everything after."""
     hosts: list[AppHost] = []
     try:
         for index in range(count):
             host = _link_up(index)
             hosts.append(host)
-            pg_port = _forward(host, database_port)
+            pg_port = _forward(host, database_port, database_host)
             redis_forward = _forward(host, redis_port)
-            database_url = env["DATABASE_URL"].replace(
-                f"127.0.0.1:{database_port}", f"{host.gateway}:{pg_port}"
-            )
+            database_url = url_via(env["DATABASE_URL"], host=host.gateway, port=pg_port)
             host_env = {
                 **os.environ,
                 **env,

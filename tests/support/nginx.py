@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from string import Template
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.support.paths import ROOT
+
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

@@ -18,7 +18,8 @@ from collections import Counter
 
 import pytest
 
-from tests.gunicorn_server import ROOT, GunicornServer, server_env
+from tests.support.gunicorn import GunicornServer, server_env
+from tests.support.paths import ROOT
 from tests.support.pgtopo import TempRoot, primary_and_replica, psql, wait_replayed
 from tests.support.topology import LIFTED_LOOKUP_LIMITS, Traffic, lookup, need_binary
 

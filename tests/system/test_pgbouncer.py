@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from tests.gunicorn_server import GunicornServer, server_env
+from tests.support.gunicorn import GunicornServer, server_env
 from tests.support.pgtopo import PgBouncer, TempRoot
 from tests.support.topology import LIFTED_LOOKUP_LIMITS, call, lookup, need_binary
 

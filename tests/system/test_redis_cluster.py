@@ -20,7 +20,7 @@ import pytest
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from tests.gunicorn_server import GunicornServer, fire, server_env
+from tests.support.gunicorn import GunicornServer, fire, server_env
 from tests.support.redistopo import ClusterOfRedis
 from tests.support.servers import database_url
 from tests.support.topology import (

@@ -20,7 +20,7 @@ import pytest
 from django.core.cache import caches
 from django.utils import timezone
 
-from tests.gunicorn_server import GunicornServer, server_env
+from tests.support.gunicorn import GunicornServer, server_env
 from tests.support.redistopo import SentinelOfRedis, redis_cli
 from tests.support.servers import database_url
 from tests.support.topology import (

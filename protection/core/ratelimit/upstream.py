@@ -5,7 +5,7 @@ must compute exactly the keys and windows ``get_usage`` would:
 ``_get_window`` (the end of the current fixed window, jittered per bucket)
 and ``_make_cache_key`` (the cache key of one bucket and window), plus the
 ``EXPIRATION_FUDGE`` added to every TTL. They are private, so an upgrade may
-change them without notice; ``tests/protection/test_ratelimit_upstream.py``
+change them without notice; ``tests/protection/core/ratelimit/test_upstream.py``
 pins their signatures and their output on known inputs and fails loudly if
 they move. Everything else uses the public ``get_usage`` through here too,
 so the version pin in pyproject.toml has one reason and one place.

@@ -17,7 +17,7 @@ from protection.http import gate
 from protection.http.context import RequestContext, verdict
 from protection.sessions import session_issue, session_revoke
 from signup.persons import Person
-from tests.protection.attestation_support import b64url
+from tests.support.attestation import b64url
 
 pytestmark = pytest.mark.django_db
 
@@ -258,7 +258,7 @@ def test_a_new_block_applies_to_the_request_that_learns_of_it(
 
 
 def test_with_the_cache_down_a_revoked_session_is_401_not_503(lookup, settings):
-    from tests.protection.test_ratelimit_fallback import DEAD_REDIS
+    from tests.support.cache import DEAD_REDIS
 
     session_revoke(session=lookup.issued.session, reason="test")
     settings.CACHES = DEAD_REDIS
