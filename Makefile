@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install
+.PHONY: run test install docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ run: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir "$$site"; \
 	status=$$?; rm -rf "$$site"; exit $$status
+
+# Serves the documentation with live reload on http://127.0.0.1:$(DOCS_PORT)
+# (8001 by default, so it runs next to `make run`): `make docs PORT=8123`
+# picks another port. mkdocs comes with the test tools.
+DOCS_PORT := $(if $(filter command line,$(origin PORT)),$(PORT),8001)
+docs: $(TEST_STAMP)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)

@@ -167,7 +167,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "gatehouse.sqlite3",
+            "NAME": str(DATA_DIR / "gatehouse.sqlite3"),
             "OPTIONS": {"timeout": 20},
         }
     }

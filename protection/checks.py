@@ -37,7 +37,7 @@
 import difflib
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core import checks
@@ -229,7 +229,7 @@ def check_unknown_settings(app_configs: Any, **kwargs: Any) -> list[checks.Check
     user_settings = getattr(settings, "GATEHOUSE", None) or {}
     if not isinstance(user_settings, Mapping):
         return [checks.Error("GATEHOUSE must be a dict of settings.", id="protection.E012")]
-    warnings = []
+    warnings: list[checks.CheckMessage] = []
     known = known_setting_names()  # protection's and every registered app's (signup's)
     for name in sorted(str(n) for n in user_settings if n not in known):
         close = difflib.get_close_matches(name, known, n=1)
@@ -312,7 +312,7 @@ def check_auto_block_rules(app_configs: Any, **kwargs: Any) -> list[checks.Check
     )
     if not isinstance(rules, list | tuple):
         return [checks.Error("GATEHOUSE AUTO_BLOCK_RULES must be a list.", id="protection.E010")]
-    errors = []
+    errors: list[checks.CheckMessage] = []
     names: set[str] = set()
     for index, rule in enumerate(rules):
         label = rule.get("name") if isinstance(rule, Mapping) else None
@@ -346,7 +346,7 @@ def check_rate_limit_overrides(app_configs: Any, **kwargs: Any) -> list[checks.C
     except Exception:  # no tables yet (before migrate), no database, or no access in tests
         logger.debug("rate-limit overrides not checked", exc_info=True)
         return []
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for public_id, name, overrides in stored:
         try:
             validate_rate_limit_overrides(overrides)
@@ -422,9 +422,11 @@ def check_json_parser(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessa
 
     from protection.parsers import HardenedJSONParser
 
+    # api_settings imports the dotted paths: these are classes, not strings.
+    parsers = [cast(type, parser) for parser in api_settings.DEFAULT_PARSER_CLASSES]
     plain = [
         parser
-        for parser in api_settings.DEFAULT_PARSER_CLASSES
+        for parser in parsers
         if issubclass(parser, JSONParser) and not issubclass(parser, HardenedJSONParser)
     ]
     return [

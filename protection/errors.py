@@ -13,7 +13,8 @@ Three entry points, one body shape:
   failures, DEBUG tracebacks) into problem+json;
 - ``api_not_found``: the catch-all view for unknown API paths;
 - ``AllowedHostMiddleware``: a Host outside ALLOWED_HOSTS gets 400
-  ``host_not_allowed`` (on every path) and one log line, not a traceback.
+  ``host_not_allowed`` (on every path but the probe views', which answer
+  any Host: ``protection.http.probes``) and one log line, not a traceback.
 No stack trace or internal detail ever reaches a client.
 """
 
@@ -31,6 +32,7 @@ from rest_framework import exceptions as drf_exceptions
 
 from protection.base.exceptions import ProtectionError, problem_body
 from protection.conf import gatehouse_settings
+from protection.http.probes import probe_host_accept, request_is_probe
 
 logger = logging.getLogger("gatehouse.errors")
 
@@ -131,7 +133,7 @@ def drf_exception(error: ProtectionError) -> drf_exceptions.APIException:
     else:
         exc = GatehouseAPIException(error.detail, code=error.code)
         exc.status_code = error.status
-    exc.error = error  # type: ignore[attr-defined]
+    exc.error = error
     return exc
 
 
@@ -140,11 +142,11 @@ def problem_for_exception(exc: Exception) -> JsonResponse:
     if isinstance(exc, _GatehouseError):
         exc = exc.error
     if isinstance(exc, ProtectionError):
-        return problem_response(exc.code, exc.detail, headers=exc.headers, extra=exc.extra)
+        return problem_response(exc.code, str(exc.detail), headers=exc.headers, extra=exc.extra)
     if isinstance(exc, drf_exceptions.ValidationError):
         return problem_response("invalid_request", extra={"errors": _validation_errors(exc.detail)})
     if isinstance(exc, drf_exceptions.Throttled):
-        wait = max(1, int(exc.wait or 1))
+        wait = max(1, int(getattr(exc, "wait", None) or 1))
         return problem_response("rate_limited", headers={"Retry-After": str(wait)})
     if isinstance(exc, drf_exceptions.APIException):
         code = next(
@@ -267,6 +269,10 @@ class AllowedHostMiddleware:
         try:
             request.get_host()
         except DisallowedHost:
+            if request_is_probe(request):
+                # A probe or scrape by the instance's address (Host: 10.0.3.21:8000).
+                probe_host_accept(request)
+                return self.get_response(request)
             raw_host = request.META.get("HTTP_X_FORWARDED_HOST") or request.META.get(
                 "HTTP_HOST", request.META.get("SERVER_NAME", "")
             )

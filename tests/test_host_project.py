@@ -79,7 +79,7 @@ def run(*args: object, cwd: Path | None = None, env: dict[str, str] | None = Non
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
     run(sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "-q", "-w", dist)
-    return next(dist.glob("gatehouse-*.whl"))
+    return next(dist.glob("drf_gatehouse-*.whl"))
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from protection.keys import (
     api_key_update,
     clean_origins,
 )
-from protection.keys.models import clean_attest_every_request
+from protection.keys.models import ApiKeyQuerySet, clean_attest_every_request
 from protection.keys.services import DEFAULT_GRACE, UPDATABLE_FIELDS
 
 TEMPLATES = "admin/protection/apikey/"
@@ -101,11 +101,12 @@ class ApiKeyForm(forms.ModelForm):
         return value
 
     def clean_attestation_overrides(self) -> dict:
-        value = self.cleaned_data.get("attestation_overrides")
+        value: Any = self.cleaned_data.get("attestation_overrides")
         return {} if value in (None, "") else value
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         try:
             clean_attest_every_request(
                 cleaned.get("attest_every_request", False),
@@ -137,8 +138,9 @@ class StatusFilter(admin.SimpleListFilter):
         return list(ApiKeyStatus.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() in ApiKeyStatus.values:
-            return queryset.with_status(self.value())
+        status = self.value()
+        if isinstance(queryset, ApiKeyQuerySet) and status and status in ApiKeyStatus.values:
+            return queryset.with_status(status)
         return queryset
 
 
@@ -196,7 +198,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def successor_list(self, obj: ApiKey) -> str:
         return ", ".join(str(key) for key in obj.successors.all()) or "—"
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[Any]:
         editable = list(ApiKeyForm.Meta.fields)
         if obj is None:
             return editable

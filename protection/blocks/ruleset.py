@@ -202,7 +202,7 @@ class BlockRegistry:
         interval's version check. Returns True when the list was reloaded.
         """
         try:
-            version = int(version)  # type: ignore[call-overload]
+            number = int(version)  # type: ignore[call-overload]
         except (TypeError, ValueError):
             return False  # absent or unreadable: the periodic check decides
         now = self.clock()
@@ -211,12 +211,12 @@ class BlockRegistry:
             # Re-read now and then whatever the version says (BLOCKS_MAX_AGE):
             # a change whose version bump was lost still arrives.
             stale = now - self.loaded_at >= float(gatehouse_settings.BLOCKS_MAX_AGE)
-            if self.compiled is not None and version == self.version and not stale:
+            if self.compiled is not None and number == self.version and not stale:
                 return False
-            self._reload(now, version)
+            self._reload(now, number)
             return True
 
-    def _reload(self, now: float, version: str | None) -> None:
+    def _reload(self, now: float, version: int | None) -> None:
         try:
             self.compiled = load_active_blocks()
         except Exception:  # database down: keep the last list rather than fail every request

@@ -18,7 +18,7 @@ cache that is not Django's ``RedisCache``, counting goes through
 
 import weakref
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from django.conf import settings
 from django.core.cache import caches
@@ -98,7 +98,9 @@ def batch_available() -> bool:
 
 
 def _client_and_script(cache: RedisCache) -> tuple[Any, Any]:
-    backend = cache._cache
+    # Django's private client wrapper (not in the type stubs): the one way to
+    # reuse its connection pool for a registered script.
+    backend = cast(Any, cache)._cache
     entry = _clients.get(backend)
     if entry is None:
         client = backend.get_client(None, write=True)
