@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env
 from marshmallow.validate import Range
+from pythonjsonlogger.core import RESERVED_ATTRS as JSON_RESERVED_ATTRS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -357,6 +358,9 @@ LOGGING = {
             "rename_fields": {"levelname": "level", "name": "logger"},
             # ISO 8601 in UTC with microseconds, whatever the server's time zone.
             "timestamp": "time",
+            # Django puts the request object on its own lines ("Not Found: /x"):
+            # its text has the query string (an ?email=...), so it is left out.
+            "reserved_attrs": [*JSON_RESERVED_ATTRS, "request"],
         },
         "text": {
             "format": "{asctime} {levelname} {name} [{request_id}] {message}",

@@ -8,9 +8,12 @@ everything else) as problem+json with the domain code.
 
 Three entry points, one body shape:
 - ``exception_handler``: DRF's EXCEPTION_HANDLER, for errors raised in API views;
-- ``ApiProblemMiddleware``: refuses oversized bodies before parsing and rewrites
-  any other error response under the API prefix (Django's 404/500 pages, CSRF
-  failures, DEBUG tracebacks) into problem+json;
+- ``ApiProblemMiddleware``: refuses oversized bodies before parsing, turns an
+  exception that escaped every handler into problem+json, and rewrites any
+  non-JSON error response under the API prefix (Django's 404/500 pages, CSRF
+  failures, DEBUG tracebacks) into problem+json; JSON errors are kept as their
+  exception handler wrote them (a host on DRF's default handler keeps its
+  ``{"detail": ...}``);
 - ``api_not_found``: the catch-all view for unknown API paths;
 - ``AllowedHostMiddleware``: a Host outside ALLOWED_HOSTS gets 400
   ``host_not_allowed`` (on every path but the probe views', which answer
@@ -208,8 +211,13 @@ def _body_size_problem(request: HttpRequest) -> JsonResponse | None:
     return None
 
 
+def _is_json(response: HttpResponse) -> bool:
+    media_type = response.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 class ApiProblemMiddleware:
-    """Refuse oversized API bodies and keep every API error in problem+json."""
+    """Refuse oversized API bodies; no API error is ever an HTML page."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -221,9 +229,10 @@ class ApiProblemMiddleware:
         if refused is not None:
             return refused
         response = self.get_response(request)
-        if response.status_code >= 400 and not response.get("Content-Type", "").startswith(
-            PROBLEM_CONTENT_TYPE
-        ):
+        if response.status_code >= 400 and not _is_json(response):
+            # Django's HTML pages (404, 500, CSRF failure, a DEBUG traceback).
+            # A JSON error is kept as its handler wrote it: gatehouse's own
+            # (problem+json) or the host's (DRF's default {"detail": ...}).
             code = _STATUS_CODES.get(response.status_code)
             rewritten = (
                 problem_response(code, status=response.status_code)

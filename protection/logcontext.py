@@ -63,15 +63,33 @@ def _clean(fields: dict[str, Any]) -> dict[str, str]:
     return cleaned
 
 
+_KEPT = "gatehouse_log_fields"
+
+
+def log_context_keep(request: Any) -> None:
+    """Store the current fields on ``request``, for records written after the context closed.
+
+    Django writes its ``django.request`` lines ("Not Found: /x") once the
+    middleware chain has returned, with the request on the record: the filter
+    then takes the fields from there.
+    """
+    request.__dict__[_KEPT] = log_context()
+
+
 class RequestContextFilter(logging.Filter):
     """Put ``request_id``, ``client_ip``, ``api_key`` and ``session_id`` on every record.
 
-    A value the caller passed with ``extra=`` wins; fields nobody knows are
-    None, so every JSON line has the same keys.
+    A value the caller passed with ``extra=`` wins; then the open request
+    context; then the fields kept on the record's ``request`` (Django's own
+    request lines). Fields nobody knows are None, so every JSON line has the
+    same keys.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _context.get() or {}
+        context = _context.get()
+        if not context:
+            kept = getattr(getattr(record, "request", None), "__dict__", {}).get(_KEPT)
+            context = kept if isinstance(kept, dict) else {}
         for name in FIELDS:
             if getattr(record, name, None) is None:
                 setattr(record, name, context.get(name))

@@ -64,6 +64,22 @@ VERIFICATION_SECONDS = Histogram(
 )
 
 
+HTTP_REQUESTS = Counter(
+    "gatehouse_http_requests",
+    "HTTP requests answered, by method, route (the URL pattern, never the raw path) and status.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "gatehouse_http_request_duration_seconds",
+    "Time from the first middleware to the response, by method and route.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# Any other method (a client may send anything) is counted as "other".
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "unmatched"
+
+
 def _label(value: Any) -> str:
     return str(value or "")[:_LABEL_MAX]
 
@@ -82,6 +98,14 @@ def metrics_event_recorded(sender: Any = None, *, event: Any, **kwargs: Any) -> 
         dimensions = details.get("dimensions")
         for dimension in dimensions if isinstance(dimensions, list) else []:
             RATE_LIMITED.labels(group, _label(dimension)).inc()
+
+
+def metrics_http_request(*, method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request. ``route`` is its URL pattern ("" when none matched)."""
+    method_label = method if method in HTTP_METHODS else "other"
+    route_label = _label(route) or UNMATCHED_ROUTE
+    HTTP_REQUESTS.labels(method_label, route_label, str(int(status))).inc()
+    HTTP_DURATION.labels(method_label, route_label).observe(seconds)
 
 
 def metrics_cache_fallback(*, active: bool) -> None:
