@@ -177,6 +177,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache: local memory unless REDIS_URL says otherwise --------------------
 # Short socket timeouts: a dead Redis must cost milliseconds, not seconds.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+if REDIS_URL and REDIS_URL.partition("://")[0].lower() not in REDIS_SCHEMES:
+    # redis-py would only fail on the first cache call, inside a request; the
+    # value may hold a password, so only its scheme is repeated.
+    raise ImproperlyConfigured(
+        f"REDIS_URL must start with redis://, rediss:// (TLS) or unix://, not "
+        f"{REDIS_URL.partition('://')[0][:20]!r}://: for example redis://127.0.0.1:6379/0."
+    )
 if REDIS_URL:
     CACHES = {
         "default": {

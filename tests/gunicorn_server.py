@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent  # the worktree
 
@@ -32,6 +33,7 @@ class GunicornServer:
         production_config: bool = False,
         extra_args: tuple[str, ...] = (),
         host: str = "127.0.0.1",
+        stderr: Any = None,
     ) -> None:
         self.host = host
         self.env = env
@@ -66,6 +68,7 @@ class GunicornServer:
             env={**os.environ, **env},
             pass_fds=(fd,),
             start_new_session=True,
+            stderr=stderr,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -49,9 +49,7 @@ def test_readiness_reports_database_and_cache(client):
     assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
-def test_readiness_is_503_naming_the_cache_when_it_is_down_and_limits_fail_closed(
-    client, settings
-):
+def test_readiness_is_503_naming_the_cache_when_it_is_down_and_limits_fail_closed(client, settings):
     settings.GATEHOUSE = {**settings.GATEHOUSE, "RATE_LIMIT_CACHE_FAILURE": "closed"}
     settings.CACHES = {
         "default": {
@@ -69,9 +67,7 @@ def test_readiness_is_503_naming_the_cache_when_it_is_down_and_limits_fail_close
 
 
 @pytest.mark.parametrize("path", ["/api/v1/health", "/api/v1/health/ready"])
-def test_readiness_stays_ready_while_redis_is_down_under_the_local_fallback(
-    client, settings, path
-):
+def test_readiness_stays_ready_while_redis_is_down_under_the_local_fallback(client, settings, path):
     # The API keeps serving on per-process counters: a Redis blip must not
     # pull every instance out of the balancer.
     assert settings.GATEHOUSE.get("RATE_LIMIT_CACHE_FAILURE", "local") == "local"

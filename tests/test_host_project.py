@@ -64,13 +64,20 @@ DJANGOS = {
 
 
 def python_312() -> str | None:
-    """A Python 3.12+ for Django 6: GATEHOUSE_PYTHON_312, python3.12 on PATH, or pyenv's."""
+    """A Python 3.12+ for Django 6: GATEHOUSE_PYTHON_312, pyenv's, or python3.12 on PATH."""
     candidates = [
         os.environ.get("GATEHOUSE_PYTHON_312", ""),
-        shutil.which("python3.12") or "",
         *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python")),
+        shutil.which("python3.12") or "",  # may be a pyenv shim that refuses: tried last
     ]
-    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+    for candidate in filter(None, candidates):
+        works = subprocess.run(
+            [candidate, "-c", "import sys, venv; assert sys.version_info >= (3, 12)"],
+            capture_output=True,
+        )
+        if works.returncode == 0:
+            return candidate
+    return None
 
 
 def python_for(django: str) -> str:

@@ -24,9 +24,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_directory_check() -> None:
+    """Refuse a ``PROMETHEUS_MULTIPROC_DIR`` that is not a directory, saying what to do.
+
+    prometheus-client would raise a bare FileNotFoundError from the first
+    metric this module defines, in every process (every manage.py command).
+    """
+    directory = os.environ.get(MULTIPROC_ENV, "")
+    if directory and not os.path.isdir(directory):
+        raise ImproperlyConfigured(
+            f"{MULTIPROC_ENV}={directory!r} is not a directory. Create it (empty, writable "
+            "by every worker; `gunicorn -c config/gunicorn.conf.py` creates and empties it "
+            f"at start), or unset {MULTIPROC_ENV} for a single process."
+        )
+
+
+metrics_directory_check()
 VERIFICATION_KINDS = ("key", "token", "session", "challenge")
 _LABEL_MAX = 64
 

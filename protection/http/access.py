@@ -28,9 +28,7 @@ def access_record(request: HttpRequest, response: HttpResponseBase, *, seconds: 
     """Count the request in the HTTP metrics and write its access-log line."""
     method = str(request.method or "")
     route = request_route(request)
-    metrics_http_request(
-        method=method, route=route, status=response.status_code, seconds=seconds
-    )
+    metrics_http_request(method=method, route=route, status=response.status_code, seconds=seconds)
     if not logger.isEnabledFor(logging.INFO):
         return
     extra = {

@@ -4,8 +4,9 @@ The client address is resolved like everywhere else (``protection.base.clientip`
 so behind a trusted reverse proxy an outside client is refused even though the
 proxy itself sits in a private range; as on every probe view
 (``protection.http.probes``), a scraper that connects directly (a trusted
-network's peer without ``X-Forwarded-For``) is itself, and any Host is answered. Blocks active are counted here, at
-scrape time, with one grouped query.
+network's peer without ``X-Forwarded-For``) is itself, and any Host is
+answered. Blocks active are counted here, at scrape time, with one grouped
+query.
 """
 
 import logging
