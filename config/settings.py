@@ -82,7 +82,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 INSTALLED_APPS = [
     # Before django.contrib.admin, so protection's admin/index.html (the
     # security dashboard link) overrides the admin's own; the apps ship all
-    # their templates and static files, the project has none of its own.
+    # their templates and static files; the project's own (error pages, admin
+    # branding) are in templates/ (TEMPLATES DIRS), outside the wheel.
     "protection",
     "signup",
     "django.contrib.admin",
@@ -140,7 +141,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates (error pages, admin branding); the apps ship theirs.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

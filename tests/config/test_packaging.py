@@ -29,8 +29,13 @@ def test_every_template_and_static_file_is_package_data(package):
     assert needed <= shipped, sorted(str(p.relative_to(ROOT)) for p in needed - shipped)
 
 
-def test_the_project_has_no_template_folder_of_its_own():
-    assert not (ROOT / "templates").exists()
+def test_the_projects_own_templates_stay_out_of_the_wheel():
+    # templates/ is config's (error pages, admin branding): not an app's package data.
+    assert {"400.html", "403.html", "404.html", "500.html"} <= {
+        path.name for path in (ROOT / "templates").iterdir()
+    }
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert packages["packages"]["find"]["include"] == ["protection*", "signup*"]
 
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
