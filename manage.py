@@ -14,10 +14,11 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from environs import EnvError
 
     try:
         execute_from_command_line(sys.argv)
-    except ImproperlyConfigured as exc:
+    except (ImproperlyConfigured, EnvError) as exc:
         sys.exit(f"gatehouse: {exc}")
     except Exception as exc:
         from protection.startup import database_error_explain
