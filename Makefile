@@ -32,7 +32,10 @@ install: $(STAMP)
 # the origin proofs are signed for: the one runserver serves. Set
 # GATEHOUSE_PUBLIC_BASE_URL yourself to override it (only for `make run`).
 GATEHOUSE_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
-RUN_ENV = DJANGO_DEBUG=1 GATEHOUSE_PUBLIC_BASE_URL=$(GATEHOUSE_PUBLIC_BASE_URL)
+# One log format on the terminal: plain text lines (production logs JSON).
+GATEHOUSE_LOG_FORMAT ?= text
+RUN_ENV = DJANGO_DEBUG=1 GATEHOUSE_PUBLIC_BASE_URL=$(GATEHOUSE_PUBLIC_BASE_URL) \
+	GATEHOUSE_LOG_FORMAT=$(GATEHOUSE_LOG_FORMAT)
 run: $(STAMP)
 	$(RUN_ENV) $(BIN)/python manage.py quickstart --port $(PORT)
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)

@@ -7,6 +7,7 @@ GATEHOUSE_SIGNING_KEY and DJANGO_ALLOWED_HOSTS (see README "Configuration").
 
 import ipaddress
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -356,6 +357,15 @@ GATEHOUSE["APP_ATTEST_ENVIRONMENT"] = env_choice(
 # session_id; security events add event_kind, event_decision, event_reason.
 # GATEHOUSE_LOG_FORMAT=text gives plain lines for a terminal.
 LOG_FORMAT = env_choice("GATEHOUSE_LOG_FORMAT", "json", ("json", "text"))
+# A management command (not a server) reports its own results on stdout; the
+# INFO line of every event it records (a key created, a block lifted) would
+# only be noise on a terminal or in a cron mail. They stay in the audit log
+# (SecurityEvent rows); GATEHOUSE_LOG_LEVEL=INFO asks for the lines too.
+SERVER_COMMANDS = {"runserver"}
+RUNNING_COMMAND = Path(sys.argv[0]).name == "manage.py" and not (
+    set(sys.argv[1:2]) & SERVER_COMMANDS
+)
+GATEHOUSE_LOG_LEVEL_DEFAULT = "WARNING" if RUNNING_COMMAND else "INFO"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -389,6 +399,11 @@ LOGGING = {
         "level": env_choice("DJANGO_LOG_LEVEL", "WARNING", LOG_LEVELS),
     },
     "loggers": {
-        "gatehouse": {"level": env_choice("GATEHOUSE_LOG_LEVEL", "INFO", LOG_LEVELS)},
+        "gatehouse": {
+            "level": env_choice("GATEHOUSE_LOG_LEVEL", GATEHOUSE_LOG_LEVEL_DEFAULT, LOG_LEVELS)
+        },
+        # runserver's own request lines ("GET / HTTP/1.1" 200) in their own
+        # format would repeat gatehouse.access's line: only its errors, in ours.
+        "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }

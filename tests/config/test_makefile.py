@@ -65,3 +65,8 @@ def test_docs_serves_with_the_test_extras_beside_make_run():
 
 def test_docs_takes_a_port():
     assert planned("docs", "PORT=8123")[-1].endswith("mkdocs serve --dev-addr 127.0.0.1:8123")
+
+
+def test_run_logs_one_text_format_on_the_terminal():
+    steps = [line for line in planned("run") if "manage.py" in line]
+    assert all("GATEHOUSE_LOG_FORMAT=text " in line for line in steps)
