@@ -1,0 +1,30 @@
+"""request_caller: the typed caller of an authenticated request."""
+
+import pytest
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from protection.authentication import SessionTokenAuthentication
+from protection.http.caller import request_caller
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_caller_of_an_authenticated_request(api_key, make_session):
+    key, raw = api_key
+    issued = make_session(key)
+    request = Request(
+        APIRequestFactory().get(
+            "/", HTTP_X_API_KEY=raw, HTTP_AUTHORIZATION=f"Bearer {issued.access}"
+        ),
+        authenticators=[SessionTokenAuthentication()],
+    )
+    caller = request_caller(request)
+    assert (caller.api_key, caller.session.id) == (key, issued.session.pk)
+
+
+def test_a_view_without_gatehouse_authentication_is_a_401_not_a_crash():
+    request = Request(APIRequestFactory().get("/"), authenticators=[])
+    with pytest.raises(NotAuthenticated):
+        request_caller(request)
