@@ -28,3 +28,14 @@ def test_a_view_without_gatehouse_authentication_is_a_401_not_a_crash():
     request = Request(APIRequestFactory().get("/"), authenticators=[])
     with pytest.raises(NotAuthenticated):
         request_caller(request)
+
+
+def test_the_session_of_a_key_only_caller_is_a_401(api_key):
+    from protection.http.caller import request_session
+    from protection.http.context import Caller
+
+    key, _ = api_key
+    request = Request(APIRequestFactory().get("/"), authenticators=[])
+    request._authenticator, request.user, request.auth = None, None, Caller(api_key=key)
+    with pytest.raises(NotAuthenticated):
+        request_session(request)
