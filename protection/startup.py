@@ -111,6 +111,11 @@ def startup_problems(*, alias: str = DEFAULT_DB_ALIAS) -> list[str]:
     The configuration first (``protection.E…`` checks; data findings are only
     logged), then the database: reachable, then migrated.
     """
+    return configuration_problems() + database_problems(alias=alias)
+
+
+def configuration_problems() -> list[str]:
+    """The ``protection.E…`` system-check errors, one line each (data findings only logged)."""
     problems = []
     for message in checks.run_checks():
         if message.level < checks.ERROR or not str(message.id or "").startswith("protection."):
@@ -120,10 +125,11 @@ def startup_problems(*, alias: str = DEFAULT_DB_ALIAS) -> list[str]:
             continue
         hint = f" {message.hint}" if message.hint else ""
         problems.append(f"{message.id}: {message.msg}{hint}")
-    return problems + _database_problems(alias)
+    return problems
 
 
-def _database_problems(alias: str) -> list[str]:
+def database_problems(*, alias: str = DEFAULT_DB_ALIAS) -> list[str]:
+    """Whether the database answers and is migrated: one line saying what to do, or none."""
     from django.db.migrations.executor import MigrationExecutor
 
     connection = connections[alias]
