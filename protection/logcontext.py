@@ -63,17 +63,10 @@ def _clean(fields: dict[str, Any]) -> dict[str, str]:
     return cleaned
 
 
-_KEPT = "gatehouse_log_fields"
-
-
-def log_context_keep(request: Any) -> None:
-    """Store the current fields on ``request``, for records written after the context closed.
-
-    Django writes its ``django.request`` lines ("Not Found: /x") once the
-    middleware chain has returned, with the request on the record: the filter
-    then takes the fields from there.
-    """
-    request.__dict__[_KEPT] = log_context()
+# Where the edge (protection.requestid) leaves a request's fields for the
+# records Django writes after the middleware chain returned ("Not Found: /x",
+# django.request, with the request on the record).
+KEPT_ATTRIBUTE = "gatehouse_log_fields"
 
 
 class RequestContextFilter(logging.Filter):
@@ -88,7 +81,7 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         context = _context.get()
         if not context:
-            kept = getattr(getattr(record, "request", None), "__dict__", {}).get(_KEPT)
+            kept = getattr(getattr(record, "request", None), "__dict__", {}).get(KEPT_ATTRIBUTE)
             context = kept if isinstance(kept, dict) else {}
         for name in FIELDS:
             if getattr(record, name, None) is None:

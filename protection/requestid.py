@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from protection.base.clientip import peer_is_trusted_proxy
 from protection.http.access import access_record
 from protection.http.context import client_ip
-from protection.logcontext import log_context_keep, log_context_open
+from protection.logcontext import KEPT_ATTRIBUTE, log_context, log_context_open
 
 HEADER = "X-Request-ID"
 _META_KEY = "HTTP_X_REQUEST_ID"
@@ -55,5 +55,5 @@ class RequestIdMiddleware:
             # Django logs 4xx/5xx answers ("Not Found: /x", django.request) after
             # the last middleware returned, outside this context: the record
             # carries the request, and the log filter reads these from it.
-            log_context_keep(request)
+            request.__dict__[KEPT_ATTRIBUTE] = log_context()
         return response

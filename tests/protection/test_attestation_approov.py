@@ -296,9 +296,7 @@ def test_required_but_not_configured_is_unavailable(settings, make_api_key, secr
 def test_short_or_undecodable_secret_is_refused_at_start_up(settings, value):
     settings.GATEHOUSE = {**settings.GATEHOUSE, "APPROOV_SECRET": value}
     assert [error.id for error in check_attestation_settings(None)] == ["protection.E006"]
-    assert [problem.split(":", 1)[0] for problem in configuration_problems()] == [
-        "protection.E006"
-    ]
+    assert [problem.split(":", 1)[0] for problem in configuration_problems()] == ["protection.E006"]
 
 
 def test_named_secrets_and_public_key_are_checked_too(settings):
