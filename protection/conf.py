@@ -105,6 +105,11 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_SIGNING_KEY": "",
     # URL prefix whose errors are rendered as application/problem+json.
     "API_PREFIX": "/api/",
+    # The startup guard (protection.startup, called from wsgi.py/asgi.py)
+    # refuses to serve while migrations are unapplied ("run migrate"). Off only
+    # where something else owns the schema and may add tables later (a test
+    # harness), never to start new code before its migrations.
+    "STARTUP_MIGRATION_CHECK": True,
     # Seconds a looked-up API key is reused by one process before it is read
     # again (capped at 1: revocations reach every process within a second).
     # 0 disables the cache.

@@ -135,6 +135,8 @@ def database_problems(*, alias: str = DEFAULT_DB_ALIAS) -> list[str]:
     connection = connections[alias]
     try:
         connection.ensure_connection()
+        if not gatehouse_settings.STARTUP_MIGRATION_CHECK:
+            return []
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as error:

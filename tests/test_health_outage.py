@@ -9,8 +9,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from django.db import connection
 
 from tests.gunicorn_server import GunicornServer, server_env
+from tests.support.servers import database_url
 from tests.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.server]
@@ -24,11 +26,17 @@ def get_health(base_url: str) -> tuple[int, dict, str]:
         return error.code, json.load(error), error.headers["Content-Type"]
 
 
-def test_health_goes_503_and_back_to_200_as_services_stop_and_return():
-    database_proxy = TcpProxy("127.0.0.1", 5432).start()
+def test_health_goes_503_and_back_to_200_as_services_stop_and_return(transactional_db):
+    # pytest's migrated test database, through the proxy (the server refuses
+    # to start on an unmigrated one).
+    params = connection.settings_dict
+    database_proxy = TcpProxy(params["HOST"] or "127.0.0.1", int(params["PORT"] or 5432)).start()
     cache_proxy = TcpProxy("127.0.0.1", 6379).start()
     env = server_env(
-        database_url=f"postgres://postgres@127.0.0.1:{database_proxy.port}/postgres",
+        database_url=database_url().replace(
+            f"@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/",
+            f"@127.0.0.1:{database_proxy.port}/",
+        ),
         redis_url=f"redis://127.0.0.1:{cache_proxy.port}/15",
         cache_prefix="health-outage",
     )
