@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-fast install
+.PHONY: run test test-fast install docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,10 @@ install: $(STAMP)
 # the origin proofs are signed for: the one runserver serves. Set
 # GATEHOUSE_PUBLIC_BASE_URL yourself to override it (only for `make run`).
 GATEHOUSE_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
-RUN_ENV = DJANGO_DEBUG=1 GATEHOUSE_PUBLIC_BASE_URL=$(GATEHOUSE_PUBLIC_BASE_URL)
+# One log format on the terminal: plain text lines (production logs JSON).
+GATEHOUSE_LOG_FORMAT ?= text
+RUN_ENV = DJANGO_DEBUG=1 GATEHOUSE_PUBLIC_BASE_URL=$(GATEHOUSE_PUBLIC_BASE_URL) \
+	GATEHOUSE_LOG_FORMAT=$(GATEHOUSE_LOG_FORMAT)
 run: $(STAMP)
 	$(RUN_ENV) $(BIN)/python manage.py quickstart --port $(PORT)
 	$(RUN_ENV) $(BIN)/python manage.py outbox_send --loop --interval 1 & sender=$$!; \
@@ -49,6 +52,7 @@ run: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir "$$site"; \
 	status=$$?; rm -rf "$$site"; exit $$status
@@ -66,3 +70,10 @@ test-fast: $(TEST_STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests --ignore=tests/system -m "$(FAST_MARKERS)" \
 		-n $(FAST_WORKERS) --dist worksteal -p no:schemathesis -p no:hypothesispytest $(PYTEST_ARGS)
+
+# Serves the documentation with live reload on http://127.0.0.1:$(DOCS_PORT)
+# (8001 by default, so it runs next to `make run`): `make docs PORT=8123`
+# picks another port. mkdocs comes with the test tools.
+DOCS_PORT := $(if $(filter command line,$(origin PORT)),$(PORT),8001)
+docs: $(TEST_STAMP)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)

@@ -8,7 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_asgi_application()
 
-from config.startup import refuse_configuration_errors, refuse_development_secrets  # noqa: E402
+from config.startup import refuse_to_start_if_broken  # noqa: E402
 
-refuse_development_secrets()
-refuse_configuration_errors()
+refuse_to_start_if_broken()

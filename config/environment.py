@@ -239,6 +239,12 @@ PROJECT_ENVIRONMENT: list[Env] = [
     ),
     # Read by config/gunicorn.conf.py, the production gunicorn settings behind nginx.
     Env("GUNICORN_BIND", default="`127.0.0.1:8000`", meaning="gunicorn's listening address"),
+    Env(
+        "GUNICORN_CONTROL_SOCKET",
+        default="unset: off",
+        meaning="a path of this instance's own for gunicorn's control socket (`gunicornc`); "
+        "off by default, since its default path is shared by every instance of the user",
+    ),
     Env("GUNICORN_WORKERS", whole_number_from(1), default="`4`", meaning="gunicorn workers"),
     Env(
         "GUNICORN_TIMEOUT",

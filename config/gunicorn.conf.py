@@ -49,6 +49,58 @@ header_map = "drop"
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 
+# --- The control socket (gunicorn 25.1+, ``gunicornc``) ------------------------
+# By default gunicorn opens $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl:
+# one path for every instance of the user, so a second instance on the host
+# (a blue/green deploy, a second site) takes the first one's socket. Off
+# unless GUNICORN_CONTROL_SOCKET names a path of this instance's own
+# (e.g. /run/gatehouse/gunicorn.ctl).
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
+
+# --- gunicorn's own log lines in the application's format ----------------------
+# GATEHOUSE_LOG_FORMAT (json by default, as config/settings.py): one JSON
+# object per line on stderr, with the fields Django's lines have. gunicorn's
+# access log stays off: the application writes one access line per request
+# itself, with the route and the request id (logger gatehouse.access).
+_LOG_FORMAT = "text" if os.environ.get("GATEHOUSE_LOG_FORMAT", "").lower() == "text" else "json"
+accesslog = None
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+        "text": {"format": "{asctime} {levelname} {name} [-] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": _LOG_FORMAT,
+            "stream": "ext://sys.stderr",
+        },
+        "error_console": {
+            "class": "logging.StreamHandler",
+            "formatter": _LOG_FORMAT,
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "root": {"level": "WARNING", "handlers": ["console"]},
+    # No level here: gunicorn's --log-level / GUNICORN loglevel keeps deciding.
+    "loggers": {
+        "gunicorn.error": {"handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {"handlers": [], "propagate": False},
+    },
+}
+
+
 def on_starting(server: Any) -> None:
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:

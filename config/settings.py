@@ -5,10 +5,12 @@ cache, DEBUG off. Production sets DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY,
 GATEHOUSE_SIGNING_KEY and DJANGO_ALLOWED_HOSTS (see README "Configuration").
 """
 
+import sys
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS as JSON_RESERVED_ATTRS
 
 from config.environment import gatehouse_from_environment, project_env
 from protection.base.redisurl import RedisUrlError, redis_url_parse
@@ -34,7 +36,8 @@ CSRF_TRUSTED_ORIGINS = project_env("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 INSTALLED_APPS = [
     # Before django.contrib.admin, so protection's admin/index.html (the
     # security dashboard link) overrides the admin's own; the apps ship all
-    # their templates and static files, the project has none of its own.
+    # their templates and static files; the project's own (error pages, admin
+    # branding) are in templates/ (TEMPLATES DIRS), outside the wheel.
     "protection",
     "signup",
     "django.contrib.admin",
@@ -92,7 +95,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates (error pages, admin branding); the apps ship theirs.
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -150,7 +154,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "gatehouse.sqlite3",
+            "NAME": str(DATA_DIR / "gatehouse.sqlite3"),
             "OPTIONS": {"timeout": 20},
         }
     }
@@ -344,6 +348,15 @@ if DEBUG and not GATEHOUSE.get("SMS_BACKEND"):
 # session_id; security events add event_kind, event_decision, event_reason.
 # GATEHOUSE_LOG_FORMAT=text gives plain lines for a terminal.
 LOG_FORMAT = project_env("GATEHOUSE_LOG_FORMAT", "json")
+# A management command (not a server) reports its own results on stdout; the
+# INFO line of every event it records (a key created, a block lifted) would
+# only be noise on a terminal or in a cron mail. They stay in the audit log
+# (SecurityEvent rows); GATEHOUSE_LOG_LEVEL=INFO asks for the lines too.
+SERVER_COMMANDS = {"runserver"}
+RUNNING_COMMAND = Path(sys.argv[0]).name == "manage.py" and not (
+    set(sys.argv[1:2]) & SERVER_COMMANDS
+)
+GATEHOUSE_LOG_LEVEL_DEFAULT = "WARNING" if RUNNING_COMMAND else "INFO"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -356,6 +369,9 @@ LOGGING = {
             "rename_fields": {"levelname": "level", "name": "logger"},
             # ISO 8601 in UTC with microseconds, whatever the server's time zone.
             "timestamp": "time",
+            # Django puts the request object on its own lines ("Not Found: /x"):
+            # its text has the query string (an ?email=...), so it is left out.
+            "reserved_attrs": [*JSON_RESERVED_ATTRS, "request"],
         },
         "text": {
             "format": "{asctime} {levelname} {name} [{request_id}] {message}",
@@ -374,6 +390,9 @@ LOGGING = {
         "level": project_env("DJANGO_LOG_LEVEL", "WARNING"),
     },
     "loggers": {
-        "gatehouse": {"level": project_env("GATEHOUSE_LOG_LEVEL", "INFO")},
+        "gatehouse": {"level": project_env("GATEHOUSE_LOG_LEVEL", GATEHOUSE_LOG_LEVEL_DEFAULT)},
+        # runserver's own request lines ("GET / HTTP/1.1" 200) in their own
+        # format would repeat gatehouse.access's line: only its errors, in ours.
+        "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }

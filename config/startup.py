@@ -1,54 +1,36 @@
-"""Start-up guard for the WSGI/ASGI servers."""
+"""Start-up guard for the WSGI/ASGI servers: this project's secrets, then gatehouse's guard."""
 
-import logging
+import sys
 
 from django.conf import settings
-from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
 
-logger = logging.getLogger("gatehouse.startup")
+from protection.startup import EXIT_STATUS, startup_problems
 
 
-def refuse_development_secrets() -> None:
-    """Stop a production (DEBUG off) server that still uses a development secret."""
+def development_secret_problems() -> list[str]:
+    """A production (DEBUG off) server that still uses a development secret."""
     if settings.DEBUG:
-        return
+        return []
+    problems = []
     if settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY:
-        raise ImproperlyConfigured(
-            "Refusing to start with DEBUG off and the development DJANGO_SECRET_KEY. "
-            "Set DJANGO_SECRET_KEY (and GATEHOUSE_SIGNING_KEY) to long random values, "
-            "or set DJANGO_DEBUG=1 for local development."
+        problems.append(
+            "DEBUG is off and DJANGO_SECRET_KEY is the development one: set DJANGO_SECRET_KEY "
+            "(and GATEHOUSE_SIGNING_KEY) to long random values, or DJANGO_DEBUG=1 for local "
+            "development."
         )
     if settings.GATEHOUSE["SIGNING_KEY"] == settings.DEVELOPMENT_SIGNING_KEY:
-        raise ImproperlyConfigured(
-            "Refusing to start with DEBUG off and the development GATEHOUSE_SIGNING_KEY. "
-            "Set GATEHOUSE_SIGNING_KEY to a long random value distinct from DJANGO_SECRET_KEY."
+        problems.append(
+            "DEBUG is off and GATEHOUSE_SIGNING_KEY is the development one: set it to a long "
+            "random value distinct from DJANGO_SECRET_KEY."
         )
+    return problems
 
 
-# Findings about stored data, not about this deployment's configuration: a
-# malformed per-key override is ignored by requests, so it is logged at start
-# rather than keeping every worker down over one database row.
-DATA_CHECKS = {"protection.E011"}
-
-
-def refuse_configuration_errors() -> None:
-    """Stop a server whose gatehouse configuration has errors (``protection.E…`` checks).
-
-    gunicorn does not run Django's system checks; without this a malformed
-    AUTO_BLOCK_RULES entry or rate would only surface as log lines on live
-    traffic. Warnings do not stop the server; data findings are logged.
-    """
-    errors = []
-    for message in checks.run_checks():
-        if message.level < checks.ERROR or not str(message.id or "").startswith("protection."):
-            continue
-        if message.id in DATA_CHECKS:
-            logger.error("%s: %s", message.id, message.msg)
-        else:
-            errors.append(message)
-    if errors:
-        raise ImproperlyConfigured(
-            "Refusing to start with configuration errors:\n"
-            + "\n".join(f"  {message.id}: {message.msg}" for message in errors)
-        )
+def refuse_to_start_if_broken() -> None:
+    """Stop the server (exit status 4) with one line per problem, before it serves anything."""
+    problems = development_secret_problems() or startup_problems()
+    if problems:
+        for problem in problems:
+            sys.stderr.write(f"gatehouse: refusing to start: {problem}\n")
+        sys.stderr.flush()
+        raise SystemExit(EXIT_STATUS)

@@ -8,7 +8,7 @@ class ProtectionConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported for their side effects: system checks, OpenAPI security schemes.
-        from protection import checks, checks_topology  # noqa: F401
+        from protection import checks, checks_topology, startup  # noqa: F401
         from protection.core.cachehealth import cache_health
         from protection.core.events import event_recorded
         from protection.core.metrics import metrics_event_recorded

@@ -15,7 +15,7 @@ protection.E005/E010 the former, protection.E100-E102/W100 the latter.
 import difflib
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core import checks
@@ -136,7 +136,7 @@ def check_unknown_settings(app_configs: Any, **kwargs: Any) -> list[checks.Check
     user_settings = getattr(settings, "GATEHOUSE", None) or {}
     if not isinstance(user_settings, Mapping):
         return [checks.Error("GATEHOUSE must be a dict of settings.", id="protection.E012")]
-    warnings = []
+    warnings: list[checks.CheckMessage] = []
     known = known_setting_names()  # protection's and every registered app's (signup's)
     for name in sorted(str(n) for n in user_settings if n not in known):
         close = difflib.get_close_matches(name, known, n=1)
@@ -242,9 +242,11 @@ def check_json_parser(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessa
 
     from protection.parsers import HardenedJSONParser
 
+    # api_settings imports the dotted paths: these are classes, not strings.
+    parsers = [cast(type, parser) for parser in api_settings.DEFAULT_PARSER_CLASSES]
     plain = [
         parser
-        for parser in api_settings.DEFAULT_PARSER_CLASSES
+        for parser in parsers
         if issubclass(parser, JSONParser) and not issubclass(parser, HardenedJSONParser)
     ]
     return [

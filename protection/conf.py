@@ -71,15 +71,14 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
     # X-Forwarded-For is read only from a peer (REMOTE_ADDR) in these networks,
     # so a client that reaches gatehouse directly cannot claim another address.
-    # Default: loopback and private ranges, where reverse proxies usually sit.
-    "TRUSTED_PROXY_NETWORKS": [
-        "127.0.0.0/8",
-        "::1/128",
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "fc00::/7",
-    ],
+    # Default: loopback only (nginx on the same host). Behind a load balancer or
+    # an ingress, list the networks it connects from (env
+    # GATEHOUSE_TRUSTED_PROXY_NETWORKS): every private range would let any pod
+    # or VM there claim any address. On the probe views (health, readiness,
+    # /metrics) a peer in these networks that sends no X-Forwarded-For is the
+    # client itself (a direct scrape or probe); elsewhere it is the unknown
+    # client. Peers in these networks are never blocked automatically.
+    "TRUSTED_PROXY_NETWORKS": ["127.0.0.0/8", "::1/128"],
     # Clients allowed to read GET /metrics (Prometheus), as CIDRs; the client
     # is resolved as everywhere (protection.base.clientip). Default: loopback
     # and private ranges.
@@ -154,6 +153,11 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_SIGNING_KEY": "",
     # URL prefix whose errors are rendered as application/problem+json.
     "API_PREFIX": "/api/",
+    # The startup guard (protection.startup, called from wsgi.py/asgi.py)
+    # refuses to serve while migrations are unapplied ("run migrate"). Off only
+    # where something else owns the schema and may add tables later (a test
+    # harness), never to start new code before its migrations.
+    "STARTUP_MIGRATION_CHECK": True,
     # Seconds a looked-up API key is reused by one process before it is read
     # again (capped at 1: revocations reach every process within a second).
     # 0 disables the cache.

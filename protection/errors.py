@@ -7,12 +7,16 @@ else) as problem+json with the domain code.
 
 Three entry points, one body shape:
 - ``exception_handler``: DRF's EXCEPTION_HANDLER, for errors raised in API views;
-- ``ApiProblemMiddleware``: refuses oversized bodies before parsing and rewrites
-  any other error response under the API prefix (Django's 404/500 pages, CSRF
-  failures, DEBUG tracebacks) into problem+json;
+- ``ApiProblemMiddleware``: refuses oversized bodies before parsing, turns an
+  exception that escaped every handler into problem+json, and rewrites any
+  non-JSON error response under the API prefix (Django's 404/500 pages, CSRF
+  failures, DEBUG tracebacks) into problem+json; JSON errors are kept as their
+  exception handler wrote them (a host on DRF's default handler keeps its
+  ``{"detail": ...}``);
 - ``api_not_found``: the catch-all view for unknown API paths;
 - ``AllowedHostMiddleware``: a Host outside ALLOWED_HOSTS gets 400
-  ``host_not_allowed`` (on every path) and one log line, not a traceback.
+  ``host_not_allowed`` (on every path but the probe views', which answer
+  any Host: ``protection.http.probes``) and one log line, not a traceback.
 No stack trace or internal detail ever reaches a client.
 """
 
@@ -30,6 +34,7 @@ from rest_framework import exceptions as drf_exceptions
 
 from protection.base.exceptions import ProtectionError, problem_body
 from protection.conf import gatehouse_settings
+from protection.http.probes import probe_host_accept, request_is_probe
 
 logger = logging.getLogger("gatehouse.errors")
 
@@ -96,11 +101,11 @@ def _validation_errors(data: Any, prefix: str = "") -> list[dict[str, str]]:
 def problem_for_exception(exc: Exception) -> JsonResponse:
     """Map any exception to its problem+json response; unknown ones become 500."""
     if isinstance(exc, ProtectionError):
-        return problem_response(exc.code, exc.detail, headers=exc.headers, extra=exc.extra)
+        return problem_response(exc.code, str(exc.detail), headers=exc.headers, extra=exc.extra)
     if isinstance(exc, drf_exceptions.ValidationError):
         return problem_response("invalid_request", extra={"errors": _validation_errors(exc.detail)})
     if isinstance(exc, drf_exceptions.Throttled):
-        wait = max(1, int(exc.wait or 1))
+        wait = max(1, int(getattr(exc, "wait", None) or 1))
         return problem_response("rate_limited", headers={"Retry-After": str(wait)})
     if isinstance(exc, drf_exceptions.APIException):
         code = next(
@@ -162,8 +167,13 @@ def _body_size_problem(request: HttpRequest) -> JsonResponse | None:
     return None
 
 
+def _is_json(response: HttpResponse) -> bool:
+    media_type = response.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 class ApiProblemMiddleware:
-    """Refuse oversized API bodies and keep every API error in problem+json."""
+    """Refuse oversized API bodies; no API error is ever an HTML page."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -175,9 +185,10 @@ class ApiProblemMiddleware:
         if refused is not None:
             return refused
         response = self.get_response(request)
-        if response.status_code >= 400 and not response.get("Content-Type", "").startswith(
-            PROBLEM_CONTENT_TYPE
-        ):
+        if response.status_code >= 400 and not _is_json(response):
+            # Django's HTML pages (404, 500, CSRF failure, a DEBUG traceback).
+            # A JSON error is kept as its handler wrote it: gatehouse's own
+            # (problem+json) or the host's (DRF's default {"detail": ...}).
             code = _STATUS_CODES.get(response.status_code)
             rewritten = (
                 problem_response(code, status=response.status_code)
@@ -223,6 +234,10 @@ class AllowedHostMiddleware:
         try:
             request.get_host()
         except DisallowedHost:
+            if request_is_probe(request):
+                # A probe or scrape by the instance's address (Host: 10.0.3.21:8000).
+                probe_host_accept(request)
+                return self.get_response(request)
             raw_host = request.META.get("HTTP_X_FORWARDED_HOST") or request.META.get(
                 "HTTP_HOST", request.META.get("SERVER_NAME", "")
             )

@@ -63,15 +63,26 @@ def _clean(fields: dict[str, Any]) -> dict[str, str]:
     return cleaned
 
 
+# Where the edge (protection.requestid) leaves a request's fields for the
+# records Django writes after the middleware chain returned ("Not Found: /x",
+# django.request, with the request on the record).
+KEPT_ATTRIBUTE = "gatehouse_log_fields"
+
+
 class RequestContextFilter(logging.Filter):
     """Put ``request_id``, ``client_ip``, ``api_key`` and ``session_id`` on every record.
 
-    A value the caller passed with ``extra=`` wins; fields nobody knows are
-    None, so every JSON line has the same keys.
+    A value the caller passed with ``extra=`` wins; then the open request
+    context; then the fields kept on the record's ``request`` (Django's own
+    request lines). Fields nobody knows are None, so every JSON line has the
+    same keys.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _context.get() or {}
+        context = _context.get()
+        if not context:
+            kept = getattr(getattr(record, "request", None), "__dict__", {}).get(KEPT_ATTRIBUTE)
+            context = kept if isinstance(kept, dict) else {}
         for name in FIELDS:
             if getattr(record, name, None) is None:
                 setattr(record, name, context.get(name))

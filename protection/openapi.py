@@ -35,13 +35,12 @@ because the server refuses what they leave out.
 """
 
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from django.core.validators import RegexValidator
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, force_instance
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
-from rest_framework.fields import ProhibitNullCharactersValidator
 from rest_framework.throttling import BaseThrottle
 
 from protection.base.exceptions import ERROR_CATALOGUE
@@ -392,7 +391,7 @@ class AutoSchema(SpectacularAutoSchema):
             )
         )
 
-    def _get_response_bodies(self, direction: str = "response") -> Any:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> Any:
         responses = super()._get_response_bodies(direction)
         by_status: dict[int, list[str]] = {}
         for code in self.operation_error_codes():

@@ -19,5 +19,6 @@ def person_exists(*, email: str | None = None, phone: str | None = None) -> bool
     """
     if (email is None) == (phone is None):
         raise ValueError("Give exactly one of email or phone")
-    lookup = {"email": email} if email is not None else {"phone": phone}
-    return replica_read(lambda: Person.objects.filter(**lookup).exists())
+    if email is not None:
+        return replica_read(lambda: Person.objects.filter(email=email).exists())
+    return replica_read(lambda: Person.objects.filter(phone=phone).exists())

@@ -52,6 +52,25 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(line, bold=True)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On SQLite, the test database is a file, as under ``make run``.
+
+    Django's default test database on SQLite is an in-memory one in shared-cache
+    mode, whose locks are per table and fail at once ("database table is
+    locked", SQLITE_LOCKED: the busy timeout does not apply). A live server
+    thread writing while the test thread (or another server thread) reads then
+    answered 503, about one browser test run in three. A file database has
+    SQLite's ordinary locks, which wait up to the connection's timeout.
+    """
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        name = tmp_path_factory.mktemp("sqlite") / "test_gatehouse.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(name)
+
+
 @pytest.fixture(autouse=True)
 def _plain_http(settings: Any) -> None:
     """The test client speaks plain HTTP; production redirects it to HTTPS."""

@@ -97,7 +97,8 @@ class BlockAddForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from exc
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         kind, value = cleaned.get("kind"), cleaned.get("value")
         if kind and value:
             try:
@@ -173,10 +174,12 @@ class BlockedClientAdmin(admin.ModelAdmin):
     def created_by_label(self, obj: BlockedClient) -> str:
         return obj.created_by_label
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = BlockAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return () if obj is None else self.readonly_fields

@@ -16,10 +16,16 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from protection.admin.display import compact_time, truncated
+from protection.admin.showonce import (
+    shown_once_forget,
+    shown_once_stash,
+    shown_once_take,
+    shown_once_token,
+)
 from protection.base.exceptions import ProtectionError
 from protection.http.context import request_context
 from protection.keys import (
@@ -34,7 +40,7 @@ from protection.keys import (
     api_key_update,
     clean_origins,
 )
-from protection.keys.models import clean_attest_every_request
+from protection.keys.models import ApiKeyQuerySet, clean_attest_every_request
 from protection.keys.network_policy import network_policy_clean, network_policy_format
 from protection.keys.services import DEFAULT_GRACE, UPDATABLE_FIELDS
 
@@ -116,11 +122,12 @@ class ApiKeyForm(forms.ModelForm):
         return value
 
     def clean_attestation_overrides(self) -> dict:
-        value = self.cleaned_data.get("attestation_overrides")
+        value: Any = self.cleaned_data.get("attestation_overrides")
         return {} if value in (None, "") else value
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         try:
             clean_attest_every_request(
                 cleaned.get("attest_every_request", False),
@@ -152,8 +159,9 @@ class StatusFilter(admin.SimpleListFilter):
         return list(ApiKeyStatus.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() in ApiKeyStatus.values:
-            return queryset.with_status(self.value())
+        status = self.value()
+        if isinstance(queryset, ApiKeyQuerySet) and status and status in ApiKeyStatus.values:
+            return queryset.with_status(status)
         return queryset
 
 
@@ -211,7 +219,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def successor_list(self, obj: ApiKey) -> str:
         return ", ".join(str(key) for key in obj.successors.all()) or "—"
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[Any]:
         editable = list(ApiKeyForm.Meta.fields)
         if obj is None:
             return editable
@@ -308,9 +316,66 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "next_url": next_url,
             "next_label": next_label,
         }
-        response = TemplateResponse(request, TEMPLATES + "raw_keys.html", context)
+        token = shown_once_token()
+        view_url = reverse("admin:{}_{}_shown_once".format(*info), args=[token])
+        payload = {
+            "title": title,
+            "keys": [[key.pk, raw] for key, raw in new_keys],
+            "next": [next_url, next_label],
+        }
+        redirect = shown_once_stash(request, payload=payload, view_url=view_url, token=token)
+        if redirect is not None:
+            return redirect
+        return self._raw_keys_page(request, context)
+
+    def _raw_keys_page(
+        self, request: HttpRequest, context: dict[str, Any], status: int = 200
+    ) -> HttpResponse:
+        response = TemplateResponse(request, TEMPLATES + "raw_keys.html", context, status=status)
         response["Cache-Control"] = "no-store"
         return response
+
+    def shown_once_view(self, request: HttpRequest, token: str) -> HttpResponse:
+        """The one view of keys just created or rotated; afterwards, "already shown" (410)."""
+        info = (self.opts.app_label, self.opts.model_name)
+        view_url = reverse("admin:{}_{}_shown_once".format(*info), args=[token])
+        changelist_url = reverse("admin:{}_{}_changelist".format(*info))
+        # Only the staff user who made the keys can open it (checked in the take).
+        payload = shown_once_take(request, token=token) or {}
+        shown = payload.get("keys", [])
+        keys = {key.pk: key for key in ApiKey.objects.filter(pk__in=[pk for pk, _ in shown])}
+        next_url, next_label = payload.get("next") or (changelist_url, "back to the list")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": payload.get("title", "API keys already shown"),
+            "new_keys": [
+                {
+                    "api_key": keys[pk],
+                    "raw_key": raw,
+                    "url": reverse("admin:{}_{}_change".format(*info), args=[pk]),
+                }
+                for pk, raw in shown
+                if pk in keys
+            ],
+            "changelist_url": changelist_url,
+            "next_url": next_url,
+            "next_label": next_label,
+        }
+        response = self._raw_keys_page(request, context, status=200 if payload else 410)
+        shown_once_forget(response, view_url=view_url)
+        return response
+
+    def get_urls(self) -> list[Any]:
+        info = (self.opts.app_label, self.opts.model_name)
+        own = [
+            path(
+                "shown-once/<str:token>/",
+                self.admin_site.admin_view(self.shown_once_view),
+                name="{}_{}_shown_once".format(*info),
+            )
+        ]
+        return own + super().get_urls()
 
     def _confirm(
         self, request: HttpRequest, queryset: QuerySet, form: forms.Form, *, action: str, title: str

@@ -13,6 +13,7 @@ modules named in ``VERIFIER_MODULES`` on first use.
 """
 
 import base64
+import binascii
 import datetime
 import json
 from collections.abc import Mapping
@@ -120,7 +121,7 @@ def b64decode_any(text: str) -> bytes:
         raise ValueError("not base64")
     try:
         return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
-    except (ValueError, base64.binascii.Error) as exc:
+    except (ValueError, binascii.Error) as exc:
         raise ValueError("not base64") from exc
 
 
@@ -139,7 +140,7 @@ def unverified_header(token: str) -> dict[str, Any]:
     value = segment.rstrip("=")
     try:
         header = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-    except (ValueError, UnicodeDecodeError, base64.binascii.Error) as exc:
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise ValueError("unreadable JWT header") from exc
     if not isinstance(header, dict):
         raise ValueError("JWT header is not an object")

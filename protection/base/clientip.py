@@ -89,17 +89,26 @@ def peer_is_trusted_proxy(peer: str) -> bool:
     return ip_in_networks(address, gatehouse_settings.TRUSTED_PROXY_NETWORKS)
 
 
-def client_ip_resolve(*, remote_addr: str, forwarded_for: str = "") -> str:
+def client_ip_resolve(
+    *, remote_addr: str, forwarded_for: str = "", peer_when_unforwarded: bool = False
+) -> str:
     """Return the client's IP address from the peer and its X-Forwarded-For.
 
     The peer is the client unless ``TRUSTED_PROXIES`` > 0 and the peer is in
     ``TRUSTED_PROXY_NETWORKS``; then the N-th entry from the right is. An
     entry that is missing or names no address gives ``UNKNOWN_IP`` (its own
     bucket), never the proxy's address, which every client behind it shares.
+
+    ``peer_when_unforwarded``: a trusted peer that sends no X-Forwarded-For
+    at all is the client itself. Only for the probe views (health,
+    readiness, /metrics), where a scraper or an orchestrator in the proxies'
+    network connects directly; a proxied API request always has the header.
     """
     resolved = normalize_ip(remote_addr or "") or UNKNOWN_IP
     trusted_proxies = int(gatehouse_settings.TRUSTED_PROXIES or 0)
     if peer_is_trusted_proxy(resolved):
+        if peer_when_unforwarded and not forwarded_for.strip():
+            return resolved
         forwarded = [part for part in forwarded_for.split(",") if part.strip()]
         if len(forwarded) < trusted_proxies:
             return UNKNOWN_IP

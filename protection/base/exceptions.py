@@ -13,7 +13,7 @@ OpenAPI document and the docs are written from it.
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, AuthenticationFailed
 
 
 class ErrorSpec(NamedTuple):
@@ -166,6 +166,15 @@ class ProtectionError(APIException):
     ``auth_header`` and ``wait``, the attributes DRF's handler reads.
     """
 
+    def __new__(cls, code: str, *args: Any, **kwargs: Any) -> "ProtectionError":
+        # A 401 is also DRF's AuthenticationFailed: DRF's APIView then adds the
+        # view's WWW-Authenticate challenge to it under any exception handler
+        # (a refresh token refused by a service carries none of its own).
+        spec = ERROR_CATALOGUE.get(code)
+        if cls is ProtectionError and spec is not None and spec.status == 401:
+            cls = ProtectionAuthenticationFailed
+        return super().__new__(cls)
+
     def __init__(
         self,
         code: str,
@@ -191,7 +200,9 @@ class ProtectionError(APIException):
 
     @auth_header.setter
     def auth_header(self, value: str) -> None:
-        self.headers["WWW-Authenticate"] = value
+        # DRF's handler sets the view's generic challenge on every 401; the
+        # refusing step's own (ApiKey, Bearer, a DPoP error) wins.
+        self.headers.setdefault("WWW-Authenticate", value)
 
     @property
     def wait(self) -> float | None:
@@ -201,3 +212,12 @@ class ProtectionError(APIException):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}"
+
+
+class ProtectionAuthenticationFailed(ProtectionError, AuthenticationFailed):
+    """A ``ProtectionError`` with status 401 (``ProtectionError(code)`` makes one).
+
+    DRF's ``APIView.handle_exception`` gives an ``AuthenticationFailed`` the
+    view's ``WWW-Authenticate`` challenge when it has none: RFC 9110 wants
+    one on every 401, whichever exception handler renders it.
+    """

@@ -24,9 +24,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_directory_check() -> None:
+    """Refuse a ``PROMETHEUS_MULTIPROC_DIR`` that is not a directory, saying what to do.
+
+    prometheus-client would raise a bare FileNotFoundError from the first
+    metric this module defines, in every process (every manage.py command).
+    """
+    directory = os.environ.get(MULTIPROC_ENV, "")
+    if directory and not os.path.isdir(directory):
+        raise ImproperlyConfigured(
+            f"{MULTIPROC_ENV}={directory!r} is not a directory. Create it (empty, writable "
+            "by every worker; `gunicorn -c config/gunicorn.conf.py` creates and empties it "
+            f"at start), or unset {MULTIPROC_ENV} for a single process."
+        )
+
+
+metrics_directory_check()
 VERIFICATION_KINDS = ("key", "token", "session", "challenge")
 _LABEL_MAX = 64
 
@@ -75,6 +94,22 @@ VERIFICATION_SECONDS = Histogram(
 )
 
 
+HTTP_REQUESTS = Counter(
+    "gatehouse_http_requests",
+    "HTTP requests answered, by method, route (the URL pattern, never the raw path) and status.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "gatehouse_http_request_duration_seconds",
+    "Time from the first middleware to the response, by method and route.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# Any other method (a client may send anything) is counted as "other".
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "unmatched"
+
+
 def _label(value: Any) -> str:
     return str(value or "")[:_LABEL_MAX]
 
@@ -111,6 +146,14 @@ def metrics_event_recorded(sender: Any = None, *, event: Any, **kwargs: Any) -> 
         dimensions = details.get("dimensions")
         for dimension in dimensions if isinstance(dimensions, list) else []:
             RATE_LIMITED.labels(group, _label(dimension)).inc()
+
+
+def metrics_http_request(*, method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request. ``route`` is its URL pattern ("" when none matched)."""
+    method_label = method if method in HTTP_METHODS else "other"
+    route_label = _label(route) or UNMATCHED_ROUTE
+    HTTP_REQUESTS.labels(method_label, route_label, str(int(status))).inc()
+    HTTP_DURATION.labels(method_label, route_label).observe(seconds)
 
 
 def metrics_cache_fallback(*, active: bool) -> None:

@@ -6,6 +6,8 @@ import uuid
 from django.core.cache import cache
 from django.db import connection
 
+from protection.conf import gatehouse_settings
+
 logger = logging.getLogger("gatehouse.health")
 
 
@@ -38,3 +40,17 @@ def cache_status() -> str:
 def health_report() -> dict[str, str]:
     """Return the status of every backing service."""
     return {"database": database_status(), "cache": cache_status()}
+
+
+def health_status(report: dict[str, str]) -> str | None:
+    """The readiness word for ``report``: "ok", "degraded", or None (not ready).
+
+    The database is always needed. The shared cache is needed only when a
+    cache failure refuses requests (``RATE_LIMIT_CACHE_FAILURE = "closed"``);
+    with ``"local"`` the instance serves on per-process counters meanwhile.
+    """
+    if report["database"] != "ok":
+        return None
+    if report["cache"] == "ok":
+        return "ok"
+    return "degraded" if gatehouse_settings.RATE_LIMIT_CACHE_FAILURE == "local" else None

@@ -3,13 +3,21 @@
 - ``GET /api/v1/health/live``: liveness. 200 while the process can answer;
   touches no backing service, so a database outage does not get every
   worker restarted.
-- ``GET /api/v1/health/ready``: readiness. 200 when PostgreSQL (the
-  database) and Redis (the shared cache) both answer; 503 problem+json
-  naming the one that does not, so the balancer stops sending traffic here.
+- ``GET /api/v1/health/ready``: readiness. 503 problem+json naming the
+  failing service when this instance cannot serve: the database is down, or
+  the shared cache (Redis) is down and ``RATE_LIMIT_CACHE_FAILURE`` is
+  ``closed`` (requests would be refused). With ``local`` (the default) the
+  API keeps serving on per-process counters while Redis is down, so the
+  instance stays ready (200, ``"status": "degraded"``): a Redis blip must
+  not pull every pod out of the balancer at once.
 - ``GET /api/v1/health`` (``HealthView``) is the same report as readiness
   and stays for existing monitors.
+
+All three are probe views (``protection.http.probes``): any Host, and never
+refused by an IP block.
 """
 
+from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -17,14 +25,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from protection.errors import problem_response
-from protection.http.health import health_report
+from protection.http.health import health_report, health_status
+
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 class LivenessView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
-    # Load balancers probe from addresses that may be blocked.
+    # Load balancers probe from addresses that may be blocked, by the pod's address.
     ip_blocks_apply = False
+    probe_view = True
 
     @extend_schema(
         operation_id="get_health_live",
@@ -32,14 +43,14 @@ class LivenessView(APIView):
         responses={200: inline_serializer("Liveness", {"status": serializers.CharField()})},
     )
     def get(self, request: Request) -> Response:
-        return Response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+        return Response({"status": "ok"}, headers=NO_STORE)
 
 
 READINESS_RESPONSES = {
     200: inline_serializer(
         "Readiness",
         {
-            "status": serializers.CharField(),
+            "status": serializers.ChoiceField(choices=["ok", "degraded"]),
             "database": serializers.CharField(),
             "cache": serializers.CharField(),
         },
@@ -51,17 +62,21 @@ class ReadinessView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
     ip_blocks_apply = False
+    probe_view = True
 
     @extend_schema(
         operation_id="get_health_ready",
-        summary="Readiness: the database and the shared cache answer",
+        summary="Readiness: this instance can serve (database up; cache up, or not needed)",
         responses=READINESS_RESPONSES,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response | JsonResponse:
         report = health_report()
-        if all(status == "ok" for status in report.values()):
-            return Response({"status": "ok", **report}, headers={"Cache-Control": "no-store"})
-        return problem_response("service_unavailable", headers={"Retry-After": "5"}, extra=report)
+        status = health_status(report)
+        if status is None:
+            return problem_response(
+                "service_unavailable", headers={"Retry-After": "5", **NO_STORE}, extra=report
+            )
+        return Response({"status": status, **report}, headers=NO_STORE)
 
 
 class HealthView(ReadinessView):
@@ -70,5 +85,5 @@ class HealthView(ReadinessView):
         summary="Health of the database and the cache",
         responses=READINESS_RESPONSES,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response | JsonResponse:
         return super().get(request)

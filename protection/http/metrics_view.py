@@ -2,8 +2,11 @@
 
 The client address is resolved like everywhere else (``protection.base.clientip``),
 so behind a trusted reverse proxy an outside client is refused even though the
-proxy itself sits in a private range. Blocks active are counted here, at
-scrape time, with one grouped query, and the network-origin data's age is
+proxy itself sits in a private range; as on every probe view
+(``protection.http.probes``), a scraper that connects directly (a trusted
+network's peer without ``X-Forwarded-For``) is itself, and any Host is
+answered. Blocks active are counted here, at scrape time, with one grouped
+query, and the network-origin data's age is
 read with one more.
 """
 
@@ -22,7 +25,7 @@ from protection.blocks.models import BlockedClient
 from protection.conf import gatehouse_settings
 from protection.core.metrics import metrics_registry
 from protection.errors import problem_response
-from protection.http.context import client_ip
+from protection.http.probes import probe, probe_client_ip
 from protection.netintel.selectors import netintel_status
 
 logger = logging.getLogger("gatehouse.metrics")
@@ -80,10 +83,12 @@ class NetIntelCollector:
         yield ranges
 
 
+@probe
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text for a client in ``METRICS_NETWORKS``; any Host (a probe view)."""
     if request.method not in ("GET", "HEAD"):
         return problem_response("method_not_allowed", headers={"Allow": "GET, HEAD"})
-    if not ip_in_networks(client_ip(request), gatehouse_settings.METRICS_NETWORKS):
+    if not ip_in_networks(probe_client_ip(request), gatehouse_settings.METRICS_NETWORKS):
         return problem_response("forbidden", detail="Metrics are not served to this address.")
     body = generate_latest(metrics_registry(BlocksActiveCollector(), NetIntelCollector()))
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -19,7 +19,12 @@ def planned(*args: str) -> list[str]:
     # GATEHOUSE_PUBLIC_BASE_URL, which `make run` would keep.
     env = {k: v for k, v in os.environ.items() if k != "GATEHOUSE_PUBLIC_BASE_URL"}
     result = subprocess.run(
-        ["make", "-n", "-B", *args], cwd=ROOT, capture_output=True, text=True, check=True, env=env
+        ["make", "--no-print-directory", "-n", "-B", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     return result.stdout.splitlines()
 
@@ -58,3 +63,26 @@ def test_install_installs_only_production_dependencies():
 
 def test_test_installs_the_test_extras():
     assert any("'.[test]'" in line for line in planned("test"))
+
+
+def test_test_type_checks_next_to_the_linters():
+    steps = planned("test")
+    checks = [line for line in steps if any(t in line for t in ("lint-imports", "ruff", "mypy"))]
+    assert any(line.endswith("/mypy") for line in checks), steps
+    pytest_at = next(i for i, line in enumerate(steps) if "-m pytest" in line)
+    assert all(steps.index(line) < pytest_at for line in checks)
+
+
+def test_docs_serves_with_the_test_extras_beside_make_run():
+    steps = planned("docs")
+    assert any("'.[test]'" in line for line in steps)
+    assert steps[-1].endswith("mkdocs serve --dev-addr 127.0.0.1:8001")  # make run has 8000
+
+
+def test_docs_takes_a_port():
+    assert planned("docs", "PORT=8123")[-1].endswith("mkdocs serve --dev-addr 127.0.0.1:8123")
+
+
+def test_run_logs_one_text_format_on_the_terminal():
+    steps = [line for line in planned("run") if "manage.py" in line]
+    assert all("GATEHOUSE_LOG_FORMAT=text " in line for line in steps)

@@ -102,19 +102,27 @@ def test_check_deploy_flags_local_memory_cache():
 def test_production_start_with_development_secret_is_refused(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
     result = run_python("import config.wsgi", **env)
-    assert result.returncode != 0
-    assert "Refusing to start with DEBUG off" in result.stderr
+    assert result.returncode == 4
+    assert "gatehouse: refusing to start: DEBUG is off" in result.stderr
     assert missing in result.stderr
+    assert "Traceback" not in result.stderr
 
 
-def test_production_start_with_real_secrets_succeeds():
-    result = run_python("import config.wsgi; print('started')", **PRODUCTION_ENV)
+# The server starts on a migrated database only (the startup guard says "run migrate").
+MIGRATE_THEN_START = (
+    "import django; django.setup(); from django.core.management import call_command; "
+    "call_command('migrate', verbosity=0); import config.wsgi; print('started')"
+)
+
+
+def test_production_start_with_real_secrets_succeeds(tmp_path):
+    result = run_python(MIGRATE_THEN_START, **PRODUCTION_ENV, GATEHOUSE_DATA_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
 
 
-def test_development_start_is_allowed_with_debug_on():
-    result = run_python("import config.wsgi; print('started')", DJANGO_DEBUG="1")
+def test_development_start_is_allowed_with_debug_on(tmp_path):
+    result = run_python(MIGRATE_THEN_START, DJANGO_DEBUG="1", GATEHOUSE_DATA_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
 
 

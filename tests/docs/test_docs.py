@@ -228,3 +228,13 @@ def test_python_names_in_docs_exist(page: Path) -> None:
     reference_tables.django_setup()
     names = {name for name in DOTTED.findall(page.read_text()) if not CHECK_ID.match(name)}
     assert sorted(name for name in names if not _resolves(name)) == []
+
+
+def test_the_docs_agree_that_unblock_client_with_nothing_to_lift_exits_0(db) -> None:
+    from django.core.management import call_command
+
+    for page in ("commands.md", "metrics-and-logs.md"):
+        text = " ".join((DOCS / page).read_text().split())
+        assert "nothing to lift` and exits 0" in text, page
+        assert "unblock_client` exits non-zero" not in text, page
+    call_command("unblock_client", "--ip", "203.0.113.254")  # no block: no CommandError

@@ -11,7 +11,11 @@ PROXY = "10.0.0.5"
 
 @pytest.fixture
 def behind_one_proxy(settings):
-    settings.GATEHOUSE = {**settings.GATEHOUSE, "TRUSTED_PROXIES": 1}
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "TRUSTED_PROXIES": 1,
+        "TRUSTED_PROXY_NETWORKS": ["10.0.0.0/8"],
+    }
 
 
 @pytest.mark.parametrize("path", ["/api/v1/health", "/api/v1/nope", "/", "/metrics"])

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from tests.support.paths import ROOT
 
@@ -35,6 +36,7 @@ class GunicornServer:
         extra_args: tuple[str, ...] = (),
         host: str = "127.0.0.1",
         root: Path = ROOT,
+        stderr: Any = None,
     ) -> None:
         self.host = host
         self.env = env
@@ -69,6 +71,7 @@ class GunicornServer:
             env={**os.environ, **env},
             pass_fds=(fd,),
             start_new_session=True,
+            stderr=stderr,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:

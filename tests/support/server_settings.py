@@ -32,6 +32,9 @@ GATEHOUSE = {
         **json.loads(os.environ.get("GATEHOUSE_TEST_RATE_LIMITS") or "{}"),
     },
     "AUTO_BLOCK_RULES": [],
+    # pytest-django made the test database for config.settings; the stack's
+    # extra app (rest_framework_api_key) migrates in the test that uses it.
+    "STARTUP_MIGRATION_CHECK": False,
     "RATE_LIMIT_BATCH": os.environ.get("GATEHOUSE_TEST_RATE_LIMIT_BATCH") != "0",
     **json.loads(os.environ.get("GATEHOUSE_TEST_SETTINGS") or "{}"),
 }

@@ -39,7 +39,7 @@ def admin_data(make_api_key: Callable[..., Any], make_session: Callable[..., Any
     )
     for ip in ("2001:db8:85a3:1234:5678:8a2e:370:7334", "198.51.100.77"):
         issued = make_session(key, client_ip=ip)
-    session_revoke(session=issued.session, reason="admin:someone-with-a-long-username")
+    session_revoke(session=issued.session, reason="a-rather-long-revocation-reason-code")
     now = timezone.now()
     for hours_ago, kind in [(0, "rate_limited"), (1, "challenge_failed"), (2, "session_issued")]:
         for n in range(3 + hours_ago * 4):

@@ -337,7 +337,99 @@ def test_a_rate_limited_create_says_so_in_plain_words(open_page, page_settings):
     banner.wait_for(state="visible")
     assert "Too many attempts" in banner.inner_text()
     assert re.search(r"\d+ (seconds|minutes|hours)", banner.inner_text())
+    assert page.locator("#submit").is_disabled()  # until the wait is over
+    assert "Try again in" in page.inner_text("#submit")
     screenshot(page, "rate-limited")
+
+
+def test_the_rate_limit_countdown_counts_down_then_gives_the_button_back(open_page):
+    page = open_page()
+    wait_for_session(page)
+    # The server's own 429 waits until its window ends (seconds to a day):
+    # the first create answered with a 3-second one, the way the API words it.
+    refused = []
+
+    def first_create_refused(route: Any) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(
+            status=429,
+            headers={"Retry-After": "3", "Content-Type": "application/problem+json"},
+            body=json.dumps({"status": 429, "code": "rate_limited", "title": "Too many requests"}),
+        )
+
+    page.route("**/api/v1/persons", first_create_refused)
+    fill(page, email="second@example.com")
+    page.click("#submit")
+    page.locator("#banner", has_text="Too many attempts").wait_for()
+    button = page.locator("#submit")
+    labels = []
+    for _ in range(100):  # the label as it changes, until the button works again
+        if not button.is_disabled():
+            break
+        label = button.inner_text().strip()
+        if not labels or labels[-1] != label:
+            labels.append(label)
+        page.wait_for_timeout(100)
+    assert not button.is_disabled()
+    seconds = [int(re.search(r"(\d+) seconds?", label).group(1)) for label in labels]
+    assert len(seconds) >= 2 and seconds == sorted(seconds, reverse=True), labels
+    assert button.inner_text().strip() == "Create account"
+    assert page.inner_text("#banner") == "You can try again now."
+    page.click("#submit")  # and it does work again
+    page.wait_for_selector("#done", state="visible")
+    assert Person.objects.filter(email="second@example.com").exists()
+
+
+def test_after_sign_up_focus_moves_to_the_result_and_it_is_announced(open_page):
+    page = open_page()
+    wait_for_session(page)
+    fill(page, email="focus@example.com", full_name="Fay Focus")
+    page.click("#submit")
+    page.wait_for_selector("#done", state="visible")
+    assert page.evaluate("document.activeElement.id") == "done-title"
+    announced = page.locator("#announce")
+    announced.filter(has_text="your account for focus@example.com is ready").wait_for(
+        state="attached"
+    )
+    assert announced.get_attribute("aria-live") == "polite"
+    assert announced.inner_text().startswith("Account created.")
+    page.click("#again")
+    assert page.evaluate("document.activeElement.id") == "email"
+    assert page.inner_text("#announce") == ""
+
+
+def test_after_client_side_errors_the_first_invalid_field_has_focus(open_page):
+    page = open_page()
+    wait_for_session(page)
+    page.click("#submit")  # nothing filled in
+    assert page.evaluate("document.activeElement.id") == "email"
+    assert page.get_attribute("#email", "aria-invalid") == "true"
+    page.fill("#email", "valid@example.com")
+    page.click("#submit")  # the name is still missing
+    assert page.evaluate("document.activeElement.id") == "full_name"
+    assert Person.objects.count() == 0
+
+
+def test_the_widgets_error_tooltip_leaves_the_status_line_readable(open_page):
+    block_create(kind=BlockedClient.Kind.IP, value="127.0.0.1", reason="test")
+    page = open_page()
+    page.locator("#banner", has_text="blocked").wait_for()
+    tooltip = page.locator("altcha-widget .altcha-popover", has_text="failed")
+    tooltip.wait_for(state="visible")
+    status = page.locator("#check-status")
+    assert status.inner_text() == "The security check could not finish."
+    tip, line = tooltip.bounding_box(), status.bounding_box()
+    overlap = not (
+        tip["y"] + tip["height"] <= line["y"]
+        or line["y"] + line["height"] <= tip["y"]
+        or tip["x"] + tip["width"] <= line["x"]
+        or line["x"] + line["width"] <= tip["x"]
+    )
+    screenshot(page, "widget-error")
+    assert not overlap, (tip, line)
 
 
 def test_the_page_works_on_a_phone_sized_screen(open_page):

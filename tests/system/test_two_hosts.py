@@ -63,6 +63,7 @@ def cluster(transactional_db, settings, request):
         cache_prefix=f"gh-hosts-{uuid.uuid4().hex[:8]}",
     )
     env["GATEHOUSE_TRUSTED_PROXIES"] = "1"  # the root side (10.213.x.1) is the trusted hop
+    env["GATEHOUSE_TRUSTED_PROXY_NETWORKS"] = "10.213.0.0/16"
     env["GATEHOUSE_TEST_RATE_LIMITS"] = json.dumps({"proof": {"ip": ["50/h"]}})
     env["GATEHOUSE_TEST_SETTINGS"] = json.dumps({**LIFTED_LIMITS, **extra})
     # Keys and tokens made by the test must verify on the hosts.

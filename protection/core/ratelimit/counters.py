@@ -430,10 +430,10 @@ def rate_limit_read_and_hit(
         raise ProtectionError("service_unavailable", headers={"Retry-After": "5"})
     if not cache_health.is_down(time.monotonic()):
         try:
-            values, results = _hit_many_via_script(
+            read, results = _hit_many_via_script(
                 shared, items, stop_at_refusal, always_count, reads
             )
-            return list(values), results
+            return list[bytes | None](read), results
         except Exception as exc:  # any cache client error: connection, timeout, protocol
             cache_failed(exc)
             if has_quota:

@@ -26,6 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"{api_key}: {exc.detail}") from exc
         if options["verbosity"] < 1:
             return
+        assert api_key.revoked_at is not None  # api_key_revoke sets it (or refuses)
         self.stdout.write(
             f"Revoked {api_key.name!r} ({api_key.public_id}) at "
             f"{api_key.revoked_at.isoformat()}: {api_key.revoked_reason}"

@@ -33,9 +33,12 @@ class Command(BaseCommand):
         except ProtectionError as exc:
             raise CommandError(f"{old}: {exc.detail}") from exc
         if options["verbosity"] >= 1:
+            replaced = new.replaces
+            # A rotation always links the old key and gives it its grace period.
+            assert replaced is not None and replaced.expires_at is not None
             self.stdout.write(
-                f"Rotated {old.name!r}: old key {old.public_id} works until "
-                f"{new.replaces.expires_at.isoformat()}, new key {new.public_id}\n"
+                f"Rotated {replaced.name!r}: old key {replaced.public_id} works until "
+                f"{replaced.expires_at.isoformat()}, new key {new.public_id}\n"
                 "Store the new key now, it cannot be shown again:"
             )
         self.stdout.write(raw_key)

@@ -80,6 +80,7 @@ function showBanner(text, kind = "warn") {
 
 function waitText(seconds) {
   if (!seconds) return "a little while";
+  if (seconds === 1) return "1 second";
   if (seconds < 90) return `${seconds} seconds`;
   if (seconds < 5400) return `${Math.ceil(seconds / 60)} minutes`;
   return `${Math.ceil(seconds / 3600)} hours`;
@@ -337,9 +338,49 @@ function clearErrors() {
 }
 
 function setBusy(busy, label) {
-  submitButton.disabled = busy;
   submitButton.setAttribute("aria-busy", busy ? "true" : "false");
+  if (countdown && !busy) return; // the rate-limit countdown owns the button until it ends
+  submitButton.disabled = busy;
   submitButton.querySelector(".label").textContent = label || "Create account";
+}
+
+// A refused create (429): the button counts down the Retry-After, then
+// works again, and the banner says so (the countdown itself is not re-announced).
+let countdown = null;
+function countDown(seconds) {
+  clearInterval(countdown);
+  let left = Math.max(1, seconds);
+  const label = submitButton.querySelector(".label");
+  const tick = () => {
+    if (left <= 0) {
+      clearInterval(countdown);
+      countdown = null;
+      setBusy(false);
+      showBanner("You can try again now.");
+      return;
+    }
+    submitButton.disabled = true;
+    label.textContent = `Try again in ${waitText(left)}`;
+    left -= 1;
+  };
+  countdown = setInterval(tick, 1000);
+  tick();
+}
+
+function retryAfter(result) {
+  return parseInt((result && result.response.headers.get("Retry-After")) || "0", 10);
+}
+
+// Screen readers: one polite announcement, and focus where the person must look.
+function announce(text) {
+  const region = $("announce");
+  region.textContent = "";
+  setTimeout(() => { region.textContent = text; }, 100); // a change, even for the same text
+}
+
+function focusFirstInvalid() {
+  const invalid = form.querySelector('[aria-invalid="true"]');
+  if (invalid) invalid.focus();
 }
 
 function looksLikeEmail(value) {
@@ -409,7 +450,10 @@ async function submit(event) {
   if (submitting) return;
   clearErrors();
   const body = formBody();
-  if (!checkLocally(body)) return;
+  if (!checkLocally(body)) {
+    focusFirstInvalid();
+    return;
+  }
   submitting = true;
   try {
     if (!sessionUsable()) setBusy(true, "Finishing the security check…");
@@ -422,18 +466,24 @@ async function submit(event) {
       dropSession();
       ensureSession().catch(() => {});
       form.hidden = true;
-      $("done-message").textContent = `${result.data.full_name}, your account for ` +
-        `${result.data.email} is ready.`;
+      const message = `${result.data.full_name}, your account for ${result.data.email} is ready.`;
+      $("done-message").textContent = message;
       $("done").hidden = false;
+      $("done-title").focus();
+      announce(`Account created. ${message}`);
     } else if (result.status === 409) {
       setFieldError("email", "This email or phone number is already registered.");
+      focusFirstInvalid();
     } else if (result.status === 400) {
       showFieldErrors(result);
+      focusFirstInvalid();
     } else {
       showBanner(refusalText(result), "error");
+      if (result.status === 429) countDown(retryAfter(result));
     }
   } catch (error) {
     if (!$("banner").textContent) showBanner(error.message || "The security check failed.", "error");
+    if (error.result && error.result.status === 429) countDown(retryAfter(error.result));
   } finally {
     submitting = false;
     setBusy(false);
@@ -447,6 +497,7 @@ function again() {
   idempotency = { body: "", key: "" };
   lastLookup = "";
   clearErrors();
+  $("announce").textContent = "";
   $("done").hidden = true;
   form.hidden = false;
   $("email").focus();

@@ -55,7 +55,11 @@ ADD_FORM = {
 
 
 def test_create_shows_the_raw_key_exactly_once(admin_client):
-    response = admin_client.post(ADD, ADD_FORM)
+    posted = admin_client.post(ADD, ADD_FORM)
+    # A redirect: reloading the page that shows the key never posts the form again.
+    assert posted.status_code == 303
+    assert RAW_KEY.findall(posted.content.decode()) == []
+    response = admin_client.get(posted["Location"])
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     shown = RAW_KEY.findall(response.content.decode())
@@ -76,6 +80,31 @@ def test_create_shows_the_raw_key_exactly_once(admin_client):
         assert raw not in page and crypto.parse_raw_key(raw).secret not in page
     assert raw not in str(dict(admin_client.session))
     assert SecurityEvent.objects.filter(reason="created", api_key=key).count() == 1
+    # Reloading (or going back to) the shown-once page: gone, and no new key.
+    reloaded = admin_client.get(posted["Location"])
+    assert reloaded.status_code == 410
+    assert RAW_KEY.findall(reloaded.content.decode()) == []
+    assert "cannot be shown again" in reloaded.content.decode()
+    assert ApiKey.objects.count() == 1
+
+
+def test_the_shown_once_view_is_the_creators_only_and_keeps_no_clear_key(
+    admin_client, django_user_model
+):
+    from django.core.cache import cache
+
+    posted = admin_client.post(ADD, ADD_FORM)
+    token = posted["Location"].rstrip("/").rsplit("/", 1)[-1]
+    stored = cache.get(f"gatehouse:admin:shown-once:{token}")
+    key = ApiKey.objects.get()
+    assert stored and key.public_id not in str(stored)  # only the ciphertext waits
+    other = django_user_model.objects.create_superuser("other", "o@example.com", "pw")
+    intruder = Client()
+    intruder.force_login(other)
+    # Even with the creator's half of the secret (the browser's cookie).
+    intruder.cookies["gatehouse_shown_once"] = admin_client.cookies["gatehouse_shown_once"].value
+    assert intruder.get(posted["Location"]).status_code == 410
+    assert admin_client.get(posted["Location"]).status_code == 410  # that view used it up
 
 
 def test_create_refuses_invalid_origins_and_scopes(admin_client):
@@ -163,7 +192,9 @@ def test_rotate_action_shows_each_new_key_once(admin_client, make_api_key):
     confirm = admin_client.post(LIST, selection)
     assert confirm.status_code == 200 and 'name="grace_hours"' in confirm.content.decode()
     assert ApiKey.objects.count() == 2
-    done = admin_client.post(LIST, {**selection, "apply": "1", "grace_hours": "2"})
+    posted = admin_client.post(LIST, {**selection, "apply": "1", "grace_hours": "2"})
+    assert posted.status_code == 303
+    done = admin_client.get(posted["Location"])
     assert done.status_code == 200 and "no-store" in done["Cache-Control"]
     raws = RAW_KEY.findall(done.content.decode())
     assert len(raws) == 2
@@ -171,7 +202,8 @@ def test_rotate_action_shows_each_new_key_once(admin_client, make_api_key):
     assert successors == {first.pk, second.pk}
     first.refresh_from_db()
     assert (first.expires_at - first.rotated_at).total_seconds() == 7200
-    again = admin_client.post(LIST, {**selection, "apply": "1", "grace_hours": "2"})
+    assert RAW_KEY.findall(admin_client.get(posted["Location"]).content.decode()) == []
+    again = admin_client.post(LIST, {**selection, "apply": "1", "grace_hours": "2"}, follow=True)
     assert RAW_KEY.findall(again.content.decode()) == []
     assert ApiKey.objects.count() == 4  # no second successors
 
@@ -226,7 +258,7 @@ def test_the_recaptcha_policy_is_editable_and_validated(admin_client):
     ],
 )
 def test_after_the_show_once_page_the_save_button_is_honoured(admin_client, button, next_path):
-    response = admin_client.post(ADD, {**ADD_FORM, button: "1"})
+    response = admin_client.post(ADD, {**ADD_FORM, button: "1"}, follow=True)
     assert response.status_code == 200
     page = response.content.decode()
     assert len(RAW_KEY.findall(page)) == 1
@@ -237,7 +269,7 @@ def test_after_the_show_once_page_the_save_button_is_honoured(admin_client, butt
 
 
 def test_the_shown_key_has_a_copy_button_and_no_inline_script(admin_client):
-    page = admin_client.post(ADD, ADD_FORM).content.decode()
+    page = admin_client.post(ADD, ADD_FORM, follow=True).content.decode()
     assert 'class="button gatehouse-copy" data-copy-target="raw-key-1"' in page
     assert 'id="raw-key-1"' in page
     assert "onclick" not in page

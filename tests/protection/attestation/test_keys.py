@@ -120,7 +120,8 @@ def test_admin_creates_a_key_requiring_attestation(django_user_model):
         "expires_at_0": "",
         "expires_at_1": "",
     }
-    assert client.post("/admin/protection/apikey/add/", form).status_code == 200
+    created = client.post("/admin/protection/apikey/add/", form, follow=True)
+    assert created.status_code == 200 and "gatehouse-raw-key" in created.content.decode()
     key = ApiKey.objects.get()
     assert key.required_verifications == ["approov", "app_check"]
     assert key.attest_every_request is True

@@ -50,7 +50,11 @@ def test_forwarded_header_is_ignored_without_trusted_proxies():
 def test_trusted_proxies_pick_the_right_entry_from_the_right(
     settings, proxies, forwarded, expected
 ):
-    settings.GATEHOUSE = {**settings.GATEHOUSE, "TRUSTED_PROXIES": proxies}
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "TRUSTED_PROXIES": proxies,
+        "TRUSTED_PROXY_NETWORKS": ["10.0.0.0/8"],
+    }
     assert client_ip(request_from("10.0.0.7", forwarded=forwarded)) == expected
 
 
@@ -94,6 +98,7 @@ def test_clients_with_unusable_entries_never_spend_or_block_the_proxy(settings, 
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,
         "TRUSTED_PROXIES": 1,
+        "TRUSTED_PROXY_NETWORKS": ["10.0.0.0/8"],
         "RATE_LIMITS": {"challenge": {"ip": ["3/m"]}},
         "AUTO_BLOCK_RULES": [
             {"name": "ip-rate-limited", "dimension": "ip", "kinds": ["rate_limited"],
@@ -116,3 +121,21 @@ def test_clients_with_unusable_entries_never_spend_or_block_the_proxy(settings, 
     # ...and neither the proxy nor the unknown client was blocked or blamed.
     assert not BlockedClient.objects.filter(value__in=["10.0.0.7", UNKNOWN_IP]).exists()
     assert not SecurityEvent.objects.filter(client_ip="10.0.0.7").exists()
+
+
+def test_a_trusted_peer_without_a_forwarded_header_is_itself_only_when_asked(settings):
+    from protection.base.clientip import client_ip_resolve
+
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "TRUSTED_PROXIES": 1,
+        "TRUSTED_PROXY_NETWORKS": ["198.51.100.0/24"],
+    }
+    direct = {"remote_addr": "198.51.100.9", "forwarded_for": ""}
+    assert client_ip_resolve(**direct) == UNKNOWN_IP  # an API request: the unknown client
+    assert client_ip_resolve(**direct, peer_when_unforwarded=True) == "198.51.100.9"
+    # With the header, the forwarded entry decides either way.
+    forwarded = {"remote_addr": "198.51.100.9", "forwarded_for": "203.0.113.7"}
+    assert client_ip_resolve(**forwarded, peer_when_unforwarded=True) == "203.0.113.7"
+    short = {"remote_addr": "198.51.100.9", "forwarded_for": "garbage"}
+    assert client_ip_resolve(**short, peer_when_unforwarded=True) == UNKNOWN_IP

@@ -39,9 +39,40 @@ def test_metrics_are_refused_to_a_public_address(client):
 @pytest.mark.django_db
 def test_a_public_client_behind_the_proxy_is_refused(client, settings):
     # The proxy itself is private: the forwarded client is what counts.
-    settings.GATEHOUSE = {**settings.GATEHOUSE, "TRUSTED_PROXIES": 1}
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "TRUSTED_PROXIES": 1,
+        "TRUSTED_PROXY_NETWORKS": ["10.0.0.0/8"],
+    }
     response = client.get("/metrics", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.7")
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_scraper_connecting_directly_under_trusted_proxies_is_itself(client, settings):
+    # The documented scrape config: Prometheus in the proxies' network calls the
+    # pod by its address, with no X-Forwarded-For: not the unknown client.
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "TRUSTED_PROXIES": 1,
+        "TRUSTED_PROXY_NETWORKS": ["198.51.100.0/24"],
+        "METRICS_NETWORKS": ["198.51.100.0/24"],
+    }
+    settings.ALLOWED_HOSTS = ["gatehouse.example"]
+    response = client.get("/metrics", REMOTE_ADDR="198.51.100.9", HTTP_HOST="192.0.2.21:8000")
+    assert response.status_code == 200
+    assert b"gatehouse_" in response.content
+    # Through the proxy, the forwarded client still decides.
+    forwarded = client.get(
+        "/metrics", REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="203.0.113.7"
+    )
+    assert forwarded.status_code == 403
+
+
+def test_the_trusted_proxy_networks_default_to_loopback():
+    from protection.conf import DEFAULTS
+
+    assert DEFAULTS["TRUSTED_PROXY_NETWORKS"] == ["127.0.0.0/8", "::1/128"]
 
 
 @pytest.mark.django_db

@@ -9,7 +9,8 @@ def test_health_reports_database_and_cache(client):
     assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
-def test_health_is_503_problem_when_cache_is_down(client, settings):
+def test_health_is_503_problem_when_cache_is_down_and_limits_fail_closed(client, settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "RATE_LIMIT_CACHE_FAILURE": "closed"}
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -48,7 +49,8 @@ def test_readiness_reports_database_and_cache(client):
     assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
-def test_readiness_is_503_problem_naming_the_cache_when_it_is_down(client, settings):
+def test_readiness_is_503_naming_the_cache_when_it_is_down_and_limits_fail_closed(client, settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "RATE_LIMIT_CACHE_FAILURE": "closed"}
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -62,6 +64,24 @@ def test_readiness_is_503_problem_naming_the_cache_when_it_is_down(client, setti
     assert response.json()["cache"] == "unavailable"
     assert response.json()["database"] == "ok"
     assert response["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/health", "/api/v1/health/ready"])
+def test_readiness_stays_ready_while_redis_is_down_under_the_local_fallback(client, settings, path):
+    # The API keeps serving on per-process counters: a Redis blip must not
+    # pull every instance out of the balancer.
+    assert settings.GATEHOUSE.get("RATE_LIMIT_CACHE_FAILURE", "local") == "local"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}
+    assert response["Cache-Control"] == "no-store"
 
 
 def test_readiness_is_503_when_the_database_is_down(client, monkeypatch):
