@@ -312,6 +312,26 @@ GATEHOUSE = {
         if os.environ.get("GATEHOUSE_APPCHECK_JWKS_URL")
         else {}
     ),
+    # Turnstile and hCaptcha, siblings of reCAPTCHA (protection.challenges.captcha):
+    # site keys and secrets only from the environment; the siteverify URLs
+    # can point elsewhere (a test double, a proxy).
+    "TURNSTILE_SITE_KEY": os.environ.get("GATEHOUSE_TURNSTILE_SITE_KEY", ""),
+    "TURNSTILE_SECRET": os.environ.get("GATEHOUSE_TURNSTILE_SECRET", ""),
+    "HCAPTCHA_SITE_KEY": os.environ.get("GATEHOUSE_HCAPTCHA_SITE_KEY", ""),
+    "HCAPTCHA_SECRET": os.environ.get("GATEHOUSE_HCAPTCHA_SECRET", ""),
+    **(
+        {"TURNSTILE_VERIFY_URL": os.environ["GATEHOUSE_TURNSTILE_VERIFY_URL"]}
+        if os.environ.get("GATEHOUSE_TURNSTILE_VERIFY_URL")
+        else {}
+    ),
+    **(
+        {"HCAPTCHA_VERIFY_URL": os.environ["GATEHOUSE_HCAPTCHA_VERIFY_URL"]}
+        if os.environ.get("GATEHOUSE_HCAPTCHA_VERIFY_URL")
+        else {}
+    ),
+    # Private Access Token issuers: "issuer-name=token-key", comma-separated
+    # (manage.py pat_issuer_fetch prints the value for an issuer's directory).
+    "PAT_ISSUERS": env_list("GATEHOUSE_PAT_ISSUERS"),
     "PUBLIC_BASE_URL": os.environ.get("GATEHOUSE_PUBLIC_BASE_URL", ""),
     **(
         {"METRICS_NETWORKS": env_networks("GATEHOUSE_METRICS_NETWORKS")}

@@ -14,7 +14,12 @@ from rest_framework.views import APIView
 
 from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
-from protection.challenges import challenge_issue
+from protection.challenges import (
+    ChallengeEvidence,
+    challenge_issue,
+    evidence_presented,
+    pat_authorization_token,
+)
 from protection.http.context import client_ip
 from protection.http.serializers import StrictSerializer
 from protection.openapi import NO_STORE_HEADER
@@ -69,6 +74,16 @@ class ChallengeView(APIView):
         altcha = serializers.DictField(help_text="ALTCHA v2 challenge: parameters + signature.")
         requires = serializers.ListField(child=serializers.CharField())
         recaptcha_site_key = serializers.CharField(allow_null=True)
+        turnstile_site_key = serializers.CharField(
+            allow_null=True,
+            help_text="The site key to render Cloudflare Turnstile with, when `requires` "
+            "names `turnstile`; else null.",
+        )
+        hcaptcha_site_key = serializers.CharField(
+            allow_null=True,
+            help_text="The site key to render hCaptcha with, when `requires` names "
+            "`hcaptcha`; else null.",
+        )
         app_attest_challenge = serializers.CharField(
             required=False,
             help_text="Only for keys that require app_attest: the server challenge the "
@@ -96,19 +111,34 @@ class SessionCreateView(APIView):
     permission_classes = [HasApiKeyScope]
     required_scope = "session"
     rate_limit_group = "session"
-    # Attestation evidence (as the key requires), a DPoP proof to bind the tokens.
-    request_headers = ["attestation_session", "dpop"]
+    # Attestation evidence (as the key requires), a DPoP proof to bind the tokens,
+    # a Private Access Token (Authorization: PrivateToken).
+    request_headers = ["attestation_session", "dpop", "pat"]
     error_codes = [
         "challenge_failed",
         "challenge_replayed",
         "recaptcha_failed",
         "recaptcha_unavailable",
+        "captcha_failed",
+        "captcha_unavailable",
     ]
 
     @extend_schema_serializer(component_name="SessionCreate")
     class InputSerializer(StrictSerializer):
         altcha = serializers.CharField(required=False, allow_blank=True, max_length=4096)
         recaptcha_token = serializers.CharField(required=False, allow_blank=True, max_length=4096)
+        turnstile_token = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=2048,
+            help_text="The Cloudflare Turnstile token, for keys that require `turnstile`.",
+        )
+        hcaptcha_token = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=8192,
+            help_text="The hCaptcha token, for keys that require `hcaptcha`.",
+        )
         device_id = serializers.RegexField(
             DEVICE_ID_PATTERN, required=False, allow_blank=True, max_length=128
         )
@@ -139,16 +169,25 @@ class SessionCreateView(APIView):
         if header and not re.fullmatch(DEVICE_ID_PATTERN, header):
             raise serializers.ValidationError({"X-Device-Id": ["Printable ASCII, 1-128 chars."]})
         device_id = data.get("device_id") or header
-        issued = session_create(
-            api_key=request.auth.api_key,
-            client_ip=client_ip(request),
-            altcha_payload=data.get("altcha", ""),
+        presented = ChallengeEvidence(
+            altcha=data.get("altcha", ""),
             recaptcha_token=data.get("recaptcha_token", ""),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            device_id=device_id,
-            evidence=request.headers,
-            dpop=_dpop_request(request),
+            turnstile_token=data.get("turnstile_token", ""),
+            hcaptcha_token=data.get("hcaptcha_token", ""),
+            private_token=pat_authorization_token(request.META.get("HTTP_AUTHORIZATION")),
         )
+        # Until session_create hands challenge_verify the whole evidence itself.
+        with evidence_presented(presented):
+            issued = session_create(
+                api_key=request.auth.api_key,
+                client_ip=client_ip(request),
+                altcha_payload=presented.altcha,
+                recaptcha_token=presented.recaptcha_token,
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                device_id=device_id,
+                evidence=request.headers,
+                dpop=_dpop_request(request),
+            )
         return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)
 
 

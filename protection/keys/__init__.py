@@ -8,6 +8,7 @@ scope/origin rules), ``cache`` (the one-second per-process cache) and
 
 from protection.keys.cache import verified_keys
 from protection.keys.models import (
+    CAPTCHAS,
     SCOPES,
     VERIFICATIONS,
     ApiKey,
@@ -32,6 +33,7 @@ from protection.keys.verify import (
 )
 
 __all__ = [
+    "CAPTCHAS",
     "SCOPES",
     "VERIFICATIONS",
     "ApiKey",

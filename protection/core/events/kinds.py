@@ -92,6 +92,22 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
             "`RATE_LIMIT_CACHE_FAILURE` says (once per process per minute)."
         ),
     ),
+    "captcha_failed": EventKindSpec(
+        ("deny", "alert"),
+        (
+            "A Turnstile or hCaptcha token was missing or refused (`details.provider`; "
+            "reasons `<provider>_missing`, `_malformed`, `_rejected`, `_duplicate`, "
+            "`_hostname`, `turnstile_action`, `hcaptcha_stale`), with the provider's "
+            "hostname and error codes."
+        ),
+    ),
+    "captcha_unavailable": EventKindSpec(
+        ("alert",),
+        (
+            "Turnstile or hCaptcha could not be asked (`details.provider`): `fail_closed` "
+            "(503) or `fail_open` (accepted, `<PROVIDER>_FAIL_OPEN`)."
+        ),
+    ),
     "challenge_failed": EventKindSpec(
         ("deny", "alert"),
         (
@@ -109,7 +125,11 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
     ),
     "challenge_replayed": EventKindSpec(
         ("deny", "alert"),
-        "A proof-of-work solution or reCAPTCHA token was presented twice.",
+        (
+            "Evidence was presented twice: a proof-of-work solution (`pow_replayed`), a "
+            "reCAPTCHA or hCaptcha token (`recaptcha_replayed`, `hcaptcha_replayed`), a "
+            "Private Access Token's challenge (`pat_replayed`)."
+        ),
     ),
     "client_block_changed": EventKindSpec(
         ("alert",),
@@ -158,6 +178,15 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
         (
             "A per-key automatic-blocking rule was crossed: the key is never blocked, its "
             "challenge difficulty is raised instead."
+        ),
+    ),
+    "pat_failed": EventKindSpec(
+        ("deny", "alert"),
+        (
+            "A Private Access Token was refused (reasons `pat_malformed`, "
+            "`pat_token_type`, `pat_unknown_key`, `pat_signature`, `pat_unknown_challenge`;"
+            " `pat_missing` only as a dry-run alert: a missing token is the protocol's "
+            "handshake, answered with a challenge and not recorded). Details: `issuer`."
         ),
     ),
     "rate_limited": EventKindSpec(
