@@ -84,6 +84,11 @@ class ChallengeView(APIView):
             help_text="The site key to render hCaptcha with, when `requires` names "
             "`hcaptcha`; else null.",
         )
+        turnstile_action = serializers.CharField(
+            allow_null=True,
+            help_text="The `action` to render Turnstile with (the key's; checked on the "
+            "token), when `requires` names `turnstile`; else null.",
+        )
         app_attest_challenge = serializers.CharField(
             required=False,
             help_text="Only for keys that require app_attest: the server challenge the "

@@ -97,7 +97,7 @@ def challenge_issue(
 ) -> dict[str, Any]:
     """Return the challenge response body for ``api_key``:
     ``{"altcha": {...}, "requires": [...], "recaptcha_site_key": ...,
-    "turnstile_site_key": ..., "hcaptcha_site_key": ...}``.
+    "turnstile_site_key": ..., "hcaptcha_site_key": ..., "turnstile_action": ...}``.
 
     ``requires`` is the key's required verifications plus ``required``
     (``evidence_required``); a CAPTCHA's site key is set only when that
@@ -118,4 +118,6 @@ def challenge_issue(
             f"{provider}_site_key": captcha_site_key(provider) if provider in requires else None
             for provider in ("recaptcha", "turnstile", "hcaptcha")
         },
+        # The action the Turnstile widget must be rendered with (checked on its token).
+        "turnstile_action": api_key.captcha_action if "turnstile" in requires else None,
     }
