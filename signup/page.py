@@ -71,7 +71,6 @@ def content_security_policy(providers: Iterable[str] = ()) -> str:
     return "; ".join(f"{directive} {' '.join(sources)}" for directive, sources in policy.items())
 
 
-
 @require_GET
 def signup_page(request: HttpRequest) -> HttpResponse:
     """Render the page, or 404 when the deployment has not enabled it."""

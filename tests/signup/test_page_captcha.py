@@ -13,9 +13,7 @@ def page_enabled(settings):
 
 def directives(response):
     csp = response["Content-Security-Policy"]
-    return {
-        part.strip().split(" ", 1)[0]: part.strip().split(" ")[1:] for part in csp.split(";")
-    }
+    return {part.strip().split(" ", 1)[0]: part.strip().split(" ")[1:] for part in csp.split(";")}
 
 
 def test_without_captcha_keys_the_csp_is_the_strict_base(client, page_enabled):
