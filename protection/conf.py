@@ -288,6 +288,8 @@ DEFAULTS: dict[str, Any] = {
                 "api_key_invalid",
                 "attestation_failed",
                 "attestation_replayed",
+                # Forged Private Access Tokens (a missing one is not recorded).
+                "pat_failed",
                 # Forged or replayed DPoP proofs and App Attest objects.
                 "dpop_proof_invalid",
                 "dpop_replayed",
