@@ -9,6 +9,7 @@ class ProtectionConfig(AppConfig):
     def ready(self) -> None:
         # Imported for their side effects: system checks, OpenAPI security schemes.
         from protection import checks, checks_topology, startup  # noqa: F401
+        from protection.challenges import checks as challenge_checks  # noqa: F401
         from protection.core.cachehealth import cache_health
         from protection.core.events import event_recorded
         from protection.core.metrics import metrics_event_recorded

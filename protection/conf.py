@@ -148,6 +148,48 @@ DEFAULTS: dict[str, Any] = {
     # A reCAPTCHA token is accepted once; this long (seconds) it is remembered
     # (Google's tokens live two minutes).
     "RECAPTCHA_TOKEN_LIFETIME": 120,
+    # --- Turnstile and hCaptcha (protection.challenges.captcha) ---------------
+    # Cloudflare Turnstile: the widget's public site key (sent to clients in the
+    # challenge response as turnstile_site_key) and its secret. Environment:
+    # GATEHOUSE_TURNSTILE_SITE_KEY, GATEHOUSE_TURNSTILE_SECRET. Without them,
+    # keys that require turnstile are refused with 503 captcha_unavailable.
+    "TURNSTILE_SITE_KEY": "",
+    "TURNSTILE_SECRET": "",
+    # Turnstile's siteverify endpoint (GATEHOUSE_TURNSTILE_VERIFY_URL).
+    "TURNSTILE_VERIFY_URL": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    # When Cloudflare cannot be asked: False = refuse (503), True = accept.
+    "TURNSTILE_FAIL_OPEN": False,
+    # hCaptcha: site key (hcaptcha_site_key) and secret, from
+    # GATEHOUSE_HCAPTCHA_SITE_KEY and GATEHOUSE_HCAPTCHA_SECRET.
+    "HCAPTCHA_SITE_KEY": "",
+    "HCAPTCHA_SECRET": "",
+    # hCaptcha's siteverify endpoint (GATEHOUSE_HCAPTCHA_VERIFY_URL).
+    "HCAPTCHA_VERIFY_URL": "https://api.hcaptcha.com/siteverify",
+    # When hCaptcha cannot be asked: False = refuse (503), True = accept.
+    "HCAPTCHA_FAIL_OPEN": False,
+    # An hCaptcha token is accepted once: the keyed hash of each accepted token
+    # stays in the shared cache this long (seconds), and an answer whose
+    # challenge_ts is older than this is refused, so no token outlives its hash.
+    "HCAPTCHA_TOKEN_LIFETIME": 300,
+    # Total deadline (seconds) of one Turnstile or hCaptcha siteverify call
+    # (reCAPTCHA: Django's RECAPTCHA_VERIFY_REQUEST_TIMEOUT).
+    "CAPTCHA_VERIFY_TIMEOUT": 3.0,
+    # Every siteverify provider (reCAPTCHA too) has a breaker per process:
+    # after this many failures in a row it is not asked for CAPTCHA_BREAKER_PAUSE
+    # seconds, and verifications fail closed (or open) at once meanwhile.
+    "CAPTCHA_BREAKER_FAILURES": 3,
+    "CAPTCHA_BREAKER_PAUSE": 10.0,
+    # --- Private Access Tokens (protection.challenges.pat) --------------------
+    # Issuers whose publicly verifiable tokens (type 0x0002, blind RSA 2048) are
+    # accepted, as "issuer-name=token-key" strings: the token key base64url
+    # exactly as the issuer directory publishes it (manage.py pat_issuer_fetch
+    # prints the line). Environment: GATEHOUSE_PAT_ISSUERS, comma-separated.
+    # A malformed entry is system check protection.E140. The challenges name
+    # PUBLIC_BASE_URL's host as their origin.
+    "PAT_ISSUERS": [],
+    # A TokenChallenge (WWW-Authenticate: PrivateToken) can be redeemed once,
+    # within this many seconds (its max-age).
+    "PAT_CHALLENGE_LIFETIME": 300,
     # Signing key for session tokens. Empty = derived from SIGNING_KEY (with a
     # purpose label, so a token key never equals the API-key pepper).
     "TOKEN_SIGNING_KEY": "",
@@ -349,6 +391,8 @@ DEFAULTS: dict[str, Any] = {
                 "api_key_invalid",
                 "attestation_failed",
                 "attestation_replayed",
+                # Forged Private Access Tokens (a missing one is not recorded).
+                "pat_failed",
                 # Forged or replayed DPoP proofs and App Attest objects.
                 "dpop_proof_invalid",
                 "dpop_replayed",
@@ -560,6 +604,13 @@ ENVIRONMENT: dict[str, Env] = {
     "WEBHOOKS_ALLOW_PRIVATE_TARGETS": Env("GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE_TARGETS", boolean),
     "WEBHOOKS_INCLUDE_PII": Env("GATEHOUSE_WEBHOOKS_INCLUDE_PII", boolean),
     "LOOKUP_READS": Env("GATEHOUSE_LOOKUP_READS", one_of("replica", "primary")),
+    "TURNSTILE_SITE_KEY": Env("GATEHOUSE_TURNSTILE_SITE_KEY"),
+    "TURNSTILE_SECRET": Env("GATEHOUSE_TURNSTILE_SECRET"),
+    "TURNSTILE_VERIFY_URL": Env("GATEHOUSE_TURNSTILE_VERIFY_URL"),
+    "HCAPTCHA_SITE_KEY": Env("GATEHOUSE_HCAPTCHA_SITE_KEY"),
+    "HCAPTCHA_SECRET": Env("GATEHOUSE_HCAPTCHA_SECRET"),
+    "HCAPTCHA_VERIFY_URL": Env("GATEHOUSE_HCAPTCHA_VERIFY_URL"),
+    "PAT_ISSUERS": Env("GATEHOUSE_PAT_ISSUERS", comma_list),
     "DATABASE_REPLICA_MAX_LAG": Env("DATABASE_REPLICA_MAX_LAG", positive_number),
 }
 

@@ -19,7 +19,9 @@ the view itself rather than listed by hand:
 Request headers a client may send are derived the same way, as named
 ``REQUEST_HEADER_SETS`` (``dpop``: the ``DPoP`` proof; ``attestation``: the
 Approov, App Check and App Attest assertion headers; ``attestation_session``:
-those plus the App Attest attestation sent at session start). A class brings
+those plus the App Attest attestation sent at session start; ``pat``: a
+Private Access Token, documented as the ``PrivateTokenAuth`` security
+alternative since OpenAPI ignores an ``Authorization`` header parameter). A class brings
 its sets through ``CLASS_REQUEST_HEADERS`` (``SessionTokenAuthentication``
 implies ``dpop``, ``HasAppAttestation`` implies ``attestation``), a view adds
 its own with a ``request_headers`` class attribute. Each set documents its
@@ -47,6 +49,7 @@ from protection.base.exceptions import ERROR_CATALOGUE
 from protection.conf import gatehouse_settings
 from protection.dpop import dpop_algorithms
 from protection.errors import PROBLEM_CONTENT_TYPE
+from protection.http.schema import PRIVATE_TOKEN_SCHEME, PRIVATE_TOKEN_SCHEME_NAME
 from protection.http.serializers import StrictSerializer
 from protection.middleware import view_rate_limit_group
 from protection.throttling import GatehouseRateThrottle
@@ -117,7 +120,10 @@ WWW_AUTHENTICATE = {
         'The credential to send: the API key header (`ApiKey header="X-Api-Key"`), or for '
         'session endpoints both token schemes, e.g. `Bearer realm="gatehouse", '
         'DPoP algs="ES256"`; a refused DPoP proof or binding names its RFC 9449 error, '
-        '`DPoP error="invalid_dpop_proof", algs="ES256"`.'
+        '`DPoP error="invalid_dpop_proof", algs="ES256"`. At session start, for a key that '
+        "requires `pat`, `pat_*` refusals carry one Private Access Token challenge per "
+        'trusted issuer (RFC 9577): `PrivateToken challenge="<base64url TokenChallenge>", '
+        'token-key="<base64url issuer key>", max-age="300"`.'
     ),
     "required": True,
 }
@@ -136,6 +142,7 @@ DPOP_CODES = [
     "dpop_binding_mismatch",
     "dpop_nonce_required",
 ]
+PAT_CODES = ["pat_required", "pat_invalid", "pat_replayed", "pat_unavailable"]
 ATTESTATION_CODES = [
     "attestation_required",
     "attestation_invalid",
@@ -219,6 +226,9 @@ REQUEST_HEADER_SETS: dict[str, HeaderSet] = {
     "dpop": HeaderSet(dpop_headers, DPOP_CODES),
     "attestation": HeaderSet(lambda: attestation_headers(session=False), ATTESTATION_CODES),
     "attestation_session": HeaderSet(lambda: attestation_headers(session=True), ATTESTATION_CODES),
+    # Authorization: PrivateToken is a security scheme (OpenAPI ignores an
+    # Authorization header parameter): AutoSchema.get_auth adds it.
+    "pat": HeaderSet(list, PAT_CODES),
 }
 # Header sets of the gatehouse DRF classes, by dotted path (a class's own
 # ``request_headers`` attribute wins); subclasses inherit their bases' sets.
@@ -341,6 +351,22 @@ class AutoSchema(SpectacularAutoSchema):
         if "attestation_session" in names and "attestation" in names:
             names.remove("attestation")
         return names
+
+    def get_auth(self) -> list[dict[str, list[str]]]:
+        """The discovered security requirements; with the ``pat`` header set, each
+        also as an alternative that adds ``Authorization: PrivateToken``."""
+        auths = list(super().get_auth())
+        if auths and "pat" in self.operation_header_sets():
+            self.registry.register_on_missing(
+                ResolvedComponent(
+                    name=PRIVATE_TOKEN_SCHEME_NAME,
+                    type=ResolvedComponent.SECURITY_SCHEMA,
+                    object=PRIVATE_TOKEN_SCHEME_NAME,
+                    schema=PRIVATE_TOKEN_SCHEME,
+                )
+            )
+            auths += [{**auth, PRIVATE_TOKEN_SCHEME_NAME: []} for auth in auths]
+        return auths
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())

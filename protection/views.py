@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
-from protection.challenges import challenge_issue
+from protection.challenges import ChallengeEvidence, challenge_issue, pat_authorization_token
 from protection.http.context import Caller, client_ip, request_context
 from protection.http.gate import gate_evidence
 from protection.http.plan import GatePlan
@@ -60,6 +60,8 @@ class SessionStart:
     altcha: str
     recaptcha_token: str
     device_id: str
+    turnstile_token: str = ""
+    hcaptcha_token: str = ""
 
 
 def _session_start_parse(request: Request, caller: Caller) -> SessionStart:
@@ -74,6 +76,8 @@ def _session_start_parse(request: Request, caller: Caller) -> SessionStart:
         altcha=data.get("altcha", ""),
         recaptcha_token=data.get("recaptcha_token", ""),
         device_id=data.get("device_id") or header,
+        turnstile_token=data.get("turnstile_token", ""),
+        hcaptcha_token=data.get("hcaptcha_token", ""),
     )
 
 
@@ -108,6 +112,21 @@ class ChallengeView(APIView):
         altcha = serializers.DictField(help_text="ALTCHA v2 challenge: parameters + signature.")
         requires = serializers.ListField(child=serializers.CharField())
         recaptcha_site_key = serializers.CharField(allow_null=True)
+        turnstile_site_key = serializers.CharField(
+            allow_null=True,
+            help_text="The site key to render Cloudflare Turnstile with, when `requires` "
+            "names `turnstile`; else null.",
+        )
+        hcaptcha_site_key = serializers.CharField(
+            allow_null=True,
+            help_text="The site key to render hCaptcha with, when `requires` names "
+            "`hcaptcha`; else null.",
+        )
+        turnstile_action = serializers.CharField(
+            allow_null=True,
+            help_text="The `action` to render Turnstile with (the key's; checked on the "
+            "token), when `requires` names `turnstile`; else null.",
+        )
         app_attest_challenge = serializers.CharField(
             required=False,
             help_text="Only for keys that require app_attest: the server challenge the "
@@ -139,19 +158,34 @@ class SessionCreateView(APIView):
     attestation_purpose = "session"
     dpop_binds_session = True  # a DPoP proof names the key the tokens are bound to
     gate_plan = GatePlan(parse=_session_start_parse)
-    # Attestation evidence (as the key requires), a DPoP proof to bind the tokens.
-    request_headers = ["attestation_session", "dpop"]
+    # Attestation evidence (as the key requires), a DPoP proof to bind the tokens,
+    # a Private Access Token (Authorization: PrivateToken).
+    request_headers = ["attestation_session", "dpop", "pat"]
     error_codes = [
         "challenge_failed",
         "challenge_replayed",
         "recaptcha_failed",
         "recaptcha_unavailable",
+        "captcha_failed",
+        "captcha_unavailable",
     ]
 
     @extend_schema_serializer(component_name="SessionCreate")
     class InputSerializer(StrictSerializer):
         altcha = serializers.CharField(required=False, allow_blank=True, max_length=4096)
         recaptcha_token = serializers.CharField(required=False, allow_blank=True, max_length=4096)
+        turnstile_token = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=2048,
+            help_text="The Cloudflare Turnstile token, for keys that require `turnstile`.",
+        )
+        hcaptcha_token = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=8192,
+            help_text="The hCaptcha token, for keys that require `hcaptcha`.",
+        )
         device_id = serializers.RegexField(
             DEVICE_ID_PATTERN, required=False, allow_blank=True, max_length=128
         )
@@ -176,7 +210,16 @@ class SessionCreateView(APIView):
     def post(self, request: Request) -> Response:
         context = request_context(request)
         body: SessionStart = context.body
-        gate_evidence(request, altcha_payload=body.altcha, recaptcha_token=body.recaptcha_token)
+        gate_evidence(
+            request,
+            evidence=ChallengeEvidence(
+                altcha=body.altcha,
+                recaptcha_token=body.recaptcha_token,
+                turnstile_token=body.turnstile_token,
+                hcaptcha_token=body.hcaptcha_token,
+                private_token=pat_authorization_token(request.META.get("HTTP_AUTHORIZATION")),
+            ),
+        )
         issued = session_issue(
             api_key=request.auth.api_key,
             client_ip=context.client_ip,

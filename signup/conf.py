@@ -39,6 +39,27 @@ DEFAULTS: dict[str, Any] = {
     # The publishable API key the page sends as X-Api-Key. Empty: the page
     # takes it from its URL fragment (#key=..., as quickstart prints it).
     "SIGNUP_PAGE_API_KEY": "",
+    # The widget scripts the page loads when a challenge asks for Turnstile or
+    # hCaptcha (explicit rendering). Only a provider whose site key is set
+    # (GATEHOUSE_TURNSTILE_SITE_KEY, GATEHOUSE_HCAPTCHA_SITE_KEY) is offered,
+    # and only its sources below are added to the page's Content-Security-Policy.
+    "SIGNUP_PAGE_TURNSTILE_SCRIPT": "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit",
+    "SIGNUP_PAGE_HCAPTCHA_SCRIPT": "https://js.hcaptcha.com/1/api.js?render=explicit&recaptchacompat=off",
+    # CSP directive -> sources each provider's widget needs, as the providers
+    # document them: Turnstile a script and a frame from challenges.cloudflare.com;
+    # hCaptcha scripts, frames, styles and API calls on hcaptcha.com.
+    "SIGNUP_PAGE_CAPTCHA_CSP": {
+        "turnstile": {
+            "script-src": ["https://challenges.cloudflare.com"],
+            "frame-src": ["https://challenges.cloudflare.com"],
+        },
+        "hcaptcha": {
+            "script-src": ["https://hcaptcha.com", "https://*.hcaptcha.com"],
+            "frame-src": ["https://hcaptcha.com", "https://*.hcaptcha.com"],
+            "style-src": ["https://hcaptcha.com", "https://*.hcaptcha.com"],
+            "connect-src": ["https://hcaptcha.com", "https://*.hcaptcha.com"],
+        },
+    },
     # The name mails and SMS sign with ("Your code for <name>").
     "SIGNUP_SERVICE_NAME": "gatehouse",
     # The page a code mail's link opens, with the single-use token in its

@@ -7,6 +7,12 @@ a product team's own front end would. It is served only when
 under a strict Content-Security-Policy: no inline script or style, workers
 and fetches only from this origin.
 
+CAPTCHAs: when a challenge's ``requires`` names Turnstile or hCaptcha, the
+page loads that provider's widget script (SIGNUP_PAGE_<PROVIDER>_SCRIPT),
+renders it explicitly and sends its token with the session start. The CSP
+names the sources of the providers whose site key is configured, and no
+others (SIGNUP_PAGE_CAPTCHA_CSP).
+
 DPoP: the page holds a non-extractable WebCrypto key and binds its session
 to it (RFC 9449) when the server can check proofs, that is when
 ``GATEHOUSE["PUBLIC_BASE_URL"]`` is set. Its origin is written into the page;
@@ -15,10 +21,13 @@ the page signs proofs only when that is the origin it was loaded from (the
 otherwise.
 """
 
+from collections.abc import Iterable
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from protection.challenges import captcha_site_key
 from protection.dpop import dpop_public_origin
 from signup.conf import signup_settings
 
@@ -27,19 +36,39 @@ ALTCHA_VERSION = "3.2.2"  # signup/static/signup/vendor/altcha-<version>/
 # The widget's "external" build keeps its styles in a stylesheet and its
 # proof-of-work in worker files, so nothing here needs 'unsafe-inline',
 # 'unsafe-eval' or blob: workers.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "worker-src 'self'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
+BASE_POLICY = {
+    "default-src": ["'none'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "worker-src": ["'self'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+}
+CAPTCHA_PROVIDERS = ("turnstile", "hcaptcha")
+
+
+def captcha_scripts() -> dict[str, str]:
+    """The widget script of each CAPTCHA the page can render: its site key is set."""
+    return {
+        provider: getattr(signup_settings, f"SIGNUP_PAGE_{provider.upper()}_SCRIPT")
+        for provider in CAPTCHA_PROVIDERS
+        if captcha_site_key(provider)
+    }
+
+
+def content_security_policy(providers: Iterable[str] = ()) -> str:
+    """The page's CSP: the strict base, plus the sources ``providers``' widgets need."""
+    policy = {directive: list(sources) for directive, sources in BASE_POLICY.items()}
+    extra = signup_settings.SIGNUP_PAGE_CAPTCHA_CSP or {}
+    for provider in providers:
+        for directive, sources in (extra.get(provider) or {}).items():
+            policy.setdefault(directive, []).extend(
+                source for source in sources if source not in policy[directive]
+            )
+    return "; ".join(f"{directive} {' '.join(sources)}" for directive, sources in policy.items())
 
 
 @require_GET
@@ -47,6 +76,7 @@ def signup_page(request: HttpRequest) -> HttpResponse:
     """Render the page, or 404 when the deployment has not enabled it."""
     if not signup_settings.SIGNUP_PAGE_ENABLED:
         raise Http404("The sign-up page is not enabled.")
+    scripts = captcha_scripts()
     response = render(
         request,
         "signup/page.html",
@@ -55,9 +85,11 @@ def signup_page(request: HttpRequest) -> HttpResponse:
             # Empty: DPoP proofs cannot be checked here, the page uses Bearer.
             "dpop_origin": dpop_public_origin() or "",
             "altcha_static": f"signup/vendor/altcha-{ALTCHA_VERSION}/",
+            # Loaded only when a challenge asks for that CAPTCHA.
+            "captcha_scripts": scripts,
         },
     )
-    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response["Content-Security-Policy"] = content_security_policy(scripts)
     # The API key may travel in the URL fragment; never leak the page URL.
     response["Referrer-Policy"] = "no-referrer"
     return response

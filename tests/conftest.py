@@ -10,6 +10,7 @@ helper module in ``tests/support/``. Each xdist worker has its own
 database (pytest-django) and its own cache key prefix (tests.support.cache).
 """
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -119,7 +120,11 @@ def _fresh_protection_state() -> Iterator[None]:
     """Per-process state (memos, local counters, compiled blocks, the key
     cache) must not leak between tests: every owner registered its reset."""
     from protection.base.processstate import process_state_reset
+    from protection.netintel.registry import stale_alert
 
     process_state_reset()
+    # Most tests run without network-origin data: its once-an-hour alert
+    # would be one more event in each (tests/protection/netintel resets it).
+    stale_alert.due(time.monotonic())
     yield
     process_state_reset()

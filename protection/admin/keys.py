@@ -40,7 +40,12 @@ from protection.keys import (
     api_key_update,
     clean_origins,
 )
-from protection.keys.models import ApiKeyQuerySet, clean_attest_every_request
+from protection.keys.models import (
+    ApiKeyQuerySet,
+    clean_attest_every_request,
+    clean_captcha,
+    clean_captcha_action,
+)
 from protection.keys.network_policy import network_policy_clean, network_policy_format
 from protection.keys.services import DEFAULT_GRACE, UPDATABLE_FIELDS
 
@@ -66,7 +71,17 @@ class ApiKeyForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="What a client must pass before a session is issued. None ticked: nothing. "
-        "approov / app_check / app_attest: app attestation (see docs/attestation.md).",
+        "recaptcha / turnstile / hcaptcha: one CAPTCHA (the key's captcha below); "
+        "pat: a Private Access Token; approov / app_check / app_attest: app attestation "
+        "(see docs/attestation.md).",
+    )
+
+    captcha_action = forms.CharField(
+        required=False,
+        max_length=32,
+        initial="signup",
+        help_text="Turnstile: the action the widget is rendered with, checked on every "
+        "token (empty: signup).",
     )
 
     network_policy = forms.CharField(
@@ -87,6 +102,8 @@ class ApiKeyForm(forms.ModelForm):
             "recaptcha_version",
             "recaptcha_action",
             "recaptcha_min_score",
+            "captcha",
+            "captcha_action",
             "attest_every_request",
             "attestation_overrides",
             "verifications_dry_run",
@@ -113,6 +130,9 @@ class ApiKeyForm(forms.ModelForm):
         text = self.cleaned_data.get("allowed_origins") or ""
         return clean_origins(text.replace("\n", ","))
 
+    def clean_captcha_action(self) -> str:
+        return clean_captcha_action(self.cleaned_data.get("captcha_action") or "signup")
+
     def clean_rate_limit_overrides(self) -> dict:
         value = self.cleaned_data.get("rate_limit_overrides")
         if value in (None, ""):
@@ -135,6 +155,12 @@ class ApiKeyForm(forms.ModelForm):
             )
         except ValidationError as error:
             self.add_error("attest_every_request", error)
+        try:
+            cleaned["captcha"] = clean_captcha(
+                cleaned.get("captcha", ""), cleaned.get("required_verifications") or []
+            )
+        except ValidationError as error:
+            self.add_error("captcha", error)
         return cleaned
 
 
@@ -261,6 +287,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             attestation_overrides=data.get("attestation_overrides") or {},
             verifications_dry_run=data.get("verifications_dry_run", False),
             network_policy=data.get("network_policy") or {},
+            captcha=data.get("captcha", ""),
+            captcha_action=data.get("captcha_action") or "signup",
             expires_at=data.get("expires_at"),
             created_by=request.user,
         )

@@ -60,6 +60,9 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     "recaptcha_failed": ErrorSpec(
         403, "Verification failed", "The reCAPTCHA token is missing or was not accepted."
     ),
+    "captcha_failed": ErrorSpec(
+        403, "Verification failed", "The CAPTCHA token is missing or was not accepted."
+    ),
     "forbidden": ErrorSpec(403, "Forbidden", "The request was refused."),
     # The network policy (protection.keys.network_policy) denies this network class.
     "network_refused": ErrorSpec(
@@ -100,6 +103,25 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
         "DPoP nonce required",
         "Sign a new DPoP proof with the nonce from the DPoP-Nonce response header.",
     ),
+    # --- Private Access Tokens (RFC 9577, protection.challenges.pat) -------
+    # The pat_* 401s carry WWW-Authenticate: PrivateToken challenge="...", token-key="...".
+    "pat_required": ErrorSpec(
+        401,
+        "Private Access Token required",
+        "Present a Private Access Token for the challenge in WWW-Authenticate, as "
+        'Authorization: PrivateToken token="...".',
+    ),
+    "pat_invalid": ErrorSpec(
+        401,
+        "Private Access Token invalid",
+        "The Private Access Token was not accepted; fetch one for the new challenge in "
+        "WWW-Authenticate.",
+    ),
+    "pat_replayed": ErrorSpec(
+        401,
+        "Private Access Token replayed",
+        "This token's challenge was already redeemed; fetch a token for the new challenge.",
+    ),
     # 404, 405, 406, 409, 413, 415
     "not_found": ErrorSpec(404, "Not found", "No such resource."),
     "method_not_allowed": ErrorSpec(405, "Method not allowed", "This method is not allowed here."),
@@ -121,6 +143,14 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     "internal_error": ErrorSpec(500, "Internal error", "An unexpected error occurred."),
     "recaptcha_unavailable": ErrorSpec(
         503, "Verification unavailable", "The CAPTCHA could not be verified; retry later."
+    ),
+    "captcha_unavailable": ErrorSpec(
+        503, "Verification unavailable", "The CAPTCHA could not be verified; retry later."
+    ),
+    "pat_unavailable": ErrorSpec(
+        503,
+        "Private Access Tokens unavailable",
+        "Private Access Tokens cannot be checked right now; retry later.",
     ),
     "service_unavailable": ErrorSpec(
         503, "Service unavailable", "A backing service is unavailable; retry later."

@@ -1,10 +1,14 @@
 """Challenges: the evidence a client shows before it gets a session.
 
 - ``challenge_issue``: a signed ALTCHA proof-of-work challenge (difficulty
-  adapted to the client's recent denials) and the list of verifications the
-  API key requires.
-- ``challenge_verify``: check the evidence the key requires (proof of work,
-  reCAPTCHA), each accepted once, recording an event for every refusal.
+  adapted to the client's recent denials), the list of verifications the
+  client must show and the site key of the CAPTCHA among them.
+- ``challenge_verify`` (``protection.challenges.verify``): check that
+  evidence (proof of work, reCAPTCHA, Turnstile, hCaptcha, Private Access
+  Tokens), each accepted once, recording an event for every refusal; it
+  returns what was shown (``ChallengeOutcome``).
+- ``evidence_required``: the key's floor plus what a caller adds;
+  ``api_key_captcha``: which CAPTCHA a key uses.
 
 Issuing a challenge writes no row: a per-key, per-hour counter in the shared
 cache counts them, and the first challenge of each key in each hour writes
@@ -12,30 +16,38 @@ one ``challenge_issued`` event carrying the previous hour's count.
 """
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache import cache
 from django.utils import timezone
 
-from protection.base.exceptions import ProtectionError
-from protection.challenges.pow import pow_challenge_create, pow_difficulty, pow_solution_verify
-from protection.challenges.recaptcha import (
-    MAX_TOKEN_CHARS,
-    recaptcha_site_key,
-    recaptcha_verify,
+from protection.challenges.captcha import api_key_captcha, captcha_site_key
+from protection.challenges.evidence import (
+    ChallengeEvidence,
+    ChallengeOutcome,
+    evidence_required,
 )
-from protection.challenges.replay import SpentChallenge, challenge_spend, challenges_purge_expired
-from protection.conf import gatehouse_settings
+from protection.challenges.pat import pat_authorization_token, pat_challenges_issue
+from protection.challenges.pow import pow_challenge_create, pow_difficulty
+from protection.challenges.replay import SpentChallenge, challenges_purge_expired
+from protection.challenges.verify import challenge_verify
 from protection.core.cachehealth import shared_cache_call
 from protection.core.events import event_record
-from protection.keys.models import verifications_observed
 
 __all__ = [
+    "ChallengeEvidence",
+    "ChallengeOutcome",
     "SpentChallenge",
+    "api_key_captcha",
+    "captcha_site_key",
     "challenge_issue",
     "challenge_verify",
     "challenges_issued_count",
     "challenges_purge_expired",
+    "evidence_required",
+    "pat_authorization_token",
+    "pat_challenges_issue",
 ]
 
 HOUR = 3600
@@ -75,12 +87,22 @@ def _issuance_count(*, api_key: Any, client_ip: str | None, now: datetime.dateti
 
 
 def challenge_issue(
-    *, api_key: Any, client_ip: str | None, now: datetime.datetime | None = None
+    *,
+    api_key: Any,
+    client_ip: str | None,
+    required: Iterable[str] = (),
+    now: datetime.datetime | None = None,
 ) -> dict[str, Any]:
     """Return the challenge response body for ``api_key``:
-    ``{"altcha": {...}, "requires": [...], "recaptcha_site_key": str | None}``."""
+    ``{"altcha": {...}, "requires": [...], "recaptcha_site_key": ...,
+    "turnstile_site_key": ..., "hcaptcha_site_key": ..., "turnstile_action": ...}``.
+
+    ``requires`` is the key's required verifications plus ``required``
+    (``evidence_required``); a CAPTCHA's site key is set only when that
+    CAPTCHA is among them (and configured), else null.
+    """
     now = now or timezone.now()
-    required = [v for v in api_key.required_verifications if v]
+    requires = list(evidence_required(api_key=api_key, add=required))
     challenge = pow_challenge_create(
         api_key_public_id=api_key.public_id,
         max_number=pow_difficulty(client_ip=client_ip, api_key=api_key),
@@ -89,138 +111,11 @@ def challenge_issue(
     _issuance_count(api_key=api_key, client_ip=client_ip, now=now)
     return {
         "altcha": challenge,
-        "requires": required,
-        "recaptcha_site_key": recaptcha_site_key() if "recaptcha" in required else None,
+        "requires": requires,
+        **{
+            f"{provider}_site_key": captcha_site_key(provider) if provider in requires else None
+            for provider in ("recaptcha", "turnstile", "hcaptcha")
+        },
+        # The action the Turnstile widget must be rendered with (checked on its token).
+        "turnstile_action": api_key.captcha_action if "turnstile" in requires else None,
     }
-
-
-def _deny(
-    error: ProtectionError,
-    *,
-    kind: str,
-    reason: str,
-    api_key: Any,
-    client_ip: str | None,
-    details: dict[str, Any] | None = None,
-) -> ProtectionError:
-    observed = verifications_observed(api_key)
-    event_record(
-        kind=kind,
-        decision="alert" if observed else "deny",
-        reason=reason,
-        client_ip=client_ip,
-        api_key=api_key,
-        details={**(details or {}), "dry_run": True} if observed else details,
-    )
-    return error
-
-
-# What observe mode lets through: the client's failures, not our outages.
-OBSERVABLE_CODES = frozenset({"challenge_failed", "challenge_replayed", "recaptcha_failed"})
-
-
-def challenge_verify(
-    *,
-    api_key: Any,
-    client_ip: str | None,
-    altcha_payload: str = "",
-    recaptcha_token: str = "",
-    now: datetime.datetime | None = None,
-) -> None:
-    """Check the evidence ``api_key`` requires; raise ProtectionError if any is lacking.
-
-    Proof of work is verified offline first (garbage costs no database work);
-    only a valid solution is then recorded as spent. A reCAPTCHA token is
-    recorded as spent before Google is asked, so a replay never reaches Google.
-    A key in observe mode (``verifications_observed``) has its failures
-    recorded as dry-run alerts and is let through.
-    """
-    try:
-        _challenge_verify(
-            api_key=api_key,
-            client_ip=client_ip,
-            altcha_payload=altcha_payload,
-            recaptcha_token=recaptcha_token,
-            now=now,
-        )
-    except ProtectionError as error:
-        if error.code not in OBSERVABLE_CODES or not verifications_observed(api_key):
-            raise
-
-
-def _challenge_verify(
-    *,
-    api_key: Any,
-    client_ip: str | None,
-    altcha_payload: str = "",
-    recaptcha_token: str = "",
-    now: datetime.datetime | None = None,
-) -> None:
-    """The checks of ``challenge_verify``, raising on the first failure."""
-    now = now or timezone.now()
-    required = set(api_key.required_verifications)
-    context = {"api_key": api_key, "client_ip": client_ip}
-    if "pow" in required:
-        try:
-            solution = pow_solution_verify(
-                payload=altcha_payload, api_key_public_id=api_key.public_id, now=now
-            )
-            challenge_spend(
-                kind=SpentChallenge.Kind.POW,
-                value=solution.nonce,
-                expires_at=solution.expires_at,
-                now=now,
-            )
-        except ProtectionError as error:
-            replayed = error.code == "challenge_replayed"
-            kind = "challenge_replayed" if replayed else "challenge_failed"
-            reason = getattr(error, "reason", "pow_replayed")
-            raise _deny(error, kind=kind, reason=reason, **context) from None
-    if "recaptcha" in required:
-        if not isinstance(recaptcha_token, str) or not recaptcha_token:
-            raise _deny(
-                ProtectionError("recaptcha_failed", "Send the reCAPTCHA token as recaptcha_token."),
-                kind="recaptcha_failed",
-                reason="recaptcha_missing",
-                **context,
-            )
-        if len(recaptcha_token) > MAX_TOKEN_CHARS:
-            raise _deny(
-                ProtectionError("recaptcha_failed"),
-                kind="recaptcha_failed",
-                reason="recaptcha_malformed",
-                **context,
-            )
-        lifetime = datetime.timedelta(seconds=int(gatehouse_settings.RECAPTCHA_TOKEN_LIFETIME))
-        try:
-            challenge_spend(
-                kind=SpentChallenge.Kind.RECAPTCHA,
-                value=recaptcha_token,
-                expires_at=now + lifetime,
-                now=now,
-            )
-        except ProtectionError as error:
-            raise _deny(
-                error, kind="challenge_replayed", reason="recaptcha_replayed", **context
-            ) from None
-        try:
-            outcome = recaptcha_verify(token=recaptcha_token, api_key=api_key, client_ip=client_ip)
-        except ProtectionError:
-            # "alert", not "deny": Google's outage is not the client's fault
-            # and must not raise its proof-of-work difficulty.
-            event_record(
-                kind="recaptcha_unavailable", decision="alert", reason="fail_closed", **context
-            )
-            raise
-        if outcome.reason == "recaptcha_unavailable_fail_open":
-            event_record(
-                kind="recaptcha_unavailable", decision="alert", reason="fail_open", **context
-            )
-        elif not outcome.accepted:
-            raise _deny(
-                ProtectionError("recaptcha_failed"),
-                kind="recaptcha_failed",
-                reason=outcome.reason,
-                details=outcome.details,
-                **context,
-            )

@@ -1,11 +1,9 @@
 """reCAPTCHA v2 / v3 verification against Google's siteverify.
 
 ``recaptcha_verify`` asks siteverify (host RECAPTCHA_DOMAIN, django-recaptcha's
-setting) within a total deadline of RECAPTCHA_VERIFY_REQUEST_TIMEOUT seconds
-for the whole exchange: connect, send, headers and body. urllib's timeout
-(django-recaptcha's client) is per socket read, so an answer dripping one byte
-every two seconds held a worker until gunicorn killed it; here a watchdog
-shuts the socket down when the deadline passes.
+setting) through ``protection.challenges.siteverify``: a total deadline of
+RECAPTCHA_VERIFY_REQUEST_TIMEOUT seconds for the whole exchange, and a
+breaker that stops asking Google for a while after failures in a row.
 
 The token is accepted only if: ``success`` is true; the ``hostname`` is one
 we serve (RECAPTCHA_HOSTNAMES, else the API key's allowed origins); and, for
@@ -17,82 +15,29 @@ Google unreachable, slow or answering nonsense is ``recaptcha_unavailable``
 (503) unless RECAPTCHA_FAIL_OPEN.
 """
 
-import http.client
-import json
 import logging
 import math
-import socket
-import ssl
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django_recaptcha.constants import DEFAULT_RECAPTCHA_DOMAIN
 
 from protection.base.exceptions import ProtectionError
+from protection.challenges.siteverify import SiteverifyUnavailable, siteverify_ask
 from protection.conf import gatehouse_settings
 
 logger = logging.getLogger("gatehouse.recaptcha")
 
 MAX_TOKEN_CHARS = 4096  # real tokens are ~500-2,000 characters
-MAX_ANSWER_BYTES = 64 * 1024  # Google's answers are a few hundred bytes
+PROVIDER = "recaptcha"
 
 
-class SiteverifyUnavailable(Exception):
-    """siteverify did not answer in time, or not with a JSON object."""
-
-
-def _shutdown(connection: http.client.HTTPConnection) -> None:
-    sock = connection.sock
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in another thread
-        except OSError:
-            pass
-
-
-def siteverify_post(*, token: str, secret: str, client_ip: str, deadline: float) -> dict[str, Any]:
-    """POST to siteverify and return its JSON answer, all within ``deadline`` seconds.
-
-    Raises SiteverifyUnavailable for a timeout, a network or TLS error, a
-    non-200 status or a body that is not a JSON object.
-    """
+def recaptcha_verify_url() -> str:
+    """Google's siteverify URL (always https; RECAPTCHA_DOMAIN picks the host)."""
     host = getattr(settings, "RECAPTCHA_DOMAIN", DEFAULT_RECAPTCHA_DOMAIN)
-    started = time.monotonic()
-    connection = http.client.HTTPSConnection(
-        host, timeout=deadline, context=ssl.create_default_context()
-    )
-    watchdog = threading.Timer(deadline, _shutdown, args=(connection,))
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        connection.request(
-            "POST",
-            "/recaptcha/api/siteverify",
-            body=urlencode({"secret": secret, "response": token, "remoteip": client_ip}),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "User-Agent": "gatehouse",
-            },
-        )
-        response = connection.getresponse()
-        body = response.read(MAX_ANSWER_BYTES + 1)
-        if time.monotonic() - started >= deadline:
-            raise SiteverifyUnavailable("deadline passed")
-        if response.status != 200 or len(body) > MAX_ANSWER_BYTES:
-            raise SiteverifyUnavailable(f"status {response.status}")
-        data = json.loads(body)
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise SiteverifyUnavailable(exc.__class__.__name__) from exc
-    finally:
-        watchdog.cancel()
-        connection.close()
-    if not isinstance(data, dict) or "success" not in data:
-        raise SiteverifyUnavailable("not a siteverify answer")
-    return data
+    return f"https://{host}/recaptcha/api/siteverify"
 
 
 def _valid_score(score: Any) -> bool:
@@ -146,8 +91,11 @@ def recaptcha_verify(*, token: str, api_key: Any, client_ip: str | None) -> Reca
         if not secret:
             raise RuntimeError("RECAPTCHA_PRIVATE_KEY is not set")
         deadline = float(getattr(settings, "RECAPTCHA_VERIFY_REQUEST_TIMEOUT", 3))
-        data = siteverify_post(
-            token=token, secret=secret, client_ip=client_ip or "", deadline=deadline
+        data = siteverify_ask(
+            provider=PROVIDER,
+            url=recaptcha_verify_url(),
+            form={"secret": secret, "response": token, "remoteip": client_ip or ""},
+            deadline=deadline,
         )
     except (SiteverifyUnavailable, RuntimeError) as exc:
         logger.warning("reCAPTCHA siteverify unavailable: %s", exc.__class__.__name__)

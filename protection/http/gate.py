@@ -38,7 +38,7 @@ from protection.base.clientip import rate_limit_ident
 from protection.base.exceptions import ProtectionError
 from protection.blocks import blocks_check, registry
 from protection.blocks.ruleset import VERSION_CACHE_KEY
-from protection.challenges import challenge_verify
+from protection.challenges import ChallengeEvidence, ChallengeOutcome, challenge_verify
 from protection.core.events import Refusal, event_scope_network, refuse, refuse_with
 from protection.core.ratelimit import (
     CountedLimit,
@@ -497,17 +497,15 @@ def _throttled(context: RequestContext, error: ProtectionError) -> Throttled:
 # --- the session view: evidence --------------------------------------------------
 
 
-def gate_evidence(request: Any, *, altcha_payload: str, recaptcha_token: str) -> None:
-    """Step evidence (``POST /api/v1/sessions``): the proof of work and CAPTCHA
-    the key requires, checked after the round trip, so a flood of garbage
-    proofs is refused by its limits before it costs a replay-store write."""
+def gate_evidence(request: Any, *, evidence: ChallengeEvidence) -> ChallengeOutcome:
+    """Step evidence (``POST /api/v1/sessions``): the proof of work, CAPTCHA and
+    Private Access Token the key requires, checked after the round trip, so a
+    flood of garbage proofs is refused by its limits before it costs a
+    replay-store write. Returns what was shown (positive evidence included)."""
     context = request_context(request)
     with _step(context, "evidence"):
         if context.api_key is None:
             raise ProtectionError("api_key_missing")
-        challenge_verify(
-            api_key=context.api_key,
-            client_ip=context.client_ip,
-            altcha_payload=altcha_payload,
-            recaptcha_token=recaptcha_token,
+        return challenge_verify(
+            api_key=context.api_key, client_ip=context.client_ip, evidence=evidence
         )

@@ -4,6 +4,9 @@ One ``ApiKeyAuth`` scheme (the ``X-Api-Key`` header) and two schemes for
 the session's access token: ``SessionBearerAuth`` (``Authorization: Bearer``)
 and ``SessionDPoPAuth`` (``Authorization: DPoP``, RFC 9449, for tokens bound
 to a key). Session endpoints require the key AND one of the two.
+``PrivateTokenAuth`` (``Authorization: PrivateToken``, RFC 9577) is the
+optional second credential of session start (``protection.openapi`` adds
+it to operations that read the ``pat`` header set).
 
 ``SessionDPoPAuth`` is an ``apiKey`` scheme on the ``Authorization`` header
 whose value is the whole ``DPoP <access>``, not ``type: http, scheme: DPoP``:
@@ -49,6 +52,19 @@ DPOP_SCHEME = {
         "`DPoP <access token>` for a DPoP-bound session (`token_type: DPoP`), with a fresh "
         "proof in the `DPoP` header on every request (RFC 9449). The value includes the "
         '"DPoP " prefix: OpenAPI tools only implement Basic and Bearer as http schemes.'
+    ),
+}
+
+PRIVATE_TOKEN_SCHEME_NAME = "PrivateTokenAuth"
+PRIVATE_TOKEN_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "Authorization",
+    "description": (
+        '`PrivateToken token="<base64url Token>"` (RFC 9577): a Private Access Token '
+        "(type 0x0002, blind RSA) for a challenge from `WWW-Authenticate: PrivateToken "
+        'challenge="...", token-key="..."`, which a 401 of a key that requires `pat` '
+        "carries. Session start only. An apiKey scheme for the reason given for DPoP."
     ),
 }
 

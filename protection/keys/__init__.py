@@ -9,6 +9,7 @@ and ``selectors`` (finding keys by public id or name). Import from here.
 
 from protection.keys.cache import verified_keys
 from protection.keys.models import (
+    CAPTCHAS,
     SCOPES,
     VERIFICATIONS,
     ApiKey,
@@ -39,6 +40,7 @@ from protection.keys.verify import (
 )
 
 __all__ = [
+    "CAPTCHAS",
     "SCOPES",
     "VERIFICATIONS",
     "ApiKey",

@@ -5,13 +5,14 @@ here, once, so the admin form, the commands and the services agree.
 """
 
 import datetime
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -21,9 +22,22 @@ from protection.core.ratelimit.rates import validate_rate_limit_overrides
 from protection.keys.network_policy import validate_network_policy
 
 SCOPES = ("session", "lookup", "create")
-# pow and recaptcha: protection.challenges; approov, app_check, app_attest:
-# protection.attestation (app attestation); dpop: protection.dpop (key-bound tokens).
-VERIFICATIONS = ("pow", "recaptcha", "approov", "app_check", "app_attest", "dpop")
+# pow, the CAPTCHAs and pat (Private Access Tokens): protection.challenges;
+# approov, app_check, app_attest: protection.attestation (app attestation);
+# dpop: protection.dpop (key-bound tokens).
+VERIFICATIONS = (
+    "pow",
+    "recaptcha",
+    "turnstile",
+    "hcaptcha",
+    "approov",
+    "app_check",
+    "app_attest",
+    "dpop",
+    "pat",
+)
+# The CAPTCHA providers; a key uses one (ApiKey.captcha).
+CAPTCHAS = ("recaptcha", "turnstile", "hcaptcha")
 # The verifications attest_every_request applies to (protection.attestation).
 ATTESTATION_VERIFICATIONS = ("approov", "app_check", "app_attest")
 # What attestation_overrides may hold: per-key additions to the GATEHOUSE
@@ -75,6 +89,49 @@ def clean_verifications(values: Iterable[str] | str) -> list[str]:
             code="invalid_verification",
         )
     return names
+
+
+def clean_captcha(value: str | None, verifications: Iterable[str]) -> str:
+    """Return the key's CAPTCHA provider ("" for none), agreeing with its requirements.
+
+    A key uses one CAPTCHA: requiring one names it (a blank ``value`` becomes
+    that provider); requiring two, or one that is not ``value``, is a
+    ``ValidationError``.
+    """
+    chosen = (value or "").strip().lower()
+    if chosen and chosen not in CAPTCHAS:
+        raise ValidationError(
+            f"Unknown CAPTCHA {chosen!r}. Choose from: {', '.join(CAPTCHAS)}.",
+            code="invalid_captcha",
+        )
+    required = [name for name in dict.fromkeys(verifications) if name in CAPTCHAS]
+    if len(required) > 1:
+        raise ValidationError(
+            f"A key uses one CAPTCHA, this one requires {' and '.join(required)}.",
+            code="invalid_captcha",
+        )
+    if required:
+        if chosen and chosen != required[0]:
+            raise ValidationError(
+                f"The key requires {required[0]} but its CAPTCHA is {chosen}.",
+                code="invalid_captcha",
+            )
+        return required[0]
+    return chosen
+
+
+CAPTCHA_ACTION_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # Turnstile's own limit
+
+
+def clean_captcha_action(value: str) -> str:
+    """Return the action a key's Turnstile widget is rendered with, or ``ValidationError``."""
+    action = (value or "").strip()
+    if not CAPTCHA_ACTION_PATTERN.fullmatch(action):
+        raise ValidationError(
+            "A CAPTCHA action is 1-32 letters, digits, _ or -, e.g. signup.",
+            code="invalid_captcha_action",
+        )
+    return action
 
 
 def verifications_observed(api_key: Any) -> bool:
@@ -234,6 +291,23 @@ class ApiKey(models.Model):
         default=0.5,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="v3: lowest score accepted, 0.0 (bot) to 1.0 (human).",
+    )
+
+    # The CAPTCHA this key's clients solve (protection.challenges): the one its
+    # required verifications name, or the one a risk ladder may ask for.
+    # Blank: the key has no CAPTCHA.
+    captcha = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        choices=[("", "none"), *((name, name) for name in CAPTCHAS)],
+        help_text="The CAPTCHA this key's clients solve when one is asked for.",
+    )
+    captcha_action = models.CharField(
+        max_length=32,
+        default="signup",
+        validators=[RegexValidator(CAPTCHA_ACTION_PATTERN, "1-32 letters, digits, _ or -.")],
+        help_text="Turnstile: the action the widget is rendered with, checked on every token.",
     )
 
     # App attestation (protection.attestation), for keys whose required

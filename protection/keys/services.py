@@ -25,6 +25,8 @@ from protection.keys.models import (
     ApiKeyStatus,
     api_key_status,
     clean_attest_every_request,
+    clean_captcha,
+    clean_captcha_action,
     clean_origins,
     clean_scopes,
     clean_verifications,
@@ -45,6 +47,8 @@ UPDATABLE_FIELDS = frozenset(
         "recaptcha_version",
         "recaptcha_action",
         "recaptcha_min_score",
+        "captcha",
+        "captcha_action",
         "attest_every_request",
         "attestation_overrides",
         "verifications_dry_run",
@@ -68,6 +72,7 @@ def _clean_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
         "scopes": clean_scopes,
         "allowed_origins": clean_origins,
         "required_verifications": clean_verifications,
+        "captcha_action": clean_captcha_action,
     }
     cleaned = dict(fields)
     for name, cleaner in cleaners.items():
@@ -102,7 +107,8 @@ def api_key_create(
     """Create a key and return ``(api_key, raw_key)``; the raw key is never stored.
 
     Raises django ``ValidationError`` for an unknown kind, scope or
-    verification, a malformed origin or network policy.
+    verification, a malformed origin or network policy, or a CAPTCHA that
+    disagrees with the required verifications (``clean_captcha``).
     """
     if kind not in ApiKey.Kind.values:
         raise ValidationError(f"Unknown kind {kind!r}: publishable or secret.", code="invalid_kind")
@@ -120,6 +126,11 @@ def api_key_create(
     fields["attest_every_request"] = clean_attest_every_request(
         extra_fields.pop("attest_every_request", False), fields["required_verifications"]
     )
+    fields["captcha"] = clean_captcha(
+        extra_fields.pop("captcha", ""), fields["required_verifications"]
+    )
+    if "captcha_action" in extra_fields:
+        fields["captcha_action"] = clean_captcha_action(extra_fields.pop("captcha_action"))
     public_id = crypto.generate_public_id()
     raw_key, secret = crypto.generate_raw_key(kind=kind, public_id=public_id)
     with transaction.atomic():
@@ -164,6 +175,11 @@ def api_key_update(
         if {"attest_every_request", "required_verifications"} & set(cleaned):
             cleaned["attest_every_request"] = clean_attest_every_request(
                 cleaned.get("attest_every_request", locked.attest_every_request),
+                cleaned.get("required_verifications", locked.required_verifications),
+            )
+        if {"captcha", "required_verifications"} & set(cleaned):
+            cleaned["captcha"] = clean_captcha(
+                cleaned.get("captcha", locked.captcha),
                 cleaned.get("required_verifications", locked.required_verifications),
             )
         for name, value in cleaned.items():
@@ -253,6 +269,8 @@ def api_key_rotate(
             recaptcha_version=old.recaptcha_version,
             recaptcha_action=old.recaptcha_action,
             recaptcha_min_score=old.recaptcha_min_score,
+            captcha=old.captcha,
+            captcha_action=old.captcha_action,
             attest_every_request=old.attest_every_request,
             verifications_dry_run=old.verifications_dry_run,
             attestation_overrides=dict(old.attestation_overrides),

@@ -96,6 +96,22 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
             "`RATE_LIMIT_CACHE_FAILURE` says (once per process per minute)."
         ),
     ),
+    "captcha_failed": EventKindSpec(
+        ("deny", "alert"),
+        (
+            "A Turnstile or hCaptcha token was missing or refused (`details.provider`; "
+            "reasons `<provider>_missing`, `_malformed`, `_rejected`, `_duplicate`, "
+            "`_hostname`, `turnstile_action`, `hcaptcha_stale`), with the provider's "
+            "hostname and error codes."
+        ),
+    ),
+    "captcha_unavailable": EventKindSpec(
+        ("alert",),
+        (
+            "Turnstile or hCaptcha could not be asked (`details.provider`): `fail_closed` "
+            "(503) or `fail_open` (accepted, `<PROVIDER>_FAIL_OPEN`)."
+        ),
+    ),
     "challenge_failed": EventKindSpec(
         ("deny", "alert"),
         (
@@ -184,6 +200,15 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
         (
             "A network-origin dataset was loaded. Details: `dataset`, `asn_ranges`, "
             "`class_ranges`, `autonomous_systems`, `missing` (source files absent)."
+        ),
+    ),
+    "pat_failed": EventKindSpec(
+        ("deny", "alert"),
+        (
+            "A Private Access Token was refused (reasons `pat_malformed`, "
+            "`pat_token_type`, `pat_unknown_key`, `pat_signature`, `pat_unknown_challenge`;"
+            " `pat_missing` only as a dry-run alert: a missing token is the protocol's "
+            "handshake, answered with a challenge and not recorded). Details: `issuer`."
         ),
     ),
     "rate_limited": EventKindSpec(

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from protection.base.durations import parse_duration
-from protection.keys import SCOPES, VERIFICATIONS, ApiKey, api_key_create
+from protection.keys import CAPTCHAS, SCOPES, VERIFICATIONS, ApiKey, api_key_create
 from protection.keys.network_policy import network_policy_format
 
 
@@ -26,6 +26,7 @@ def api_key_summary(api_key: ApiKey) -> dict[str, Any]:
         "allowed_origins": list(api_key.allowed_origins),
         "requires": list(api_key.required_verifications),
         "network_policy": dict(api_key.network_policy),
+        "captcha": api_key.captcha or None,
         "created_at": api_key.created_at.isoformat() if api_key.created_at else None,
         "expires_at": api_key.expires_at.isoformat() if api_key.expires_at else None,
     }
@@ -43,6 +44,16 @@ class Command(BaseCommand):
             "--require",
             default="pow",
             help=f"comma list of {','.join(VERIFICATIONS)}, or none",
+        )
+        parser.add_argument(
+            "--captcha",
+            choices=CAPTCHAS,
+            help="the CAPTCHA this key's clients solve when one is asked for (default: the "
+            "one --require names, else none)",
+        )
+        parser.add_argument(
+            "--captcha-action",
+            help="Turnstile: the action the widget is rendered with (default: signup)",
         )
         parser.add_argument(
             "--attest-every-request",
@@ -74,6 +85,12 @@ class Command(BaseCommand):
                 attest_every_request=options["attest_every_request"],
                 network_policy=options["network_policy"],
                 expires_at=timezone.now() + lifetime if lifetime else None,
+                captcha=options["captcha"] or "",
+                **(
+                    {"captcha_action": options["captcha_action"]}
+                    if options["captcha_action"]
+                    else {}
+                ),
             )
         except (ValueError, ValidationError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
@@ -91,6 +108,7 @@ class Command(BaseCommand):
                 f"  requires:  {', '.join(api_key.required_verifications) or 'none'}"
                 f"{' (attestation on every request)' if api_key.attest_every_request else ''}\n"
                 f"  network:   {network}\n"
+                f"  captcha:   {api_key.captcha or 'none'}\n"
                 f"  expires:   {expires}\n"
                 "Store the key now, it cannot be shown again:"
             )

@@ -3,7 +3,9 @@
 // session in the background; leaving the email field asks find_person;
 // submitting calls create_person once (Idempotency-Key). Where the server can
 // check DPoP proofs, the session is bound to a non-extractable key made in
-// this page (dpop.js). Loaded as a module after the widget's own module, so
+// this page (dpop.js). When a challenge asks for Turnstile or hCaptcha, that
+// widget is loaded and rendered too, and its token goes with the session
+// start. Loaded as a module after the widget's own module, so
 // window.$altcha exists when this runs.
 
 import { DpopSigner, dpopSupported } from "./dpop.js";
@@ -106,6 +108,8 @@ function refusalText(result) {
         "Please tell the site's owner.";
     case "service_unavailable":
     case "recaptcha_unavailable":
+    case "captcha_unavailable":
+    case "pat_unavailable":
       return "We can't reach one of our services right now. Please try again in a minute.";
     default:
       if (result.response.status >= 500 || result.response.status === 0) {
@@ -152,6 +156,69 @@ async function send(method, path, body, headers) {
   return { response, status: response.status, data, problem };
 }
 
+// --- a CAPTCHA, when the challenge asks for one ----------------------------------
+// The server writes the widget scripts it can verify into the page (a site key
+// is configured); the CSP allows exactly their sources. The script is loaded on
+// first use and rendered explicitly; each token buys one session, so after a
+// session start the widget is reset for the next one.
+
+const CAPTCHAS = ["turnstile", "hcaptcha"];
+const captchaScripts = Object.fromEntries(
+  [...document.querySelectorAll('meta[name="gatehouse-captcha-script"]')]
+    .map((meta) => [meta.dataset.provider, meta.content]),
+);
+let captcha = null; // {provider, widgetId, token, waiters}
+let captchaRetries = 0;
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.addEventListener("load", resolve);
+    script.addEventListener("error", () => reject(new Error("could not load " + src)));
+    document.head.appendChild(script);
+  });
+}
+
+function captchaSettle(token) {
+  captcha.token = token;
+  const pending = captcha.waiters;
+  captcha.waiters = [];
+  for (const resolve of pending) resolve(token);
+}
+
+async function captchaPrepare(provider, siteKey, action) {
+  if (captcha && captcha.provider === provider) return;
+  captcha = { provider, widgetId: null, token: "", waiters: [] };
+  await loadScript(captchaScripts[provider]);
+  const container = $("captcha");
+  container.hidden = false;
+  document.body.dataset.captcha = provider; // for tests and styling
+  const options = {
+    sitekey: siteKey,
+    callback: captchaSettle,
+    "expired-callback": () => { captcha.token = ""; },
+    "error-callback": () => { captcha.token = ""; },
+  };
+  if (provider === "turnstile" && action) options.action = action;
+  captcha.widgetId = window[provider].render(container, options);
+}
+
+// The widget's token, once the person (or the widget, invisibly) has solved it.
+function captchaToken() {
+  if (!captcha) return Promise.resolve("");
+  if (captcha.token) return Promise.resolve(captcha.token);
+  setCheckStatus("Please complete the check below.");
+  return new Promise((resolve) => captcha.waiters.push(resolve));
+}
+
+// A token is good for one session start: ask the widget for the next one.
+function captchaSpent() {
+  if (!captcha) return;
+  captcha.token = "";
+  window[captcha.provider].reset(captcha.widgetId);
+}
+
 // --- the proof of work and the session ---------------------------------------
 
 let session = null; // {access, refresh, scheme ("DPoP" or "Bearer"), expiresAt}
@@ -181,6 +248,15 @@ async function challengeFetch() {
   }
   requires = result.data.requires || [];
   const done = document.body.dataset.dpop === "on" ? ["pow", "dpop"] : ["pow"];
+  const provider = CAPTCHAS.find((name) => requires.includes(name));
+  const siteKey = provider && result.data[provider + "_site_key"];
+  if (provider && siteKey && captchaScripts[provider]) {
+    done.push(provider);
+    captchaPrepare(provider, siteKey, result.data.turnstile_action).catch((error) => {
+      fail(null, "The security check could not load. Please reload the page.");
+      console.warn("gatehouse:", error);
+    });
+  }
   const missing = requires.filter((name) => !done.includes(name));
   if (missing.length) {
     fail(null, "This page only does " + done.join(" and ") + ", but its API key also requires " +
@@ -201,17 +277,25 @@ function fail(result, text) {
 }
 
 async function exchange(payload) {
+  const body = { altcha: payload };
+  if (captcha) body[captcha.provider + "_token"] = await captchaToken();
   setCheckStatus("Almost there…");
   // With a key, the proof binds the new tokens to it (token_type "DPoP").
-  const result = await api(API.sessions, { altcha: payload }, { sign: keyProof });
+  const result = await api(API.sessions, body, { sign: keyProof });
+  captchaSpent(); // used or refused, a CAPTCHA token is not sent twice
   if (result.status !== 201) {
-    if (result.problem && ["challenge_failed", "challenge_replayed"].includes(result.problem.code)) {
+    const code = result.problem && result.problem.code;
+    // A refused CAPTCHA token gets one quiet retry with a fresh one, not a loop.
+    captchaRetries = code === "captcha_failed" ? captchaRetries + 1 : 0;
+    if (["challenge_failed", "challenge_replayed"].includes(code) ||
+        (code === "captcha_failed" && captchaRetries === 1)) {
       solveAgain(); // expired while the tab slept, or already used: quietly solve a new one
       return;
     }
     fail(result);
     return;
   }
+  captchaRetries = 0;
   adoptTokens(result.data);
   setCheckStatus("Security check passed.", true);
   showBanner("");

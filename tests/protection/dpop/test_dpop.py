@@ -420,7 +420,7 @@ def test_session_start_without_proof_is_unbound_unless_the_key_requires_dpop() -
         with pytest.raises(ProtectionError) as caught:
             dpop_session_start(proof=None, method="POST", url="/api/v1/sessions", required=True)
     assert caught.value.code == "dpop_required"
-    event = SecurityEvent.objects.get()
+    event = SecurityEvent.objects.get(kind="dpop_required")
     assert (event.kind, event.decision, event.reason) == ("dpop_required", "deny", "proof_missing")
     assert event.details == {"verifier": "dpop"}
     assert event.client_ip == "192.0.2.7"
@@ -455,7 +455,7 @@ def test_bound_token_sent_as_bearer_is_refused() -> None:
         )
     assert caught.value.code == "dpop_required"
     assert caught.value.headers["WWW-Authenticate"].startswith('DPoP error="invalid_token"')
-    assert SecurityEvent.objects.get().reason == "bound_token_as_bearer"
+    assert SecurityEvent.objects.get(kind="dpop_required").reason == "bound_token_as_bearer"
 
 
 @pytest.mark.django_db
@@ -510,7 +510,7 @@ def test_bound_token_with_a_fresh_proof_by_its_key_passes() -> None:
         url=PATH,
     )
     assert checked is not None and checked.jkt == dpop_thumbprint(client.jwk)
-    assert not SecurityEvent.objects.exists()
+    assert not SecurityEvent.objects.filter(kind__startswith="dpop").exists()
 
 
 @pytest.mark.django_db

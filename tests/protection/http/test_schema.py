@@ -71,7 +71,12 @@ def _validator(document, name):
 
 def test_one_api_key_scheme_and_a_server(document):
     schemes = document["components"]["securitySchemes"]
-    assert sorted(schemes) == ["ApiKeyAuth", "SessionBearerAuth", "SessionDPoPAuth"]
+    assert sorted(schemes) == [
+        "ApiKeyAuth",
+        "PrivateTokenAuth",
+        "SessionBearerAuth",
+        "SessionDPoPAuth",
+    ]
     assert schemes["ApiKeyAuth"] == {**schemes["ApiKeyAuth"], "in": "header", "name": "X-Api-Key"}
     assert document["servers"] and document["servers"][0]["url"]
 
@@ -267,8 +272,13 @@ def test_the_dpop_scheme_is_an_alternative_to_bearer(document):
             {"ApiKeyAuth": [], "SessionBearerAuth": []},
             {"ApiKeyAuth": [], "SessionDPoPAuth": []},
         ]
-    for path in ("/api/v1/sessions", "/api/v1/sessions/refresh", "/api/v1/challenges"):
+    for path in ("/api/v1/sessions/refresh", "/api/v1/challenges"):
         assert document["paths"][path]["post"]["security"] == [{"ApiKeyAuth": []}]
+    # Session start: the key, or the key and a Private Access Token (RFC 9577).
+    assert document["paths"]["/api/v1/sessions"]["post"]["security"] == [
+        {"ApiKeyAuth": []},
+        {"ApiKeyAuth": [], "PrivateTokenAuth": []},
+    ]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from django.utils import timezone
 from protection.core.events import SecurityEvent
 from protection.netintel import netintel_classify
 from protection.netintel.models import NetIntelDataset
-from protection.netintel.registry import NETINTEL_VERSION_CACHE_KEY, NetIntelRegistry
+from protection.netintel.registry import NETINTEL_VERSION_CACHE_KEY, NetIntelRegistry, stale_alert
 from tests.support.netintel import load_sources
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +65,11 @@ def test_the_published_version_is_the_dataset_id(tmp_path, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         load_sources(tmp_path)
     assert cache.get(NETINTEL_VERSION_CACHE_KEY) == NetIntelDataset.objects.get().pk
+
+
+@pytest.fixture(autouse=True)
+def _alert_due():
+    stale_alert.reset()  # the suite's conftest mutes it for every other test
 
 
 def _alerts_since(start: datetime.datetime):

@@ -1,5 +1,6 @@
-// API key admin: a copy button for keys shown once, and reCAPTCHA settings
-// shown only while the key requires reCAPTCHA. A static file (no inline
+// API key admin: a copy button for keys shown once, reCAPTCHA settings
+// shown only while the key requires reCAPTCHA, the Turnstile action only
+// while the key uses Turnstile. A static file (no inline
 // script), loaded by ApiKeyAdmin.Media and the show-once page.
 "use strict";
 (function () {
@@ -29,6 +30,13 @@
     }
   }
 
+  function toggleCaptchaAction() {
+    const box = document.querySelector('input[name="required_verifications"][value="turnstile"]');
+    const select = document.querySelector('select[name="captcha"]');
+    const turnstile = (box && box.checked) || (select && select.value === "turnstile");
+    for (const row of document.querySelectorAll(".field-captcha_action")) row.hidden = !turnstile;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     for (const button of document.querySelectorAll("button.gatehouse-copy")) {
       button.addEventListener("click", () => copyKey(button));
@@ -41,5 +49,11 @@
       box.addEventListener("change", toggleRecaptcha);
       toggleRecaptcha();
     }
+    const turnstileBox = document.querySelector('input[name="required_verifications"][value="turnstile"]');
+    const captchaSelect = document.querySelector('select[name="captcha"]');
+    for (const control of [turnstileBox, captchaSelect]) {
+      if (control) control.addEventListener("change", toggleCaptchaAction);
+    }
+    if (turnstileBox || captchaSelect) toggleCaptchaAction();
   });
 })();
