@@ -317,6 +317,7 @@ def test_an_as_number_can_be_a_rate_limit_dimension(lookup, network_data, settin
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,
         "RATE_LIMITS": {"lookup": {"ip": ["100/m"], "asn": ["2/m"]}},
+        "RATE_LIMITS_OBSERVE": [],  # enforced (it only observes by default)
     }
     assert lookup(ip="192.0.2.20").status_code == 200
     assert lookup(ip="192.0.2.21").status_code == 200
