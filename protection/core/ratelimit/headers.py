@@ -21,10 +21,11 @@ class CountedLimit(NamedTuple):
     dimension: str
     rate: str
     result: RateLimitResult
-    # Shown in the RateLimit fields only once refused: its remaining budget
-    # tells of other people (every client of an AS, everyone who signed up
-    # with an inbox), which a client must not read off its own answers.
+    # Shown in the RateLimit fields only once it refused the request: its
+    # remaining budget tells of other people (every client of an AS, everyone
+    # who signed up with an inbox), which a client must not read off its answers.
     private: bool = False
+    observed: bool = False  # counted, never refusing (RATE_LIMITS_OBSERVE)
 
 
 def _window_label(seconds: int) -> str:
@@ -40,7 +41,7 @@ def ratelimit_headers(counted: Iterable[CountedLimit]) -> dict[str, str]:
     states: list[str] = []
     seen: set[str] = set()
     for item in counted:
-        if item.private and item.result.allowed:
+        if item.private and (item.result.allowed or item.observed):
             continue
         name = f"{item.dimension}-{_window_label(item.result.period)}"
         suffix = 2

@@ -119,9 +119,12 @@ def _hits(entries: Sequence[LimitEntry]) -> list[Hit]:
 def _counted(
     entries: Sequence[LimitEntry], results: Sequence[RateLimitResult]
 ) -> list[CountedLimit]:
+    expanded = [(entry, rate) for entry in entries for rate in entry.rates]
     return [
-        CountedLimit(dimension, rate, result, dimension in PRIVATE_DIMENSIONS)
-        for (dimension, rate), result in zip(_expand(entries), results, strict=False)
+        CountedLimit(
+            entry.dimension, rate, result, entry.dimension in PRIVATE_DIMENSIONS, entry.observe
+        )
+        for (entry, rate), result in zip(expanded, results, strict=False)
     ]
 
 
