@@ -130,7 +130,9 @@ class Cohort:
 
 
 def _octets(n: int, first_third: int) -> str:
-    return f"198.{18 + (first_third + n // 250) // 256}.{(first_third + n // 250) % 256}.{n % 250 + 1}"
+    """The n-th address from 198.18.<first_third>.1 on (third octets past 255 go on in 198.19)."""
+    third = first_third + n // 250
+    return f"198.{18 + third // 256}.{third % 256}.{n % 250 + 1}"
 
 
 def _residential(n: int) -> str:
