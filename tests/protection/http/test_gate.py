@@ -340,3 +340,13 @@ def test_per_as_limits_only_observe_by_default(lookup, network_data, settings):
     assert "asn" not in served["RateLimit-Policy"]  # its count tells of other clients
     alert = SecurityEvent.objects.get(kind="rate_limited")
     assert (alert.decision, alert.reason, alert.details["dry_run"]) == ("alert", "lookup:asn", True)
+
+
+def test_a_request_is_classified_once(lookup, network_data, monkeypatch):
+    # The origin is kept in the context for the blocks, the network policy,
+    # the asn limit and the events: one classification per request.
+    calls = []
+    real = gate.netintel_classify
+    monkeypatch.setattr(gate, "netintel_classify", lambda ip: calls.append(ip) or real(ip))
+    assert lookup(ip=HOSTING_IP).status_code == 200
+    assert calls == [HOSTING_IP]
