@@ -354,8 +354,7 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
             if claimed_device:
                 blocks_check(device_id=claimed_device)
     context.group = context.limits.group = group
-    identities = dict(plan.identities(context.body, caller)) if plan and plan.identities else {}
-    _add_group_limits(context, identities)
+    _add_group_limits(context, plan, caller)
     extra = list(plan.hits(context.body, caller)) if plan is not None and plan.hits else []
     reads = [VERSION_CACHE_KEY, NETINTEL_VERSION_CACHE_KEY]
     if context.session is not None:
@@ -413,11 +412,11 @@ def _network_policy(context: RequestContext) -> None:
         )
 
 
-def _add_group_limits(context: RequestContext, identities: dict[str, str]) -> None:
+def _add_group_limits(context: RequestContext, plan: GatePlan | None, caller: Any) -> None:
     """The key's, the session's and the client's network's limits of the group
     (and the IP's, when no middleware left them pending), then its identity
-    dimensions: ``identities`` (the plan's, from the body) and the device.
-    Identity dimensions count on success only."""
+    dimensions: the plan's (from the body) and the device. Identity
+    dimensions count on success only."""
     asn = context.origin.asn
     idents = {
         "ip": _ip_ident(context),
@@ -427,13 +426,16 @@ def _add_group_limits(context: RequestContext, identities: dict[str, str]) -> No
     }
     rates = group_rates(context.group, api_key=context.api_key)
     counted = {item.dimension for item in context.limits.counted}
-    for dimension in rates.keys() & idents.keys():
-        if idents[dimension] is not None and dimension not in counted:
-            context.limits.add(dimension=dimension, ident=idents[dimension], rates=rates[dimension])
-    if "device" in rates:
-        identities = {**identities, "device": _device_ident(context)}
-    for dimension in IDENTITY_DIMENSIONS:
-        if rates.get(dimension) and identities.get(dimension):
+    for dimension, dimension_rates in rates.items():
+        if idents.get(dimension) is not None and dimension not in counted:
+            context.limits.add(dimension=dimension, ident=idents[dimension], rates=dimension_rates)
+    wanted = [dimension for dimension in IDENTITY_DIMENSIONS if rates.get(dimension)]
+    if not wanted:  # (the plan's identities cost digests: only when limited)
+        return
+    identities = dict(plan.identities(context.body, caller)) if plan and plan.identities else {}
+    identities["device"] = _device_ident(context) or ""
+    for dimension in wanted:
+        if identities.get(dimension):
             context.limits.add(
                 dimension=dimension, ident=identities[dimension], rates=rates[dimension],
                 on_success=True,

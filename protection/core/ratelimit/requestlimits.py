@@ -71,12 +71,16 @@ class RequestLimits:
     pending: list[LimitEntry] = field(default_factory=list)
     counted: list[CountedLimit] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    # The group's observed dimensions, read once per request (group, dimensions).
+    _observed: tuple[str, set[str]] | None = field(default=None, repr=False)
 
     def add(
         self, *, dimension: str, ident: str, rates: Sequence[str], on_success: bool = False
     ) -> None:
         if rates and dimension not in {entry.dimension for entry in self.pending}:
-            observe = dimension in observed_dimensions(self.group)
+            if self._observed is None or self._observed[0] != self.group:
+                self._observed = (self.group, observed_dimensions(self.group))
+            observe = dimension in self._observed[1]
             entry = LimitEntry(self.group, dimension, ident, tuple(rates), observe, on_success)
             self.pending.append(entry)
 
