@@ -69,3 +69,38 @@ def test_identity_dimensions_are_limited_to_the_groups_that_name_them():
         (("refresh", "device"), "group 'refresh' cannot count 'device'"),
         (("lookup", "mailbx"), "unknown dimension"),
     ]
+
+
+@pytest.mark.django_db
+def test_sessions_per_device_count_started_sessions_only(make_api_key, settings):
+    from rest_framework.test import APIClient
+
+    from tests.protection.sessions_support import solve
+
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "RATE_LIMITS": {"session": {"device": ["1/d"]}},
+        "RATE_LIMITS_OBSERVE": [],
+        "AUTO_BLOCK_RULES": [],
+        "POW_MAX_NUMBER": 400,
+        "POW_MAX_NUMBER_CAP": 6400,
+    }
+    client = APIClient()
+    (_pow_key, pow_raw), (_other, other_raw) = make_api_key(), make_api_key()
+
+    def start(raw, altcha):
+        return client.post(
+            "/api/v1/sessions", {"device_id": "tablet-1", "altcha": altcha}, format="json",
+            HTTP_X_API_KEY=raw, REMOTE_ADDR="192.0.2.9",
+        ).status_code  # fmt: skip
+
+    def solved(raw):
+        challenge = client.post("/api/v1/challenges", HTTP_X_API_KEY=raw, REMOTE_ADDR="192.0.2.9")
+        return solve(challenge.json()["altcha"])
+
+    # Refused at the evidence step, after the round trip: the device spent nothing.
+    assert start(pow_raw, "garbage") == 403
+    assert start(pow_raw, "garbage") == 403
+    assert start(pow_raw, solved(pow_raw)) == 201
+    assert start(pow_raw, solved(pow_raw)) == 429  # the claimed device's budget, on this key
+    assert start(other_raw, solved(other_raw)) == 201  # another key's claim: another budget
