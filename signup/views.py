@@ -270,4 +270,7 @@ class PersonCreateView(PersonApiView):
             )
         if outcome.replayed:
             response["Idempotent-Replayed"] = "true"
+            # A retry that raced its first use (counted before the first
+            # answer was stored) created nobody: its identities are given back.
+            context.succeeded = False
         return response

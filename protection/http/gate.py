@@ -181,11 +181,12 @@ def gate_finish(
 ) -> ProtectionError | None:
     """On the way out: count what the request left pending (its per-IP budget, when
     it was refused before its round trip) and the counts reactions deferred,
-    and, when the answer ``status`` is not a success (400 or more), take back
-    what its identity dimensions counted: one round trip, none when there is
-    nothing to do. Returns the 429 to answer instead if that crossed a limit
-    (a block stays a 403)."""
-    refunds = context.limits.refunds_take() if status >= 400 else []
+    and, when the answer ``status`` is not a success (400 or more, or a view
+    said so: ``context.succeeded``), take back what its identity dimensions
+    counted: one round trip, none when there is nothing to do. Returns the
+    429 to answer instead if that crossed a limit (a block stays a 403)."""
+    failed = status >= 400 or not context.succeeded
+    refunds = context.limits.refunds_take() if failed else []
     if not context.limits.pending and not deferred_pending() and not refunds:
         return None
     already = len(context.limits.counted)

@@ -141,6 +141,25 @@ def test_a_replayed_answer_counts_no_identity(limits, make_caller, make_api_key)
     assert _create(make_caller, key, "john+1@gmail.com").status_code == 429  # still 1 spent
 
 
+def test_a_retry_that_raced_its_first_use_gives_its_identities_back(
+    limits, make_caller, make_api_key, monkeypatch
+):
+    # The retry's body is parsed while its first use is still running (no
+    # stored answer yet: its identities count), then the service replays the
+    # first answer: nobody was created twice, nothing is spent twice.
+    limits(create={"mailbox": ["2/d"]})
+    key = make_api_key()
+    caller = make_caller(api_key=key)
+    body = person_body(email="john@gmail.com")
+    assert caller.create(body, idempotency_key="k-1").status_code == 201
+    monkeypatch.setattr("signup.idempotency.idempotency_replay", lambda **kwargs: None)
+    replayed = caller.create(body, idempotency_key="k-1")
+    assert (replayed.status_code, replayed["Idempotent-Replayed"]) == (201, "true")
+    monkeypatch.undo()
+    assert _create(make_caller, key, "john+1@gmail.com").status_code == 201  # 2 of 2
+    assert _create(make_caller, key, "john+2@gmail.com").status_code == 429
+
+
 def test_an_observed_identity_limit_counts_alerts_and_lets_through(
     limits, make_caller, make_api_key
 ):
