@@ -182,7 +182,7 @@ def check_rate_limit_overrides(app_configs: Any, **kwargs: Any) -> list[checks.C
             f"API key {name!r} ({public_id}): rate_limit_overrides are malformed: "
             f"{problem}. Requests ignore them.",
             hint="Fix them in the admin (API keys > rate-limit overrides): "
-            "group -> key/session -> list of rates.",
+            "group -> dimension (any but ip) -> list of rates.",
             id="protection.E011",
         )
         for public_id, name, problem in malformed

@@ -237,19 +237,34 @@ DEFAULTS: dict[str, Any] = {
     # --- Rate limits (protection.core.ratelimit, protection.throttling) ---------
     # Endpoint group -> dimension -> list of rates ("count/period", period one
     # of s, m, h, d with an optional multiplier: "10/m", "100/d", "5/15m").
-    # Dimensions: "ip" (client IP, IPv6 by /64; counted before authentication,
-    # so failed and refused requests use it up too), "key" (API key public id)
-    # and "session" (anonymous session id). Every rate of a dimension applies
-    # (several windows). A view opts in with ``rate_limit_group = "<group>"``;
-    # a group missing here is not limited. Per-key overrides live in
-    # ``ApiKey.rate_limit_overrides`` with the same shape (key/session only).
+    # Dimensions of every group: "ip" (client IP, IPv6 by /64; counted before
+    # authentication, so failed and refused requests use it up too), "key"
+    # (API key public id), "session" (anonymous session id) and "asn" (the
+    # client's AS number, from the network-origin data; a client without one
+    # is not counted). Identity dimensions, for "lookup" and "create":
+    # "mailbox" (the email's canonical mailbox: john+1@gmail.com and
+    # j.ohn@googlemail.com are one), "email_domain", "phone_prefix" (E.164
+    # without its last four digits) and "device" (also for "session"): an
+    # attested device id or DPoP key counted across keys, a claimed device id
+    # per key. Identity dimensions count what succeeded (a refused or failed
+    # request spends none). Every rate of a dimension applies (several
+    # windows). A view opts in with ``rate_limit_group = "<group>"``; a group
+    # missing here is not limited. Per-key overrides live in
+    # ``ApiKey.rate_limit_overrides`` with the same shape (any dimension but ip).
     "RATE_LIMITS": {
         "challenge": {"ip": ["30/m", "500/d"], "key": ["6000/m"]},
         "session": {"ip": ["10/m", "200/d"], "key": ["3000/m"]},
         # Refresh authenticates the key only (the session is in the body): no session dimension.
         "refresh": {"ip": ["30/m", "1000/d"], "key": ["6000/m"]},
         "lookup": {"ip": ["30/m", "500/d"], "key": ["6000/m"], "session": ["20/m", "200/d"]},
-        "create": {"ip": ["10/m", "100/d"], "key": ["3000/m"], "session": ["5/m", "20/d"]},
+        "create": {
+            "ip": ["10/m", "100/d"],
+            "key": ["3000/m"],
+            "session": ["5/m", "20/d"],
+            "asn": ["300/h"],
+            "mailbox": ["3/d"],
+            "device": ["5/d"],
+        },
     },
     # Every key's evidence requirement (proof of work, CAPTCHA, attestation)
     # in observe mode: failures are recorded as alerts with details.dry_run
@@ -258,10 +273,26 @@ DEFAULTS: dict[str, Any] = {
     # Limits in observe mode ("dry run"): "group" or "group:dimension". They
     # are counted and a refusal is recorded (a rate_limited alert with
     # details.dry_run) but the request goes through; staff use it to roll a
-    # limit out safely. By default the key-wide limits of challenges and
-    # sessions only observe: a publishable key can be copied, so whoever
-    # holds it could otherwise spend the budget of every genuine client.
-    "RATE_LIMITS_OBSERVE": ["challenge:key", "session:key"],
+    # limit out safely. By default the budgets shared by clients who do not
+    # control each other only observe: the key-wide limits of challenges and
+    # sessions (a publishable key can be copied, so whoever holds it could
+    # otherwise spend the budget of every genuine client), every per-AS limit
+    # (one AS is thousands of unrelated clients) and the per-domain and
+    # per-phone-prefix ones (everyone at gmail.com; 10,000 numbers). The
+    # strict policy (deploy/policy/strict.toml) enforces the AS limits.
+    "RATE_LIMITS_OBSERVE": [
+        "challenge:key",
+        "session:key",
+        "challenge:asn",
+        "session:asn",
+        "refresh:asn",
+        "lookup:asn",
+        "create:asn",
+        "lookup:email_domain",
+        "create:email_domain",
+        "lookup:phone_prefix",
+        "create:phone_prefix",
+    ],
     # What the limiter does when the shared cache (Redis) fails or times out:
     # "local" = fall back to per-process counters with the same rates (each
     # worker then admits up to the full rate on its own) and record one
@@ -622,6 +653,7 @@ POLICY: dict[str, Policy] = {
         REPLACE, "protection.core.ratelimit.rates.rate_limits_observe_policy_problems"
     ),
     "AUTO_BLOCK_RULES": Policy(BY_NAME, "protection.policy.rules.auto_block_rules_policy_problems"),
+    "NETWORK_POLICY": Policy(DEEP, "protection.keys.network_policy.network_policy_problems"),
 }
 
 

@@ -12,7 +12,9 @@ requests routed under the API prefix:
 - on the way out (``gate_finish``): what a request refused before its round
   trip left pending (its per-IP budget) is counted, with the deferred
   counts, in one round trip, answering 429 if that crossed a limit (a block
-  stays a 403); then the IETF RateLimit headers of everything counted.
+  stays a 403); an answer that is not a success (400 or more) takes back, in
+  that round trip, what the request's identity dimensions counted; then the
+  IETF RateLimit headers of everything counted.
 
 Views marked ``ip_blocks_apply = False`` (health and readiness, which load
 balancers call from addresses that may be blocked) are never refused here.
@@ -56,7 +58,7 @@ class BlockAndRateLimitMiddleware:
         with event_scope(client_ip=context.client_ip, path=context.path), counts_deferred():
             response = self.get_response(request)
             blocked = context.verdict is not None and context.verdict.step == "ip_block"
-            error = gate_finish(context, refused_by_block=blocked)
+            error = gate_finish(context, refused_by_block=blocked, status=response.status_code)
             if error is not None:
                 response = problem_for_exception(error)
         if context.limits.counted and "RateLimit" not in response:

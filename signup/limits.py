@@ -14,6 +14,12 @@ quotas are exact counters that live as long as the session, since a fixed
 window could straddle a session and grant it twice the quota. The checks
 never depend on whether a person exists, so refusals reveal nothing.
 Identifiers reach counters and events only as keyed digests.
+
+Identity velocity: ``lookup_identities`` / ``create_identities`` name who a
+body is about for the ``rate_limits`` identity dimensions of the two groups
+(``mailbox``: the canonical mailbox, ``email_domain``, ``phone_prefix``); the
+gate counts them, on success only. The canonical mailbox is computed here,
+for counting: it is never stored nor used for uniqueness.
 """
 
 import datetime
@@ -32,6 +38,7 @@ from protection.core.keyspace import owned_key
 from protection.core.ratelimit import Hit, Item, Quota, RateLimitResult, rate_parse
 from protection.sessions import AnonymousSession, SessionClaims
 from signup.conf import signup_settings
+from signup.normalization import email_canonical_mailbox, email_domain, phone_prefix
 
 Session = AnonymousSession | SessionClaims
 
@@ -77,6 +84,36 @@ class Asker:
 def identifier_digest(identifier: str) -> str:
     """Keyed digest of a normalised email or phone: what counters and events see."""
     return keyed_digest(identifier, purpose="signup-identifier")
+
+
+def identity_digest(value: str) -> str:
+    """Keyed digest of an identity (canonical mailbox, domain, phone prefix)."""
+    return keyed_digest(value, purpose="signup-identity")
+
+
+def _identities(email: str | None, phone: str | None) -> dict[str, str]:
+    idents = {}
+    if email:
+        idents["mailbox"] = identity_digest(email_canonical_mailbox(email))
+        idents["email_domain"] = identity_digest(email_domain(email).lower())
+    if phone:
+        idents["phone_prefix"] = identity_digest(phone_prefix(phone))
+    return idents
+
+
+def lookup_identities(body: LookupInput) -> dict[str, str]:
+    """The identity dimensions a lookup names: of its email, the canonical
+    mailbox and the domain; of its phone, the prefix (keyed digests)."""
+    if body.kind == "email":
+        return _identities(body.identifier, None)
+    return _identities(None, body.identifier)
+
+
+def create_identities(email: str, phone: str | None, *, replay: bool = False) -> dict[str, str]:
+    """The identity dimensions a create names (its email's canonical mailbox and
+    domain, its phone's prefix); none for the replay of a stored answer, which
+    already counted."""
+    return {} if replay else _identities(email, phone)
 
 
 def _session_quota(

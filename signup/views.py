@@ -56,6 +56,7 @@ LOOKUP_PLAN = GatePlan(
     parse=_lookup_parse,
     hits=lambda body, caller: limits.lookup_hits(body, _asker(caller)),
     judge=lambda body, caller, results: limits.lookup_judge(body, _asker(caller), results),
+    identities=lambda body, caller: limits.lookup_identities(body),
 )
 
 
@@ -84,6 +85,9 @@ CREATE_PLAN = GatePlan(
         replay=body.replay is not None,
     ),
     judge=lambda body, caller, results: limits.create_judge(body.email, _asker(caller), results),
+    identities=lambda body, caller: limits.create_identities(
+        body.email, body.phone, replay=body.replay is not None
+    ),
 )
 
 
@@ -266,4 +270,7 @@ class PersonCreateView(PersonApiView):
             )
         if outcome.replayed:
             response["Idempotent-Replayed"] = "true"
+            # A retry that raced its first use (counted before the first
+            # answer was stored) created nobody: its identities are given back.
+            context.succeeded = False
         return response

@@ -60,6 +60,10 @@ class RequestContext:
     # The body as the endpoint's plan parsed it (set by the body step).
     body: Any = None
     limits: RequestLimits = field(default_factory=RequestLimits)
+    # Set False by a view whose answer is a success that changed nothing (a
+    # replayed Idempotency-Key answer): what the identity dimensions counted
+    # is given back on the way out, as for a failure.
+    succeeded: bool = True
     # True once the count step has read the session's revocation state.
     session_checked: bool = False
     signals: RiskSignals = field(default_factory=RiskSignals)

@@ -11,7 +11,11 @@ request's one Redis round trip (every counter, the revocation marks, the
 block-list version, the DPoP jti, and the counts reactions deferred). A
 request refused before it counts has spent only its per-IP budget, which
 ``gate_finish`` counts on the way out (with the deferred counts: a refused
-request costs one round trip too). Every refusal goes through
+request costs one round trip too). The identity dimensions (``mailbox``,
+``device``…: who the request says it is) count what succeeded: counted in
+the same round trip with a conditional increment, they are taken back by
+``gate_finish`` when the answer is not a success (status 400 or more), so
+refused attempts never spend a victim's budget. Every refusal goes through
 ``protection.core.events.refuse`` (one event) and ends in a ``deny``
 verdict naming its step; a request that passes gets ``allow`` (or
 ``observe``, when a limit in dry run would have refused it).
@@ -41,6 +45,7 @@ from protection.blocks.ruleset import VERSION_CACHE_KEY
 from protection.challenges import ChallengeEvidence, ChallengeOutcome, challenge_verify
 from protection.core.events import Refusal, event_scope_network, refuse, refuse_with
 from protection.core.ratelimit import (
+    IDENTITY_DIMENSIONS,
     CountedLimit,
     RateLimitResult,
     group_rates,
@@ -171,15 +176,21 @@ def gate_edge(context: RequestContext, *, group: str, ip_blocks: bool) -> None:
             )
 
 
-def gate_finish(context: RequestContext, *, refused_by_block: bool) -> ProtectionError | None:
+def gate_finish(
+    context: RequestContext, *, refused_by_block: bool, status: int
+) -> ProtectionError | None:
     """On the way out: count what the request left pending (its per-IP budget, when
-    it was refused before its round trip) and the counts reactions deferred, in
-    one round trip. Returns the 429 to answer instead if that crossed a limit
-    (a block stays a 403)."""
-    if not context.limits.pending and not deferred_pending():
+    it was refused before its round trip) and the counts reactions deferred,
+    and, when the answer ``status`` is not a success (400 or more, or a view
+    said so: ``context.succeeded``), take back what its identity dimensions
+    counted: one round trip, none when there is nothing to do. Returns the
+    429 to answer instead if that crossed a limit (a block stays a 403)."""
+    failed = status >= 400 or not context.succeeded
+    refunds = context.limits.refunds_take() if failed else []
+    if not context.limits.pending and not deferred_pending() and not refunds:
         return None
     already = len(context.limits.counted)
-    counted = request_limits_count(context.limits)
+    counted = request_limits_count(context.limits, refunds=refunds)
     _remember_over_budget(context, context.limits.counted[already:])
     error = rate_limit_refusal(counted.group)
     if error is None or refused_by_block or context.step == _INDEX["over_budget"]:
@@ -344,7 +355,7 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
             if claimed_device:
                 blocks_check(device_id=claimed_device)
     context.group = context.limits.group = group
-    _add_group_limits(context)
+    _add_group_limits(context, plan, caller)
     extra = list(plan.hits(context.body, caller)) if plan is not None and plan.hits else []
     reads = [VERSION_CACHE_KEY, NETINTEL_VERSION_CACHE_KEY]
     if context.session is not None:
@@ -402,9 +413,11 @@ def _network_policy(context: RequestContext) -> None:
         )
 
 
-def _add_group_limits(context: RequestContext) -> None:
+def _add_group_limits(context: RequestContext, plan: GatePlan | None, caller: Any) -> None:
     """The key's, the session's and the client's network's limits of the group
-    (and the IP's, when no middleware left them pending)."""
+    (and the IP's, when no middleware left them pending), then its identity
+    dimensions: the plan's (from the body) and the device. Identity
+    dimensions count on success only."""
     asn = context.origin.asn
     idents = {
         "ip": _ip_ident(context),
@@ -412,10 +425,46 @@ def _add_group_limits(context: RequestContext) -> None:
         "session": str(context.session.id) if context.session is not None else None,
         "asn": str(asn) if asn is not None and not context.origin.unknown else None,
     }
+    rates = group_rates(context.group, api_key=context.api_key)
     counted = {item.dimension for item in context.limits.counted}
-    for dimension, rates in group_rates(context.group, api_key=context.api_key).items():
+    for dimension, dimension_rates in rates.items():
         if idents.get(dimension) is not None and dimension not in counted:
-            context.limits.add(dimension=dimension, ident=idents[dimension], rates=rates)
+            context.limits.add(dimension=dimension, ident=idents[dimension], rates=dimension_rates)
+    wanted = [dimension for dimension in IDENTITY_DIMENSIONS if rates.get(dimension)]
+    if not wanted:  # (the plan's identities cost digests: only when limited)
+        return
+    identities = dict(plan.identities(context.body, caller)) if plan and plan.identities else {}
+    identities["device"] = _device_ident(context) or ""
+    for dimension in wanted:
+        if identities.get(dimension):
+            context.limits.add(
+                dimension=dimension, ident=identities[dimension], rates=rates[dimension],
+                on_success=True,
+            )  # fmt: skip
+
+
+def _device_ident(context: RequestContext) -> str | None:
+    """The device the request comes from, as the ``device`` dimension counts it.
+
+    Verified ids count globally: the attestation's device id, else the DPoP
+    key's thumbprint (a key only its holder can prove). A claimed id (the
+    session's device, from its token; at session start the body's) counts
+    per API key and is marked as claimed, so whoever claims another's id
+    spends only a budget of their own key's, never a verified device's. A
+    session whose token says its device was verified (``device_verified``)
+    counts as that verified device.
+    """
+    if context.attested.device_id:
+        return "verified:" + context.attested.device_id
+    if context.dpop_jkt:
+        return "dpop:" + context.dpop_jkt
+    session = context.session
+    device = session.device_id if session is not None else getattr(context.body, "device_id", "")
+    if not device or context.api_key is None:
+        return None
+    if getattr(session, "device_verified", False):
+        return "verified:" + device
+    return f"claimed:{context.api_key.public_id}:{device}"
 
 
 def _judge_session_and_proof(

@@ -1,6 +1,6 @@
 """``GatePlan``: what an endpoint adds to the gate (``gate_plan`` on its view)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +22,15 @@ class GatePlan:
     at the first refusal) and returns a ``Refusal`` or None. ``hits`` and
     ``judge`` are pure functions. ``caller`` is a ``Caller`` (None on a view
     without authentication).
+
+    ``identities(body, caller)`` names who the body says the request is for
+    the group's identity dimensions: ``{"mailbox": ident, "email_domain": …,
+    "phone_prefix": …}`` (idents as keyed digests; a dimension left out is
+    not counted). The gate counts those the group has rates for, on success
+    only (``protection.http.gate``); the ``device`` dimension is the gate's.
     """
 
     parse: Callable[[Any, Any], Any]
     hits: Callable[[Any, Any], Sequence[Item]] | None = None
     judge: Callable[[Any, Any, Sequence[RateLimitResult]], Refusal | None] | None = None
+    identities: Callable[[Any, Any], Mapping[str, str]] | None = None

@@ -31,6 +31,7 @@ from django.core.exceptions import ValidationError
 
 from protection.conf import gatehouse_settings
 from protection.netintel.origin import NETWORK_CLASSES, NetworkOrigin
+from protection.policyfile import PolicyProblem
 
 logger = logging.getLogger("gatehouse.keys")
 
@@ -191,3 +192,17 @@ def network_policy_pow_max_number(*, decision: NetworkDecision, max_number: int)
     factor = max(1, int(gatehouse_settings.POW_HARDER_FACTOR))
     cap = int(gatehouse_settings.POW_MAX_NUMBER_CAP)
     return max(max_number, min(max_number * factor, cap))
+
+
+def network_policy_problems(value: Any, *, base: Any) -> list[PolicyProblem]:
+    """The ``[network_policy]`` table of a policy file: network class -> action
+    (merged class by class over ``base``, the policy before the file)."""
+    if not isinstance(value, Mapping):
+        return [PolicyProblem((), "expected a table of network class -> action")]
+    problems = []
+    for name, action in value.items():
+        try:
+            network_policy_clean({name: action})
+        except ValidationError as exc:
+            problems.append(PolicyProblem((str(name),), "; ".join(exc.messages)))
+    return problems

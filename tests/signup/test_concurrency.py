@@ -121,3 +121,23 @@ def test_concurrent_creates_from_one_session_respect_its_quota(make_caller, sign
     responses = _race(callers, lambda c: c.create(person_body(email=f"q{id(c)}@example.com")))
     assert Counter(r.status_code for r in responses) == {201: 1, 429: THREADS - 1}
     assert Person.objects.count() == 1
+
+
+@pytest.mark.redis
+def test_concurrent_creates_of_one_mailbox_admit_exactly_its_limit(
+    make_caller, make_api_key, generous_limits, signup_settings
+):
+    # Twelve variants of one Gmail inbox at once, from twelve sessions: the
+    # conditional increment admits exactly three, whichever they are.
+    signup_settings(RATE_LIMITS={"create": {"mailbox": ["3/d"]}}, RATE_LIMITS_OBSERVE=[])
+    key = make_api_key()
+    callers = [make_caller(api_key=key) for _ in range(THREADS)]
+    emails = {
+        id(c): f"j.o.hn+{n}@{'gmail' if n % 2 else 'googlemail'}.com" for n, c in enumerate(callers)
+    }
+    responses = _race(callers, lambda c: c.create(person_body(email=emails[id(c)])))
+    assert Counter(r.status_code for r in responses) == {201: 3, 429: THREADS - 3}
+    assert Person.objects.count() == 3
+    assert SecurityEvent.objects.filter(kind="rate_limited", reason="create:mailbox").count() == (
+        THREADS - 3
+    )

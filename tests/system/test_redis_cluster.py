@@ -151,6 +151,48 @@ def test_what_is_counted_after_a_refusal_in_another_slot_is_taken_back(on_cluste
     assert [r.count for r in peek] == [2, 3]
 
 
+def test_identity_counters_count_on_success_and_are_refunded_on_a_cluster(on_cluster):
+    from protection.core.ratelimit import Hit, Refund, rate_limit_read_and_hit
+
+    def attempt(ip="192.0.2.1"):
+        """An endpoint's per-IP count, then a mailbox's and a device's conditional
+        ones (other owners, so other slots), as the gate orders them."""
+        return rate_limit_read_and_hit(
+            [
+                Hit("t:ip", ip, "3/m"),
+                Hit("t:mailbox", "mailbox-1", "2/d", conditional=True),
+                Hit("t:device", "device-1", "9/d", conditional=True),
+            ],
+            stop_at_refusal=True,
+            always_count=1,
+        )[1]
+
+    def peek():
+        return [
+            r.count
+            for r in rate_limit_read_and_hit(
+                [
+                    Hit("t:mailbox", "mailbox-1", "2/d", increment=False),
+                    Hit("t:device", "device-1", "9/d", increment=False),
+                ]
+            )[1]
+        ]
+
+    first = attempt()
+    assert [r.count for r in first] == [1, 1, 1]
+    assert [r.count for r in attempt()] == [2, 2, 2]
+    over = attempt()  # the mailbox is full: reported over, not counted, and
+    assert [r.count for r in over] == [3, 3]  # the device after it is not counted
+    assert peek() == [2, 2]  # (its slot counted in parallel: taken back)
+    # A refusal in an earlier slot (the IP's) leaves every later slot as it was.
+    assert [r.count for r in attempt()] == [4]
+    assert peek() == [2, 2]
+    # A failed request gives back what it counted: the budget has room again.
+    rate_limit_read_and_hit([Refund(Hit("t:mailbox", "mailbox-1", "2/d"), first[1].window)])
+    assert peek() == [1, 2]
+    assert [r.count for r in attempt("192.0.2.2")] == [1, 2, 3]
+
+
 def test_limits_are_exact_across_four_workers(
     cluster, settings, transactional_db, make_api_key, make_session
 ):

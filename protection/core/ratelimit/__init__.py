@@ -23,6 +23,7 @@ from protection.core.ratelimit.counters import (
     Item,
     Quota,
     RateLimitResult,
+    Refund,
     Tally,
     counter_ident,
     rate_limit_distinct_hit,
@@ -33,7 +34,10 @@ from protection.core.ratelimit.counters import (
 from protection.core.ratelimit.deferred import count_soon, counts_deferred
 from protection.core.ratelimit.headers import CountedLimit, ratelimit_headers
 from protection.core.ratelimit.rates import (
+    IDENTITY_DIMENSIONS,
+    group_dimensions,
     group_rates,
+    rate_limit_dimensions_register,
     rate_limits_validate,
     rate_parse,
     validate_rate_limit_overrides,
@@ -51,6 +55,7 @@ from protection.core.ratelimit.requestlimits import (
 )
 
 __all__ = [
+    "IDENTITY_DIMENSIONS",
     "Claim",
     "Counted",
     "CountedLimit",
@@ -59,14 +64,17 @@ __all__ = [
     "LimitEntry",
     "Quota",
     "RateLimitResult",
+    "Refund",
     "RequestLimits",
     "Tally",
     "count_soon",
     "counter_ident",
     "counts_deferred",
+    "group_dimensions",
     "group_rates",
     "observed_dimensions",
     "rate_limit_count_many",
+    "rate_limit_dimensions_register",
     "rate_limit_distinct_hit",
     "rate_limit_enforce",
     "rate_limit_hit",

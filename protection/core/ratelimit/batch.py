@@ -9,7 +9,10 @@ and ``_get_window``, the same TTL, computed in ``counters``) are counted by
 one script: ``INCR`` that sets the TTL on a bucket's first hit, and for
 "distinct" counters a ``SET NX EX`` of the member first. The script runs
 atomically on the server, so N workers still admit exactly ``limit`` hits;
-both paths read and write the same keys and can run side by side.
+both paths read and write the same keys and can run side by side. Two more
+operations serve the counters that count only what succeeded (identity
+velocity): a conditional increment (only while the count stays within the
+limit) and its refund (a ``DECR``, never below 0).
 
 ``RATE_LIMIT_BATCH`` (on by default) selects this path; off, or with any
 cache that has no raw Redis client behind it
@@ -34,10 +37,14 @@ from protection.core.rediscache import raw_redis
 # first (GET, "" when absent): state the request needs from the same round
 # trip (a session's revocation mark, the block-list version). Then per
 # counter: op ("i" increment, "p" peek, "d" distinct member first, "c" claim:
-# SET NX, count 1 when this call set it, else 2, over its limit of 1), ttl,
+# SET NX, count 1 when this call set it, else 2, over its limit of 1; "u"
+# conditional increment: only if the count stays within the limit, else
+# report limit + 1 and change nothing; "r" refund: DECR unless at 0), ttl,
 # limit and, for "d", the member's ttl. KEYS: the keys to read, then per
 # counter its key, preceded for "d" by the member key. Returns the values
-# read, then the count of every counter evaluated, in order.
+# read, then the count of every counter evaluated, in order, then one flag
+# per counter ("1": this call incremented or claimed it, what a cluster's
+# undo takes back; a refund is never taken back).
 _COUNT_SCRIPT = """
 local always = tonumber(ARGV[1])
 local reads = tonumber(ARGV[2])
@@ -59,7 +66,12 @@ while a <= #ARGV do
   local flag = '1'
   if op == 'c' then
     if redis.call('SET', KEYS[k], '1', 'NX', 'EX', ttl) then count = 1 else count, flag = 2, '0' end
-  elseif increment then
+  elseif op == 'r' then
+    count, flag = tonumber(redis.call('GET', KEYS[k]) or '0'), '0'
+    if count > 0 then count = redis.call('DECR', KEYS[k]) end
+  elseif op == 'u' and tonumber(redis.call('GET', KEYS[k]) or '0') >= limit then
+    count, flag = limit + 1, '0'
+  elseif increment or op == 'u' then
     count = redis.call('INCR', KEYS[k])
     if count == 1 then redis.call('EXPIRE', KEYS[k], ttl) end
   else
@@ -85,6 +97,8 @@ class Step(NamedTuple):
     member_key: str | None = None  # distinct: count only if this member is new
     member_ttl: int = 0
     claim: bool = False  # SET NX: 1 if this call claimed the key, 2 if it was taken
+    conditional: bool = False  # increment only while within the limit
+    refund: bool = False  # DECR, never below 0 (limit: never refuses)
 
 
 # One registered script per redis-py client (the client is the process's,
@@ -132,6 +146,10 @@ def script_call(
             args += ["d", step.ttl, step.limit, step.member_ttl]
         elif step.claim:
             args += ["c", step.ttl, 1]
+        elif step.refund:
+            args += ["r", step.ttl, step.limit]
+        elif step.conditional:
+            args += ["u", step.ttl, step.limit]
         else:
             args += ["i" if step.increment else "p", step.ttl, step.limit]
         keys.append(cache.make_key(step.key))

@@ -61,6 +61,7 @@ __all__ = [
     "Hit",
     "Item",
     "Quota",
+    "Refund",
     "Tally",
     "RateLimitResult",
     "cache_failed",
@@ -71,6 +72,7 @@ __all__ = [
     "rate_limit_hit",
     "rate_limit_hit_many",
     "rate_limit_read_and_hit",
+    "rate_limit_refund_locally",
 ]
 
 
@@ -82,6 +84,11 @@ class RateLimitResult:
     reset_after: int  # seconds until the current window ends
     period: int = 0  # window length in seconds
     count: int = 0  # hits counted in this window, this one included
+    # Where a windowed hit was counted, for its refund: the window's end (Unix
+    # time; 0 for quotas, claims and tallies) and whether this process's
+    # fallback counters counted it (the shared cache was down).
+    window: int = 0
+    local: bool = False
 
 
 def counter_ident(group: str, ident: Any) -> str:
@@ -103,11 +110,15 @@ def _counter_ident(group: str, text: str, signing_key: str) -> str:
     return crypto.keyed_digest(tagged, purpose="ratelimit")
 
 
-def _fallback(bucket: str, rate: str, increment: bool) -> RateLimitResult:
+def _fallback(
+    bucket: str, rate: str, increment: bool, *, conditional: bool = False
+) -> RateLimitResult:
     if gatehouse_settings.RATE_LIMIT_CACHE_FAILURE == "closed":
         raise ProtectionError("service_unavailable", headers={"Retry-After": "5"})
     limit, period = rate_parse(rate)
-    count, time_left = local_counters.hit(bucket, rate, increment, fallback.clock())
+    count, time_left, window = local_counters.hit(
+        bucket, rate, increment, fallback.clock(), conditional=conditional
+    )
     return RateLimitResult(
         allowed=count <= limit,
         limit=limit,
@@ -115,6 +126,8 @@ def _fallback(bucket: str, rate: str, increment: bool) -> RateLimitResult:
         reset_after=max(1, time_left),
         period=period,
         count=count,
+        window=window,
+        local=True,
     )
 
 
@@ -123,6 +136,12 @@ class Hit(NamedTuple):
 
     With ``member`` it is a distinct counter: ``member`` counts once per
     window among the members seen for ``ident`` (group ``<group>:distinct``).
+    ``conditional``: it counts only while the count stays within the limit;
+    over it, the result reads limit + 1 and nothing is counted (atomic: N
+    concurrent hits on a bucket with room for k admit exactly k). What it
+    counted can be taken back with a ``Refund``. ``stops=False``: its
+    refusal does not stop the counting of the items after it (a limit that
+    only observes).
     """
 
     group: str
@@ -130,6 +149,20 @@ class Hit(NamedTuple):
     rate: str
     member: str | None = None
     increment: bool = True
+    conditional: bool = False
+    stops: bool = True
+
+
+class Refund(NamedTuple):
+    """Take back one hit of ``hit`` (a plain, non-distinct hit) counted in the
+    window ending at ``window``: a DECR of that bucket, never below 0, and
+    nothing once the window has ended. Never refuses. ``local``: the hit was
+    counted by this process's fallback counters (``RateLimitResult.local``);
+    ``rate_limit_refund_locally`` takes it back, without a round trip."""
+
+    hit: Hit
+    window: int
+    local: bool = False
 
 
 class Quota(NamedTuple):
@@ -170,7 +203,7 @@ class Claim(NamedTuple):
 
 
 # What one round trip counts.
-Item = Hit | Quota | Claim | Tally
+Item = Hit | Quota | Claim | Tally | Refund
 TALLY_LIMIT = 2**31
 
 
@@ -185,7 +218,9 @@ def _member_key(hit: Hit) -> str:
     return "gh:distinct:" + crypto.keyed_digest(seen, purpose="ratelimit")
 
 
-def _result(count: int, limit: int, period: int, reset_after: int) -> RateLimitResult:
+def _result(
+    count: int, limit: int, period: int, reset_after: int, window: int = 0
+) -> RateLimitResult:
     return RateLimitResult(
         allowed=count <= limit,
         limit=limit,
@@ -193,7 +228,14 @@ def _result(count: int, limit: int, period: int, reset_after: int) -> RateLimitR
         reset_after=max(1, reset_after),
         period=period,
         count=count,
+        window=window,
     )
+
+
+def _bucket_key(hit: Hit, window: int) -> str:
+    """The cache key of ``hit``'s bucket in the window ending at ``window`` (no tag)."""
+    group, bucket = _bucket(hit)
+    return bucket_cache_key(group, window, hit.rate, bucket)
 
 
 def _shared_usage(group: str, bucket: str, rate: str, increment: bool) -> dict | None:
@@ -234,7 +276,51 @@ def _quota_via_cache(quota: Quota) -> RateLimitResult:
     return _result(int(count), quota.limit, quota.ttl, quota.ttl)
 
 
+def _conditional_via_cache(hit: Hit) -> RateLimitResult:
+    """A conditional hit without the script: INCR, and DECR again when over.
+
+    Never admits beyond the limit (each INCR's answer is unique); a hit over
+    it reads one high until its DECR lands, so a concurrent one may be
+    refused a moment early (the strict side).
+    """
+    limit, period = rate_parse(hit.rate)
+    _group, bucket = _bucket(hit)
+    if cache_health.is_down(time.monotonic()):
+        return _fallback(bucket, hit.rate, True, conditional=True)
+    window = bucket_window_end(bucket, period)
+    key = _bucket_key(hit, window)
+    try:
+        cache.add(key, 0, timeout=period + TTL_FUDGE)
+        count = int(cache.incr(key))
+        if count > limit:
+            cache.decr(key)
+            count = limit + 1
+    except Exception as exc:  # any cache client error: connection, timeout, protocol
+        cache_failed(exc)
+        return _fallback(bucket, hit.rate, True, conditional=True)
+    return _result(count, limit, period, window - int(time.time()), window)
+
+
+def _refund_via_cache(refund: Refund) -> RateLimitResult:
+    limit, period = rate_parse(refund.hit.rate)
+    key = _bucket_key(refund.hit, refund.window)
+
+    def take_back() -> int:
+        count = int(cache.get(key) or 0)
+        return int(cache.decr(key)) if count > 0 else count
+
+    return _result(shared_cache_call(take_back, 0), TALLY_LIMIT, period, period)
+
+
+def rate_limit_refund_locally(refund: Refund) -> None:
+    """Take back a hit this process's fallback counters counted (no I/O)."""
+    _group, bucket = _bucket(refund.hit)
+    local_counters.refund(bucket, refund.hit.rate, refund.window)
+
+
 def _hit_via_get_usage(hit: Hit) -> RateLimitResult:
+    if hit.conditional and getattr(settings, "RATELIMIT_ENABLE", True):
+        return _conditional_via_cache(hit)
     limit, period = rate_parse(hit.rate)
     group, bucket = _bucket(hit)
     # A distinct member that cannot be checked counts as new (the strict side).
@@ -262,12 +348,14 @@ def _hit_via_get_usage(hit: Hit) -> RateLimitResult:
         reset_after=max(1, int(usage["time_left"])),
         period=period,
         count=count,
+        window=bucket_window_end(bucket, period),
     )
 
 
 def _hit_locally(hit: Hit) -> RateLimitResult:
     _group, bucket = _bucket(hit)
-    return _fallback(bucket, hit.rate, hit.increment or hit.member is not None)
+    increment = hit.increment or hit.member is not None
+    return _fallback(bucket, hit.rate, increment, conditional=hit.conditional)
 
 
 def _hit_many_via_script(
@@ -282,6 +370,13 @@ def _hit_many_via_script(
     steps: list[Step] = []
     shapes: list[tuple[int, int, int | None]] = []  # limit, period, window end (None: quota)
     for item in items:
+        if isinstance(item, Refund):
+            limit, period = rate_parse(item.hit.rate)
+            key = _bucket_key(item.hit, item.window)
+            key = owned_key(key, owner=item.hit.ident) if cluster else key
+            steps.append(Step(key, period + TTL_FUDGE, TALLY_LIMIT, refund=True))
+            shapes.append((TALLY_LIMIT, period, None))
+            continue
         if isinstance(item, Quota):
             member_key = _quota_member_key(item) if item.member is not None else None
             steps.append(
@@ -308,17 +403,19 @@ def _hit_many_via_script(
             key = owned_key(key, owner=item.ident)
             member_key = None if member_key is None else owned_key(member_key, owner=item.ident)
         ttl = period + TTL_FUDGE
+        # A hit that only observes never stops the count: the script sees no limit.
+        stop_limit = limit if item.stops else TALLY_LIMIT
         if member_key is None:
-            steps.append(Step(key, ttl, limit, item.increment))
+            steps.append(Step(key, ttl, stop_limit, item.increment, conditional=item.conditional))
         else:
-            steps.append(Step(key, ttl, limit, member_key=member_key, member_ttl=period))
+            steps.append(Step(key, ttl, stop_limit, member_key=member_key, member_ttl=period))
         shapes.append((limit, period, window))
     values, counts = redis_count(
         shared, steps, stop_at_refusal=stop_at_refusal, always_count=always_count, reads=reads
     )
     now = int(time.time())
     return values, [
-        _result(count, limit, period, period if window is None else window - now)
+        _result(count, limit, period, period if window is None else window - now, window or 0)
         for count, (limit, period, window) in zip(counts, shapes, strict=False)
     ]
 
@@ -335,7 +432,8 @@ def _until_refused(
         if stop_at_refusal and refused and len(counted) >= always:
             break
         counted.append(count(item))
-        refused = refused or not counted[-1].allowed
+        stops = getattr(item, "stops", True)  # only a Hit may merely observe
+        refused = refused or (stops and not counted[-1].allowed)
     return counted
 
 
@@ -361,6 +459,8 @@ def _tally_via_cache(tally: Tally) -> RateLimitResult:
 
 
 def _item_via_cache(item: Item) -> RateLimitResult:
+    if isinstance(item, Refund):
+        return _refund_via_cache(item)
     if isinstance(item, Quota):
         return _quota_via_cache(item)
     if isinstance(item, Claim):
@@ -373,6 +473,8 @@ def _item_via_cache(item: Item) -> RateLimitResult:
 def _item_locally(item: Item) -> RateLimitResult:
     if isinstance(item, Tally):  # reputation waits for the shared cache
         return _result(0, TALLY_LIMIT, item.ttl, item.ttl)
+    if isinstance(item, Refund):  # the shared counter stays one high: the strict side
+        return _result(0, TALLY_LIMIT, 1, 1)
     return _hit_locally(item)  # type: ignore[arg-type]
 
 

@@ -32,7 +32,14 @@ class _LocalCounters:
         self.counts: dict[tuple[str, str, int], tuple[int, int]] = {}
         self.lock = threading.Lock()
 
-    def hit(self, bucket: str, rate: str, increment: bool, now: float) -> tuple[int, int]:
+    def hit(
+        self, bucket: str, rate: str, increment: bool, now: float, *, conditional: bool = False
+    ) -> tuple[int, int, int]:
+        """(count, seconds left, window end) of ``bucket`` after this hit.
+
+        ``conditional``: increment only if the count stays within the limit;
+        over it, the count reads limit + 1 and nothing changes.
+        """
         limit, period = rate_parse(rate)
         ts = int(now)
         window = ts - ts % period + zlib.crc32(bucket.encode()) % period
@@ -45,9 +52,19 @@ class _LocalCounters:
             count, end = self.counts.get(key, (0, window))
             if end != window:
                 count = 0
+            if conditional and count + 1 > limit:
+                return limit + 1, max(0, window - ts), window
             count += 1 if increment else 0
             self.counts[key] = (count, window)
-        return count, max(0, window - ts)
+        return count, max(0, window - ts), window
+
+    def refund(self, bucket: str, rate: str, window: int) -> None:
+        """Take back one hit counted in ``window`` (nothing once that window ended)."""
+        _limit, period = rate_parse(rate)
+        with self.lock:
+            count, end = self.counts.get((bucket, rate, period), (0, 0))
+            if end == window and count > 0:
+                self.counts[(bucket, rate, period)] = (count - 1, end)
 
     def clear(self) -> None:
         with self.lock:

@@ -8,6 +8,7 @@ policy-name strings with parameters::
     RateLimit: "ip-1m";r=29;t=42, "ip-1d";r=499;t=80000
 
 ``q`` quota, ``w`` window (seconds), ``r`` remaining, ``t`` seconds to reset.
+A private limit (per AS number, per identity) is listed only when it refused.
 """
 
 from collections.abc import Iterable
@@ -20,6 +21,11 @@ class CountedLimit(NamedTuple):
     dimension: str
     rate: str
     result: RateLimitResult
+    # Shown in the RateLimit fields only once it refused the request: its
+    # remaining budget tells of other people (every client of an AS, everyone
+    # who signed up with an inbox), which a client must not read off its answers.
+    private: bool = False
+    observed: bool = False  # counted, never refusing (RATE_LIMITS_OBSERVE)
 
 
 def _window_label(seconds: int) -> str:
@@ -35,6 +41,8 @@ def ratelimit_headers(counted: Iterable[CountedLimit]) -> dict[str, str]:
     states: list[str] = []
     seen: set[str] = set()
     for item in counted:
+        if item.private and (item.result.allowed or item.observed):
+            continue
         name = f"{item.dimension}-{_window_label(item.result.period)}"
         suffix = 2
         while name in seen:  # two rates with the same window on one dimension

@@ -5,6 +5,12 @@ unit s, m, h or d with an optional multiplier). A policy is a mapping
 endpoint group -> dimension -> list of rates; the defaults live in
 ``GATEHOUSE["RATE_LIMITS"]`` and an API key may override single
 group/dimension entries in ``ApiKey.rate_limit_overrides`` (same shape).
+
+Dimensions: every group may count ``ip``, ``key``, ``session`` and ``asn``
+(the client's AS number); the identity dimensions (``mailbox``,
+``email_domain``, ``phone_prefix``, ``device``) only where the endpoint knows
+them: ``lookup`` and ``create`` (all four) and ``session`` (``device``), and
+any group an app declares with ``rate_limit_dimensions_register``.
 """
 
 import functools
@@ -17,11 +23,42 @@ from django.core.exceptions import ValidationError
 from protection.conf import REGISTERED_SETTINGS, gatehouse_settings, python_setting
 from protection.policyfile import PolicyProblem
 
-DIMENSIONS = ("ip", "key", "session")
+# What every group may count: who connects (IP, AS number), what calls (key), who (session).
+DIMENSIONS = ("ip", "key", "session", "asn")
+# Who a request says it is (protection.http.gate: the plan's identities and the
+# device): they count what succeeded, not attempts.
+IDENTITY_DIMENSIONS = ("mailbox", "email_domain", "phone_prefix", "device")
+ALL_DIMENSIONS = DIMENSIONS + IDENTITY_DIMENSIONS
+# Budgets shared by clients who do not control each other: their remaining
+# count is never shown to a client that was not refused by them.
+PRIVATE_DIMENSIONS = frozenset({"asn", *IDENTITY_DIMENSIONS})
 # Overrides come with an authenticated key, after the per-IP budget has been
 # spent before authentication; an IP override could therefore only add a
 # second, separate counter, so overrides are limited to these dimensions.
-OVERRIDE_DIMENSIONS = ("key", "session")
+OVERRIDE_DIMENSIONS = ("key", "session", "asn", *IDENTITY_DIMENSIONS)
+# The identity dimensions each group's endpoint can name.
+_GROUP_IDENTITIES: dict[str, tuple[str, ...]] = {
+    "session": ("device",),
+    "lookup": IDENTITY_DIMENSIONS,
+    "create": IDENTITY_DIMENSIONS,
+}
+
+
+def rate_limit_dimensions_register(group: str, dimensions: Collection[str]) -> None:
+    """Declare that ``group``'s endpoints name these identity dimensions (a
+    ``GatePlan.identities``), so ``rate_limits`` may limit them."""
+    unknown = set(dimensions) - set(IDENTITY_DIMENSIONS)
+    if unknown:
+        raise ValueError(f"not identity dimensions: {', '.join(sorted(unknown))}")
+    known = _GROUP_IDENTITIES.get(group, ())
+    _GROUP_IDENTITIES[group] = known + tuple(d for d in dimensions if d not in known)
+
+
+def group_dimensions(group: str) -> tuple[str, ...]:
+    """The dimensions ``group`` may be limited by."""
+    return DIMENSIONS + _GROUP_IDENTITIES.get(group, ())
+
+
 _RATE_RE = re.compile(r"^(\d{1,9})/(\d{0,6})([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_PERIOD = 366 * 86400
@@ -51,8 +88,9 @@ def _rate_parse(rate: str) -> tuple[int, int]:
 def _rate_limits_problems(
     value: Any, *, dimensions: tuple[str, ...], groups: Collection[str] | None = None
 ) -> Iterator[tuple[tuple[str, ...], str]]:
-    """``(path, what is wrong)`` for a group -> dimension -> [rates] mapping;
-    with ``groups``, a group outside it is a problem too."""
+    """``(path, what is wrong)`` for a group -> dimension -> [rates] mapping, each
+    dimension one of ``dimensions`` that its group may count; with ``groups``,
+    a group outside it is a problem too."""
     if not isinstance(value, Mapping):
         yield (), "expected an object: group -> dimension -> list of rates"
         return
@@ -66,9 +104,10 @@ def _rate_limits_problems(
         if not isinstance(entry, Mapping):
             yield (group,), "expected an object of dimension -> list of rates"
             continue
+        allowed = [name for name in group_dimensions(group) if name in dimensions]
         for dimension, rates in entry.items():
-            if dimension not in dimensions:
-                yield (group, dimension), f"unknown dimension (allowed: {', '.join(dimensions)})"
+            if dimension not in allowed:
+                yield (group, dimension), _not_a_dimension(dimension, group, dimensions)
             elif not isinstance(rates, list):
                 yield (group, dimension), "expected a list of rates"
             else:
@@ -77,6 +116,14 @@ def _rate_limits_problems(
                         rate_parse(rate)
                     except ValueError as exc:
                         yield (group, dimension), str(exc)
+
+
+def _not_a_dimension(dimension: Any, group: str, dimensions: Collection[str]) -> str:
+    """Why ``dimension`` cannot limit ``group`` (``dimensions``: what the setting allows)."""
+    allowed = [name for name in group_dimensions(group) if name in dimensions]
+    if dimension in dimensions:  # an identity dimension this group's endpoints do not name
+        return f"group {group!r} cannot count {dimension!r} (its dimensions: {', '.join(allowed)})"
+    return f"unknown dimension (allowed: {', '.join(allowed)})"
 
 
 def _first_problem(value: Any, dimensions: tuple[str, ...]) -> None:
@@ -90,7 +137,7 @@ def _validate_dimensions(group: str, entry: Any, allowed: tuple[str, ...]) -> No
     _first_problem({group: entry}, allowed)
 
 
-def rate_limits_validate(value: Any, *, dimensions: tuple[str, ...] = DIMENSIONS) -> None:
+def rate_limits_validate(value: Any, *, dimensions: tuple[str, ...] = ALL_DIMENSIONS) -> None:
     """Raise ``ValidationError`` unless ``value`` is group -> dimension -> [rates]."""
     _first_problem(value, dimensions)
 
@@ -144,12 +191,12 @@ def rate_settings_problems() -> list[str]:
 
 def rate_limits_policy_problems(value: Any, *, base: Any) -> list[PolicyProblem]:
     """``[rate_limits.<group>]`` tables of a policy file: every group must be one
-    of ``base`` (the limits before the file), every dimension ip, key or session,
-    every rate parse."""
+    of ``base`` (the limits before the file), every dimension one its group may
+    count, every rate parse."""
     groups = list(base) if isinstance(base, Mapping) else []
     return [
         PolicyProblem(path, message)
-        for path, message in _rate_limits_problems(value, dimensions=DIMENSIONS, groups=groups)
+        for path, message in _rate_limits_problems(value, dimensions=ALL_DIMENSIONS, groups=groups)
     ]
 
 
@@ -171,10 +218,9 @@ def rate_limits_observe_policy_problems(value: Any, *, base: Any) -> list[Policy
                     f"(groups: {', '.join(sorted(groups))})",
                 )
             )
-        elif dimension and dimension not in DIMENSIONS:
-            problems.append(
-                PolicyProblem((), f"{item!r}: unknown dimension (allowed: {', '.join(DIMENSIONS)})")
-            )
+        elif dimension and dimension not in group_dimensions(group):
+            message = _not_a_dimension(dimension, group, ALL_DIMENSIONS)
+            problems.append(PolicyProblem((), f"{item!r}: {message}"))
     return problems
 
 

@@ -12,7 +12,17 @@ group limits, ``observed_dimensions`` says which of them only observe).
 
 Every window of the group limits, every claim and every deferred count is
 counted even when one refuses; ``extra`` stops at its first refusal and is
-not counted at all once anything before it refused.
+not counted at all once anything before it refused. A limit that only
+observes (``RATE_LIMITS_OBSERVE``) never stops anything.
+
+Some dimensions count what succeeded, not attempts (``on_success``: the
+identity dimensions, ``mailbox``, ``device``…): they are counted last, after
+``extra``, with a conditional increment (never past the limit, so a refused
+request spends none of them and N concurrent requests with room for k admit
+exactly k), and only when nothing before them refused. What they counted is
+kept in ``RequestLimits.refunds``; the gate takes it back on the way out
+when the request did not succeed (``request_limits_count(refunds=...)``:
+the refund rides that round trip).
 """
 
 import math
@@ -26,34 +36,58 @@ from protection.core.ratelimit.counters import (
     Hit,
     Item,
     RateLimitResult,
+    Refund,
     rate_limit_hit_many,
     rate_limit_read_and_hit,
+    rate_limit_refund_locally,
 )
 from protection.core.ratelimit.deferred import deferred_items, deferred_settle, deferred_take
 from protection.core.ratelimit.headers import CountedLimit, ratelimit_headers
+from protection.core.ratelimit.rates import ALL_DIMENSIONS, PRIVATE_DIMENSIONS
 
 
 @dataclass(frozen=True)
 class LimitEntry:
-    """Every rate of one dimension of a group, for one identity."""
+    """Every rate of one dimension of a group, for one identity.
+
+    ``observe``: counted, never refusing (``RATE_LIMITS_OBSERVE``);
+    ``on_success``: counts what succeeded (refunded when the request fails).
+    """
 
     group: str
     dimension: str
     ident: str
     rates: Sequence[str]
+    observe: bool = False
+    on_success: bool = False
 
 
 @dataclass
 class RequestLimits:
-    """What one request must count (``pending``) and has counted (``counted``)."""
+    """What one request must count (``pending``), has counted (``counted``) and
+    would take back if it fails (``refunds``)."""
 
     group: str = ""
     pending: list[LimitEntry] = field(default_factory=list)
     counted: list[CountedLimit] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    # The group's observed dimensions, read once per request (group, dimensions).
+    _observed: tuple[str, set[str]] | None = field(default=None, repr=False)
 
-    def add(self, *, dimension: str, ident: str, rates: Sequence[str]) -> None:
+    def add(
+        self, *, dimension: str, ident: str, rates: Sequence[str], on_success: bool = False
+    ) -> None:
         if rates and dimension not in {entry.dimension for entry in self.pending}:
-            self.pending.append(LimitEntry(self.group, dimension, ident, tuple(rates)))
+            if self._observed is None or self._observed[0] != self.group:
+                self._observed = (self.group, observed_dimensions(self.group))
+            observe = dimension in self._observed[1]
+            entry = LimitEntry(self.group, dimension, ident, tuple(rates), observe, on_success)
+            self.pending.append(entry)
+
+    def refunds_take(self) -> list[Refund]:
+        """What the request counted on success, to take back (once)."""
+        taken, self.refunds = self.refunds, []
+        return taken
 
 
 @dataclass(frozen=True)
@@ -71,11 +105,41 @@ def _expand(entries: Sequence[LimitEntry]) -> list[tuple[str, str]]:
 
 
 def _hits(entries: Sequence[LimitEntry]) -> list[Hit]:
+    # An on-success limit that only observes counts every success, over its
+    # limit too (a plain increment): what it would refuse is then visible.
     return [
-        Hit(f"{entry.group}:{entry.dimension}", entry.ident, rate)
+        Hit(
+            f"{entry.group}:{entry.dimension}",
+            entry.ident,
+            rate,
+            conditional=entry.on_success and not entry.observe,
+            stops=not entry.observe,
+        )
         for entry in entries
         for rate in entry.rates
     ]
+
+
+def _counted(
+    entries: Sequence[LimitEntry], results: Sequence[RateLimitResult]
+) -> list[CountedLimit]:
+    expanded = [(entry, rate) for entry in entries for rate in entry.rates]
+    return [
+        CountedLimit(
+            entry.dimension, rate, result, entry.dimension in PRIVATE_DIMENSIONS, entry.observe
+        )
+        for (entry, rate), result in zip(expanded, results, strict=False)
+    ]
+
+
+def _spent(entries: Sequence[LimitEntry], results: Sequence[RateLimitResult]) -> list[Refund]:
+    """The refunds of what on-success ``entries`` counted (a refused conditional
+    hit counted nothing)."""
+    refunds = []
+    for hit, result in zip(_hits(entries), results, strict=False):
+        if result.window and (result.allowed or not hit.conditional):
+            refunds.append(Refund(hit, result.window, result.local))
+    return refunds
 
 
 def request_limits_count(
@@ -84,9 +148,12 @@ def request_limits_count(
     extra: Sequence[Item] = (),
     claims: Sequence[Claim] = (),
     reads: Sequence[str] = (),
+    refunds: Sequence[Refund] = (),
 ) -> Counted:
-    """Count ``limits``' pending entries, ``claims``, deferred counts and ``extra``,
-    and read ``reads``: one round trip. The pending entries move to ``counted``.
+    """Take back ``refunds``, count ``limits``' pending entries, ``claims``, deferred
+    counts and ``extra``, then the on-success entries, and read ``reads``: one
+    round trip. The pending entries move to ``counted``; what the on-success
+    ones counted is added to ``limits.refunds``.
 
     ``limits`` may be None (a service called outside a request). Raises
     ``service_unavailable`` when a quota or claim cannot reach the cache.
@@ -94,24 +161,37 @@ def request_limits_count(
     entries: list[LimitEntry] = []
     if limits is not None:
         entries, limits.pending = limits.pending, []
+    attempts = [entry for entry in entries if not entry.on_success]
+    successes = [entry for entry in entries if entry.on_success]
+    shared_refunds = []
+    for refund in refunds:  # a fallback counter's refund needs no round trip
+        if refund.local:
+            rate_limit_refund_locally(refund)
+        else:
+            shared_refunds.append(refund)
     deferred = deferred_take()
-    hits = _hits(entries)
-    prefix: list[Item] = [*claims, *hits, *deferred_items(deferred)]
-    values, results = rate_limit_read_and_hit(
-        [*prefix, *extra], reads=reads, stop_at_refusal=True, always_count=len(prefix)
-    )
-    group = [
-        CountedLimit(dimension, rate, result)
-        for (dimension, rate), result in zip(_expand(entries), results[len(claims) :], strict=False)
-    ]
+    hits, later = _hits(attempts), deferred_items(deferred)
+    prefix: list[Item] = [*shared_refunds, *claims, *hits, *later]
+    items = [*prefix, *extra, *_hits(successes)]
+    values: list[bytes | None] = []
+    results: list[RateLimitResult] = []
+    if items or reads:  # (only local refunds: no round trip)
+        values, results = rate_limit_read_and_hit(
+            items, reads=reads, stop_at_refusal=True, always_count=len(prefix)
+        )
+    results = results[len(shared_refunds) :]
+    start = len(claims) + len(hits)
+    after_extra = start + len(later) + len(extra)
+    group = _counted(attempts, results[len(claims) : start])
+    group += _counted(successes, results[after_extra:])
     if limits is not None:
         limits.counted.extend(group)
-    start = len(claims) + len(hits)
-    deferred_settle(deferred, results[start : len(prefix)])
+        limits.refunds.extend(_spent(successes, results[after_extra:]))
+    deferred_settle(deferred, results[start : start + len(later)])
     return Counted(
         values=dict(zip(reads, values, strict=True)),
         claims=results[: len(claims)],
-        extra=results[len(prefix) :],
+        extra=results[start + len(later) : after_extra],
         group=group,
     )
 
@@ -122,7 +202,7 @@ def observed_dimensions(group: str) -> set[str]:
     for entry in gatehouse_settings.RATE_LIMITS_OBSERVE:
         name, _, dimension = str(entry).partition(":")
         if name == group:
-            observed |= {dimension} if dimension else {"ip", "key", "session"}
+            observed |= {dimension} if dimension else set(ALL_DIMENSIONS)
     return observed
 
 

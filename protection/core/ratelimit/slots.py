@@ -21,6 +21,12 @@ the counters, ``DEL`` of a new distinct member or a claim. That costs one
 more round trip, only for a refused request. Until it lands, a counter reads
 up to one hit high: another request may be refused a moment early, never
 admitted beyond the limit.
+
+The counters that count only successes work the same way: a conditional
+increment is atomic in its slot's script (it never passes its limit), one
+made after a refusal in another slot is undone like any counted hit, and a
+refund (the way out of a failed request) is a step of its bucket's slot that
+no undo ever repeats.
 """
 
 import logging

@@ -317,6 +317,7 @@ def test_an_as_number_can_be_a_rate_limit_dimension(lookup, network_data, settin
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,
         "RATE_LIMITS": {"lookup": {"ip": ["100/m"], "asn": ["2/m"]}},
+        "RATE_LIMITS_OBSERVE": [],  # enforced (it only observes by default)
     }
     assert lookup(ip="192.0.2.20").status_code == 200
     assert lookup(ip="192.0.2.21").status_code == 200
@@ -324,3 +325,28 @@ def test_an_as_number_can_be_a_rate_limit_dimension(lookup, network_data, settin
     assert _code(refused) == (429, "rate_limited")
     assert '"asn-1m";r=0' in refused["RateLimit"]
     assert lookup(ip="198.51.100.7").status_code == 200  # AS 65536
+
+
+def test_per_as_limits_only_observe_by_default(lookup, network_data, settings):
+    # One AS is thousands of clients who do not control each other: over its
+    # budget, an alert, not a refusal (the strict policy enforces it).
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "RATE_LIMITS": {"lookup": {"ip": ["100/m"], "asn": ["1/m"]}},
+    }
+    assert lookup(ip="192.0.2.20").status_code == 200
+    served = lookup(ip="192.0.2.21")
+    assert served.status_code == 200
+    assert "asn" not in served["RateLimit-Policy"]  # its count tells of other clients
+    alert = SecurityEvent.objects.get(kind="rate_limited")
+    assert (alert.decision, alert.reason, alert.details["dry_run"]) == ("alert", "lookup:asn", True)
+
+
+def test_a_request_is_classified_once(lookup, network_data, monkeypatch):
+    # The origin is kept in the context for the blocks, the network policy,
+    # the asn limit and the events: one classification per request.
+    calls = []
+    real = gate.netintel_classify
+    monkeypatch.setattr(gate, "netintel_classify", lambda ip: calls.append(ip) or real(ip))
+    assert lookup(ip=HOSTING_IP).status_code == 200
+    assert calls == [HOSTING_IP]
