@@ -59,7 +59,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.gunicorn import GunicornServer, server_env  # noqa: E402
-
 from tests.support.netintel import write_sources  # noqa: E402
 
 STRICT = ROOT / "deploy" / "policy" / "strict.toml"
