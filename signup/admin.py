@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from protection.admin.display import compact_time, key_label
 from signup import normalization
@@ -131,7 +132,7 @@ class PersonAdmin(admin.ModelAdmin):
                     compact_time(label.created_at),
                     label.created_by_name or "-",
                     label.reason or "-",
-                    format_html_join(format_html("<br>"), "{}", ((p,) for p in effects))
+                    format_html_join(mark_safe("<br>"), "{}", ((p,) for p in effects))
                     if (effects := _label_effects(label))
                     else "-",
                 )

@@ -62,24 +62,28 @@ class SkippedTarget:
     why: str
 
 
-def label_fraud_blocks_problems(value: Any) -> list[str]:
-    """What is wrong with a ``LABEL_FRAUD_BLOCKS`` value (empty when nothing)."""
+def _problems(value: Any) -> list[tuple[tuple[str, ...], str]]:
     if not isinstance(value, Mapping):
-        return ['expected a table of kind = seconds, e.g. {"session": 86400, "ip": 86400}']
-    problems = []
+        return [((), 'expected a table of kind = seconds, e.g. {"session": 86400, "ip": 86400}')]
+    problems: list[tuple[tuple[str, ...], str]] = []
     for kind, seconds in value.items():
         if kind not in LABEL_BLOCK_KINDS:
-            problems.append(f"{kind!r} is not one of {', '.join(LABEL_BLOCK_KINDS)}")
+            problems.append(((str(kind),), f"not one of {', '.join(LABEL_BLOCK_KINDS)}"))
         elif isinstance(seconds, bool) or not isinstance(seconds, int | float):
-            problems.append(f"{kind}: {seconds!r} is not a number of seconds")
+            problems.append(((kind,), f"{seconds!r} is not a number of seconds"))
         elif not 0 < seconds <= MAX_LABEL_BLOCK_SECONDS:
-            problems.append(f"{kind}: {seconds!r} is not in (0, {MAX_LABEL_BLOCK_SECONDS}]")
+            problems.append(((kind,), f"{seconds!r} is not in (0, {MAX_LABEL_BLOCK_SECONDS}]"))
     return problems
 
 
+def label_fraud_blocks_problems(value: Any) -> list[str]:
+    """What is wrong with a ``LABEL_FRAUD_BLOCKS`` value (empty when nothing)."""
+    return [": ".join([*path, message]) for path, message in _problems(value)]
+
+
 def label_fraud_blocks_policy_problems(value: Any, *, base: Any) -> list[PolicyProblem]:
-    """``label_fraud_blocks`` in a policy file (replaces the setting's table)."""
-    return [PolicyProblem((), problem) for problem in label_fraud_blocks_problems(value)]
+    """``[label_fraud_blocks]`` in a policy file (replaces the setting's table)."""
+    return [PolicyProblem(path, message) for path, message in _problems(value)]
 
 
 def label_device_target(device: Any) -> tuple[str, str] | None:
