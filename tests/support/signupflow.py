@@ -6,6 +6,7 @@ import base64
 import datetime
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ def approov_token(secret: bytes, *, raw_key: str, device: str, lifetime: int = 3
     """An Approov token for ``device``, bound (``pay``) to the API key, as at session start."""
     claims = {
         "exp": int(datetime.datetime.now(tz=datetime.UTC).timestamp()) + lifetime,
+        "jti": secrets.token_hex(8),  # every token its own, as Approov mints them
         "did": device,
         "pay": base64.b64encode(hashlib.sha256(raw_key.encode()).digest()).decode(),
     }
