@@ -110,7 +110,12 @@ def _fraud(outcome: LabelOutcome, person: Person, by: Any, now: datetime.datetim
         snapshot=person_snapshot(person),
         reason=_block_reason(person, label.reason),
         created_by=by,
-        details={"person_id": str(person.id), "label_id": label.pk},
+        # "by": who labelled, also when no staff user did (label_person).
+        details={
+            "person_id": str(person.id),
+            "label_id": label.pk,
+            "by": label.created_by_name or None,
+        },
         now=now,
     )
     PersonLabelBlock.objects.bulk_create(

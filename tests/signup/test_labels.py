@@ -68,6 +68,7 @@ def test_fraud_blocks_the_creating_session_and_ip_and_keeps_who_and_why(client, 
     assert sorted(e.details["label_target"] for e in events) == ["ip", "session"]
     assert {e.reason for e in events} == {"fraud_label"}
     assert {e.details["person_id"] for e in events} == {str(person.id)}
+    assert {e.details["by"] for e in events} == {"ops"}
     # The creating session is refused on its next request, and its address too.
     assert api_lookup(client, session).status_code == 403
     other_address = api_session(client, raw, remote_addr="198.51.100.9")
