@@ -169,6 +169,24 @@ def check_auto_block_rules(app_configs: Any, **kwargs: Any) -> list[checks.Check
 
 
 @checks.register()
+def check_label_fraud_blocks(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from protection.policy.labels import label_fraud_blocks_problems
+
+    # A policy file's table is checked with the file (check_policy_file).
+    problems = label_fraud_blocks_problems(python_setting("LABEL_FRAUD_BLOCKS"))
+    if not problems:
+        return []
+    return [
+        checks.Error(
+            f"GATEHOUSE LABEL_FRAUD_BLOCKS: {'; '.join(problems)}",
+            hint='A dict of kind -> seconds, kinds "session", "device", "ip"; '
+            "leave a kind out not to block it.",
+            id="protection.E280",
+        )
+    ]
+
+
+@checks.register()
 def check_rate_limit_overrides(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
     from protection.keys.selectors import api_keys_with_malformed_overrides
 

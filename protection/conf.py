@@ -494,6 +494,16 @@ DEFAULTS: dict[str, Any] = {
     "POW_ESCALATION_EXEMPT_NETWORKS": [],
     # Upper bound of key_difficulty_boost(), whatever the rules add up to.
     "KEY_DIFFICULTY_BOOST_MAX": 3,
+    # --- Fraud labels (protection.policy.labels) ---------------------------------
+    # What a fraud label on a created person blocks, and for how long (seconds):
+    # "session" (the session that created it), "device" (its device id, only
+    # when an attestation verified it; a claimed id is never blocked, as it
+    # would apply under every key) and "ip" (the creating address, IPv6 by its
+    # /64; never one of AUTO_BLOCK_EXEMPT_NETWORKS). A kind left out is not
+    # blocked. Each block is a client_blocked event with reason fraud_label;
+    # labelling the person legit lifts the blocks the fraud label made. The
+    # policy file's label_fraud_blocks table replaces it.
+    "LABEL_FRAUD_BLOCKS": {"session": 24 * 3600, "device": 24 * 3600, "ip": 24 * 3600},
     # --- App attestation (protection.attestation) ----------------------------
     # Evidence that the caller is a genuine build of a mobile or web app, asked
     # for by keys whose required verifications name approov / app_check (and
@@ -654,6 +664,9 @@ POLICY: dict[str, Policy] = {
     ),
     "AUTO_BLOCK_RULES": Policy(BY_NAME, "protection.policy.rules.auto_block_rules_policy_problems"),
     "NETWORK_POLICY": Policy(DEEP, "protection.keys.network_policy.network_policy_problems"),
+    "LABEL_FRAUD_BLOCKS": Policy(
+        REPLACE, "protection.policy.labels.label_fraud_blocks_policy_problems"
+    ),
 }
 
 

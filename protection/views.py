@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.challenges import ChallengeEvidence, challenge_issue, pat_authorization_token
+from protection.challenges.pow import pow_solve_time
 from protection.http.context import Caller, client_ip, request_context
 from protection.http.gate import gate_evidence
 from protection.http.plan import GatePlan
@@ -220,13 +221,22 @@ class SessionCreateView(APIView):
                 private_token=pat_authorization_token(request.META.get("HTTP_AUTHORIZATION")),
             ),
         )
+        api_key = request.auth.api_key
         issued = session_issue(
-            api_key=request.auth.api_key,
+            api_key=api_key,
             client_ip=context.client_ip,
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             # A device an attestation verified wins over the one the client claims.
             device_id=context.attested.device_id or body.device_id,
             jkt=context.dpop_jkt,
+            start_signals={
+                "device_verified": bool(context.attested.device_id),
+                "attested": list(context.attested.verified),
+                # The solve time the client reported, for a solution the gate accepted.
+                "pow_ms": pow_solve_time(body.altcha)
+                if "pow" in (api_key.required_verifications or ())
+                else None,
+            },
         )
         return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)
 

@@ -15,9 +15,11 @@ class SignupConfig(AppConfig):
         from protection.core.housekeeping import housekeeping_register
         from signup import conf, errors
         from signup.idempotency import idempotency_purge_expired
+        from signup.snapshot import creation_snapshots_purge_expired
 
         settings_register("signup", conf.DEFAULTS, policy=conf.POLICY)
         error_codes_register(errors.ERROR_CODES)
         event_kinds_register(errors.EVENT_KINDS)
         event_reasons_register(errors.EVENT_REASONS)
         housekeeping_register("idempotency records", idempotency_purge_expired)
+        housekeeping_register("creation snapshots", creation_snapshots_purge_expired)

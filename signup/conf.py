@@ -8,7 +8,7 @@ protection (``SignupConfig.ready``) so its checks know them.
 from typing import Any
 
 from protection.conf import GatehouseSettings
-from protection.environment import Env, boolean
+from protection.environment import Env, boolean, whole_number_from
 from protection.policyfile import REPLACE, Policy
 
 DEFAULTS: dict[str, Any] = {
@@ -67,12 +67,19 @@ DEFAULTS: dict[str, Any] = {
     # identifier is ever in the URL). Empty: PUBLIC_BASE_URL + "/confirm";
     # both empty: the mail carries the code only.
     "SIGNUP_CONFIRM_URL": "",
+    # How long (seconds) a person's creation snapshot is kept: what they came
+    # with (session, device, IP prefix, network origin, evidence, verdict),
+    # so a fraud label added days later still finds what to block, and
+    # export_labels what to learn from. purge_expired deletes older ones (the
+    # person stays). Env GATEHOUSE_PERSON_SIGNALS_RETENTION (seconds).
+    "PERSON_SIGNALS_RETENTION": 90 * 24 * 3600,
 }
 
 # Settings an environment variable may set (see protection.conf.ENVIRONMENT).
 ENVIRONMENT: dict[str, Env] = {
     "SIGNUP_PAGE_ENABLED": Env("GATEHOUSE_SIGNUP_PAGE", boolean),
     "SIGNUP_PAGE_API_KEY": Env("GATEHOUSE_SIGNUP_PAGE_API_KEY"),
+    "PERSON_SIGNALS_RETENTION": Env("GATEHOUSE_PERSON_SIGNALS_RETENTION", whole_number_from(1)),
 }
 
 # Settings a policy file may set (see protection.conf.POLICY): the lookup

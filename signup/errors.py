@@ -26,6 +26,12 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
         "A person was created. Details: `person_id` and keyed digests of email and phone, "
         "never the clear text.",
     ),
+    "person_labelled": EventKindSpec(
+        ("alert",),
+        "Staff labelled a person: reason `fraud` or `legit`. Details: `person_id`, "
+        "`label_id`, `blocks` (the ids a fraud label applied), `lifted` (the ids a legit "
+        "label lifted), `by`; the label's free-text reason stays with the label.",
+    ),
     "person_create_refused": EventKindSpec(
         ("deny",),
         "A create was refused: reason `conflict` (email or phone taken) or `disposable_email`.",

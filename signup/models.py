@@ -1,6 +1,8 @@
 """Model registry of the signup app: the models live with the code that owns them."""
 
 from signup.idempotency import IdempotencyRecord
+from signup.labels import PersonLabel, PersonLabelBlock
 from signup.persons import Person
+from signup.snapshot import CreationSnapshot
 
-__all__ = ["IdempotencyRecord", "Person"]
+__all__ = ["CreationSnapshot", "IdempotencyRecord", "Person", "PersonLabel", "PersonLabelBlock"]

@@ -41,6 +41,10 @@ class Person(models.Model):
     # (0-100) and the reasons behind it, kept for review and tuning.
     risk = models.PositiveSmallIntegerField(default=0, editable=False)
     risk_reasons = models.JSONField(default=list, blank=True, editable=False)
+    # The person's latest label (signup.labels keeps every one, with who and
+    # why): "fraud", "legit", or "" for none yet.
+    label = models.CharField(max_length=8, blank=True, db_index=True, editable=False)
+    labelled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -8,12 +8,15 @@ normalise what a client sent (the plans' parse: business refusals such as
 boolean with one query; ``person_create`` inserts the person (the database's
 unique constraints decide races: exactly one wins, the others get
 ``conflict``) and, with an Idempotency-Key, stores the answer for replay in
-the same transaction. Every denial and every creation is a SecurityEvent,
-with identifiers only as keyed digests.
+the same transaction. ``person_insert`` is the one place a person is
+created: with it, in the same transaction, its creation snapshot
+(``signup.snapshot``), its event and its ``person.created`` webhook. Every
+denial and every creation is a SecurityEvent, with identifiers only as
+keyed digests.
 """
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +30,13 @@ from protection.blocks import blocks_check
 from protection.core.events import event_record, refuse
 from protection.core.verdict import Verdict
 from protection.keys import ApiKey
+from protection.webhooks import webhooks_person_created_emit
 from signup import idempotency, limits, normalization
 from signup.conf import signup_settings
 from signup.limits import LookupInput, Session
 from signup.persons import Person
 from signup.selectors import person_exists
+from signup.snapshot import CreationSnapshot, creation_snapshot_basic
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def _is_disposable(domain: str) -> bool:
     return any(".".join(labels[i:]) in disposable_domains for i in range(len(labels) - 1))
 
 
-def _insert_person(
+def person_insert(
     *,
     data: CreateInput,
     api_key: ApiKey,
@@ -102,8 +107,16 @@ def _insert_person(
     client_ip: str,
     verdict: Verdict | None,
     now: datetime.datetime,
+    snapshot: Mapping[str, Any] | None,
 ) -> Person | None:
-    """Insert the person, or return None (and record the refusal) if email/phone is taken."""
+    """Insert the person, or return None (and record the refusal) if email/phone is taken.
+
+    The one place persons are created. In the caller's transaction, with
+    the person: its creation snapshot (``snapshot``, from
+    ``signup.snapshot.creation_snapshot``; empty or None: the least this
+    call knows), the ``person_created`` event and the ``person.created``
+    webhook. A create that rolls back sends nothing.
+    """
     digests = {"email_digest": limits.identifier_digest(data.email)}
     if data.phone:
         digests["phone_digest"] = limits.identifier_digest(data.phone)
@@ -129,6 +142,18 @@ def _insert_person(
             details=digests,
         )
         return None
+    CreationSnapshot.objects.create(
+        person=person,
+        created_at=now,
+        data=dict(snapshot)
+        if snapshot
+        else creation_snapshot_basic(
+            api_key_public_id=api_key.public_id,
+            session_id=session.id,
+            client_ip=client_ip,
+            verdict=verdict,
+        ),
+    )
     event_record(
         kind="person_created",
         decision="allow",
@@ -137,6 +162,16 @@ def _insert_person(
         api_key=api_key,
         session_id=session.id,
         details={"person_id": str(person.id), **digests, **_verdict_details(verdict)},
+    )
+    webhooks_person_created_emit(
+        person_id=person.id,
+        created_at=now,
+        api_key_public_id=api_key.public_id,
+        session_id=session.id,
+        verdict=verdict,
+        email=person.email,
+        phone=person.phone,
+        full_name=person.full_name,
     )
     return person
 
@@ -209,10 +244,12 @@ def person_create(
     client_ip: str,
     render: Callable[[Person], dict[str, Any]],
     verdict: Verdict | None = None,
+    snapshot: Mapping[str, Any] | None = None,
     now: datetime.datetime | None = None,
 ) -> CreateOutcome:
     """Create the person ``data`` describes and return the answer to send (201, or
-    409 if taken). ``verdict``: the gate's, stored on the person.
+    409 if taken). ``verdict``: the gate's, stored on the person; ``snapshot``:
+    the create's creation snapshot (``signup.snapshot.creation_snapshot``).
 
     ``render`` turns the new person into the response body (stored for
     replay). With an Idempotency-Key, a repeat of the same body replays the
@@ -229,13 +266,14 @@ def person_create(
             )
             if isinstance(claim, idempotency.StoredResponse):
                 return CreateOutcome(claim.status, claim.body, replayed=True)
-        person = _insert_person(
+        person = person_insert(
             data=data,
             api_key=api_key,
             session=session,
             client_ip=client_ip,
             verdict=verdict,
             now=now,
+            snapshot=snapshot,
         )
         outcome = (
             CreateOutcome(201, render(person), person=person)

@@ -34,6 +34,7 @@ from signup.services import (
     person_lookup,
     person_lookup_input,
 )
+from signup.snapshot import creation_snapshot
 
 # Generous caps on the raw strings: normalisation applies the real limits.
 RAW_EMAIL_MAX = 320
@@ -260,6 +261,7 @@ class PersonCreateView(PersonApiView):
             client_ip=context.client_ip,
             render=lambda person: dict(self.OutputSerializer(person).data),
             verdict=context.verdict,
+            snapshot=creation_snapshot(context),
         )
         response: HttpResponse
         if outcome.status < 400:

@@ -166,3 +166,32 @@ def _solution_check(*, payload: str, api_key_public_id: str, now: datetime.datet
     return PowSolution(
         nonce=nonce, expires_at=datetime.datetime.fromtimestamp(expires_at, tz=datetime.UTC)
     )
+
+
+# A solve time longer than this is not a solve time (the challenge expired long before).
+MAX_SOLVE_MILLISECONDS = 24 * 3600 * 1000
+
+
+def pow_solve_time(payload: str) -> int | None:
+    """The milliseconds the client says it took to solve, from an ALTCHA payload; or None.
+
+    ALTCHA v2 puts it in ``solution.time`` (v1 called it ``took``). It is the
+    client's own word, never checked: a signal for tuning (a farm solving in
+    0 ms, a phone in 3 s), not evidence. Anything that is not a number in
+    [0, 24 h] is None, and so is a payload that is not one.
+    """
+    if not isinstance(payload, str) or not payload or len(payload) > MAX_PAYLOAD_CHARS:
+        return None
+    try:
+        decoded = json.loads(base64.b64decode(payload, validate=True))
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    solution = decoded.get("solution")
+    took = solution.get("time") if isinstance(solution, dict) else decoded.get("took")
+    if isinstance(took, bool) or not isinstance(took, int | float):
+        return None
+    if not 0 <= took <= MAX_SOLVE_MILLISECONDS:  # also refuses NaN
+        return None
+    return int(took)

@@ -37,8 +37,10 @@ from protection.sessions import AnonymousSession
 logger = logging.getLogger("gatehouse.autoblock")
 
 
-def _exempt(ip: str) -> bool:
-    """Addresses never blocked automatically."""
+def autoblock_exempt(ip: str) -> bool:
+    """Addresses never blocked automatically (by a rule, or by a fraud label):
+    the unknown-client bucket, ``AUTO_BLOCK_EXEMPT_NETWORKS`` and, when
+    proxies are trusted, the trusted proxy networks."""
     if ip == UNKNOWN_IP or ip_in_networks(ip, gatehouse_settings.AUTO_BLOCK_EXEMPT_NETWORKS):
         return True
     proxies_trusted = int(gatehouse_settings.TRUSTED_PROXIES or 0) > 0
@@ -57,7 +59,7 @@ def _subject(dimension: str, event: Any) -> tuple[str, str] | None:
     """Return ``(block_kind, value)`` of the client the rule counts, or None."""
     if dimension == "ip":
         ip = normalize_ip(str(event.client_ip or ""))
-        if ip is None or _exempt(ip):
+        if ip is None or autoblock_exempt(ip):
             return None
         ident = rate_limit_ident(ip)
         return ("cidr", ident) if "/" in ident else ("ip", ident)

@@ -15,6 +15,11 @@ class AnonymousSession(models.Model):
     client_ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
     user_agent = models.CharField(max_length=256, blank=True)
     device_id = models.CharField(max_length=128, blank=True, db_index=True)
+    # What the session start showed, kept for the creation snapshot of a person
+    # this session creates (signup): ``device_verified`` (the device id came
+    # from attestation, not from the client's word), ``attested`` (the
+    # verifiers that passed), ``pow_ms`` (the solve time the client reported).
+    start_signals = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

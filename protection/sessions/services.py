@@ -11,7 +11,9 @@ Reading tokens on the hot path is ``protection.sessions.verify``.
 """
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -101,11 +103,14 @@ def session_issue(
     user_agent: str = "",
     device_id: str = "",
     jkt: str | None = None,
+    start_signals: Mapping[str, Any] | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
     """Create a session for ``api_key`` and return it with a fresh token pair.
 
-    ``jkt`` (a DPoP key thumbprint) binds both tokens to that key. Checks no
+    ``jkt`` (a DPoP key thumbprint) binds both tokens to that key.
+    ``start_signals``: what the session start showed (plain JSON, no personal
+    data), stored on the session for what it later creates. Checks no
     evidence: the gate did, at its evidence step.
     """
     now = now or timezone.now()
@@ -115,6 +120,7 @@ def session_issue(
         # Printable text only: a client's header must not break the row (NUL) or the admin.
         user_agent="".join(c for c in (user_agent or "") if c.isprintable())[:256],
         device_id=(device_id or "")[:128],
+        start_signals=dict(start_signals or {}),
         created_at=now,
         expires_at=now + datetime.timedelta(seconds=gatehouse_settings.SESSION_LIFETIME),
     )

@@ -243,6 +243,7 @@ def test_policy_show_json_prints_every_policy_setting_in_force(policy_file):
         "rate_limits_observe",
         "auto_block_rules",
         "network_policy",
+        "label_fraud_blocks",
         "signup_lookup_identifier_rate",
         "signup_lookup_distinct_per_ip_rate",
         "signup_lookup_distinct_per_key_rate",
