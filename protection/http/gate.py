@@ -383,6 +383,7 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
                 origin=context.origin,
                 api_key=context.api_key,
                 session=context.session,
+                device_id=context.attested.device_id or getattr(context.body, "device_id", ""),
             )
         _judge_session_and_proof(context, counted.values, counted.claims)
         _remember_over_budget(context, counted.group)
