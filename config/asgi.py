@@ -1,4 +1,5 @@
-"""ASGI entry point. Refuses to start with development secrets or configuration errors."""
+"""ASGI entry point. Refuses to start with development secrets, a per-process cache
+in production or configuration errors."""
 
 import os
 
@@ -8,7 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_asgi_application()
 
-from config.startup import refuse_configuration_errors, refuse_development_secrets  # noqa: E402
+from config.startup import (  # noqa: E402
+    refuse_configuration_errors,
+    refuse_development_secrets,
+    refuse_local_cache,
+)
 
 refuse_development_secrets()
+refuse_local_cache()
 refuse_configuration_errors()

@@ -26,6 +26,15 @@ def refuse_development_secrets() -> None:
         )
 
 
+def refuse_local_cache() -> None:
+    """Stop a production (DEBUG off) server on a per-process cache (protection.E220)."""
+    from protection.http.productionchecks import local_cache_refusal
+
+    problem = local_cache_refusal()
+    if problem:
+        raise ImproperlyConfigured(f"Refusing to start: {problem}")
+
+
 # Findings about stored data, not about this deployment's configuration: a
 # malformed per-key override is ignored by requests, so it is logged at start
 # rather than keeping every worker down over one database row.

@@ -17,7 +17,7 @@ catalogue is: one key, one comment block.
 
 from typing import Any
 
-from protection.environment import Env, comma_list, networks, one_of, whole_number
+from protection.environment import Env, boolean, comma_list, networks, one_of, whole_number
 from protection.policyfile import BY_NAME, DEEP, REPLACE, Policy
 from protection.settingsreader import (
     REGISTERED_SETTINGS,
@@ -152,6 +152,12 @@ DEFAULTS: dict[str, Any] = {
     "API_KEY_CACHE_TTL": 1.0,
     # An API key's last_used_at is written at most once per this many seconds.
     "API_KEY_LAST_USED_INTERVAL": 60,
+    # With DEBUG off, the servers refuse to start on a per-process cache (no
+    # REDIS_URL): rate limits, replay stores and revocation marks would each be
+    # kept per worker (limits admit workers x limit; a DPoP proof is accepted
+    # once per worker). True says a single-process deployment on the
+    # local-memory cache is meant (system check protection.E220 otherwise).
+    "ALLOW_LOCAL_CACHE": False,
     # --- DPoP (protection.dpop) and Apple App Attest (protection.attestation) ---
     # Scheme, host and port clients call this API at ("https://api.example.com").
     # A DPoP proof's htu must equal this plus the request path: the Host header
@@ -415,6 +421,7 @@ ENVIRONMENT: dict[str, Env] = {
     "METRICS_NETWORKS": Env("GATEHOUSE_METRICS_NETWORKS", networks),
     "MAX_BODY_BYTES": Env("GATEHOUSE_MAX_BODY_BYTES", whole_number),
     "PUBLIC_BASE_URL": Env("GATEHOUSE_PUBLIC_BASE_URL"),
+    "ALLOW_LOCAL_CACHE": Env("GATEHOUSE_ALLOW_LOCAL_CACHE", boolean),
     "APP_ATTEST_APP_IDS": Env("GATEHOUSE_APP_ATTEST_APP_IDS", comma_list),
     "APP_ATTEST_ENVIRONMENT": Env(
         "GATEHOUSE_APP_ATTEST_ENVIRONMENT", one_of("production", "development")

@@ -132,7 +132,11 @@ def fire(port: int, path: str, *, total: int = 1000, concurrency: int = 50) -> C
 
 
 def server_env(*, database_url: str, redis_url: str, cache_prefix: str) -> dict[str, str]:
+    """The environment of a test server (DEBUG off). Without ``redis_url`` it runs on
+    the local-memory cache, which production refuses unless told it is meant."""
+    local_cache = {} if redis_url else {"GATEHOUSE_ALLOW_LOCAL_CACHE": "1"}
     return {
+        **local_cache,
         "DJANGO_SETTINGS_MODULE": "tests.server_settings",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
