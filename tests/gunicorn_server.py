@@ -21,7 +21,8 @@ class GunicornServer:
 
     ``production_config=True`` starts it with the documented
     ``config/gunicorn.conf.py`` (the command line still sets the socket,
-    workers and log level); ``extra_args`` are appended.
+    workers and log level); ``extra_args`` are appended; ``log_path``
+    collects the processes' output (the JSON log lines).
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class GunicornServer:
         production_config: bool = False,
         extra_args: tuple[str, ...] = (),
         host: str = "127.0.0.1",
+        log_path: Path | None = None,
     ) -> None:
         self.host = host
         self.env = env
@@ -43,6 +45,8 @@ class GunicornServer:
         fd = self.listener.fileno()
         os.set_inheritable(fd, True)
         config = ["-c", str(ROOT / "config" / "gunicorn.conf.py")] if production_config else []
+        # With log_path, everything the master and workers write goes there.
+        self.log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -66,6 +70,8 @@ class GunicornServer:
             env={**os.environ, **env},
             pass_fds=(fd,),
             start_new_session=True,
+            stdout=self.log,
+            stderr=subprocess.STDOUT if self.log is not None else None,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -91,6 +97,8 @@ class GunicornServer:
                 os.killpg(self.process.pid, 9)
                 self.process.wait()
         self.listener.close()
+        if self.log is not None:
+            self.log.close()
 
     def __enter__(self) -> "GunicornServer":
         self.wait_ready()

@@ -31,7 +31,6 @@ logger = logging.getLogger("gatehouse.keys")
 # Query parameters that clients use by mistake to carry a key; any key-shaped
 # string anywhere in the query string is refused as well.
 QUERY_KEY_NAMES = frozenset({"api_key", "apikey", "api-key", "key", "x-api-key", "x_api_key"})
-_KEY_PREFIXES = tuple(f"{prefix}_" for prefix in crypto.KEY_PREFIXES.values())
 AUTH_EVENT = "api_key_auth"
 
 
@@ -151,7 +150,8 @@ def api_key_query_refusal(query_string: str) -> None:
     """Refuse (``api_key_in_query``) a query string that carries a key.
 
     A parameter named like a key, or any key-shaped string anywhere in the
-    query (name or value, percent-decoded or not), is refused: keys in URLs
+    query (name or value, percent-decoded or not, with or without its
+    ``gh_pub_``/``gh_sec_`` prefix), is refused: keys in URLs
     end up in logs, proxies and browser history. The event keeps only a
     keyed fingerprint of what was found, never the key.
     """
@@ -160,7 +160,8 @@ def api_key_query_refusal(query_string: str) -> None:
             # One of the names above: safe to record as is.
             raise _deny("api_key_in_query", details={"parameter": name.strip().lower()})
     decoded = unquote_plus(query_string)
-    if any(prefix in decoded or prefix in query_string for prefix in _KEY_PREFIXES):
+    # Key-shaped anywhere, even without its gh_pub_/gh_sec_ prefix.
+    if crypto.contains_raw_key(decoded) or crypto.contains_raw_key(query_string):
         raise _deny("api_key_in_query", details=_fingerprint(decoded))
 
 
