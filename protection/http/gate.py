@@ -77,7 +77,15 @@ from protection.dpop import (
     dpop_session_start,
 )
 from protection.http.context import Caller, RequestContext, request_context
-from protection.keys import api_key_query_refusal, api_key_require_scope, api_key_verify
+from protection.keys import (
+    KEYS_VERSION_KEY,
+    api_key_query_refusal,
+    api_key_recheck,
+    api_key_require_scope,
+    api_key_verify,
+    keys_version,
+    keys_version_reads,
+)
 from protection.logcontext import log_context_update
 from protection.sessions import SessionClaims, session_state_check, session_token_verify
 from protection.sessions.revocation import session_state_reads
@@ -253,6 +261,7 @@ def gate_caller(request: Any, *, session: bool, dpop_binds_session: bool = False
     meta = request.META
     with _step(context, "api_key", challenge=API_KEY_CHALLENGE):
         api_key_query_refusal(meta.get("QUERY_STRING", ""))
+        context.key_generation = keys_version.generation
         api_key = api_key_verify(
             raw_key=meta.get("HTTP_X_API_KEY", ""), origin=meta.get("HTTP_ORIGIN")
         )
@@ -313,9 +322,13 @@ def _settle_without_round_trip(context: RequestContext) -> None:
     counted = request_limits_count(
         None,
         claims=[context.dpop_claim] if context.dpop_claim else [],
-        reads=session_state_reads(context.session.id) if context.session else [],
+        reads=[
+            *keys_version_reads(),
+            *(session_state_reads(context.session.id) if context.session else []),
+        ],
     )
     try:
+        _judge_key(context, counted.values)
         _judge_session_and_proof(context, counted.values, counted.claims)
     except ProtectionError as error:
         if error.status == 401:
@@ -386,7 +399,7 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
     context.group = context.limits.group = group
     _add_group_limits(context)
     extra = list(plan.hits(context.body, caller)) if plan is not None and plan.hits else []
-    reads = [VERSION_CACHE_KEY]
+    reads = [VERSION_CACHE_KEY, *keys_version_reads()]
     if context.session is not None:
         reads += session_state_reads(context.session.id)
     with _step(context, "count"):
@@ -397,6 +410,7 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
             reads=reads,
         )
     with _step(context, "judge", challenge=BEARER_CHALLENGE):
+        _judge_key(context, counted.values)
         if registry.observe(counted.values.get(VERSION_CACHE_KEY)):
             # A block made since this process loaded the list applies at once.
             blocks_check(ip=context.client_ip, api_key=context.api_key, session=context.session)
@@ -422,6 +436,19 @@ def _add_group_limits(context: RequestContext) -> None:
     for dimension, rates in group_rates(context.group, api_key=context.api_key).items():
         if idents.get(dimension) is not None and dimension not in counted:
             context.limits.add(dimension=dimension, ident=idents[dimension], rates=rates)
+
+
+def _judge_key(context: RequestContext, values: dict[str, bytes | None]) -> None:
+    """A key changed (revoked, expired) since this request verified it: read it again."""
+    keys_version.observe(values.get(KEYS_VERSION_KEY))
+    if context.api_key is None or keys_version.generation == context.key_generation:
+        return
+    try:
+        api_key_recheck(context.api_key)
+    except ProtectionError as error:
+        if error.status == 401:
+            error.headers["WWW-Authenticate"] = API_KEY_CHALLENGE
+        raise
 
 
 def _judge_session_and_proof(

@@ -2,8 +2,10 @@
 
 A small package: ``models`` (ApiKey, statuses, validation), ``services``
 (create, update, rotate, revoke), ``verify`` (the per-request check and
-scope/origin rules), ``cache`` (the one-second per-process cache) and
-``selectors`` (finding keys by public id or name). Import from here.
+scope/origin rules), ``cache`` (the one-second per-process cache and the
+known public ids), ``version`` (the keys version every request reads, so a
+revocation applies at the next request) and ``selectors`` (finding keys by
+public id or name). Import from here.
 """
 
 from protection.keys.cache import verified_keys
@@ -26,12 +28,15 @@ from protection.keys.services import (
 )
 from protection.keys.verify import (
     api_key_query_refusal,
+    api_key_recheck,
     api_key_require_scope,
     api_key_verify,
     origin_allowed,
 )
+from protection.keys.version import KEYS_VERSION_KEY, keys_version, keys_version_reads
 
 __all__ = [
+    "KEYS_VERSION_KEY",
     "SCOPES",
     "VERIFICATIONS",
     "ApiKey",
@@ -39,6 +44,7 @@ __all__ = [
     "api_key_create",
     "api_key_find",
     "api_key_query_refusal",
+    "api_key_recheck",
     "api_key_require_scope",
     "api_key_revoke",
     "api_key_rotate",
@@ -48,6 +54,8 @@ __all__ = [
     "clean_origins",
     "clean_scopes",
     "clean_verifications",
+    "keys_version",
+    "keys_version_reads",
     "origin_allowed",
     "verified_keys",
 ]

@@ -23,7 +23,7 @@ from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
 from protection.core.events import refuse
 from protection.core.metrics import metrics_timer
-from protection.keys.cache import verified_keys
+from protection.keys.cache import known_public_ids, verified_keys
 from protection.keys.models import ApiKey, ApiKeyStatus, api_key_status
 
 logger = logging.getLogger("gatehouse.keys")
@@ -51,6 +51,9 @@ def _lookup(public_id: str) -> ApiKey | None:
     entry = verified_keys.get(public_id)
     if entry is not None:
         return entry.api_key
+    if not known_public_ids.may_exist(public_id):
+        verified_keys.put(public_id, None)
+        return None
     api_key = ApiKey.objects.filter(public_id=public_id).first()
     verified_keys.put(public_id, api_key)
     return api_key
@@ -130,6 +133,24 @@ def _api_key_verify(
             )
     _touch(api_key, now)
     return _clone(api_key)
+
+
+def api_key_recheck(api_key: ApiKey, *, now: datetime.datetime | None = None) -> None:
+    """Read ``api_key``'s row again and refuse the request if it was revoked, expired
+    or deleted since it was verified (the keys version changed mid-request).
+
+    Raises ProtectionError api_key_revoked, api_key_expired, api_key_invalid
+    (each recorded); refreshes this process's cache entry otherwise.
+    """
+    fresh = ApiKey.objects.filter(pk=api_key.pk).first()
+    if fresh is None:
+        raise _deny("api_key_invalid", details={"public_id": api_key.public_id})
+    verified_keys.put(fresh.public_id, fresh)
+    status = api_key_status(fresh, now or timezone.now())
+    if status == ApiKeyStatus.REVOKED:
+        raise _deny("api_key_revoked", api_key=fresh)
+    if status == ApiKeyStatus.EXPIRED:
+        raise _deny("api_key_expired", api_key=fresh)
 
 
 def _clone(api_key: ApiKey) -> ApiKey:

@@ -289,8 +289,8 @@ def test_a_lookup_is_one_redis_round_trip_and_one_database_query(
     assert response.status_code == 200
     # One script call: ip + key (2 windows) + session + the four lookup
     # limits, reading the session's revocation mark, whether the marks can
-    # be trusted, and the block-list version.
-    assert calls == [(8, 3)]
+    # be trusted, the block-list version and the keys version.
+    assert calls == [(8, 4)]
     assert response["RateLimit-Policy"].count(";q=") == 4  # ip, key x2, session
 
 
