@@ -11,7 +11,8 @@ Every value can be moved by an environment variable (``GUNICORN_*``).
 With ``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes its metric values
 to files in that directory and any worker serving ``/metrics`` adds them up
 (protection.core.metrics): on start, stale files of a previous run are removed;
-when a worker exits, its "live" gauges are dropped (``mark_process_dead``).
+when a worker exits, its counts are folded into archive files and its own
+files and "live" gauges removed (protection.core.metricsfiles).
 """
 
 import os
@@ -59,6 +60,7 @@ def on_starting(server: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+        # Its counts go into the archive files; its own files and live gauges go.
+        from protection.core.metricsfiles import metrics_process_exited
 
-        multiprocess.mark_process_dead(worker.pid)
+        metrics_process_exited(worker.pid)

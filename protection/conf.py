@@ -380,6 +380,10 @@ DEFAULTS: dict[str, Any] = {
     "APPROOV_PUBLIC_KEY_ALGORITHM": "",
     # Seconds of clock skew accepted on exp.
     "APPROOV_LEEWAY": 5,
+    # A token whose exp is further ahead than this (seconds) is refused
+    # (exp_too_far): Approov tokens live minutes, so one valid for years (or
+    # with exp 1e30) was not issued by Approov's service as configured.
+    "APPROOV_MAX_LIFETIME": 3600,
     # Header whose SHA-256 the token's "pay" claim binds on lookup and create
     # (on POST /api/v1/sessions it is always X-Api-Key: no Authorization yet).
     "APPROOV_BINDING_HEADER": "Authorization",

@@ -15,6 +15,7 @@ modules named in ``VERIFIER_MODULES`` on first use.
 import base64
 import datetime
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -147,11 +148,18 @@ def unverified_header(token: str) -> dict[str, Any]:
 
 
 def numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
-    """A numeric claim (int or float, never a bool), or None."""
+    """A finite numeric claim (int or float, never a bool, never NaN or infinite), or None.
+
+    ``exp`` NaN compared false with every time, so it never expired.
+    """
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
 
 
 def signed_claims(token: str, key: Any, *, algorithm: str) -> dict[str, Any]:
