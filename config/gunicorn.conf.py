@@ -64,3 +64,21 @@ def child_exit(server: Any, worker: Any) -> None:
         from protection.core.metricsfiles import metrics_process_exited
 
         metrics_process_exited(worker.pid)
+
+
+# --- Nothing counted in memory is lost when a worker exits ---------------------
+# Denials added up under a flood (and block hits) are written by an idle timer
+# in each worker, and whatever is left when the worker exits (SIGHUP reload,
+# max_requests recycling, shutdown): protection.core.flushing.
+def post_worker_init(worker: Any) -> None:
+    from protection.core.flushing import process_flusher_start
+
+    process_flusher_start()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    try:
+        from protection.core.flushing import process_flush_all
+    except Exception:  # the worker never loaded the app: nothing to write
+        return
+    process_flush_all()
