@@ -36,6 +36,7 @@ from protection.attestation.base import (
     invalid,
     numeric_claim,
     signed_claims,
+    token_replay_id,
     unavailable,
     unverified_header,
     verifier_register,
@@ -168,7 +169,12 @@ class ApproovVerifier:
                 raise invalid("pay_mismatch", device_id=device_id)
         elif not gatehouse_settings.APPROOV_ALLOW_MISSING_PAY:
             raise invalid("pay_missing", device_id=device_id)
-        return Attested(verifier=NAME, device_id=device_id)
+        return Attested(
+            verifier=NAME,
+            device_id=device_id,
+            replay_id=token_replay_id(token),
+            replay_until=expires + leeway,
+        )
 
     def binding_header(self, purpose: Purpose) -> str:
         """The lower-cased header ``pay`` binds for ``purpose``."""

@@ -49,7 +49,7 @@ from typing import Any
 
 from rest_framework.exceptions import APIException
 
-from protection.attestation import attestation_verify
+from protection.attestation import attestation_replay_refusal, attestation_verify
 from protection.base.clientip import rate_limit_ident
 from protection.base.exceptions import ProtectionError
 from protection.base.processstate import process_state_register
@@ -402,11 +402,14 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
     reads = [VERSION_CACHE_KEY, *keys_version_reads()]
     if context.session is not None:
         reads += session_state_reads(context.session.id)
+    # The DPoP proof's jti, then single-use attestation evidence (session start).
+    attested_claims = list(context.attested.claims)
+    claims = [context.dpop_claim] if context.dpop_claim else []
     with _step(context, "count"):
         counted = request_limits_count(
             context.limits,
             extra=extra,
-            claims=[context.dpop_claim] if context.dpop_claim else [],
+            claims=[*claims, *(claim for _, claim in attested_claims)],
             reads=reads,
         )
     with _step(context, "judge", challenge=BEARER_CHALLENGE):
@@ -414,7 +417,8 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
         if registry.observe(counted.values.get(VERSION_CACHE_KEY)):
             # A block made since this process loaded the list applies at once.
             blocks_check(ip=context.client_ip, api_key=context.api_key, session=context.session)
-        _judge_session_and_proof(context, counted.values, counted.claims)
+        _judge_session_and_proof(context, counted.values, counted.claims[: len(claims)])
+        _judge_attestation_replay(context, attested_claims, counted.claims[len(claims) :])
         _remember_over_budget(context, counted.group)
         throttled = _judge_group_limits(context, counted.group)
         if throttled is None and plan is not None and plan.judge is not None:
@@ -463,6 +467,25 @@ def _judge_session_and_proof(
             api_key=context.api_key,
             session_id=getattr(context.session, "id", None),
         )
+
+
+def _judge_attestation_replay(
+    context: RequestContext,
+    attested: Sequence[tuple[str, Any]],
+    results: Sequence[RateLimitResult],
+) -> None:
+    """Session-start evidence already spent (another session started with it): 403."""
+    for (verifier, _claim), result in zip(attested, results, strict=False):
+        if result.allowed:
+            continue
+        error = attestation_replay_refusal(
+            verifier=verifier,
+            api_key=context.api_key,
+            client_ip=context.client_ip,
+            device_id=context.attested.device_id,
+        )
+        if error is not None:
+            raise error
 
 
 def _session_state(session: SessionClaims, values: dict[str, bytes | None]) -> None:
