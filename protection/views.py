@@ -182,6 +182,7 @@ class SessionCreateView(APIView):
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             # A device an attestation verified wins over the one the client claims.
             device_id=context.attested.device_id or body.device_id,
+            device_verified=bool(context.attested.device_id),
             jkt=context.dpop_jkt,
         )
         return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)

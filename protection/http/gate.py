@@ -56,7 +56,7 @@ from protection.base.processstate import process_state_register
 from protection.blocks import blocks_check, registry
 from protection.blocks.ruleset import VERSION_CACHE_KEY
 from protection.challenges import challenge_verify
-from protection.core.events import Refusal, refuse, refuse_with
+from protection.core.events import Refusal, event_scope_device, refuse, refuse_with
 from protection.core.ratelimit import (
     CountedLimit,
     Item,
@@ -88,6 +88,7 @@ from protection.keys import (
 )
 from protection.logcontext import log_context_update
 from protection.sessions import SessionClaims, session_state_check, session_token_verify
+from protection.sessions.devices import device_block_values, device_claim_value
 from protection.sessions.revocation import session_state_reads
 
 STEPS = (
@@ -312,6 +313,13 @@ def _session_steps(context: RequestContext, meta: Any) -> None:
             context.dpop_jkt, context.dpop_claim = proof.jkt, dpop_jti_claim(proof)
     with _step(context, "session_block"):
         blocks_check(session=claims)  # the session's device too
+        if claims.device_id and not claims.device_verified:
+            # Its claimed device: also the blocks scoped to this key and claim.
+            blocks_check(
+                device_id=device_claim_value(
+                    api_key_public_id=context.api_key.public_id, device_id=claims.device_id
+                )
+            )
     if not context.group:
         # No round trip will follow (a view without an endpoint group): the
         # session's state and the proof's jti are settled now.
@@ -366,7 +374,10 @@ def gate_attestation(request: Any, *, purpose: str) -> None:
             session_id=getattr(context.session, "id", None),
         )
         if context.attested.device_id:
+            # Verified: checked against its id alone, and the request's later
+            # denials name it (device rules count only verified devices).
             blocks_check(device_id=context.attested.device_id)
+            event_scope_device(context.attested.device_id)
 
 
 # --- the throttle: body, count, judge -------------------------------------------
@@ -394,8 +405,14 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
         if plan is not None:
             context.body = plan.parse(request, caller)
             claimed_device = getattr(context.body, "device_id", "")
-            if claimed_device:
-                blocks_check(device_id=claimed_device)
+            # A verified device (attestation step) wins over the one claimed.
+            if claimed_device and context.api_key is not None and not context.attested.device_id:
+                for value in device_block_values(
+                    device_id=claimed_device,
+                    verified=False,
+                    api_key_public_id=context.api_key.public_id,
+                ):
+                    blocks_check(device_id=value)
     context.group = context.limits.group = group
     _add_group_limits(context)
     extra = list(plan.hits(context.body, caller)) if plan is not None and plan.hits else []

@@ -15,6 +15,9 @@ class AnonymousSession(models.Model):
     client_ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
     user_agent = models.CharField(max_length=256, blank=True)
     device_id = models.CharField(max_length=128, blank=True, db_index=True)
+    # True when an attestation vouched for device_id; False when the client
+    # only claimed it (protection.sessions.devices).
+    device_verified = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

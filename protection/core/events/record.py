@@ -53,6 +53,10 @@ event_recorded = Signal()
 class EventScope:
     client_ip: str | None = None
     path: str = ""
+    # A device an attestation verified in this request: the request's later
+    # denials name it (details.device_id, device_verified), so device rules
+    # count them. Claimed device ids never come from here.
+    device_id: str | None = None
 
 
 _scope: contextvars.ContextVar[EventScope | None] = contextvars.ContextVar(
@@ -68,6 +72,13 @@ def event_scope(*, client_ip: str | None, path: str) -> Iterator[EventScope]:
         yield _scope.get()  # type: ignore[misc]
     finally:
         _scope.reset(token)
+
+
+def event_scope_device(device_id: str | None) -> None:
+    """Name the request's verified device for the events recorded after this."""
+    scope = _scope.get()
+    if scope is not None and device_id:
+        scope.device_id = device_id
 
 
 def _without_nul(value: Any) -> Any:
@@ -219,6 +230,8 @@ def event_record(
     if scope is not None:
         client_ip = client_ip or scope.client_ip
         path = path if path is not None else scope.path
+        if scope.device_id and decision == "deny" and "device_id" not in (details or {}):
+            details = {**(details or {}), "device_id": scope.device_id, "device_verified": True}
     event = SecurityEvent(
         kind=kind,
         decision=decision,
