@@ -210,10 +210,17 @@ DEFAULTS: dict[str, Any] = {
     # Limits in observe mode ("dry run"): "group" or "group:dimension". They
     # are counted and a refusal is recorded (a rate_limited alert with
     # details.dry_run) but the request goes through; staff use it to roll a
-    # limit out safely. By default the key-wide limits of challenges and
-    # sessions only observe: a publishable key can be copied, so whoever
-    # holds it could otherwise spend the budget of every genuine client.
-    "RATE_LIMITS_OBSERVE": ["challenge:key", "session:key"],
+    # limit out safely. By default every key-wide limit only observes: a
+    # publishable key can be copied, so whoever holds it could otherwise spend
+    # the budget of every genuine client (a lever over everyone). Per-IP and
+    # per-session limits, and the sessions' quotas, are what refuse.
+    "RATE_LIMITS_OBSERVE": [
+        "challenge:key",
+        "session:key",
+        "refresh:key",
+        "lookup:key",
+        "create:key",
+    ],
     # What the limiter does when the shared cache (Redis) fails or times out:
     # "local" = fall back to per-process counters with the same rates (each
     # worker then admits up to the full rate on its own) and record one

@@ -161,6 +161,32 @@ over_budget = _OverBudget()
 process_state_register("over-budget memo", over_budget.until.clear)
 
 
+class _RevokedSessions:
+    """Sessions this process learned were revoked, until they expire (bounded).
+
+    A revoked token verifies offline; without this, each of its requests
+    would reach the round trip and spend the key-wide budget before its 401
+    (one proof of work, then as many requests as its addresses' budgets
+    allow). Revocation is final, so the memo is never wrong.
+    """
+
+    def __init__(self) -> None:
+        self.until: dict[object, float] = {}
+
+    def known(self, session_id: object) -> bool:
+        return self.until.get(session_id, 0.0) > time.time()
+
+    def remember(self, session_id: object, expires_at: float) -> None:
+        now = time.time()
+        if len(self.until) > 10_000:
+            self.until = {k: t for k, t in self.until.items() if t > now}
+        self.until[session_id] = expires_at
+
+
+revoked_sessions = _RevokedSessions()
+process_state_register("revoked sessions memo", revoked_sessions.until.clear)
+
+
 @contextlib.contextmanager
 def _step(context: RequestContext, name: str, *, challenge: str = "") -> Iterator[None]:
     """Run step ``name`` of the gate: after every earlier step, never twice.
@@ -294,6 +320,13 @@ def _session_steps(context: RequestContext, meta: Any) -> None:
         claims = session_token_verify(
             raw_token=raw_token, api_key=context.api_key, client_ip=context.client_ip
         )
+        if revoked_sessions.known(claims.id):
+            raise refuse(
+                "session_revoked",
+                kind="token_auth",
+                api_key=context.api_key,
+                details={"token_type": "access"},
+            )
     context.session = claims
     log_context_update(session_id=claims.id)
     with _step(context, "dpop"):
@@ -508,9 +541,14 @@ def _judge_attestation_replay(
 def _session_state(session: SessionClaims, values: dict[str, bytes | None]) -> None:
     reads = session_state_reads(session.id)
     # Without a shared cache (nothing read), or when it failed, the database answers.
-    session_state_check(
-        claims=session, values={key: values.get(key) for key in reads} if reads else None
-    )
+    try:
+        session_state_check(
+            claims=session, values={key: values.get(key) for key in reads} if reads else None
+        )
+    except ProtectionError as error:
+        if error.code == "session_revoked":
+            revoked_sessions.remember(session.id, session.expires_at.timestamp())
+        raise
 
 
 def _judge_group_limits(

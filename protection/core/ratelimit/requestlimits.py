@@ -10,9 +10,15 @@ request must read (``reads``), and returns what it read and counted. It
 judges nothing: the gate does (``rate_limit_refusal`` builds the 429 of the
 group limits, ``observed_dimensions`` says which of them only observe).
 
-Every window of the group limits, every claim and every deferred count is
-counted even when one refuses; ``extra`` stops at its first refusal and is
-not counted at all once anything before it refused.
+What is counted, in this order: the client's own group limits (per IP, per
+session), the claims and the deferred counts: always, even when one
+refuses. Then the budgets shared by clients who do not control each other
+(the key-wide limits) that are enforced, then ``extra`` (it stops at its
+first refusal), then the shared budgets that only observe. Nothing after
+the first part is counted once anything refused: a request refused for its
+own fault (over its IP's or its session's limit, a replayed proof) spends
+no budget shared with others, and a shared limit that only observes never
+stops the endpoint's own counters.
 """
 
 import math
@@ -31,6 +37,10 @@ from protection.core.ratelimit.counters import (
 )
 from protection.core.ratelimit.deferred import deferred_items, deferred_settle, deferred_take
 from protection.core.ratelimit.headers import CountedLimit, ratelimit_headers
+
+# Budgets shared by every client of a key: whoever holds a copied publishable
+# key could spend them for everyone (docs/hardening.md, "Shared budgets").
+SHARED_DIMENSIONS = frozenset({"key"})
 
 
 @dataclass(frozen=True)
@@ -94,26 +104,44 @@ def request_limits_count(
     entries: list[LimitEntry] = []
     if limits is not None:
         entries, limits.pending = limits.pending, []
+    observed = observed_dimensions(limits.group) if limits is not None else set()
+    own = [entry for entry in entries if entry.dimension not in SHARED_DIMENSIONS]
+    shared = [entry for entry in entries if entry.dimension in SHARED_DIMENSIONS]
+    enforced = [entry for entry in shared if entry.dimension not in observed]
+    watched = [entry for entry in shared if entry.dimension in observed]
     deferred = deferred_take()
-    hits = _hits(entries)
-    prefix: list[Item] = [*claims, *hits, *deferred_items(deferred)]
+    prefix: list[Item] = [*_hits(own), *claims, *deferred_items(deferred)]
+    items = [*prefix, *_hits(enforced), *extra, *_hits(watched)]
     values, results = rate_limit_read_and_hit(
-        [*prefix, *extra], reads=reads, stop_at_refusal=True, always_count=len(prefix)
+        items, reads=reads, stop_at_refusal=True, always_count=len(prefix)
     )
+    own_count, claim_end = len(_expand(own)), len(_expand(own)) + len(claims)
+    enforced_start = len(prefix)
+    extra_start = enforced_start + len(_expand(enforced))
+    watched_start = extra_start + len(extra)
     group = [
-        CountedLimit(dimension, rate, result)
-        for (dimension, rate), result in zip(_expand(entries), results[len(claims) :], strict=False)
+        *_counted(own, results[:own_count]),
+        *_counted(enforced, results[enforced_start:extra_start]),
+        *_counted(watched, results[watched_start:]),
     ]
     if limits is not None:
         limits.counted.extend(group)
-    start = len(claims) + len(hits)
-    deferred_settle(deferred, results[start : len(prefix)])
+    deferred_settle(deferred, results[claim_end : len(prefix)])
     return Counted(
         values=dict(zip(reads, values, strict=True)),
-        claims=results[: len(claims)],
-        extra=results[len(prefix) :],
+        claims=results[own_count:claim_end],
+        extra=results[extra_start:watched_start],
         group=group,
     )
+
+
+def _counted(
+    entries: Sequence[LimitEntry], results: Sequence[RateLimitResult]
+) -> list[CountedLimit]:
+    return [
+        CountedLimit(dimension, rate, result)
+        for (dimension, rate), result in zip(_expand(entries), results, strict=False)
+    ]
 
 
 def observed_dimensions(group: str) -> set[str]:
