@@ -83,6 +83,26 @@ DEFAULTS: dict[str, Any] = {
         "192.168.0.0/16",
         "fc00::/7",
     ],
+    # --- The admin door (protection.adminlogin) ---------------------------
+    # Networks (CIDRs) that may reach the admin (every page under it, the
+    # login included). Empty = everyone may reach the login page; logins
+    # are then limited as below. Staff inside these networks are also exempt
+    # from the global login budget and the short username lockout.
+    "ADMIN_NETWORKS": [],
+    # Login attempts (POSTs to the admin login) per client IP (IPv6 by its
+    # /64, like the API), counted before any password is hashed: over them,
+    # a 429 page and no hash.
+    "ADMIN_LOGIN_IP_RATES": ["5/m", "30/h"],
+    # Login attempts of every client outside ADMIN_NETWORKS together: a
+    # bound on the password hashes (about 0.5 s of CPU each) attackers can
+    # make the workers compute, however many addresses they rotate through.
+    # A short window keeps a burst from occupying every worker at once.
+    "ADMIN_LOGIN_GLOBAL_RATES": ["2/10s", "60/h"],
+    # Failed logins of one username from anywhere before it is locked for the
+    # rest of this window (short, and never extended by attempts during it);
+    # per username *and* address, django-axes locks for
+    # GATEHOUSE_ADMIN_LOCKOUT_HOURS after GATEHOUSE_ADMIN_LOGIN_FAILURES.
+    "ADMIN_LOGIN_USERNAME_RATE": "10/15m",
     # IPv6 clients share one rate-limit bucket per prefix of this length.
     "IPV6_GROUP_PREFIX": 64,
     # Largest request body accepted under /api/ (413 above it).
@@ -430,6 +450,7 @@ ENVIRONMENT: dict[str, Env] = {
     "TRUSTED_PROXIES": Env("GATEHOUSE_TRUSTED_PROXIES", whole_number),
     "TRUSTED_PROXY_NETWORKS": Env("GATEHOUSE_TRUSTED_PROXY_NETWORKS", networks),
     "METRICS_NETWORKS": Env("GATEHOUSE_METRICS_NETWORKS", networks),
+    "ADMIN_NETWORKS": Env("GATEHOUSE_ADMIN_NETWORKS", networks),
     "MAX_BODY_BYTES": Env("GATEHOUSE_MAX_BODY_BYTES", whole_number),
     "PUBLIC_BASE_URL": Env("GATEHOUSE_PUBLIC_BASE_URL"),
     "ALLOW_LOCAL_CACHE": Env("GATEHOUSE_ALLOW_LOCAL_CACHE", boolean),

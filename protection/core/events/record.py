@@ -218,11 +218,14 @@ def event_record(
     session_id: Any = None,
     path: str | None = None,
     details: dict[str, Any] | None = None,
+    bounded: bool = False,
 ) -> SecurityEvent:
     """Record one event and tell the listeners; return it (unsaved while aggregated).
 
     ``client_ip`` and ``path`` default to the current ``event_scope``. A
-    ``kind`` must be declared (``protection.core.events.kinds``).
+    ``kind`` must be declared (``protection.core.events.kinds``). Denials go
+    through the write budget; so does any event with ``bounded`` (an alert
+    that a client can repeat at will, such as a login lockout).
     """
     if kind not in EVENT_KINDS:
         raise ValueError(f"Undeclared event kind {kind!r}: declare it with event_kinds_register")
@@ -246,7 +249,7 @@ def event_record(
     write_now = True
     # Denials and what dry-run rules would have denied come in floods; other
     # alerts are rare (and rate-limited where they are raised).
-    if decision == SecurityEvent.Decision.DENY or event.details.get("dry_run"):
+    if bounded or decision == SecurityEvent.Decision.DENY or event.details.get("dry_run"):
         key = (kind, reason, event.path, client_ip, getattr(api_key, "pk", None), str(session_id))
         write_now = denial_writer.admit(key, event)
     if write_now:
