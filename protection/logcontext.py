@@ -88,8 +88,8 @@ class _RedactedRequest:
     without the query; every attribute is the request's own, for handlers that
     read it (AdminEmailHandler)."""
 
-    def __init__(self, request: Any) -> None:
-        self.__dict__["_request"] = request
+    def __init__(self, wrapped: Any) -> None:
+        self.__dict__["_request"] = wrapped
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["_request"], name)

@@ -34,7 +34,7 @@ def _limits(settings, *, observe=None, **lookup):
 def test_by_default_the_attackers_valid_lookups_leave_the_victim_served(
     make_api_key, make_caller, settings
 ):
-    _limits(settings, ip=["100/m"], session=["100/m"], key=["5/m"])
+    _limits(settings, ip=["100/h"], session=["100/h"], key=["5/h"])
     key = make_api_key()
     for n in range(3):  # three sessions, three addresses, all within their own limits
         attacker = make_caller(api_key=key, remote_addr=f"198.51.100.{n + 1}")
@@ -53,7 +53,7 @@ def test_an_enforced_key_limit_is_not_spent_by_requests_refused_for_their_own_fa
     make_api_key, make_caller, settings
 ):
     # An operator enforces the key-wide limit (nothing observed).
-    _limits(settings, observe=[], ip=["4/m"], session=["1/m"], key=["3/m"])
+    _limits(settings, observe=[], ip=["4/h"], session=["1/h"], key=["3/h"])
     key = make_api_key()
     # Over its own session's, then its own address's limit: 429 each time.
     own = make_caller(api_key=key, remote_addr="198.51.100.1")

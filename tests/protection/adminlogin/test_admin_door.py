@@ -66,7 +66,7 @@ def _login(username: str, password: str, ip: str):
 
 
 def test_addresses_rotated_inside_one_64_share_one_budget_and_cost_no_hash_past_it(staff, settings):
-    _door(settings, ADMIN_LOGIN_IP_RATES=["10/m"])
+    _door(settings, ADMIN_LOGIN_IP_RATES=["10/h"])
     statuses = [
         _login(f"random{n}", "guess", ip=f"2001:db8:1:2::{n + 1:x}")[1].status_code
         for n in range(40)
@@ -81,7 +81,7 @@ def test_addresses_rotated_inside_one_64_share_one_budget_and_cost_no_hash_past_
 
 
 def test_the_global_budget_stops_a_spread_flood_but_never_staff_inside(staff, settings):
-    _door(settings, ADMIN_NETWORKS=[STAFF_NETWORK], ADMIN_LOGIN_GLOBAL_RATES=["5/m"])
+    _door(settings, ADMIN_NETWORKS=[STAFF_NETWORK], ADMIN_LOGIN_GLOBAL_RATES=["5/h"])
     # ADMIN_NETWORKS set: outsiders cannot even reach the login.
     assert _login("ops", "guess", ip="203.0.113.1")[1].status_code == 403
     settings.GATEHOUSE = {**settings.GATEHOUSE, "ADMIN_NETWORKS": []}
