@@ -56,14 +56,6 @@ def b64decode(value: Any, *, limit: int) -> bytes:
         raise invalid("malformed") from None
 
 
-def key_id_canonical(key_id: Any) -> str:
-    """The stored spelling (standard base64) of a 32-byte key id; ``Refused`` otherwise."""
-    raw = b64decode(key_id, limit=KEY_ID_BYTES)
-    if len(raw) != KEY_ID_BYTES:
-        raise invalid("malformed")
-    return base64.b64encode(raw).decode("ascii")
-
-
 def cbor_map(data: bytes) -> dict[str, Any]:
     try:
         decoded = cbor2.loads(data)
