@@ -1,4 +1,5 @@
-"""ASGI entry point. Refuses to start with development secrets or configuration errors."""
+"""ASGI entry point. Refuses to start with development secrets, a per-process cache
+in production or configuration errors."""
 
 import os
 

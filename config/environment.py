@@ -133,14 +133,16 @@ PROJECT_ENVIRONMENT: list[Env] = [
         "GATEHOUSE_ADMIN_LOGIN_FAILURES",
         whole_number_from(1),
         default="`5`",
-        meaning="failed admin logins (per IP, and per username) before django-axes locks "
-        "the login out",
+        meaning="failed admin logins of one username from one address before django-axes "
+        "locks that pair out (attempts per address, the outside clients' budget and a short "
+        "per-username lockout: `ADMIN_LOGIN_*` settings)",
     ),
     Env(
         "GATEHOUSE_ADMIN_LOCKOUT_HOURS",
         whole_number_from(1),
         default="`1`",
-        meaning="how long (hours) an admin lockout lasts (`manage.py axes_reset` lifts it)",
+        meaning="how long (hours) an admin lockout lasts, never extended by attempts during "
+        "it (`manage.py axes_reset` lifts it)",
     ),
     Env(
         "GATEHOUSE_CACHE_PREFIX",

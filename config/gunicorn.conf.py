@@ -11,7 +11,8 @@ Every value can be moved by an environment variable (``GUNICORN_*``).
 With ``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes its metric values
 to files in that directory and any worker serving ``/metrics`` adds them up
 (protection.core.metrics): on start, stale files of a previous run are removed;
-when a worker exits, its "live" gauges are dropped (``mark_process_dead``).
+when a worker exits, its counts are folded into archive files and its own
+files and "live" gauges removed (protection.core.metricsfiles).
 """
 
 import os
@@ -111,6 +112,25 @@ def on_starting(server: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+        # Its counts go into the archive files; its own files and live gauges go.
+        from protection.core.metricsfiles import metrics_process_exited
 
-        multiprocess.mark_process_dead(worker.pid)
+        metrics_process_exited(worker.pid)
+
+
+# --- Nothing counted in memory is lost when a worker exits ---------------------
+# Denials added up under a flood (and block hits) are written by an idle timer
+# in each worker, and whatever is left when the worker exits (SIGHUP reload,
+# max_requests recycling, shutdown): protection.core.flushing.
+def post_worker_init(worker: Any) -> None:
+    from protection.core.flushing import process_flusher_start
+
+    process_flusher_start()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    try:
+        from protection.core.flushing import process_flush_all
+    except Exception:  # the worker never loaded the app: nothing to write
+        return
+    process_flush_all()

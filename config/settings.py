@@ -62,6 +62,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "protection.errors.ApiProblemMiddleware",
     "protection.middleware.BlockAndRateLimitMiddleware",
+    # The admin door: GATEHOUSE_ADMIN_NETWORKS, and login attempts counted
+    # per IP (/64) and globally before any password hash (429 page).
+    "protection.adminlogin.AdminLoginGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,18 +76,22 @@ MIDDLEWARE = [
 ]
 
 # --- Admin and staff logins (django-axes) -------------------------------------
-# Failed logins are counted per client IP and, separately, per username; at
-# the limit the IP (or the account) is locked out for the cool-off time, and
-# protection.adminlogin records each failure and lockout as a SecurityEvent.
-# A username lockout also stops its owner: manage.py axes_reset_username NAME.
+# Failed logins of one username from one address lock that pair out for the
+# cool-off time (attempts during it do not extend it). Attempts per address,
+# the outside clients' budget and a short lockout per username alone are
+# counted by protection.adminlogin.AdminLoginGuardMiddleware before any hash,
+# which also records each failure and lockout as a SecurityEvent. Lift a
+# lockout: manage.py axes_reset_username NAME (or axes_reset).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = project_env("GATEHOUSE_ADMIN_LOGIN_FAILURES", 5)
 AXES_COOLOFF_TIME = project_env("GATEHOUSE_ADMIN_LOCKOUT_HOURS", 1)
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# One request an hour must not keep an account locked for ever.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # The API's own client IP rules (trusted proxies), not X-Forwarded-For as sent.
 AXES_CLIENT_IP_CALLABLE = "protection.adminlogin.login_client_ip"
 AXES_VERBOSE = False

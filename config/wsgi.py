@@ -1,4 +1,5 @@
-"""WSGI entry point. Refuses to start with development secrets or configuration errors."""
+"""WSGI entry point. Refuses to start with development secrets, a per-process cache
+in production or configuration errors."""
 
 import os
 

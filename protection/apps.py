@@ -39,3 +39,13 @@ class ProtectionConfig(AppConfig):
         from protection.adminlogin import adminlogin_connect
 
         adminlogin_connect()
+        # What waits in memory to be written goes out when idle and at exit.
+        from protection.blocks.check import blocks_flush_hits, hit_recorder
+        from protection.core.events import events_flush
+        from protection.core.events.record import denial_writer
+        from protection.core.flushing import process_flush_register
+
+        process_flush_register("denials", events_flush, due=denial_writer.due)
+        process_flush_register(
+            "block hits", blocks_flush_hits, due=lambda: bool(hit_recorder.pending)
+        )

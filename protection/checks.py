@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core import checks
 
 from protection.conf import gatehouse_settings, known_setting_names, python_setting
+from protection.http import productionchecks  # noqa: F401  (E220, W220: registered there)
 from protection.netintel import checks as netintel_checks  # noqa: F401 - registers W120, W121
 
 logger = logging.getLogger("gatehouse.checks")
@@ -68,7 +69,7 @@ def check_secrets(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
 @checks.register(checks.Tags.caches, deploy=True)
 def check_shared_cache(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
-    if backend in PER_PROCESS_CACHES:
+    if backend in PER_PROCESS_CACHES and not productionchecks.local_cache_refusal():
         return [
             checks.Warning(
                 f"The default cache ({backend}) is per process: rate limits, replay "

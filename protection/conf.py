@@ -90,6 +90,26 @@ DEFAULTS: dict[str, Any] = {
         "192.168.0.0/16",
         "fc00::/7",
     ],
+    # --- The admin door (protection.adminlogin) ---------------------------
+    # Networks (CIDRs) that may reach the admin (every page under it, the
+    # login included). Empty = everyone may reach the login page; logins
+    # are then limited as below. Staff inside these networks are also exempt
+    # from the global login budget and the short username lockout.
+    "ADMIN_NETWORKS": [],
+    # Login attempts (POSTs to the admin login) per client IP (IPv6 by its
+    # /64, like the API), counted before any password is hashed: over them,
+    # a 429 page and no hash.
+    "ADMIN_LOGIN_IP_RATES": ["5/m", "30/h"],
+    # Login attempts of every client outside ADMIN_NETWORKS together: a
+    # bound on the password hashes (about 0.5 s of CPU each) attackers can
+    # make the workers compute, however many addresses they rotate through.
+    # A short window keeps a burst from occupying every worker at once.
+    "ADMIN_LOGIN_GLOBAL_RATES": ["2/10s", "60/h"],
+    # Failed logins of one username from anywhere before it is locked for the
+    # rest of this window (short, and never extended by attempts during it);
+    # per username *and* address, django-axes locks for
+    # GATEHOUSE_ADMIN_LOCKOUT_HOURS after GATEHOUSE_ADMIN_LOGIN_FAILURES.
+    "ADMIN_LOGIN_USERNAME_RATE": "10/15m",
     # IPv6 clients share one rate-limit bucket per prefix of this length.
     "IPV6_GROUP_PREFIX": 64,
     # Largest request body accepted under /api/ (413 above it).
@@ -206,6 +226,12 @@ DEFAULTS: dict[str, Any] = {
     "API_KEY_CACHE_TTL": 1.0,
     # An API key's last_used_at is written at most once per this many seconds.
     "API_KEY_LAST_USED_INTERVAL": 60,
+    # With DEBUG off, the servers refuse to start on a per-process cache (no
+    # REDIS_URL): rate limits, replay stores and revocation marks would each be
+    # kept per worker (limits admit workers x limit; a DPoP proof is accepted
+    # once per worker). True says a single-process deployment on the
+    # local-memory cache is meant (system check protection.E220 otherwise).
+    "ALLOW_LOCAL_CACHE": False,
     # --- DPoP (protection.dpop) and Apple App Attest (protection.attestation) ---
     # Scheme, host and port clients call this API at ("https://api.example.com").
     # A DPoP proof's htu must equal this plus the request path: the Host header
@@ -274,15 +300,19 @@ DEFAULTS: dict[str, Any] = {
     # are counted and a refusal is recorded (a rate_limited alert with
     # details.dry_run) but the request goes through; staff use it to roll a
     # limit out safely. By default the budgets shared by clients who do not
-    # control each other only observe: the key-wide limits of challenges and
-    # sessions (a publishable key can be copied, so whoever holds it could
-    # otherwise spend the budget of every genuine client), every per-AS limit
-    # (one AS is thousands of unrelated clients) and the per-domain and
-    # per-phone-prefix ones (everyone at gmail.com; 10,000 numbers). The
-    # strict policy (deploy/policy/strict.toml) enforces the AS limits.
+    # control each other only observe: every key-wide limit (a publishable key
+    # can be copied, so whoever holds it could otherwise spend the budget of
+    # every genuine client: a lever over everyone), every per-AS limit (one AS
+    # is thousands of unrelated clients) and the per-domain and
+    # per-phone-prefix ones (everyone at gmail.com; 10,000 numbers). Per-IP and
+    # per-session limits, and the sessions' quotas, are what refuse. The strict
+    # policy (deploy/policy/strict.toml) enforces the AS limits.
     "RATE_LIMITS_OBSERVE": [
         "challenge:key",
         "session:key",
+        "refresh:key",
+        "lookup:key",
+        "create:key",
         "challenge:asn",
         "session:asn",
         "refresh:asn",
@@ -522,6 +552,10 @@ DEFAULTS: dict[str, Any] = {
     "APPROOV_PUBLIC_KEY_ALGORITHM": "",
     # Seconds of clock skew accepted on exp.
     "APPROOV_LEEWAY": 5,
+    # A token whose exp is further ahead than this (seconds) is refused
+    # (exp_too_far): Approov tokens live minutes, so one valid for years (or
+    # with exp 1e30) was not issued by Approov's service as configured.
+    "APPROOV_MAX_LIFETIME": 3600,
     # Header whose SHA-256 the token's "pay" claim binds on lookup and create
     # (on POST /api/v1/sessions it is always X-Api-Key: no Authorization yet).
     "APPROOV_BINDING_HEADER": "Authorization",
@@ -623,8 +657,10 @@ ENVIRONMENT: dict[str, Env] = {
     "TRUSTED_PROXIES": Env("GATEHOUSE_TRUSTED_PROXIES", whole_number),
     "TRUSTED_PROXY_NETWORKS": Env("GATEHOUSE_TRUSTED_PROXY_NETWORKS", networks),
     "METRICS_NETWORKS": Env("GATEHOUSE_METRICS_NETWORKS", networks),
+    "ADMIN_NETWORKS": Env("GATEHOUSE_ADMIN_NETWORKS", networks),
     "MAX_BODY_BYTES": Env("GATEHOUSE_MAX_BODY_BYTES", whole_number),
     "PUBLIC_BASE_URL": Env("GATEHOUSE_PUBLIC_BASE_URL"),
+    "ALLOW_LOCAL_CACHE": Env("GATEHOUSE_ALLOW_LOCAL_CACHE", boolean),
     "APP_ATTEST_APP_IDS": Env("GATEHOUSE_APP_ATTEST_APP_IDS", comma_list),
     "APP_ATTEST_ENVIRONMENT": Env(
         "GATEHOUSE_APP_ATTEST_ENVIRONMENT", one_of("production", "development")

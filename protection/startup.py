@@ -111,7 +111,7 @@ def startup_problems(*, alias: str = DEFAULT_DB_ALIAS) -> list[str]:
     The configuration first (``protection.E…`` checks; data findings are only
     logged), then the database: reachable, then migrated.
     """
-    return configuration_problems() + database_problems(alias=alias)
+    return configuration_problems() + production_cache_problems() + database_problems(alias=alias)
 
 
 def configuration_problems() -> list[str]:
@@ -126,6 +126,15 @@ def configuration_problems() -> list[str]:
         hint = f" {message.hint}" if message.hint else ""
         problems.append(f"{message.id}: {message.msg}{hint}")
     return problems
+
+
+def production_cache_problems() -> list[str]:
+    """A production server on a per-process cache (``protection.E220``, a deploy check
+    that ``run_checks`` alone would not run)."""
+    from protection.http.productionchecks import local_cache_refusal
+
+    problem = local_cache_refusal()
+    return [f"protection.E220: {problem}"] if problem else []
 
 
 def database_problems(*, alias: str = DEFAULT_DB_ALIAS) -> list[str]:

@@ -228,6 +228,7 @@ class SessionCreateView(APIView):
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             # A device an attestation verified wins over the one the client claims.
             device_id=context.attested.device_id or body.device_id,
+            device_verified=bool(context.attested.device_id),
             jkt=context.dpop_jkt,
             start_signals={
                 "device_verified": bool(context.attested.device_id),

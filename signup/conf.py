@@ -25,6 +25,12 @@ DEFAULTS: dict[str, Any] = {
     # key. Crossing either records ``enumeration_suspected``.
     "SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE": "20/h",
     "SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE": "1000/h",
+    # Lookup limits shared by clients who do not control each other, that
+    # only observe (an alert with details.dry_run, the lookup answered):
+    # whoever holds a copied key could otherwise use them up for every
+    # genuine client (per identifier: one address for everyone who types
+    # it; distinct per key: the whole app). Remove a reason to enforce it.
+    "SIGNUP_SHARED_LIMITS_OBSERVE": ["lookup_per_identifier", "lookup_distinct_per_key"],
     # Create attempts one anonymous session may make in its whole life.
     "SIGNUP_CREATES_PER_SESSION": 1,
     # Create attempts per client IP (IPv6: per /64).
@@ -90,6 +96,9 @@ POLICY: dict[str, Policy] = {
     "SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE": _RATE,
     "SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE": _RATE,
     "SIGNUP_CREATE_IP_RATE": _RATE,
+    "SIGNUP_SHARED_LIMITS_OBSERVE": Policy(
+        REPLACE, "signup.limits.shared_limits_observe_policy_problems"
+    ),
 }
 
 signup_settings = GatehouseSettings(DEFAULTS)

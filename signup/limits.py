@@ -1,8 +1,11 @@
 """Business limits of the sign-up API, as the gate's plans: what to count, what it means.
 
-Lookups: per session (a quota for the session's life), per looked-up
-identifier from anywhere, and distinct identifiers per client IP and per API
-key (crossing those is ``enumeration_suspected``). Creates: per session and
+Lookups: per session (a quota for the session's life), distinct identifiers
+per client IP, per looked-up identifier from anywhere, and distinct
+identifiers per API key (crossing a "distinct" one is
+``enumeration_suspected``). The last two are shared by clients who do not
+control each other: by default they only observe
+(``SIGNUP_SHARED_LIMITS_OBSERVE``). Creates: per session and
 per client IP. The gate counts them in the request's one round trip, after
 the group limits and after the body was validated (so a bad body spends
 none of them, and the counters see the normalised identifier):
@@ -26,6 +29,7 @@ import datetime
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 
@@ -36,6 +40,7 @@ from protection.conf import gatehouse_settings
 from protection.core.events import Refusal
 from protection.core.keyspace import owned_key
 from protection.core.ratelimit import Hit, Item, Quota, RateLimitResult, rate_parse
+from protection.policyfile import PolicyProblem
 from protection.sessions import AnonymousSession, SessionClaims
 from signup.conf import signup_settings
 from signup.normalization import email_canonical_mailbox, email_domain, phone_prefix
@@ -149,14 +154,29 @@ def _refused(reason: str, rate: str, result: RateLimitResult) -> LimitExceeded:
     return LimitExceeded(reason, limit=limit, window=window, retry_after=result.reset_after)
 
 
-# Lookup limits, in the order they are checked (a refusal stops the later counts).
+# Lookup limits, in the order they are checked (a refusal stops the later
+# counts): the client's own first (its session, its address), then those
+# shared with everyone (one identifier, the whole key), so a request refused
+# for its own fault spends nothing shared.
 LOOKUP_REASONS = (
     "lookup_per_session",
-    "lookup_per_identifier",
     "lookup_distinct_per_ip",
+    "lookup_per_identifier",
     "lookup_distinct_per_key",
 )
 SWEEP_REASONS = frozenset({"lookup_distinct_per_ip", "lookup_distinct_per_key"})
+SHARED_REASONS = frozenset({"lookup_per_identifier", "lookup_distinct_per_key"})
+
+
+def shared_limits_observe_policy_problems(value: Any, *, base: Any) -> list[PolicyProblem]:
+    """``signup_shared_limits_observe`` of a policy file: a list of shared lookup limits."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return [PolicyProblem((), "expected a list of lookup limit reasons")]
+    return [
+        PolicyProblem((), f"{item!r} is not one of {', '.join(sorted(SHARED_REASONS))}")
+        for item in value
+        if item not in SHARED_REASONS
+    ]
 
 
 def lookup_hits(
@@ -173,13 +193,13 @@ def lookup_hits(
     )
     return [
         quota,
-        Hit("signup.lookup.identifier", digest, settings.SIGNUP_LOOKUP_IDENTIFIER_RATE),
         Hit(
             "signup.lookup.ip",
             rate_limit_ident(asker.client_ip),
             settings.SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE,
             member=digest,
         ),
+        Hit("signup.lookup.identifier", digest, settings.SIGNUP_LOOKUP_IDENTIFIER_RATE),
         Hit(
             "signup.lookup.key",
             asker.api_key_public_id,
@@ -220,6 +240,7 @@ def lookup_judge(
                 "identifier_kind": body.kind,
                 "identifier_digest": identifier_digest(body.identifier),
             },
+            observe=reason in (signup_settings.SIGNUP_SHARED_LIMITS_OBSERVE or ()),
         )
     return None
 

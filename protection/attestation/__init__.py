@@ -26,6 +26,7 @@ module not written yet is skipped: a key requiring it then gets 503).
 
 import datetime
 import importlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,8 +42,10 @@ from protection.attestation.base import (
     verifier_register,
     verifier_unregister,
 )
+from protection.base.crypto import keyed_digest
 from protection.base.exceptions import ProtectionError
 from protection.core.events import event_record, refuse
+from protection.core.ratelimit import Claim
 from protection.keys.models import (  # the names this package decides
     ATTESTATION_VERIFICATIONS,
     verifications_observed,
@@ -55,6 +58,7 @@ __all__ = [
     "Attested",
     "Purpose",
     "Verifier",
+    "attestation_replay_refusal",
     "attestation_required",
     "attestation_verifiers",
     "attestation_verify",
@@ -72,10 +76,18 @@ _loaded = False
 
 @dataclass(frozen=True)
 class AttestationResult:
-    """What passed: the verifiers (in check order) and the device id, if one named it."""
+    """What passed: the verifiers (in check order) and the device id, if one named it.
+
+    ``claims``: at session start, ``(verifier, Claim)`` for each piece of
+    evidence that must be used once: the caller claims them in its round
+    trip and refuses the request when one was claimed before
+    (``attestation_replay_refusal``). The device id is verified: an
+    attestation vouched for it.
+    """
 
     verified: tuple[str, ...] = ()
     device_id: str | None = None
+    claims: tuple[tuple[str, Claim], ...] = ()
 
 
 def attestation_verifiers() -> dict[str, Verifier]:
@@ -200,6 +212,7 @@ def _attestation_verify(
     verifiers = attestation_verifiers()
     verified: list[str] = []
     device_id: str | None = None
+    claims: list[tuple[str, Claim]] = []
     for name, verifier in verifiers.items():
         if not any(evidence.get(key) for key in verifier.evidence_keys()):
             continue
@@ -217,6 +230,8 @@ def _attestation_verify(
             raise _refuse(failure, verifier=name, **context) from None
         verified.append(name)
         device_id = device_id or outcome.device_id
+        if purpose == "session" and outcome.replay_id:
+            claims.append((name, _single_use(name, outcome, now)))
     for name in required:
         if name in verified:
             continue
@@ -231,4 +246,37 @@ def _attestation_verify(
             detail=f"This API key requires {name} evidence: send it in {header}.",
             **context,
         )
-    return AttestationResult(verified=tuple(verified), device_id=device_id)
+    return AttestationResult(verified=tuple(verified), device_id=device_id, claims=tuple(claims))
+
+
+REPLAY_PREFIX = "gh:attest:spent:"
+
+
+def _single_use(name: str, outcome: Attested, now: datetime.datetime) -> Claim:
+    # One token starts one session: remembered until it would be refused anyway.
+    ttl = max(1, math.ceil(outcome.replay_until - now.timestamp()))
+    digest = keyed_digest(f"{name}|{outcome.replay_id}", purpose="attestation-replay")
+    return Claim(REPLAY_PREFIX + digest, ttl)
+
+
+def attestation_replay_refusal(
+    *,
+    verifier: str,
+    api_key: Any,
+    client_ip: str | None = None,
+    session_id: Any = None,
+    device_id: str | None = None,
+) -> ProtectionError | None:
+    """Record that session-start evidence of ``verifier`` was used before; return the
+    403 ``attestation_replayed`` to raise (None when the key's evidence only observes)."""
+    failure = AttestationFailure("attestation_replayed", "replayed", device_id=device_id)
+    error = _refuse(
+        failure,
+        verifier=verifier,
+        api_key=api_key,
+        purpose="session",
+        client_ip=client_ip,
+        session_id=session_id,
+        path=None,
+    )
+    return None if verifications_observed(api_key) else error

@@ -28,6 +28,7 @@ from protection.attestation.base import (
     invalid,
     numeric_claim,
     signed_claims,
+    token_replay_id,
     unavailable,
     unverified_header,
     verifier_register,
@@ -129,14 +130,20 @@ class AppCheckVerifier:
         expires = numeric_claim(claims, "exp")
         if expires is None:
             raise invalid("exp_missing")
-        if now.timestamp() > expires + float(gatehouse_settings.APPCHECK_LEEWAY):
+        leeway = float(gatehouse_settings.APPCHECK_LEEWAY)
+        if now.timestamp() > expires + leeway:
             raise invalid("expired")
         subject = claims.get("sub")
         if not isinstance(subject, str) or subject not in app_ids:
             raise invalid("app_not_allowed")
         if gatehouse_settings.APPCHECK_CONSUME_URL:
             _consume(token, project_number)
-        return Attested(verifier=NAME, details={"app_id": subject})
+        return Attested(
+            verifier=NAME,
+            details={"app_id": subject},
+            replay_id=token_replay_id(token),
+            replay_until=expires + leeway,
+        )
 
 
 app_check_verifier = verifier_register(AppCheckVerifier())

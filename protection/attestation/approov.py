@@ -7,7 +7,9 @@ one configured asymmetric algorithm and public key. Checked here:
 - the algorithm is one we pinned: HS256 with the secret, or exactly
   ``APPROOV_PUBLIC_KEY_ALGORITHM`` with the public key — never ``none``,
   never HS256 keyed with the public key;
-- the signature, then ``exp`` (required; ``APPROOV_LEEWAY`` seconds of skew);
+- the header's ``typ``, where present, is ``JWT`` (never ``at+jwt``);
+- the signature, then ``exp`` (required, a finite number; ``APPROOV_LEEWAY``
+  seconds of skew; at most ``APPROOV_MAX_LIFETIME`` seconds ahead);
 - ``pay`` (token binding): base64 (either alphabet, padding optional) of
   the SHA-256 of the bound header's value, compared in constant time. The
   bound header is ``X-Api-Key`` on ``POST /api/v1/sessions`` and
@@ -34,6 +36,7 @@ from protection.attestation.base import (
     invalid,
     numeric_claim,
     signed_claims,
+    token_replay_id,
     unavailable,
     unverified_header,
     verifier_register,
@@ -126,9 +129,16 @@ class ApproovVerifier:
         if secret is None and public is None:
             raise unavailable("not_configured")
         try:
-            algorithm = unverified_header(token).get("alg")
+            header = unverified_header(token)
         except ValueError:
             raise invalid("malformed") from None
+        algorithm, token_type = header.get("alg"), header.get("typ")
+        # Approov tokens are plain JWTs; an OAuth access token (at+jwt) or any
+        # other type signed with the same key is not one.
+        if token_type is not None and (
+            not isinstance(token_type, str) or token_type.upper() != "JWT"
+        ):
+            raise invalid("typ_invalid")
         # The key follows from the algorithm we pinned, never from the token:
         # HS256 is only ever keyed with the secret.
         if algorithm == SYMMETRIC_ALGORITHM and secret is not None:
@@ -144,8 +154,12 @@ class ApproovVerifier:
         expires = numeric_claim(claims, "exp")
         if expires is None:
             raise invalid("exp_missing", device_id=device_id)
-        if now.timestamp() > expires + float(gatehouse_settings.APPROOV_LEEWAY):
+        leeway = float(gatehouse_settings.APPROOV_LEEWAY)
+        if now.timestamp() > expires + leeway:
             raise invalid("expired", device_id=device_id)
+        # Approov tokens live minutes: one valid for years is not one of them.
+        if expires - now.timestamp() > float(gatehouse_settings.APPROOV_MAX_LIFETIME) + leeway:
+            raise invalid("exp_too_far", device_id=device_id)
         if bound_value is None:
             bound_value = evidence.get(self.binding_header(purpose))
         if "pay" in claims:
@@ -155,7 +169,12 @@ class ApproovVerifier:
                 raise invalid("pay_mismatch", device_id=device_id)
         elif not gatehouse_settings.APPROOV_ALLOW_MISSING_PAY:
             raise invalid("pay_missing", device_id=device_id)
-        return Attested(verifier=NAME, device_id=device_id)
+        return Attested(
+            verifier=NAME,
+            device_id=device_id,
+            replay_id=token_replay_id(token),
+            replay_until=expires + leeway,
+        )
 
     def binding_header(self, purpose: Purpose) -> str:
         """The lower-cased header ``pay`` binds for ``purpose``."""

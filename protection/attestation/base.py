@@ -15,7 +15,9 @@ modules named in ``VERIFIER_MODULES`` on first use.
 import base64
 import binascii
 import datetime
+import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -56,11 +58,19 @@ def unavailable(reason: str) -> AttestationFailure:
 
 @dataclass(frozen=True)
 class Attested:
-    """Evidence that passed: which verifier, and the device it names (if any)."""
+    """Evidence that passed: which verifier, and the device it names (if any).
+
+    ``replay_id`` names this very piece of evidence (a digest of the token)
+    and ``replay_until`` when it stops being accepted anyway (its ``exp``
+    plus the leeway): at session start the evidence is single-use, claimed
+    in the request's round trip until then.
+    """
 
     verifier: str
     device_id: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    replay_id: str | None = None
+    replay_until: float = 0.0
 
 
 @runtime_checkable
@@ -148,11 +158,23 @@ def unverified_header(token: str) -> dict[str, Any]:
 
 
 def numeric_claim(claims: Mapping[str, Any], name: str) -> float | None:
-    """A numeric claim (int or float, never a bool), or None."""
+    """A finite numeric claim (int or float, never a bool, never NaN or infinite), or None.
+
+    ``exp`` NaN compared false with every time, so it never expired.
+    """
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def token_replay_id(token: str) -> str:
+    """What names a token in the replay store (its SHA-256, never the token)."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 def signed_claims(token: str, key: Any, *, algorithm: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ protects guessable passwords, and would only make every request slower here.
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import string
 import zlib
@@ -97,6 +98,29 @@ def parse_raw_key(raw_key: Any) -> ParsedKey | None:
     if not hmac.compare_digest(_checksum(body), checksum):
         return None
     return ParsedKey(kind, public_id, secret)
+
+
+# A key's body without its prefix: "<id>_<secret>_<checksum>", as a copy that
+# dropped "gh_pub_" would carry it.
+_UNPREFIXED_KEY = re.compile(
+    rf"(?<![0-9A-Za-z])[0-9A-Za-z]{{{PUBLIC_ID_LENGTH}}}_[0-9A-Za-z]{{{SECRET_LENGTH}}}"
+    rf"_[0-9A-Za-z]{{{CHECKSUM_LENGTH}}}(?![0-9A-Za-z])"
+)
+
+
+def contains_raw_key(text: str) -> bool:
+    """True when ``text`` holds a well-formed key, with or without its ``gh_xxx_`` prefix.
+
+    A candidate without its prefix counts only when its checksum is right
+    under one of the prefixes: a random string of that shape is not a key.
+    """
+    if any(f"{prefix}_" in text for prefix in KEY_PREFIXES.values()):
+        return True
+    for match in _UNPREFIXED_KEY.finditer(text):
+        body = match.group(0)
+        if any(parse_raw_key(f"{prefix}_{body}") for prefix in KEY_PREFIXES.values()):
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=8)

@@ -122,7 +122,7 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
         "Private Access Token replayed",
         "This token's challenge was already redeemed; fetch a token for the new challenge.",
     ),
-    # 404, 405, 406, 409, 413, 415
+    # 404, 405, 406, 409, 413, 414, 415, 431
     "not_found": ErrorSpec(404, "Not found", "No such resource."),
     "method_not_allowed": ErrorSpec(405, "Method not allowed", "This method is not allowed here."),
     "not_acceptable": ErrorSpec(406, "Not acceptable", "Only application/json is served."),
@@ -134,6 +134,11 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
         409, "API key already rotated", "This API key already has an active successor."
     ),
     "payload_too_large": ErrorSpec(413, "Payload too large", "The request body is too large."),
+    # Answered by nginx (deploy/nginx.conf.template) for gunicorn or itself.
+    "uri_too_long": ErrorSpec(414, "URI too long", "The request line is too long."),
+    "headers_too_large": ErrorSpec(
+        431, "Request header fields too large", "The request headers are too large or too many."
+    ),
     "unsupported_media_type": ErrorSpec(
         415, "Unsupported media type", "Send the body as application/json."
     ),

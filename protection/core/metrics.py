@@ -10,7 +10,9 @@ Under gunicorn, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory
 writable by the workers (wiped at each deploy): every worker then writes its
 values there and a scrape served by any worker adds them all up (see
 ``metrics_registry`` and docs/metrics-and-logs.md for the ``child_exit``
-hook). Without the variable, one process counts in memory.
+hook). A process's files are folded into archives when it exits
+(``protection.core.metricsfiles``), so they do not pile up. Without the
+variable, one process counts in memory.
 
 The edge serves the text (``protection.http.metrics_view``); blocks active are
 counted there at scrape time. No label ever holds a client value (IP, key,
@@ -18,6 +20,7 @@ session): label values are event kinds, reasons, groups and dimensions,
 all from code and settings, so the number of series stays bounded.
 """
 
+import atexit
 import os
 import time
 from collections.abc import Iterator
@@ -188,6 +191,18 @@ def metrics_timer(kind: str) -> Iterator[None]:
         yield
     finally:
         metrics_verification_observe(kind=kind, seconds=time.perf_counter() - started)
+
+
+def _fold_own_files() -> None:
+    from protection.core.metricsfiles import metrics_process_exited
+
+    metrics_process_exited(os.getpid())  # the pid at exit: a forked worker folds its own
+
+
+if os.environ.get(MULTIPROC_ENV):
+    # Every process that counted (a worker, a manage.py run) folds its files
+    # into the archives when it exits (protection.core.metricsfiles).
+    atexit.register(_fold_own_files)
 
 
 def metrics_multiprocess() -> bool:

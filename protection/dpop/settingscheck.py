@@ -18,6 +18,15 @@ def public_base_url_problem() -> str:
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
         return f"PUBLIC_BASE_URL {base!r} is not scheme://host[:port]."
+    if parts.query or parts.fragment or "?" in base or "#" in base:
+        # The htu a proof must name is this plus the path: with "?x" appended,
+        # every proof's URL would end in the query and no longer name the path.
+        return (
+            f"PUBLIC_BASE_URL {base!r} (GATEHOUSE_PUBLIC_BASE_URL) has a query or fragment: "
+            "it must be scheme://host[:port] only."
+        )
+    if parts.username is not None or parts.password is not None:
+        return f"PUBLIC_BASE_URL {base!r} (GATEHOUSE_PUBLIC_BASE_URL) must not hold credentials."
     return ""
 
 

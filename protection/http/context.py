@@ -49,6 +49,9 @@ class RequestContext:
     origin: NetworkOrigin = UNKNOWN_ORIGIN
     network_decision: NetworkDecision = ALLOWED
     api_key: ApiKey | None = None
+    # keys_version.generation when the key was verified: if the round trip
+    # finds the keys changed since, the key is read again (a revocation applies).
+    key_generation: int = -1
     session: SessionClaims | None = None
     # The last gate step this request passed (its index in gate.STEPS).
     step: int = -1

@@ -37,13 +37,19 @@ from typing import Any, NamedTuple
 
 from rest_framework.exceptions import APIException
 
-from protection.attestation import attestation_verify
+from protection.attestation import attestation_replay_refusal, attestation_verify
 from protection.base.clientip import rate_limit_ident
 from protection.base.exceptions import ProtectionError
 from protection.blocks import blocks_check, registry
 from protection.blocks.ruleset import VERSION_CACHE_KEY
 from protection.challenges import ChallengeEvidence, ChallengeOutcome, challenge_verify
-from protection.core.events import Refusal, event_scope_network, refuse, refuse_with
+from protection.core.events import (
+    Refusal,
+    event_scope_device,
+    event_scope_network,
+    refuse,
+    refuse_with,
+)
 from protection.core.ratelimit import (
     IDENTITY_DIMENSIONS,
     CountedLimit,
@@ -64,14 +70,23 @@ from protection.dpop import (
     dpop_session_start,
 )
 from protection.http.context import Caller, RequestContext, request_context
-from protection.http.overbudget import over_budget
+from protection.http.memos import over_budget, revoked_sessions
 from protection.http.plan import GatePlan
-from protection.keys import api_key_query_refusal, api_key_require_scope, api_key_verify
+from protection.keys import (
+    KEYS_VERSION_KEY,
+    api_key_query_refusal,
+    api_key_recheck,
+    api_key_require_scope,
+    api_key_verify,
+    keys_version,
+    keys_version_reads,
+)
 from protection.keys.network_policy import network_policy_decide
 from protection.logcontext import log_context_update
 from protection.netintel import NETINTEL_VERSION_CACHE_KEY, netintel_classify
 from protection.netintel import registry as netintel_registry
 from protection.sessions import SessionClaims, session_state_check, session_token_verify
+from protection.sessions.devices import device_block_values, device_claim_value
 from protection.sessions.revocation import session_state_reads
 
 
@@ -222,6 +237,7 @@ def gate_caller(request: Any, *, session: bool, dpop_binds_session: bool = False
     meta = request.META
     with _step(context, "api_key", challenge=API_KEY_CHALLENGE):
         api_key_query_refusal(meta.get("QUERY_STRING", ""))
+        context.key_generation = keys_version.generation
         api_key = api_key_verify(
             raw_key=meta.get("HTTP_X_API_KEY", ""), origin=meta.get("HTTP_ORIGIN")
         )
@@ -253,6 +269,13 @@ def _session_steps(context: RequestContext, meta: Any) -> None:
         claims = session_token_verify(
             raw_token=raw_token, api_key=context.api_key, client_ip=context.client_ip
         )
+        if revoked_sessions.known(claims.id):
+            raise refuse(
+                "session_revoked",
+                kind="token_auth",
+                api_key=context.api_key,
+                details={"token_type": "access"},
+            )
     context.session = claims
     log_context_update(session_id=claims.id)
     with _step(context, "dpop"):
@@ -272,6 +295,13 @@ def _session_steps(context: RequestContext, meta: Any) -> None:
             context.dpop_jkt, context.dpop_claim = proof.jkt, dpop_jti_claim(proof)
     with _step(context, "session_block"):
         blocks_check(session=claims)  # the session's device too
+        if claims.device_id and not claims.device_verified:
+            # Its claimed device: also the blocks scoped to this key and claim.
+            blocks_check(
+                device_id=device_claim_value(
+                    api_key_public_id=context.api_key.public_id, device_id=claims.device_id
+                )
+            )
     if not context.group:
         # No round trip will follow (a view without an endpoint group): the
         # session's state and the proof's jti are settled now.
@@ -282,9 +312,13 @@ def _settle_without_round_trip(context: RequestContext) -> None:
     counted = request_limits_count(
         None,
         claims=[context.dpop_claim] if context.dpop_claim else [],
-        reads=session_state_reads(context.session.id) if context.session else [],
+        reads=[
+            *keys_version_reads(),
+            *(session_state_reads(context.session.id) if context.session else []),
+        ],
     )
     try:
+        _judge_key(context, counted.values)
         _judge_session_and_proof(context, counted.values, counted.claims)
     except ProtectionError as error:
         if error.status == 401:
@@ -322,7 +356,10 @@ def gate_attestation(request: Any, *, purpose: str) -> None:
             session_id=getattr(context.session, "id", None),
         )
         if context.attested.device_id:
+            # Verified: checked against its id alone, and the request's later
+            # denials name it (device rules count only verified devices).
             blocks_check(device_id=context.attested.device_id)
+            event_scope_device(context.attested.device_id)
 
 
 # --- the throttle: body, count, judge -------------------------------------------
@@ -352,20 +389,29 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
         if plan is not None:
             context.body = plan.parse(request, caller)
             claimed_device = getattr(context.body, "device_id", "")
-            if claimed_device:
-                blocks_check(device_id=claimed_device)
+            # A verified device (attestation step) wins over the one claimed.
+            if claimed_device and context.api_key is not None and not context.attested.device_id:
+                for value in device_block_values(
+                    device_id=claimed_device,
+                    verified=False,
+                    api_key_public_id=context.api_key.public_id,
+                ):
+                    blocks_check(device_id=value)
     context.group = context.limits.group = group
     _add_group_limits(context, plan, caller)
     extra = list(plan.hits(context.body, caller)) if plan is not None and plan.hits else []
-    reads = [VERSION_CACHE_KEY, NETINTEL_VERSION_CACHE_KEY]
+    reads = [VERSION_CACHE_KEY, NETINTEL_VERSION_CACHE_KEY, *keys_version_reads()]
     if context.session is not None:
         reads += session_state_reads(context.session.id)
+    # The DPoP proof's jti, then single-use attestation evidence (session start).
+    attested_claims = list(context.attested.claims)
+    claims = [context.dpop_claim] if context.dpop_claim else []
     with _step(context, "count", challenge=BEARER_CHALLENGE):
         try:
             counted = request_limits_count(
                 context.limits,
                 extra=extra,
-                claims=[context.dpop_claim] if context.dpop_claim else [],
+                claims=[*claims, *(claim for _, claim in attested_claims)],
                 reads=reads,
             )
         except ProtectionError:  # 503: a quota cannot be kept without the cache
@@ -375,6 +421,7 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
                 _session_state(context.session, {})
             raise
     with _step(context, "judge", challenge=BEARER_CHALLENGE):
+        _judge_key(context, counted.values)
         netintel_registry.observe(counted.values.get(NETINTEL_VERSION_CACHE_KEY))
         if registry.observe(counted.values.get(VERSION_CACHE_KEY)):
             # A block made since this process loaded the list applies at once.
@@ -385,7 +432,8 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
                 session=context.session,
                 device_id=context.attested.device_id or getattr(context.body, "device_id", ""),
             )
-        _judge_session_and_proof(context, counted.values, counted.claims)
+        _judge_session_and_proof(context, counted.values, counted.claims[: len(claims)])
+        _judge_attestation_replay(context, attested_claims, counted.claims[len(claims) :])
         _remember_over_budget(context, counted.group)
         throttled = _judge_group_limits(context, counted.group)
         if throttled is None and plan is not None and plan.judge is not None:
@@ -468,6 +516,38 @@ def _device_ident(context: RequestContext) -> str | None:
     return f"claimed:{context.api_key.public_id}:{device}"
 
 
+def _judge_key(context: RequestContext, values: dict[str, bytes | None]) -> None:
+    """A key changed (revoked, expired) since this request verified it: read it again."""
+    keys_version.observe(values.get(KEYS_VERSION_KEY))
+    if context.api_key is None or keys_version.generation == context.key_generation:
+        return
+    try:
+        api_key_recheck(context.api_key)
+    except ProtectionError as error:
+        if error.status == 401:
+            error.headers["WWW-Authenticate"] = API_KEY_CHALLENGE
+        raise
+
+
+def _judge_attestation_replay(
+    context: RequestContext,
+    attested: Sequence[tuple[str, Any]],
+    results: Sequence[RateLimitResult],
+) -> None:
+    """Session-start evidence already spent (another session started with it): 403."""
+    for (verifier, _claim), result in zip(attested, results, strict=False):
+        if result.allowed:
+            continue
+        error = attestation_replay_refusal(
+            verifier=verifier,
+            api_key=context.api_key,
+            client_ip=context.client_ip,
+            device_id=context.attested.device_id,
+        )
+        if error is not None:
+            raise error
+
+
 def _judge_session_and_proof(
     context: RequestContext, values: dict[str, bytes | None], claims: Sequence[RateLimitResult]
 ) -> None:
@@ -485,9 +565,14 @@ def _judge_session_and_proof(
 def _session_state(session: SessionClaims, values: dict[str, bytes | None]) -> None:
     reads = session_state_reads(session.id)
     # Without a shared cache (nothing read), or when it failed, the database answers.
-    session_state_check(
-        claims=session, values={key: values.get(key) for key in reads} if reads else None
-    )
+    try:
+        session_state_check(
+            claims=session, values={key: values.get(key) for key in reads} if reads else None
+        )
+    except ProtectionError as error:
+        if error.code == "session_revoked":
+            revoked_sessions.remember(session.id, session.expires_at.timestamp())
+        raise
 
 
 def _judge_group_limits(

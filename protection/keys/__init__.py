@@ -2,9 +2,11 @@
 
 A small package: ``models`` (ApiKey, statuses, validation), ``services``
 (create, update, rotate, revoke), ``verify`` (the per-request check and
-scope/origin rules), ``cache`` (the one-second per-process cache),
-``network_policy`` (what each network class meets, globally and per key)
-and ``selectors`` (finding keys by public id or name). Import from here.
+scope/origin rules), ``cache`` (the one-second per-process cache and the
+known public ids), ``version`` (the keys version every request reads, so a
+revocation applies at the next request), ``network_policy`` (what each
+network class meets, globally and per key) and ``selectors`` (finding keys
+by public id or name). Import from here.
 """
 
 from protection.keys.cache import verified_keys
@@ -34,13 +36,16 @@ from protection.keys.services import (
 )
 from protection.keys.verify import (
     api_key_query_refusal,
+    api_key_recheck,
     api_key_require_scope,
     api_key_verify,
     origin_allowed,
 )
+from protection.keys.version import KEYS_VERSION_KEY, keys_version, keys_version_reads
 
 __all__ = [
     "CAPTCHAS",
+    "KEYS_VERSION_KEY",
     "SCOPES",
     "VERIFICATIONS",
     "ApiKey",
@@ -49,6 +54,7 @@ __all__ = [
     "api_key_create",
     "api_key_find",
     "api_key_query_refusal",
+    "api_key_recheck",
     "api_key_require_scope",
     "api_key_revoke",
     "api_key_rotate",
@@ -61,6 +67,8 @@ __all__ = [
     "network_policy_clean",
     "network_policy_decide",
     "network_policy_pow_max_number",
+    "keys_version",
+    "keys_version_reads",
     "origin_allowed",
     "verified_keys",
 ]

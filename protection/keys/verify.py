@@ -23,7 +23,7 @@ from protection.base.exceptions import ProtectionError
 from protection.conf import gatehouse_settings
 from protection.core.events import refuse
 from protection.core.metrics import metrics_timer
-from protection.keys.cache import verified_keys
+from protection.keys.cache import known_public_ids, verified_keys
 from protection.keys.models import ApiKey, ApiKeyStatus, api_key_status
 
 logger = logging.getLogger("gatehouse.keys")
@@ -31,7 +31,6 @@ logger = logging.getLogger("gatehouse.keys")
 # Query parameters that clients use by mistake to carry a key; any key-shaped
 # string anywhere in the query string is refused as well.
 QUERY_KEY_NAMES = frozenset({"api_key", "apikey", "api-key", "key", "x-api-key", "x_api_key"})
-_KEY_PREFIXES = tuple(f"{prefix}_" for prefix in crypto.KEY_PREFIXES.values())
 AUTH_EVENT = "api_key_auth"
 
 
@@ -52,6 +51,9 @@ def _lookup(public_id: str) -> ApiKey | None:
     entry = verified_keys.get(public_id)
     if entry is not None:
         return entry.api_key
+    if not known_public_ids.may_exist(public_id):
+        verified_keys.put(public_id, None)
+        return None
     api_key = ApiKey.objects.filter(public_id=public_id).first()
     verified_keys.put(public_id, api_key)
     return api_key
@@ -133,6 +135,24 @@ def _api_key_verify(
     return _clone(api_key)
 
 
+def api_key_recheck(api_key: ApiKey, *, now: datetime.datetime | None = None) -> None:
+    """Read ``api_key``'s row again and refuse the request if it was revoked, expired
+    or deleted since it was verified (the keys version changed mid-request).
+
+    Raises ProtectionError api_key_revoked, api_key_expired, api_key_invalid
+    (each recorded); refreshes this process's cache entry otherwise.
+    """
+    fresh = ApiKey.objects.filter(pk=api_key.pk).first()
+    if fresh is None:
+        raise _deny("api_key_invalid", details={"public_id": api_key.public_id})
+    verified_keys.put(fresh.public_id, fresh)
+    status = api_key_status(fresh, now or timezone.now())
+    if status == ApiKeyStatus.REVOKED:
+        raise _deny("api_key_revoked", api_key=fresh)
+    if status == ApiKeyStatus.EXPIRED:
+        raise _deny("api_key_expired", api_key=fresh)
+
+
 def _clone(api_key: ApiKey) -> ApiKey:
     """Callers get their own instance: the cached one is shared by every request.
 
@@ -151,7 +171,8 @@ def api_key_query_refusal(query_string: str) -> None:
     """Refuse (``api_key_in_query``) a query string that carries a key.
 
     A parameter named like a key, or any key-shaped string anywhere in the
-    query (name or value, percent-decoded or not), is refused: keys in URLs
+    query (name or value, percent-decoded or not, with or without its
+    ``gh_pub_``/``gh_sec_`` prefix), is refused: keys in URLs
     end up in logs, proxies and browser history. The event keeps only a
     keyed fingerprint of what was found, never the key.
     """
@@ -160,7 +181,8 @@ def api_key_query_refusal(query_string: str) -> None:
             # One of the names above: safe to record as is.
             raise _deny("api_key_in_query", details={"parameter": name.strip().lower()})
     decoded = unquote_plus(query_string)
-    if any(prefix in decoded or prefix in query_string for prefix in _KEY_PREFIXES):
+    # Key-shaped anywhere, even without its gh_pub_/gh_sec_ prefix.
+    if crypto.contains_raw_key(decoded) or crypto.contains_raw_key(query_string):
         raise _deny("api_key_in_query", details=_fingerprint(decoded))
 
 

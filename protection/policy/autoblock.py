@@ -5,8 +5,12 @@ a block.
 (connected in ``ProtectionConfig.ready``); the audit log never calls it. Each
 rule of ``AUTO_BLOCK_RULES`` whose ``kinds`` contain the event's kind or
 reason counts it in a shared cache counter (no table scan) for the event's
-client IP (IPv6 by /64), session, device (``details["device_id"]``) or API
-key. The denial that reaches ``threshold`` within ``window`` seconds blocks
+client IP (IPv6 by /64), session, device or API key. A device counts as
+itself only when an attestation verified it (``details["device_verified"]``,
+or the session's ``device_verified``); a device id a client merely claimed
+counts, and is blocked, only as that claim under its API key
+(``protection.sessions.devices``), so nobody can get a genuine device
+blocked by naming it. The denial that reaches ``threshold`` within ``window`` seconds blocks
 that client for ``duration`` seconds, times ``escalation`` per earlier block
 by the same rule (capped at ``max_duration``); the block's event names the
 rule. The counts ride the request's one round trip
@@ -33,6 +37,7 @@ from protection.core.events import event_record
 from protection.core.ratelimit import Hit, RateLimitResult, count_soon
 from protection.core.reputation import key_difficulty_boost_raise
 from protection.sessions import AnonymousSession
+from protection.sessions.devices import device_claim_value
 
 logger = logging.getLogger("gatehouse.autoblock")
 
@@ -47,12 +52,33 @@ def autoblock_exempt(ip: str) -> bool:
     return proxies_trusted and ip_in_networks(ip, gatehouse_settings.TRUSTED_PROXY_NETWORKS)
 
 
-def _session_device(session_id: Any) -> str:
-    """The device id the session was issued to ("" if none or no session)."""
+def _session_device(session_id: Any) -> tuple[str, bool, str]:
+    """The device id the session was issued to, whether it was verified, and
+    the session's key public id (("", False, "") if none or no session)."""
     if not session_id:
-        return ""
-    devices = AnonymousSession.objects.filter(pk=session_id).values_list("device_id", flat=True)
-    return next(iter(devices), "")
+        return "", False, ""
+    rows = AnonymousSession.objects.filter(pk=session_id).values_list(
+        "device_id", "device_verified", "api_key__public_id"
+    )
+    return next(iter(rows), ("", False, ""))
+
+
+def _device_subject(event: Any) -> tuple[str, str] | None:
+    """A verified device blocks as itself; a claimed one only as its claim under its key."""
+    details = event.details or {}
+    device, verified = details.get("device_id"), details.get("device_verified") is True
+    public_id = event.api_key.public_id if event.api_key_id else ""
+    if not device:
+        device, verified, session_key = _session_device(event.session_id)
+        public_id = public_id or session_key
+    if not device:
+        return None
+    device = str(device)[:128]
+    if verified:
+        return "device", device
+    if not public_id:
+        return None  # a claim under no key: nothing to scope it to
+    return "device", device_claim_value(api_key_public_id=public_id, device_id=device)
 
 
 def _subject(dimension: str, event: Any) -> tuple[str, str] | None:
@@ -66,8 +92,7 @@ def _subject(dimension: str, event: Any) -> tuple[str, str] | None:
     if dimension == "session" and event.session_id:
         return "session", str(event.session_id)
     if dimension == "device":
-        device = (event.details or {}).get("device_id") or _session_device(event.session_id)
-        return ("device", str(device)[:128]) if device else None
+        return _device_subject(event)
     if dimension == "key" and event.api_key_id:
         return "api_key", event.api_key.public_id
     return None

@@ -20,6 +20,9 @@ class AnonymousSession(models.Model):
     # from attestation, not from the client's word), ``attested`` (the
     # verifiers that passed), ``pow_ms`` (the solve time the client reported).
     start_signals = models.JSONField(default=dict, blank=True)
+    # True when an attestation vouched for device_id; False when the client
+    # only claimed it (protection.sessions.devices).
+    device_verified = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

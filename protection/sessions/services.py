@@ -32,6 +32,7 @@ from protection.sessions.tokens import (
 )
 from protection.sessions.verify import (
     DEVICE_CLAIM,
+    DEVICE_VERIFIED_CLAIM,
     SESSION_EXPIRY_CLAIM,
     SessionClaims,
     session_live,
@@ -77,6 +78,8 @@ def _token_pair(
     # What the hot path needs without reading the row: the device (device
     # blocks) and the session's end (quotas live as long as the session).
     access[DEVICE_CLAIM] = session.device_id or ""
+    if session.device_verified:
+        access[DEVICE_VERIFIED_CLAIM] = True
     access[SESSION_EXPIRY_CLAIM] = int(session.expires_at.timestamp())
     return access, refresh  # type: ignore[return-value]
 
@@ -102,16 +105,18 @@ def session_issue(
     client_ip: str | None,
     user_agent: str = "",
     device_id: str = "",
+    device_verified: bool = False,
     jkt: str | None = None,
     start_signals: Mapping[str, Any] | None = None,
     now: datetime.datetime | None = None,
 ) -> IssuedSession:
     """Create a session for ``api_key`` and return it with a fresh token pair.
 
-    ``jkt`` (a DPoP key thumbprint) binds both tokens to that key.
-    ``start_signals``: what the session start showed (plain JSON, no personal
-    data), stored on the session for what it later creates. Checks no
-    evidence: the gate did, at its evidence step.
+    ``device_verified``: an attestation vouched for ``device_id`` (else the
+    client only claimed it). ``jkt`` (a DPoP key thumbprint) binds both
+    tokens to that key. ``start_signals``: what the session start showed
+    (plain JSON, no personal data), stored on the session for what it later
+    creates. Checks no evidence: the gate did, at its evidence step.
     """
     now = now or timezone.now()
     session = AnonymousSession(
@@ -121,6 +126,7 @@ def session_issue(
         user_agent="".join(c for c in (user_agent or "") if c.isprintable())[:256],
         device_id=(device_id or "")[:128],
         start_signals=dict(start_signals or {}),
+        device_verified=bool(device_id and device_verified),
         created_at=now,
         expires_at=now + datetime.timedelta(seconds=gatehouse_settings.SESSION_LIFETIME),
     )

@@ -43,6 +43,7 @@ from protection.sessions.tokens import (
 )
 
 DEVICE_CLAIM = "dev"
+DEVICE_VERIFIED_CLAIM = "dvv"  # present (true) when an attestation vouched for "dev"
 SESSION_EXPIRY_CLAIM = "sxp"
 
 
@@ -59,6 +60,7 @@ class SessionClaims:
     expires_at: datetime.datetime
     client_ip: str | None = None
     jkt: str | None = None  # the DPoP key the tokens are bound to (cnf.jkt)
+    device_verified: bool = False  # an attestation vouched for device_id
 
     @property
     def pk(self) -> uuid.UUID:
@@ -138,12 +140,14 @@ def _session_token_verify(
         token = token_decode(SessionAccessToken, raw_token)
         session_id = _token_session_id(token, api_key)
         expiry, device_id = token.get(SESSION_EXPIRY_CLAIM), token.get(DEVICE_CLAIM)
+        device_verified = token.get(DEVICE_VERIFIED_CLAIM) is True
         jkt = token_jkt(token)
         if expiry is None or device_id is None:
             # A token without them (minted elsewhere with the signing key):
             # the row has what the hot path needs.
             session = _session_for_token(token, api_key)
             expiry, device_id = int(session.expires_at.timestamp()), session.device_id
+            device_verified = session.device_verified
         if not isinstance(expiry, int) or not isinstance(device_id, str):
             raise ProtectionError("token_invalid")
     except ProtectionError as exc:
@@ -156,6 +160,7 @@ def _session_token_verify(
         expires_at=datetime.datetime.fromtimestamp(expiry, tz=datetime.UTC),
         client_ip=client_ip,
         jkt=jkt,
+        device_verified=device_verified,
     )
 
 

@@ -88,7 +88,9 @@ def test_check_deploy_flags_development_secrets(missing, check_id):
 
 
 def test_check_deploy_flags_local_memory_cache():
+    # Allowed on purpose (a single process): still a warning (without it, E220).
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "REDIS_URL"}
+    env["GATEHOUSE_ALLOW_LOCAL_CACHE"] = "1"
     result = run_python(
         "from django.core.management import execute_from_command_line; "
         "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",

@@ -1,4 +1,5 @@
-"""Admin and staff logins: failures are limited per IP and per username, and recorded."""
+"""Admin and staff logins: attempts limited per IP, failures per username (briefly) and
+per username and IP (for the cool-off), and recorded."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -16,6 +17,13 @@ PASSWORD = "correct horse battery staple"
 def _fast_hasher(settings):
     # Dozens of logins: PBKDF2's deliberate cost would dominate the test's time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # These tests are about lockouts: the attempt budgets (tests/protection/
+    # adminlogin) stay out of the way, except 10 an hour per address.
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "ADMIN_LOGIN_IP_RATES": ["10/h"],
+        "ADMIN_LOGIN_GLOBAL_RATES": ["1000/m"],
+    }
 
 
 @pytest.fixture
@@ -44,16 +52,20 @@ def test_thirty_wrong_passwords_then_the_right_one_is_refused(staff, settings):
     assert not _logged_in(client)
 
 
-def test_the_username_is_locked_whatever_ip_the_guesses_come_from(staff):
-    for n in range(5):
+def test_the_username_is_locked_briefly_whatever_ip_the_guesses_come_from(staff):
+    # ADMIN_LOGIN_USERNAME_RATE (10 per 15 minutes): a short lockout of the
+    # username alone (the long one is per username and address).
+    for n in range(10):
         _login("ops", "wrong", ip=f"203.0.113.{n + 1}")
     client, response = _login("ops", PASSWORD, ip="192.0.2.99")
     assert response.status_code == 429
+    assert int(response["Retry-After"]) <= 15 * 60
     assert not _logged_in(client)
 
 
-def test_one_ip_guessing_many_usernames_is_locked(staff):
-    for n in range(5):
+def test_one_ip_guessing_many_usernames_is_limited(staff):
+    # ADMIN_LOGIN_IP_RATES (here 10 an hour per address, IPv6 per /64).
+    for n in range(10):
         _login(f"user{n}", "wrong", ip="203.0.113.50")
     client, response = _login("ops", PASSWORD, ip="203.0.113.50")
     assert response.status_code == 429

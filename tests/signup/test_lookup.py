@@ -147,7 +147,8 @@ def test_refusals_do_not_depend_on_existence(person, make_caller, signup_setting
 
 
 def test_one_identifier_is_limited_across_ips_and_keys(person, make_caller, signup_settings):
-    signup_settings(SIGNUP_LOOKUP_IDENTIFIER_RATE="3/h")
+    # Enforced (by default it only observes: see test_shared_budgets.py).
+    signup_settings(SIGNUP_LOOKUP_IDENTIFIER_RATE="3/h", SIGNUP_SHARED_LIMITS_OBSERVE=[])
     for n in range(3):
         probe = make_caller(remote_addr=f"198.51.100.{n + 1}")
         assert probe.lookup({"email": EMAIL}).status_code == 200
@@ -199,7 +200,8 @@ def test_ipv6_clients_share_their_64_for_the_sweep_limit(make_caller, signup_set
 
 
 def test_distinct_identifiers_per_key_sweep_is_refused(make_api_key, make_caller, signup_settings):
-    signup_settings(SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE="3/h")
+    # Enforced (by default it only observes: see test_shared_budgets.py).
+    signup_settings(SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE="3/h", SIGNUP_SHARED_LIMITS_OBSERVE=[])
     key = make_api_key()
     for n in range(3):
         probe = make_caller(api_key=key, remote_addr=f"198.51.100.{n + 1}")
@@ -288,9 +290,9 @@ def test_a_lookup_is_one_redis_round_trip_and_one_database_query(
         response = caller.lookup({"email": EMAIL})
     assert response.status_code == 200
     # One script call: ip + key (2 windows) + session + the four lookup
-    # limits, reading the block-list and network-data versions, the session's
-    # revocation mark and whether the marks can be trusted.
-    assert calls == [(8, 4)]
+    # limits, reading the block-list, network-data and keys versions, the
+    # session's revocation mark and whether the marks can be trusted.
+    assert calls == [(8, 5)]
     assert response["RateLimit-Policy"].count(";q=") == 4  # ip, key x2, session
 
 
@@ -313,7 +315,7 @@ def test_a_request_refused_by_its_key_limit_spends_no_lookup_budget(
     person, make_caller, settings, signup_settings
 ):
     _lookup_rates(settings, session=["1/m"])
-    signup_settings(SIGNUP_LOOKUP_IDENTIFIER_RATE="2/h")
+    signup_settings(SIGNUP_LOOKUP_IDENTIFIER_RATE="2/h", SIGNUP_SHARED_LIMITS_OBSERVE=[])
     first, second = make_caller(), make_caller()
     assert first.lookup({"email": EMAIL}).status_code == 200
     assert first.lookup({"email": EMAIL}).status_code == 429  # its session limit

@@ -24,7 +24,8 @@ class GunicornServer:
     ``config/gunicorn.conf.py`` (the command line still sets the socket,
     workers and log level); ``extra_args`` are appended. ``root`` is the
     checkout it serves (its working directory; the bench serves an older
-    commit's checkout next to this one).
+    commit's checkout next to this one); ``log_path`` collects the
+    processes' output (the JSON log lines).
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class GunicornServer:
         host: str = "127.0.0.1",
         root: Path = ROOT,
         stderr: Any = None,
+        log_path: Path | None = None,
     ) -> None:
         self.host = host
         self.env = env
@@ -48,6 +50,8 @@ class GunicornServer:
         fd = self.listener.fileno()
         os.set_inheritable(fd, True)
         config = ["-c", str(root / "config" / "gunicorn.conf.py")] if production_config else []
+        # With log_path, everything the master and workers write goes there.
+        self.log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -71,7 +75,8 @@ class GunicornServer:
             env={**os.environ, **env},
             pass_fds=(fd,),
             start_new_session=True,
-            stderr=stderr,
+            stdout=self.log,
+            stderr=subprocess.STDOUT if self.log is not None else stderr,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -97,6 +102,8 @@ class GunicornServer:
                 os.killpg(self.process.pid, 9)
                 self.process.wait()
         self.listener.close()
+        if self.log is not None:
+            self.log.close()
 
     def __enter__(self) -> "GunicornServer":
         self.wait_ready()
@@ -140,8 +147,12 @@ def fire(port: int, path: str, *, total: int = 1000, concurrency: int = 50) -> C
 def server_env(
     *, database_url: str, redis_url: str, cache_prefix: str, root: Path = ROOT
 ) -> dict[str, str]:
-    """The environment of a test or bench server serving the checkout at ``root``."""
+    """The environment of a test or bench server serving the checkout at ``root``
+    (DEBUG off). Without ``redis_url`` it runs on the local-memory cache, which
+    production refuses unless told it is meant."""
+    local_cache = {} if redis_url else {"GATEHOUSE_ALLOW_LOCAL_CACHE": "1"}
     return {
+        **local_cache,
         "DJANGO_SETTINGS_MODULE": "tests.support.server_settings",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,

@@ -1,8 +1,9 @@
 """Run nginx in front of a test server with the shipped ``deploy/nginx.conf.template``.
 
 The template is rendered as the docs say (``GATEHOUSE_LISTEN``,
-``GATEHOUSE_UPSTREAM``) and included in a minimal main config whose pid,
-logs and temporary files live in a temp directory, so the test needs no
+``GATEHOUSE_UPSTREAM``; its access log moved into the temp directory) and
+included in a minimal main config whose pid, logs and temporary files live
+in a temp directory, so the test needs no
 system nginx setup, only the binary (``apt-get install nginx-light``).
 """
 
@@ -55,6 +56,9 @@ class NginxServer:
         rendered = Template(TEMPLATE.read_text()).safe_substitute(
             GATEHOUSE_LISTEN=f"127.0.0.1:{self.port}", GATEHOUSE_UPSTREAM=upstream
         )
+        # The template's access log, kept in the temp directory (self.access_log).
+        rendered = rendered.replace("/var/log/nginx/", f"{directory}/")
+        self.access_log = directory / "gatehouse.access.log"
         (directory / "gatehouse.conf").write_text(rendered)
         (directory / "nginx.conf").write_text(MAIN_CONFIG.format(dir=directory))
         self.process = subprocess.Popen(

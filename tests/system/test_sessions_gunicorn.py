@@ -48,6 +48,8 @@ def _server_env(tmp_path: Path) -> dict[str, str]:
     for name in ("DATABASE_URL", "REDIS_URL"):
         if os.environ.get(name):
             env[name] = os.environ[name]
+    if "REDIS_URL" not in env:  # two workers on the local-memory cache, knowingly
+        env["GATEHOUSE_ALLOW_LOCAL_CACHE"] = "1"
     return env
 
 

@@ -28,13 +28,23 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
     "admin_locked_out": EventKindSpec(
         ("alert",),
         (
-            "django-axes locked a staff login out (too many failures per IP or per "
-            "username); `axes_reset` lifts it."
+            "django-axes locked a staff login out (too many failures of one username from "
+            "one address); `axes_reset` lifts it. Written within the event write budget."
         ),
     ),
     "admin_login_failed": EventKindSpec(
         ("deny",),
         "A wrong admin password (the username is kept, never the password).",
+    ),
+    "admin_login_throttled": EventKindSpec(
+        ("deny",),
+        (
+            "An admin login refused before any password was hashed (429): reason "
+            "`admin_login:ip` (the address's attempts), `admin_login:global` (every "
+            "outside client's attempts), `admin_login:username` (the username's short "
+            "lockout); or a client outside `GATEHOUSE_ADMIN_NETWORKS` (403, "
+            "`admin_network`)."
+        ),
     ),
     "api_key_auth": EventKindSpec(
         ("deny",),

@@ -56,6 +56,10 @@ class EventScope:
     # Where the client comes from (netintel), added to every event's details
     # once the gate has classified it: {"asn": …, "country": …, "class": …}.
     network: dict[str, Any] | None = None
+    # A device an attestation verified in this request: the request's later
+    # denials name it (details.device_id, device_verified), so device rules
+    # count them. Claimed device ids never come from here.
+    device_id: str | None = None
 
 
 _scope: contextvars.ContextVar[EventScope | None] = contextvars.ContextVar(
@@ -78,6 +82,13 @@ def event_scope_network(network: dict[str, Any]) -> None:
     scope = _scope.get()
     if scope is not None:
         scope.network = network
+
+
+def event_scope_device(device_id: str | None) -> None:
+    """Name the request's verified device for the events recorded after this."""
+    scope = _scope.get()
+    if scope is not None and device_id:
+        scope.device_id = device_id
 
 
 def _without_nul(value: Any) -> Any:
@@ -217,11 +228,14 @@ def event_record(
     session_id: Any = None,
     path: str | None = None,
     details: dict[str, Any] | None = None,
+    bounded: bool = False,
 ) -> SecurityEvent:
     """Record one event and tell the listeners; return it (unsaved while aggregated).
 
     ``client_ip`` and ``path`` default to the current ``event_scope``. A
-    ``kind`` must be declared (``protection.core.events.kinds``).
+    ``kind`` must be declared (``protection.core.events.kinds``). Denials go
+    through the write budget; so does any event with ``bounded`` (an alert
+    that a client can repeat at will, such as a login lockout).
     """
     if kind not in EVENT_KINDS:
         raise ValueError(f"Undeclared event kind {kind!r}: declare it with event_kinds_register")
@@ -233,6 +247,8 @@ def event_record(
             details = {**details, "network": scope.network}
         elif scope.network is not None and details is None:
             details = {"network": scope.network}
+        if scope.device_id and decision == "deny" and "device_id" not in (details or {}):
+            details = {**(details or {}), "device_id": scope.device_id, "device_verified": True}
     event = SecurityEvent(
         kind=kind,
         decision=decision,
@@ -247,7 +263,7 @@ def event_record(
     write_now = True
     # Denials and what dry-run rules would have denied come in floods; other
     # alerts are rare (and rate-limited where they are raised).
-    if decision == SecurityEvent.Decision.DENY or event.details.get("dry_run"):
+    if bounded or decision == SecurityEvent.Decision.DENY or event.details.get("dry_run"):
         key = (kind, reason, event.path, client_ip, getattr(api_key, "pk", None), str(session_id))
         write_now = denial_writer.admit(key, event)
     if write_now:

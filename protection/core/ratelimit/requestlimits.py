@@ -10,19 +10,24 @@ request must read (``reads``), and returns what it read and counted. It
 judges nothing: the gate does (``rate_limit_refusal`` builds the 429 of the
 group limits, ``observed_dimensions`` says which of them only observe).
 
-Every window of the group limits, every claim and every deferred count is
-counted even when one refuses; ``extra`` stops at its first refusal and is
-not counted at all once anything before it refused. A limit that only
-observes (``RATE_LIMITS_OBSERVE``) never stops anything.
+What is counted, in this order: the refunds, the claims, the client's own
+group limits (per IP, per session) and the deferred counts: always, even
+when one refuses. Then the budgets shared by clients who do not control
+each other (``SHARED_DIMENSIONS``: key-wide, per AS) that are enforced,
+then ``extra`` (it stops at its first refusal), then the shared budgets
+that only observe (``RATE_LIMITS_OBSERVE``: counted, never refusing, never
+stopping anything). Nothing after the first part is counted once anything
+refused: a request refused for its own fault (over its IP's or its
+session's limit, a replayed proof) spends no budget shared with others.
 
 Some dimensions count what succeeded, not attempts (``on_success``: the
-identity dimensions, ``mailbox``, ``device``…): they are counted last, after
-``extra``, with a conditional increment (never past the limit, so a refused
-request spends none of them and N concurrent requests with room for k admit
-exactly k), and only when nothing before them refused. What they counted is
-kept in ``RequestLimits.refunds``; the gate takes it back on the way out
-when the request did not succeed (``request_limits_count(refunds=...)``:
-the refund rides that round trip).
+identity dimensions, ``mailbox``, ``device``…): they are counted last, with
+a conditional increment (never past the limit, so a refused request spends
+none of them and N concurrent requests with room for k admit exactly k),
+and only when nothing before them refused. What they counted is kept in
+``RequestLimits.refunds``; the gate takes it back on the way out when the
+request did not succeed (``request_limits_count(refunds=...)``: the refund
+rides that round trip).
 """
 
 import math
@@ -44,6 +49,11 @@ from protection.core.ratelimit.counters import (
 from protection.core.ratelimit.deferred import deferred_items, deferred_settle, deferred_take
 from protection.core.ratelimit.headers import CountedLimit, ratelimit_headers
 from protection.core.ratelimit.rates import ALL_DIMENSIONS, PRIVATE_DIMENSIONS
+
+# Budgets shared by clients who do not control each other: every client of a
+# key (whoever holds a copied publishable key could spend it for everyone) and
+# every client of an AS (docs/hardening.md, "Shared budgets").
+SHARED_DIMENSIONS = frozenset({"key", "asn"})
 
 
 @dataclass(frozen=True)
@@ -163,6 +173,10 @@ def request_limits_count(
         entries, limits.pending = limits.pending, []
     attempts = [entry for entry in entries if not entry.on_success]
     successes = [entry for entry in entries if entry.on_success]
+    own = [entry for entry in attempts if entry.dimension not in SHARED_DIMENSIONS]
+    shared = [entry for entry in attempts if entry.dimension in SHARED_DIMENSIONS]
+    enforced = [entry for entry in shared if not entry.observe]
+    watched = [entry for entry in shared if entry.observe]
     shared_refunds = []
     for refund in refunds:  # a fallback counter's refund needs no round trip
         if refund.local:
@@ -170,9 +184,9 @@ def request_limits_count(
         else:
             shared_refunds.append(refund)
     deferred = deferred_take()
-    hits, later = _hits(attempts), deferred_items(deferred)
-    prefix: list[Item] = [*shared_refunds, *claims, *hits, *later]
-    items = [*prefix, *extra, *_hits(successes)]
+    own_hits, later = _hits(own), deferred_items(deferred)
+    prefix: list[Item] = [*shared_refunds, *claims, *own_hits, *later]
+    items = [*prefix, *_hits(enforced), *extra, *_hits(watched), *_hits(successes)]
     values: list[bytes | None] = []
     results: list[RateLimitResult] = []
     if items or reads:  # (only local refunds: no round trip)
@@ -180,18 +194,26 @@ def request_limits_count(
             items, reads=reads, stop_at_refusal=True, always_count=len(prefix)
         )
     results = results[len(shared_refunds) :]
-    start = len(claims) + len(hits)
-    after_extra = start + len(later) + len(extra)
-    group = _counted(attempts, results[len(claims) : start])
-    group += _counted(successes, results[after_extra:])
+    own_start = len(claims)
+    later_start = own_start + len(own_hits)
+    enforced_start = later_start + len(later)
+    extra_start = enforced_start + len(_expand(enforced))
+    watched_start = extra_start + len(extra)
+    success_start = watched_start + len(_expand(watched))
+    group = [
+        *_counted(own, results[own_start:later_start]),
+        *_counted(enforced, results[enforced_start:extra_start]),
+        *_counted(watched, results[watched_start:success_start]),
+        *_counted(successes, results[success_start:]),
+    ]
     if limits is not None:
         limits.counted.extend(group)
-        limits.refunds.extend(_spent(successes, results[after_extra:]))
-    deferred_settle(deferred, results[start : start + len(later)])
+        limits.refunds.extend(_spent(successes, results[success_start:]))
+    deferred_settle(deferred, results[later_start:enforced_start])
     return Counted(
         values=dict(zip(reads, values, strict=True)),
-        claims=results[: len(claims)],
-        extra=results[start + len(later) : after_extra],
+        claims=results[:own_start],
+        extra=results[extra_start:watched_start],
         group=group,
     )
 

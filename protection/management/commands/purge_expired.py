@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from protection.adminlogin import adminlogin_purge_expired
 from protection.blocks import blocks_purge_expired
 from protection.challenges import challenges_purge_expired
 from protection.conf import gatehouse_settings
@@ -19,7 +20,10 @@ from protection.sessions import sessions_purge_expired
 
 
 class Command(BaseCommand):
-    help = "Delete expired sessions, spent challenges, expired blocks and old events."
+    help = (
+        "Delete expired sessions, spent challenges, expired blocks, old events and "
+        "old admin login records."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -34,6 +38,7 @@ class Command(BaseCommand):
             "spent challenges": challenges_purge_expired(),
             "blocks": blocks_purge_expired(),
             "events": events_purge_old(),
+            "admin login records": adminlogin_purge_expired(),
         }
         # Other apps' purges (signup's idempotency records), registered at startup.
         purged.update({label: purge() for label, purge in PURGES.items()})

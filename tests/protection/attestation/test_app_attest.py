@@ -23,6 +23,7 @@ from protection.attestation.app_attest import (
 from protection.base.exceptions import ProtectionError
 from protection.blocks.models import BlockedClient
 from protection.core.events import SecurityEvent
+from protection.sessions.devices import device_claim_value
 from tests.support.app_attest import (
     APP_ID,
     NOW,
@@ -420,7 +421,11 @@ def test_failures_count_toward_blocking_the_device_and_the_ip(
         with pytest.raises(ProtectionError):
             _attest(device, key, counter=1)
     blocked = set(BlockedClient.objects.values_list("kind", "value"))
-    assert ("device", device.key_id) in blocked
+    # The key id of a failed attestation is only a claim: it is blocked as
+    # that claim under this API key, never as the device (issue 23, point 3).
+    claim = device_claim_value(api_key_public_id=key.public_id, device_id=device.key_id)
+    assert ("device", claim) in blocked
+    assert ("device", device.key_id) not in blocked
     assert ("ip", "198.51.100.4") in blocked
 
 
@@ -434,7 +439,9 @@ def test_default_rules_block_a_device_and_an_ip_that_keep_failing(
         with pytest.raises(ProtectionError):
             _attest(device, key, counter=1)
     blocked = set(BlockedClient.objects.values_list("kind", "value"))
-    assert ("device", device.key_id) in blocked
+    claim = device_claim_value(api_key_public_id=key.public_id, device_id=device.key_id)
+    assert ("device", claim) in blocked
+    assert ("device", device.key_id) not in blocked
     assert ("ip", "198.51.100.4") in blocked
 
 

@@ -4,7 +4,6 @@ import base64
 import datetime
 import os
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -14,6 +13,7 @@ from protection.base.exceptions import ProtectionError
 from protection.checks import check_attestation_settings
 from protection.core.events import SecurityEvent
 from protection.startup import configuration_problems
+from tests.support.approov import RAW_KEY, refused, token, verify
 from tests.support.attestation import (
     NOW,
     b64url,
@@ -24,57 +24,12 @@ from tests.support.attestation import (
 
 pytestmark = pytest.mark.django_db
 
-RAW_KEY = "gh_pub_example-raw-key"  # only hashed into "pay"; never looked up here
 EC_PRIVATE = ec.generate_private_key(ec.SECP256R1())
 EC_PUBLIC_PEM = (
     EC_PRIVATE.public_key()
     .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     .decode()
 )
-
-
-@pytest.fixture
-def secret(settings) -> bytes:
-    value = os.urandom(32)
-    settings.GATEHOUSE = {**settings.GATEHOUSE, "APPROOV_SECRET": b64url(value)}
-    return value
-
-
-@pytest.fixture
-def key(make_api_key, secret):
-    api_key, _ = make_api_key(required_verifications=["approov"])
-    return api_key
-
-
-def token(secret: bytes, *, algorithm: str = "HS256", **claims) -> str:
-    body = {
-        "exp": int(NOW.timestamp()) + 300,
-        "did": "ZGV2aWNlLTE=",
-        "pay": sha256_b64(RAW_KEY),
-        **claims,
-    }
-    body = {name: value for name, value in body.items() if value is not None}
-    return jwt.encode(body, secret, algorithm=algorithm)
-
-
-def verify(api_key, approov_token: str, *, purpose="session", now=NOW, **headers):
-    evidence = {"Approov-Token": approov_token, "X-Api-Key": RAW_KEY, **headers}
-    return attestation_verify(
-        api_key=api_key, evidence=evidence, purpose=purpose, client_ip="203.0.113.7", now=now
-    )
-
-
-def refused(api_key, approov_token: str, *, code="attestation_invalid", **kwargs) -> str:
-    """Assert a refusal with ``code``; return the recorded event's reason."""
-    with pytest.raises(ProtectionError) as excinfo:
-        verify(api_key, approov_token, **kwargs)
-    assert excinfo.value.code == code
-    assert excinfo.value.status == 403
-    assert excinfo.value.extra == {"verifier": "approov"}
-    event = SecurityEvent.objects.latest("id")
-    assert (event.decision, event.client_ip) == ("deny", "203.0.113.7")
-    assert event.details["verifier"] == "approov"
-    return event.reason
 
 
 def test_valid_token_passes_and_names_the_device(key, secret):

@@ -6,43 +6,16 @@ the contract says: ``POST /api/v1/sessions`` and, with
 ``attest_every_request``, lookup and create.
 """
 
-import base64
-import datetime
-import hashlib
 import os
 
-import jwt
 import pytest
 
 from protection.blocks import block_create
 from protection.core.events import SecurityEvent
 from protection.sessions import AnonymousSession
+from tests.support.approov import approov
 
 pytestmark = pytest.mark.django_db
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _bound(value: str) -> str:
-    return base64.b64encode(hashlib.sha256(value.encode()).digest()).decode()
-
-
-@pytest.fixture
-def secret(settings) -> bytes:
-    value = os.urandom(32)
-    settings.GATEHOUSE = {**settings.GATEHOUSE, "APPROOV_SECRET": _b64(value)}
-    return value
-
-
-def approov(secret: bytes, *, bound: str, device: str = "ZGV2aWNlLTE=") -> str:
-    claims = {
-        "exp": int(datetime.datetime.now(tz=datetime.UTC).timestamp()) + 300,
-        "did": device,
-        "pay": _bound(bound),
-    }
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def _session(client, raw: str, **headers):

@@ -11,8 +11,8 @@ def test_every_per_process_memo_is_registered():
     import protection.sessions.revocation  # noqa: F401
 
     assert {
+        "App Attest stored keys",
         "JWKS documents",
-        "attested device keys",
         "block hits",
         "cache health",
         "compiled blocks",

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 from prometheus_client import REGISTRY
+from prometheus_client.mmap_dict import MmapedDict
 
 from protection.core.metrics import (
     metrics_cache_fallback,
@@ -151,6 +152,12 @@ def test_in_multiprocess_mode_a_scrape_adds_up_every_worker(tmp_path):
     env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     for _ in range(3):  # three workers, each counting once
         subprocess.run([sys.executable, "-c", WORKER], cwd=ROOT, env=env, check=True, timeout=60)
+    # Each process folded its files into the archives as it exited: two files
+    # in all, not two per process (issue 23, point 10).
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == [
+        "counter_archive.db",
+        "histogram_archive.db",
+    ]
     scraped = subprocess.run(
         [sys.executable, "-c", SCRAPE], cwd=ROOT, env=env, check=True, timeout=60,
         capture_output=True, text=True,
@@ -178,9 +185,16 @@ def test_the_gunicorn_hooks_clear_stale_files_and_drop_a_dead_workers_gauges(tmp
     assert list(tmp_path.iterdir()) == []
 
     (tmp_path / "gauge_livemax_4242.db").write_bytes(b"")
-    (tmp_path / "counter_4242.db").write_bytes(b"")
+    counter = MmapedDict(str(tmp_path / "counter_4242.db"))
+    counter.write_value('["gatehouse_x", "gatehouse_x_total", {}, "x"]', 2.0, 0.0)
+    counter.close()
     conf.child_exit(server=None, worker=type("Worker", (), {"pid": 4242})())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_4242.db"]
+    # The dead worker's counts live on in the archive; its own files are gone.
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["counter_archive.db"]
+    archived = MmapedDict.read_all_values_from_file(str(tmp_path / "counter_archive.db"))
+    assert [(key, value) for key, value, _, _ in archived] == [
+        ('["gatehouse_x", "gatehouse_x_total", {}, "x"]', 2.0)
+    ]
 
 
 def test_what_observe_mode_would_have_denied_is_counted_as_dry_run(db):

@@ -16,6 +16,7 @@ from protection.base.exceptions import ProtectionError
 from protection.blocks import BlockedClient, block_lift, blocks_check
 from protection.core.events import SecurityEvent, event_record
 from protection.core.reputation import key_difficulty_boost
+from protection.sessions.devices import device_claim_value
 from tests.support.cache import cache_clear
 
 pytestmark = pytest.mark.django_db
@@ -162,10 +163,24 @@ def test_sessions_and_devices_are_blocked(api_key, make_session):
     for _ in range(2):
         _deny("rate_limited", ip=None, session_id=session.id)
     assert BlockedClient.objects.get(kind="session").value == str(session.id)
+    # A device an attestation verified is blocked as itself.
     for _ in range(2):
-        _deny("challenge_failed", ip=None, details={"device_id": "dev-42"})
+        _deny("challenge_failed", ip=None, details={"device_id": "dev-42", "device_verified": True})
     assert BlockedClient.objects.get(kind="device").value == "dev-42"
     assert _is_blocked(device_id="dev-42")
+
+
+def test_a_claimed_device_is_blocked_only_as_its_claim_under_its_key(api_key):
+    key, _raw = api_key
+    for _ in range(2):
+        _deny("challenge_failed", ip=None, api_key=key, details={"device_id": "dev-43"})
+    claim = device_claim_value(api_key_public_id=key.public_id, device_id="dev-43")
+    assert BlockedClient.objects.get(kind="device").value == claim
+    assert not _is_blocked(device_id="dev-43")  # the device itself, when verified
+    # A claim under no key has nothing to be scoped to: no block.
+    for _ in range(2):
+        _deny("challenge_failed", ip=None, details={"device_id": "dev-44"})
+    assert BlockedClient.objects.filter(kind="device").count() == 1
 
 
 def test_api_keys_are_never_blocked_automatically(api_key):
@@ -242,10 +257,17 @@ def test_a_devices_denials_count_through_its_session(api_key, make_session):
     # Denials after a session exists carry the session, not the device: the
     # device rule finds the device the session was issued to.
     key, _raw = api_key
-    session = make_session(key, device_id="phone-7").session
+    session = make_session(key, device_id="phone-7", device_verified=True).session
     for _ in range(2):
         _deny("challenge_failed", ip=None, session_id=session.id)
     assert BlockedClient.objects.filter(kind="device", value="phone-7").exists()
+    # A session that only claimed its device blocks the claim under its key.
+    claimed = make_session(key, device_id="phone-9").session
+    for _ in range(2):
+        _deny("challenge_failed", ip=None, session_id=claimed.id)
+    claim = device_claim_value(api_key_public_id=key.public_id, device_id="phone-9")
+    assert BlockedClient.objects.filter(kind="device", value=claim).exists()
+    assert not BlockedClient.objects.filter(kind="device", value="phone-9").exists()
 
 
 def test_a_blocked_device_gets_no_new_session(client, api_key):

@@ -30,13 +30,13 @@ def test_the_strict_policy_enforces_the_farm_limits(settings):
         ["5/d"],
     )
     assert create["ip"] == ["10/m", "100/d"]  # what the file does not set keeps its default
-    assert observed_dimensions("create") == {"email_domain", "phone_prefix"}
+    assert observed_dimensions("create") == {"key", "email_domain", "phone_prefix"}
     assert observed_dimensions("session") == {"key"}
     assert gatehouse_settings.NETWORK_POLICY["hosting"] == "harder"
 
 
-def test_by_default_the_per_as_and_shared_identity_limits_only_observe():
-    assert observed_dimensions("create") == {"asn", "email_domain", "phone_prefix"}
+def test_by_default_the_per_key_per_as_and_shared_identity_limits_only_observe():
+    assert observed_dimensions("create") == {"key", "asn", "email_domain", "phone_prefix"}
     assert "asn" in observed_dimensions("lookup")
     create = gatehouse_settings.RATE_LIMITS["create"]
     assert (create["asn"], create["mailbox"], create["device"]) == (["300/h"], ["3/d"], ["5/d"])
