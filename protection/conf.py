@@ -204,6 +204,9 @@ DEFAULTS: dict[str, Any] = {
         "refresh": {"ip": ["30/m", "1000/d"], "key": ["6000/m"]},
         "lookup": {"ip": ["30/m", "500/d"], "key": ["6000/m"], "session": ["20/m", "200/d"]},
         "create": {"ip": ["10/m", "100/d"], "key": ["3000/m"], "session": ["5/m", "20/d"]},
+        # Confirming a verification code (signup): a code has a million values,
+        # so guesses are limited per client as well as per pending sign-up.
+        "confirm": {"ip": ["30/m", "300/d"], "key": ["3000/m"], "session": ["10/m", "50/d"]},
     },
     # Every key's evidence requirement (proof of work, CAPTCHA, attestation)
     # in observe mode: failures are recorded as alerts with details.dry_run

@@ -112,6 +112,11 @@ def _refused(reason: str, rate: str, result: RateLimitResult) -> LimitExceeded:
     return LimitExceeded(reason, limit=limit, window=window, retry_after=result.reset_after)
 
 
+def limit_exceeded(reason: str, rate: str, result: RateLimitResult) -> LimitExceeded:
+    """The 429 of a windowed limit ``rate`` that ``result`` refused, named ``reason``."""
+    return _refused(reason, rate, result)
+
+
 # Lookup limits, in the order they are checked (a refusal stops the later counts).
 LOOKUP_REASONS = (
     "lookup_per_session",

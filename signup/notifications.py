@@ -74,8 +74,10 @@ def verification_code_sms_enqueue(
     expires_at: datetime.datetime,
     language: str | None = None,
     now: datetime.datetime | None = None,
+    target: str = "",
 ) -> OutboxMessage:
-    """Queue the code SMS to ``phone`` (E.164)."""
+    """Queue the code SMS to ``phone`` (E.164). ``target``: what the outbox shows
+    of the recipient (``prefix:+1201555``: sends per prefix in the admin)."""
     now = now or timezone.now()
     context = {
         "code": code,
@@ -84,7 +86,7 @@ def verification_code_sms_enqueue(
     }
     return outbox_sms_enqueue(
         to=phone, template=CODE_SMS, context=context, language=language, not_after=expires_at,
-        now=now,
+        now=now, target=target,
     )  # fmt: skip
 
 
@@ -102,10 +104,15 @@ def signup_attempt_notice_mail_enqueue(
 
 
 def signup_attempt_notice_sms_enqueue(
-    *, phone: str, language: str | None = None, now: datetime.datetime | None = None
+    *,
+    phone: str,
+    language: str | None = None,
+    now: datetime.datetime | None = None,
+    target: str = "",
 ) -> OutboxMessage:
-    """Queue the same notice by SMS to a taken phone number's owner."""
+    """Queue the same notice by SMS to a taken phone number's owner (``target``
+    as for the code SMS)."""
     context = {"service_name": signup_settings.SIGNUP_SERVICE_NAME}
     return outbox_sms_enqueue(
-        to=phone, template=NOTICE_SMS, context=context, language=language, now=now
+        to=phone, template=NOTICE_SMS, context=context, language=language, now=now, target=target
     )

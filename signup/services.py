@@ -13,9 +13,10 @@ with identifiers only as keyed digests.
 """
 
 import datetime
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import idna
 from disposable_email_domains import blocklist as disposable_domains
@@ -31,6 +32,7 @@ from signup import idempotency, limits, normalization
 from signup.conf import signup_settings
 from signup.limits import LookupInput, Session
 from signup.persons import Person
+from signup.pumping import SmsTarget, phone_sms_check
 from signup.selectors import person_exists
 
 
@@ -55,6 +57,16 @@ class CreateInput:
     digest: str | None = None  # of the request body, for the Idempotency-Key
     # The stored answer of this Idempotency-Key's first use, when this is a replay.
     replay: idempotency.StoredResponse | None = None
+    # The verification mode it was parsed in (SIGNUP_VERIFY: none, email, phone)
+    # and, in phone mode, where the code SMS would go.
+    verify: str = "none"
+    sms: SmsTarget | None = None
+
+
+class SessionRef(NamedTuple):
+    """A session known by its id only (a pending sign-up's, when it is confirmed)."""
+
+    id: uuid.UUID
 
 
 def _normalized(field: str, normalize: Callable[[str], str], value: str) -> str:
@@ -94,16 +106,24 @@ def _is_disposable(domain: str) -> bool:
     return any(".".join(labels[i:]) in disposable_domains for i in range(len(labels) - 1))
 
 
-def _insert_person(
+def person_insert(
     *,
     data: CreateInput,
     api_key: ApiKey,
-    session: Session,
+    session: Session | SessionRef,
     client_ip: str,
     verdict: Verdict | None,
     now: datetime.datetime,
+    snapshot: Mapping[str, Any] | None = None,
 ) -> Person | None:
-    """Insert the person, or return None (and record the refusal) if email/phone is taken."""
+    """Insert the person, or return None (and record the refusal) if email/phone is taken.
+
+    The one place a person is created: by a create (``person_create``) or a
+    confirmed code (``signup.verification``), inside the caller's
+    transaction. ``verdict`` and ``client_ip`` are the gate's on the request
+    that asked for the person (for a confirm, the create that started it);
+    ``snapshot`` what that request looked like (the labels work stores it).
+    """
     digests = {"email_digest": limits.identifier_digest(data.email)}
     if data.phone:
         digests["phone_digest"] = limits.identifier_digest(data.phone)
@@ -176,6 +196,20 @@ def person_create_input(
     email = _normalized("email", normalization.email_normalize, email)
     full_name = _normalized("full_name", normalization.full_name_normalize, full_name)
     phone = _normalized("phone", normalization.phone_normalize, phone) if phone else None
+    verify = str(signup_settings.SIGNUP_VERIFY)
+    if verify == "phone" and phone is None:
+        raise ProtectionError(
+            "invalid_request",
+            extra={
+                "errors": [
+                    {
+                        "field": "phone",
+                        "code": "required",
+                        "detail": "Enter a phone number: the code is sent to it by SMS.",
+                    }
+                ]
+            },
+        )
     domain = normalization.email_domain(email)
     if signup_settings.SIGNUP_REFUSE_DISPOSABLE_EMAIL and _is_disposable(domain):
         raise refuse(
@@ -187,8 +221,15 @@ def person_create_input(
             details={"email_digest": limits.identifier_digest(email)},
         )
     blocks_check(email_domain=domain)
+    sms = None
+    if verify == "phone" and phone is not None:
+        sms = phone_sms_check(
+            phone=phone, api_key=api_key, session_id=session_id, client_ip=client_ip
+        )
+    elif phone is not None:
+        blocks_check(phone_prefix=normalization.phone_prefix(phone))
     if idempotency_key is None:
-        return CreateInput(email, full_name, phone)
+        return CreateInput(email, full_name, phone, verify=verify, sms=sms)
     idempotency_key = idempotency.idempotency_key_validate(idempotency_key)
     digest = idempotency.request_digest(
         request_data
@@ -198,7 +239,7 @@ def person_create_input(
     replay = idempotency.idempotency_replay(
         api_key=api_key, key=idempotency_key, digest=digest, now=now
     )
-    return CreateInput(email, full_name, phone, idempotency_key, digest, replay)
+    return CreateInput(email, full_name, phone, idempotency_key, digest, replay, verify, sms)
 
 
 def person_create(
@@ -229,7 +270,7 @@ def person_create(
             )
             if isinstance(claim, idempotency.StoredResponse):
                 return CreateOutcome(claim.status, claim.body, replayed=True)
-        person = _insert_person(
+        person = person_insert(
             data=data,
             api_key=api_key,
             session=session,

@@ -363,6 +363,7 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
                 # is 401, not "come back later".
                 _session_state(context.session, {})
             raise
+    context.plan_results = tuple(counted.extra)
     with _step(context, "judge", challenge=BEARER_CHALLENGE):
         netintel_registry.observe(counted.values.get(NETINTEL_VERSION_CACHE_KEY))
         if registry.observe(counted.values.get(VERSION_CACHE_KEY)):

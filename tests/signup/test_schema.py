@@ -68,6 +68,21 @@ def test_create_is_documented(schema):
                 "unsupported_media_type",
                 "token_missing",
                 "api_key_missing",
+                "phone_not_allowed",
+                "phone_country_not_allowed",
+            ],
+        ),
+        (
+            "/api/v1/persons/confirm",
+            [
+                "invalid_request",
+                "verification_code_invalid",
+                "verification_expired",
+                "conflict",
+                "idempotency_conflict",
+                "rate_limited",
+                "scope_denied",
+                "token_missing",
             ],
         ),
     ],
@@ -162,3 +177,20 @@ def test_create_documents_replays_and_its_domain_errors(schema):
     assert "Idempotent-Replayed" in responses["201"]["headers"]
     assert "409" in responses and "422" in responses
     assert responses["429"]["headers"]["Retry-After"]["required"] is True
+
+
+def test_verification_is_documented(schema):
+    create = schema["paths"]["/api/v1/persons"]["post"]
+    pending = create["responses"]["202"]["content"]["application/json"]["schema"]
+    assert pending == {"$ref": "#/components/schemas/PendingSignup"}
+    component = schema["components"]["schemas"]["PendingSignup"]
+    assert set(component["properties"]) == {"status", "channel", "expires_in"}
+    assert "Idempotent-Replayed" in create["responses"]["202"]["headers"]
+    confirm = schema["paths"]["/api/v1/persons/confirm"]["post"]
+    assert confirm["operationId"] == "confirm_person" and confirm["tags"] == ["persons"]
+    body = schema["components"]["schemas"]["PersonConfirmRequest"]
+    assert set(body["properties"]) == {"email", "phone", "code", "token"}
+    assert body["additionalProperties"] is False
+    person = confirm["responses"]["201"]["content"]["application/json"]["schema"]
+    assert person == {"$ref": "#/components/schemas/Person"}
+    assert {"Idempotency-Key"} <= {p["name"] for p in confirm["parameters"] if p["in"] == "header"}
