@@ -1,4 +1,7 @@
-"""Sign-up data in the admin: people searchable by email/phone, creation metadata read-only."""
+"""Sign-up data in the admin: people searchable by email/phone, creation metadata read-only.
+
+Pending sign-ups and SMS sends per prefix: ``signup.admin_verification``.
+"""
 
 from typing import Any
 
@@ -8,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from protection.admin.display import compact_time, key_label
-from signup import normalization
+from signup import admin_verification, normalization
 from signup.idempotency import IdempotencyRecord
 from signup.persons import Person
 
@@ -85,6 +88,9 @@ class PersonAdmin(admin.ModelAdmin):
         for field, value in exact.items():
             results = results | queryset.filter(**{field: value})
         return results, may_have_duplicates
+
+
+__all__ = ["IdempotencyRecordAdmin", "PersonAdmin", "admin_verification"]
 
 
 @admin.register(IdempotencyRecord)
