@@ -119,6 +119,7 @@ def sms_prefix_rows(*, now: datetime.datetime, limit: int = TOP_PREFIXES) -> lis
         OutboxMessage.objects.filter(
             channel="sms", target__startswith=PREFIX_TARGET, created_at__gte=day
         )
+        .exclude(status=OutboxMessage.Status.SKIPPED)
         .values("target")
         .annotate(day=Count("pk"), hour=Count("pk", filter=Q(created_at__gte=hour)))
         .order_by("-day", "target")[:limit]

@@ -177,32 +177,21 @@ def _pending_replace(
     )
     pending.code_digest = verification_code_digest(pending.id, code)
     pending.save(force_insert=True)
-    sent = "code"
     sms_target = f"prefix:{data.sms.prefix}" if data.sms is not None else ""
-    if deliverable and channel == PendingSignup.Channel.SMS:
+    if not deliverable:
+        sent = _notice(data, send, email_taken, phone_taken, sms_target, language, now)
+    elif channel == PendingSignup.Channel.SMS:
         notifications.verification_code_sms_enqueue(
             phone=address, code=code, expires_at=expires_at, language=language, now=now,
             target=sms_target,
         )  # fmt: skip
-    elif deliverable:
+        sent = "code"
+    else:
         notifications.verification_code_mail_enqueue(
             email=address, code=code, token=token, expires_at=expires_at, language=language,
             now=now,
         )  # fmt: skip
-    else:
-        sent = "none"
-        if email_taken and send.notice_email:
-            notifications.signup_attempt_notice_mail_enqueue(
-                email=data.email, language=language, now=now
-            )
-            sent = "notice"
-        # The SMS notice only where SMS is the channel: an email-mode deployment
-        # may have no SMS sender, and its guards against SMS pumping are off.
-        if phone_taken and send.notice_phone and data.verify == "phone" and data.phone:
-            notifications.signup_attempt_notice_sms_enqueue(
-                phone=data.phone, language=language, now=now, target=sms_target
-            )
-            sent = "notice"
+        sent = "code"
     event_record(
         kind="verification_started",
         decision="allow",
@@ -216,6 +205,49 @@ def _pending_replace(
             "sent": sent,
         },
     )
+
+
+def _notice(
+    data: CreateInput,
+    send: VerifySend,
+    email_taken: bool,
+    phone_taken: bool,
+    sms_target: str,
+    language: str | None,
+    now: datetime.datetime,
+) -> str:
+    """Tell a taken address's owner, once per notice interval; return what was sent.
+
+    Exactly one outbox row either way (a notice, or a skipped one), as a new
+    address gets its code: the request does the same work. In phone mode the
+    phone's owner comes first, then the email's (when the phone's owner was
+    told today and the email's not); email mode sends no SMS.
+    """
+    owners = []
+    if phone_taken and data.verify == "phone" and data.phone:
+        owners.append(("sms", data.phone, send.notice_phone))
+    if email_taken:
+        owners.append(("mail", data.email, send.notice_email))
+    for channel, address, allowed in owners:
+        if not allowed:
+            continue
+        if channel == "sms":
+            notifications.signup_attempt_notice_sms_enqueue(
+                phone=address, language=language, now=now, target=sms_target
+            )
+        else:
+            notifications.signup_attempt_notice_mail_enqueue(
+                email=address, language=language, now=now
+            )
+        return "notice"
+    if owners and owners[0][0] == "sms":
+        notifications.signup_attempt_notice_sms_enqueue(
+            phone=owners[0][1], now=now, target=sms_target, skip="told today already"
+        )
+    else:
+        why = "told today already" if owners else "the phone is taken (no SMS in email mode)"
+        notifications.signup_attempt_notice_mail_enqueue(email=data.email, now=now, skip=why)
+    return "none"
 
 
 def pending_signup_purge_expired(*, now: datetime.datetime | None = None) -> int:

@@ -18,11 +18,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from protection.core.events import SecurityEvent
+from protection.core.outbox import OutboxMessage
 from signup.limits import Asker
 from signup.models import PendingSignup, Person
 from signup.notifications import CODE_MAIL, NOTICE_MAIL
 from signup.services import person_create_input
-from signup.verifylimits import verify_items
+from signup.verifylimits import _notice_key, verify_items
 from tests.signup.conftest import person_body
 from tests.support.verification import codes_for, last_code, link_token, notices_for, queued
 
@@ -97,21 +98,34 @@ def test_a_taken_address_gets_the_same_answer_and_statements_and_its_owner_a_not
     frozen = time.time()  # the RateLimit fields' "t" counts seconds to the window's end
     monkeypatch.setattr(time, "time", lambda: frozen)
     answers = []
-    for email in ("new@example.com", "taken@example.com"):
-        cache.clear()  # the caller's counters in the same state for both
+    for email, told_today in (
+        ("new@example.com", False),
+        ("taken@example.com", False),
+        ("taken@example.com", True),  # asked again: its owner had the day's notice
+    ):
+        cache.clear()  # the caller's counters in the same state for each
+        if told_today:
+            cache.set(_notice_key(email), 1, 3600)
         with CaptureQueriesContext(connection) as queries:
             response = caller.create(person_body(email=email, full_name="Someone"))
         answers.append((response, [_statement(query["sql"]) for query in queries]))
-    (new, new_statements), (taken, taken_statements) = answers
-    assert new.status_code == taken.status_code == 202
-    assert new.content == taken.content == PENDING_BODY
-    assert _headers(new) == _headers(taken)
+    (new, new_statements), *taken_answers = answers
+    assert new.status_code == 202 and new.content == PENDING_BODY
     assert "RateLimit" in _headers(new)
-    assert new_statements == taken_statements
+    for taken, taken_statements in taken_answers:
+        assert (taken.status_code, taken.content) == (202, PENDING_BODY)
+        assert _headers(taken) == _headers(new)
+        assert taken_statements == new_statements
     assert len(codes_for("new@example.com")) == 1
     assert codes_for("taken@example.com") == []
-    [notice] = notices_for("taken@example.com")
+    [notice] = notices_for("taken@example.com")  # one: the second was written skipped
     assert notice.topic == NOTICE_MAIL
+    skipped = OutboxMessage.objects.get(status=OutboxMessage.Status.SKIPPED)
+    assert (skipped.topic, skipped.payload, skipped.last_error) == (
+        NOTICE_MAIL,
+        {},
+        "told today already",
+    )
 
 
 def _headers(response):

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from protection.blocks import BlockedClient, block_lift
 from protection.core.events import SecurityEvent
+from protection.core.outbox import OutboxMessage
 from signup.models import Person
 from signup.notifications import CODE_SMS, NOTICE_MAIL, NOTICE_SMS
 from signup.pumping import sms_pumping_block
@@ -72,6 +73,21 @@ def test_a_taken_email_or_phone_sends_no_code_and_tells_the_owner(make_caller, p
     assert len(codes_for("+12015550122")) == 1
     assert [m.topic for m in notices_for("owner@example.com")] == [NOTICE_MAIL]
     assert [m.topic for m in notices_for("+12015550100")] == [NOTICE_SMS]
+
+
+def test_one_notice_per_request_the_phone_s_owner_first(make_caller, phone_mode):
+    Person.objects.create(email="owner@example.com", phone="+12015550100", full_name="Owner")
+    Person.objects.create(email="other@example.com", full_name="Other")
+    body = person_body(email="owner@example.com", phone="+12015550100")
+    for _ in range(2):
+        assert make_caller().create(body).content == PENDING_SMS
+    # Both taken: the phone's owner is told; asked again the same day, nobody.
+    assert len(notices_for("+12015550100")) == 1 and notices_for("owner@example.com") == []
+    # The phone told today, a taken email not yet: the email's owner is told.
+    make_caller().create(person_body(email="other@example.com", phone="+12015550100"))
+    assert len(notices_for("other@example.com")) == 1
+    assert OutboxMessage.objects.filter(status=OutboxMessage.Status.SKIPPED).count() == 1
+    assert OutboxMessage.objects.count() == 3  # one row per request, as for a code
 
 
 @pytest.mark.parametrize(

@@ -127,13 +127,15 @@ def outbox_sms_enqueue(
     not_after: datetime.datetime | None = None,
     now: datetime.datetime | None = None,
     target: str = "",
+    skip: str = "",
 ) -> OutboxMessage:
     """Queue an SMS to ``to`` (E.164) in the caller's transaction; return the message.
 
     Give the text as ``body``, or a ``template`` and its ``context``
     (rendered when sent, in ``language``). ``target``: what the outbox keeps
     of the recipient once the payload is scrubbed; not personal data (a
-    number's prefix, ``prefix:+1201555``, is what sign-up gives).
+    number's prefix, ``prefix:+1201555``, is what sign-up gives). ``skip``:
+    record it as skipped instead (``outbox_enqueue``).
     """
     if (body is None) == (template is None):
         raise ValueError("Give an SMS either a body or a template")
@@ -149,4 +151,5 @@ def outbox_sms_enqueue(
         target=target,
         not_after=not_after,
         now=now,
+        skip=skip,
     )
