@@ -33,7 +33,8 @@ DATA_CHECKS = {"protection.E011"}
 
 
 def refuse_configuration_errors() -> None:
-    """Stop a server whose gatehouse configuration has errors (``protection.E…`` checks).
+    """Stop a server whose gatehouse configuration has errors (``protection.E…`` and
+    ``signup.E…`` checks).
 
     gunicorn does not run Django's system checks; without this a malformed
     AUTO_BLOCK_RULES entry or rate would only surface as log lines on live
@@ -41,7 +42,8 @@ def refuse_configuration_errors() -> None:
     """
     errors = []
     for message in checks.run_checks():
-        if message.level < checks.ERROR or not str(message.id or "").startswith("protection."):
+        ours = str(message.id or "").startswith(("protection.", "signup."))
+        if message.level < checks.ERROR or not ours:
             continue
         if message.id in DATA_CHECKS:
             logger.error("%s: %s", message.id, message.msg)
