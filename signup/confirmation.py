@@ -191,7 +191,7 @@ def _confirm(
         matches = True  # found by its token's digest
     else:
         matches = hmac.compare_digest(
-            verification_code_digest(pending.id, data.code), pending.code_digest
+            verification_code_digest(pending.token_digest, data.code), pending.code_digest
         )
     if not (matches and pending.deliverable):
         pending.attempts += 1

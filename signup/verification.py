@@ -5,7 +5,7 @@ With ``SIGNUP_VERIFY`` = ``email`` or ``phone``:
 - ``verification_start`` (``POST /api/v1/persons``) answers the same 202 for a
   new and a taken address, with the same statements either way: one read of
   whether the email or phone is taken, the session's pending sign-up
-  replaced (delete, insert), one outbox row, one event. A new address gets
+  replaced (one upsert), one outbox row, one event. A new address gets
   a 6-digit code (and, by mail, a link with a single-use token); a taken one
   gets no code, and its owner a notice instead (the first request of the
   notice interval; ``signup.verifylimits`` counts it). Its pending sign-up
@@ -43,6 +43,12 @@ from signup.services import CreateInput, CreateOutcome
 from signup.verifylimits import VerifySend, code_address
 
 CODE_DIGITS = 6
+# What a new send replaces in the session's pending sign-up: everything but its id.
+REPLACED_FIELDS = [
+    field.name
+    for field in PendingSignup._meta.concrete_fields
+    if field.name not in ("id", "session_id")
+]
 IPV4_PREFIX = 24  # the create's client network kept for the person's record
 TOKEN_BYTES = 32
 
@@ -56,12 +62,12 @@ def verification_pending_body(verify: str) -> dict[str, Any]:
     }
 
 
-def verification_code_digest(pending_id: Any, code: str) -> str:
-    """Keyed digest of ``code`` for the pending sign-up ``pending_id``: what is stored.
+def verification_code_digest(token_digest: str, code: str) -> str:
+    """Keyed digest of ``code`` sent with the token of ``token_digest``: what is stored.
 
-    Bound to the pending sign-up: one code's digest says nothing of another's.
+    Bound to that one send: one code's digest says nothing of another's.
     """
-    return keyed_digest(f"{pending_id}\x00{code}", purpose="signup-verification-code")
+    return keyed_digest(f"{token_digest}\x00{code}", purpose="signup-verification-code")
 
 
 def verification_token_digest(token: str) -> str:
@@ -155,7 +161,6 @@ def _pending_replace(
     token = secrets.token_urlsafe(TOKEN_BYTES)
     channel = PendingSignup.Channel.SMS if data.verify == "phone" else PendingSignup.Channel.EMAIL
     address = code_address(data)
-    PendingSignup.objects.filter(session_id=session.id).delete()
     pending = PendingSignup(
         session_id=session.id,
         api_key=api_key,
@@ -175,8 +180,15 @@ def _pending_replace(
         risk_reasons=list(verdict.reasons) if verdict else [],
         snapshot=snapshot,
     )
-    pending.code_digest = verification_code_digest(pending.id, code)
-    pending.save(force_insert=True)
+    pending.code_digest = verification_code_digest(pending.token_digest, code)
+    # One statement, insert or replace: creates of one session at once (other
+    # sign-ups, when its quota allows) replace each other, the last one wins.
+    PendingSignup.objects.bulk_create(
+        [pending],
+        update_conflicts=True,
+        unique_fields=["session_id"],
+        update_fields=REPLACED_FIELDS,
+    )
     sms_target = f"prefix:{data.sms.prefix}" if data.sms is not None else ""
     if not deliverable:
         sent = _notice(data, send, email_taken, phone_taken, sms_target, language, now)
