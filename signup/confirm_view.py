@@ -68,21 +68,24 @@ class PersonConfirmView(PersonApiView):
     ]
 
     class InputSerializer(StrictSerializer):
+        one_of_field_sets = (("email", "code"), ("phone", "code"), ("token",))
+
         email = serializers.CharField(
             required=False, max_length=RAW_EMAIL_MAX, trim_whitespace=False
         )
         phone = serializers.CharField(
             required=False, max_length=RAW_PHONE_MAX, trim_whitespace=False
         )
-        code = serializers.CharField(
+        code = serializers.RegexField(
+            rf"^[0-9]{{{CODE_DIGITS}}}$",
             required=False,
-            min_length=CODE_DIGITS,
             max_length=CODE_DIGITS,
             help_text=f"The {CODE_DIGITS}-digit code, with `email` or `phone`.",
         )
         token = serializers.CharField(
             required=False,
             max_length=TOKEN_MAX,
+            trim_whitespace=False,
             help_text="The token of the mailed link (its `#t=` fragment), alone.",
         )
 

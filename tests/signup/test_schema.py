@@ -158,6 +158,31 @@ def test_create_schema_and_server_agree_on_the_shape(schema, make_caller, body, 
 
 
 @pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"email": "ada@example.com", "code": "123456"}, True),
+        ({"phone": "+12015550123", "code": "123456"}, True),
+        ({"token": "opaque"}, True),
+        ({"email": "ada@example.com"}, False),
+        ({"code": "123456"}, False),
+        ({"email": "ada@example.com", "phone": "+12015550123", "code": "123456"}, False),
+        ({"email": "ada@example.com", "code": "123456", "token": "opaque"}, False),
+        ({"token": "opaque", "code": "123456"}, False),
+        ({"email": "ada@example.com", "code": "12345a"}, False),
+        ({"email": "ada@example.com", "code": "1234567"}, False),
+        ({}, False),
+    ],
+)
+def test_confirm_schema_and_server_agree_on_the_shape(schema, caller, body, valid):
+    """A well-formed confirm matching nothing pending is 400 verification_expired; a
+    malformed one 400 invalid_request: the document's oneOf says which is which."""
+    assert _validator(schema, "PersonConfirmRequest").is_valid(body) is valid
+    response = caller.confirm(body)
+    assert response.status_code == 400
+    assert (response.json()["code"] == "verification_expired") is valid, response.content
+
+
+@pytest.mark.parametrize(
     ("key", "valid"),
     [("retry-1", True), ("x" * 255, True), ("", False), ("x" * 256, False), ("a b", False)],
 )
