@@ -15,4 +15,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^api/", api_not_found),
     path("", signup_page, name="signup-page"),
+    # Where the code mail's link lands (PUBLIC_BASE_URL + "/confirm#t=…").
+    path("confirm", signup_page, name="signup-confirm-page"),
 ]

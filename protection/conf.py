@@ -291,6 +291,9 @@ DEFAULTS: dict[str, Any] = {
             "mailbox": ["3/d"],
             "device": ["5/d"],
         },
+        # Confirming a verification code (signup): a code has a million values,
+        # so guesses are limited per client as well as per pending sign-up.
+        "confirm": {"ip": ["30/m", "300/d"], "key": ["3000/m"], "session": ["10/m", "50/d"]},
     },
     # Every key's evidence requirement (proof of work, CAPTCHA, attestation)
     # in observe mode: failures are recorded as alerts with details.dry_run
@@ -313,6 +316,7 @@ DEFAULTS: dict[str, Any] = {
         "refresh:key",
         "lookup:key",
         "create:key",
+        "confirm:key",
         "challenge:asn",
         "session:asn",
         "refresh:asn",

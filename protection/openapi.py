@@ -32,8 +32,8 @@ its problem codes and, for ``dpop``, the ``DPoP-Nonce`` response header on
 Each status documents the codes of ``protection.base.exceptions.ERROR_CATALOGUE``
 it can carry, with one example each, against one shared ``Problem``
 component. Request bodies of ``StrictSerializer`` subclasses get
-``additionalProperties: false`` (and a ``oneOf`` for ``exactly_one_of``),
-because the server refuses what they leave out.
+``additionalProperties: false`` (and a ``oneOf`` for ``exactly_one_of`` or
+``one_of_field_sets``), because the server refuses what they leave out.
 """
 
 from collections.abc import Callable, Iterable
@@ -453,7 +453,9 @@ class AutoSchema(SpectacularAutoSchema):
     def _get_request_body(self, direction: str = "request") -> Any:
         body = super()._get_request_body(direction)
         serializer = force_instance(self.get_request_serializer()) if body else None
-        if isinstance(serializer, StrictSerializer) and serializer.exactly_one_of:
+        if isinstance(serializer, StrictSerializer) and (
+            serializer.exactly_one_of or serializer.one_of_field_sets
+        ):
             body["required"] = True  # no body carries none of the fields: refused
         return body
 
@@ -479,7 +481,22 @@ class AutoSchema(SpectacularAutoSchema):
                 schema.pop("description", None)  # StrictSerializer's own, not the body's
             if serializer.exactly_one_of:
                 schema["oneOf"] = [{"required": [name]} for name in serializer.exactly_one_of]
+            if serializer.one_of_field_sets:
+                schema["oneOf"] = _field_set_branches(serializer.one_of_field_sets)
         return schema
+
+
+def _field_set_branches(field_sets: tuple[tuple[str, ...], ...]) -> list[dict[str, Any]]:
+    """One ``oneOf`` branch per field set: its fields, and none of the other sets'."""
+    named = [name for fields in field_sets for name in fields]
+    branches = []
+    for fields in field_sets:
+        others = [name for name in dict.fromkeys(named) if name not in fields]
+        branch: dict[str, Any] = {"required": list(fields)}
+        if others:
+            branch["not"] = {"anyOf": [{"required": [name]} for name in others]}
+        branches.append(branch)
+    return branches
 
 
 # Response headers a view declares in its ``extend_schema(parameters=...)``.

@@ -5,7 +5,7 @@ configuration fails later, on live traffic, with a traceback per request.
 ``startup_guard()`` (called from the project's ``wsgi.py`` / ``asgi.py``)
 refuses to start, printing one line per problem and what to do, when:
 
-- a ``protection.E…`` system check fails (a malformed setting, a signing
+- a ``protection.E…`` or ``signup.E…`` system check fails (a malformed setting, a signing
   key that is too short or equal to ``SECRET_KEY``: E200/E201);
 - the database cannot be reached (it names ``DATABASE_URL``);
 - migrations are missing ("run migrate").
@@ -32,6 +32,9 @@ SIGNING_KEY_MIN_LENGTH = 32
 # malformed per-key override is ignored by requests, so it is logged at start
 # rather than keeping every worker down over one database row.
 DATA_CHECKS = {"protection.E011"}
+# The system checks that stop a server: gatehouse's own apps' (a host
+# project's checks are its own business, as with ``manage.py check``).
+GUARDED_CHECKS = ("protection.", "signup.")
 # A server that cannot load its application: gunicorn's "App failed to load"
 # exit status, so the arbiter stops instead of restarting workers forever.
 EXIT_STATUS = 4
@@ -108,17 +111,18 @@ def _database_label(alias: str) -> str:
 def startup_problems(*, alias: str = DEFAULT_DB_ALIAS) -> list[str]:
     """Every reason this process should not serve, one line each (empty: start).
 
-    The configuration first (``protection.E…`` checks; data findings are only
+    The configuration first (``protection.E…`` and ``signup.E…`` checks; data findings are only
     logged), then the database: reachable, then migrated.
     """
     return configuration_problems() + production_cache_problems() + database_problems(alias=alias)
 
 
 def configuration_problems() -> list[str]:
-    """The ``protection.E…`` system-check errors, one line each (data findings only logged)."""
+    """The ``protection.E…`` and ``signup.E…`` check errors, one line each (data findings
+    only logged)."""
     problems = []
     for message in checks.run_checks():
-        if message.level < checks.ERROR or not str(message.id or "").startswith("protection."):
+        if message.level < checks.ERROR or not str(message.id or "").startswith(GUARDED_CHECKS):
             continue
         if message.id in DATA_CHECKS:
             logger.error("%s: %s", message.id, message.msg)

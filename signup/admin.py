@@ -1,5 +1,8 @@
 """Sign-up data in the admin: people searchable by email/phone, creation metadata
-read-only, their labels (with what each blocked) and the actions that label them."""
+read-only, their labels (with what each blocked) and the actions that label them.
+
+Pending sign-ups and SMS sends per prefix: ``signup.admin_verification``.
+"""
 
 import json
 from typing import Any
@@ -14,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from protection.admin.display import compact_time, key_label
-from signup import normalization
+from signup import admin_verification, normalization
 from signup.idempotency import IdempotencyRecord
 from signup.labels import REASON_MAX_LENGTH, PersonLabel, person_label
 from signup.persons import Person
@@ -199,6 +202,9 @@ class PersonAdmin(admin.ModelAdmin):
         for field, value in exact.items():
             results = results | queryset.filter(**{field: value})
         return results, may_have_duplicates
+
+
+__all__ = ["IdempotencyRecordAdmin", "PersonAdmin", "admin_verification"]
 
 
 @admin.register(IdempotencyRecord)

@@ -149,7 +149,8 @@ def _session_quota_exceeded(group: str, limit: int, remaining: float) -> LimitEx
     )
 
 
-def _refused(reason: str, rate: str, result: RateLimitResult) -> LimitExceeded:
+def limit_exceeded(reason: str, rate: str, result: RateLimitResult) -> LimitExceeded:
+    """The 429 of a windowed limit ``rate`` that ``result`` refused, named ``reason``."""
     limit, window = rate_parse(rate)
     return LimitExceeded(reason, limit=limit, window=window, retry_after=result.reset_after)
 
@@ -231,7 +232,7 @@ def lookup_judge(
                 "lookup_distinct_per_ip": signup_settings.SIGNUP_LOOKUP_DISTINCT_PER_IP_RATE,
                 "lookup_distinct_per_key": signup_settings.SIGNUP_LOOKUP_DISTINCT_PER_KEY_RATE,
             }[reason]
-            error = _refused(reason, rate, result)
+            error = limit_exceeded(reason, rate, result)
         return Refusal(
             error,
             kind="enumeration_suspected" if reason in SWEEP_REASONS else "rate_limited",
@@ -299,7 +300,7 @@ def create_judge(
             )
             error: LimitExceeded = _session_quota_exceeded("create", result.limit, remaining)
         else:
-            error = _refused(reason, signup_settings.SIGNUP_CREATE_IP_RATE, result)
+            error = limit_exceeded(reason, signup_settings.SIGNUP_CREATE_IP_RATE, result)
         return Refusal(
             error,
             kind="rate_limited",

@@ -2,7 +2,15 @@
 
 from signup.idempotency import IdempotencyRecord
 from signup.labels import PersonLabel, PersonLabelBlock
+from signup.pending import PendingSignup
 from signup.persons import Person
 from signup.snapshot import CreationSnapshot
 
-__all__ = ["CreationSnapshot", "IdempotencyRecord", "Person", "PersonLabel", "PersonLabelBlock"]
+__all__ = [
+    "CreationSnapshot",
+    "IdempotencyRecord",
+    "PendingSignup",
+    "Person",
+    "PersonLabel",
+    "PersonLabelBlock",
+]

@@ -74,8 +74,10 @@ def verification_code_sms_enqueue(
     expires_at: datetime.datetime,
     language: str | None = None,
     now: datetime.datetime | None = None,
+    target: str = "",
 ) -> OutboxMessage:
-    """Queue the code SMS to ``phone`` (E.164)."""
+    """Queue the code SMS to ``phone`` (E.164). ``target``: what the outbox shows
+    of the recipient (``prefix:+1201555``: sends per prefix in the admin)."""
     now = now or timezone.now()
     context = {
         "code": code,
@@ -84,28 +86,41 @@ def verification_code_sms_enqueue(
     }
     return outbox_sms_enqueue(
         to=phone, template=CODE_SMS, context=context, language=language, not_after=expires_at,
-        now=now,
+        now=now, target=target,
     )  # fmt: skip
 
 
 def signup_attempt_notice_mail_enqueue(
-    *, email: str, language: str | None = None, now: datetime.datetime | None = None
+    *,
+    email: str,
+    language: str | None = None,
+    now: datetime.datetime | None = None,
+    skip: str = "",
 ) -> OutboxMessage:
     """Queue "someone tried to sign up with this address" to the address's owner.
 
     At most one per address per day is the caller's rule (the flow's limiter).
+    ``skip`` (why): write the row as skipped, not to be sent (the same work
+    for a request whether or not it tells the owner).
     """
     context = {"service_name": signup_settings.SIGNUP_SERVICE_NAME}
     return outbox_mail_enqueue(
-        to=email, template=NOTICE_MAIL, context=context, language=language, now=now
+        to=email, template=NOTICE_MAIL, context=context, language=language, now=now, skip=skip
     )
 
 
 def signup_attempt_notice_sms_enqueue(
-    *, phone: str, language: str | None = None, now: datetime.datetime | None = None
+    *,
+    phone: str,
+    language: str | None = None,
+    now: datetime.datetime | None = None,
+    target: str = "",
+    skip: str = "",
 ) -> OutboxMessage:
-    """Queue the same notice by SMS to a taken phone number's owner."""
+    """Queue the same notice by SMS to a taken phone number's owner (``target``
+    as for the code SMS, ``skip`` as for the mail)."""
     context = {"service_name": signup_settings.SIGNUP_SERVICE_NAME}
     return outbox_sms_enqueue(
-        to=phone, template=NOTICE_SMS, context=context, language=language, now=now
-    )
+        to=phone, template=NOTICE_SMS, context=context, language=language, now=now,
+        target=target, skip=skip,
+    )  # fmt: skip

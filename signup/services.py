@@ -16,9 +16,10 @@ keyed digests.
 """
 
 import datetime
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import idna
 from disposable_email_domains import blocklist as disposable_domains
@@ -35,6 +36,7 @@ from signup import idempotency, limits, normalization
 from signup.conf import signup_settings
 from signup.limits import LookupInput, Session
 from signup.persons import Person
+from signup.pumping import SmsTarget, phone_sms_check
 from signup.selectors import person_exists
 from signup.snapshot import CreationSnapshot, creation_snapshot_basic
 
@@ -60,6 +62,16 @@ class CreateInput:
     digest: str | None = None  # of the request body, for the Idempotency-Key
     # The stored answer of this Idempotency-Key's first use, when this is a replay.
     replay: idempotency.StoredResponse | None = None
+    # The verification mode it was parsed in (SIGNUP_VERIFY: none, email, phone)
+    # and, in phone mode, where the code SMS would go.
+    verify: str = "none"
+    sms: SmsTarget | None = None
+
+
+class SessionRef(NamedTuple):
+    """A session known by its id only (a pending sign-up's, when it is confirmed)."""
+
+    id: uuid.UUID
 
 
 def _normalized(field: str, normalize: Callable[[str], str], value: str) -> str:
@@ -103,7 +115,7 @@ def person_insert(
     *,
     data: CreateInput,
     api_key: ApiKey,
-    session: Session,
+    session: Session | SessionRef,
     client_ip: str,
     verdict: Verdict | None,
     now: datetime.datetime,
@@ -111,11 +123,14 @@ def person_insert(
 ) -> Person | None:
     """Insert the person, or return None (and record the refusal) if email/phone is taken.
 
-    The one place persons are created. In the caller's transaction, with
-    the person: its creation snapshot (``snapshot``, from
-    ``signup.snapshot.creation_snapshot``; empty or None: the least this
-    call knows), the ``person_created`` event and the ``person.created``
-    webhook. A create that rolls back sends nothing.
+    The one place a person is created: by a create (``person_create``) or a
+    confirmed code (``signup.confirmation``), inside the caller's
+    transaction. ``verdict`` and ``client_ip`` are the gate's on the request
+    that asked for the person (for a confirm, the create that started it).
+    With the person: its creation snapshot (``snapshot``, from
+    ``signup.snapshot.creation_snapshot`` on that request; empty or None:
+    the least this call knows), the ``person_created`` event and the
+    ``person.created`` webhook. A create that rolls back sends nothing.
     """
     digests = {"email_digest": limits.identifier_digest(data.email)}
     if data.phone:
@@ -211,6 +226,20 @@ def person_create_input(
     email = _normalized("email", normalization.email_normalize, email)
     full_name = _normalized("full_name", normalization.full_name_normalize, full_name)
     phone = _normalized("phone", normalization.phone_normalize, phone) if phone else None
+    verify = str(signup_settings.SIGNUP_VERIFY)
+    if verify == "phone" and phone is None:
+        raise ProtectionError(
+            "invalid_request",
+            extra={
+                "errors": [
+                    {
+                        "field": "phone",
+                        "code": "required",
+                        "detail": "Enter a phone number: the code is sent to it by SMS.",
+                    }
+                ]
+            },
+        )
     domain = normalization.email_domain(email)
     if signup_settings.SIGNUP_REFUSE_DISPOSABLE_EMAIL and _is_disposable(domain):
         raise refuse(
@@ -222,8 +251,15 @@ def person_create_input(
             details={"email_digest": limits.identifier_digest(email)},
         )
     blocks_check(email_domain=domain)
+    sms = None
+    if verify == "phone" and phone is not None:
+        sms = phone_sms_check(
+            phone=phone, api_key=api_key, session_id=session_id, client_ip=client_ip
+        )
+    elif phone is not None:
+        blocks_check(phone_prefix=normalization.phone_prefix(phone))
     if idempotency_key is None:
-        return CreateInput(email, full_name, phone)
+        return CreateInput(email, full_name, phone, verify=verify, sms=sms)
     idempotency_key = idempotency.idempotency_key_validate(idempotency_key)
     digest = idempotency.request_digest(
         request_data
@@ -233,7 +269,7 @@ def person_create_input(
     replay = idempotency.idempotency_replay(
         api_key=api_key, key=idempotency_key, digest=digest, now=now
     )
-    return CreateInput(email, full_name, phone, idempotency_key, digest, replay)
+    return CreateInput(email, full_name, phone, idempotency_key, digest, replay, verify, sms)
 
 
 def person_create(

@@ -7,6 +7,7 @@ trip and judges their results (``signup.limits``). The view then answers
 with one service call on the body the gate parsed.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
@@ -19,12 +20,14 @@ from rest_framework.views import APIView
 
 from protection.authentication import SessionTokenAuthentication
 from protection.base.exceptions import ProtectionError
+from protection.core.events import Refusal
+from protection.core.ratelimit import Item, RateLimitResult
 from protection.errors import PROBLEM_CONTENT_TYPE
 from protection.http.context import Caller, request_context
 from protection.http.plan import GatePlan
 from protection.http.serializers import StrictSerializer
 from protection.permissions import HasApiKeyScope, HasAppAttestation
-from signup import limits
+from signup import limits, verifylimits
 from signup.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
 from signup.persons import Person
 from signup.services import (
@@ -35,6 +38,7 @@ from signup.services import (
     person_lookup_input,
 )
 from signup.snapshot import creation_snapshot
+from signup.verification import verification_start
 
 # Generous caps on the raw strings: normalisation applies the real limits.
 RAW_EMAIL_MAX = 320
@@ -77,15 +81,37 @@ def _create_parse(request: Request, caller: Caller) -> CreateInput:
     )
 
 
+def _create_base_hits(body: CreateInput, caller: Caller) -> list[Item]:
+    # In verification mode a repeat of the same sign-up is its resend: the
+    # session and IP counters count it once (their member), whatever its
+    # Idempotency-Key. Otherwise retries of one Idempotency-Key count once.
+    member = (
+        verifylimits.signup_identity_digest(body.email, body.phone)
+        if body.verify != "none"
+        else body.idempotency_key
+    )
+    return limits.create_hits(
+        body.email, _asker(caller), idempotency_key=member, replay=body.replay is not None
+    )
+
+
+def _create_judge(
+    body: CreateInput, caller: Caller, results: Sequence[RateLimitResult]
+) -> Refusal | None:
+    asker = _asker(caller)
+    base = len(_create_base_hits(body, caller))
+    return limits.create_judge(body.email, asker, results[:base]) or verifylimits.verify_judge(
+        body, asker, results[base:]
+    )
+
+
 CREATE_PLAN = GatePlan(
     parse=_create_parse,
-    hits=lambda body, caller: limits.create_hits(
-        body.email,
-        _asker(caller),
-        idempotency_key=body.idempotency_key,
-        replay=body.replay is not None,
-    ),
-    judge=lambda body, caller, results: limits.create_judge(body.email, _asker(caller), results),
+    hits=lambda body, caller: [
+        *_create_base_hits(body, caller),
+        *verifylimits.verify_hits(body, _asker(caller)),
+    ],
+    judge=_create_judge,
     identities=lambda body, caller: limits.create_identities(
         body.email, body.phone, replay=body.replay is not None
     ),
@@ -183,6 +209,8 @@ class PersonCreateView(PersonApiView):
     gate_plan = CREATE_PLAN
     error_codes = [
         "disposable_email",
+        "phone_not_allowed",
+        "phone_country_not_allowed",
         "conflict",
         "idempotency_conflict",
         "idempotency_in_progress",
@@ -208,6 +236,16 @@ class PersonCreateView(PersonApiView):
             fields = ["id", "email", "phone", "full_name", "created_at"]
             ref_name = "Person"
 
+    class PendingSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=["pending"])
+        channel = serializers.ChoiceField(
+            choices=["email", "sms"], help_text="Where the code went: the email, or the phone."
+        )
+        expires_in = serializers.IntegerField(help_text="Seconds the code stays valid.")
+
+        class Meta:
+            ref_name = "PendingSignup"
+
     @extend_schema(
         operation_id="create_person",
         summary="Create a person",
@@ -218,7 +256,16 @@ class PersonCreateView(PersonApiView):
             "lower-cased; the part before @ is kept as typed) and the phone stored in E.164. "
             "409 `conflict` when the email or phone already belongs to someone. With an "
             "`Idempotency-Key`, retrying the same body replays the first answer (header "
-            "`Idempotent-Replayed: true`); the same key with another body is 422."
+            "`Idempotent-Replayed: true`); the same key with another body is 422.\n\n"
+            "**Verification mode** (`GATEHOUSE_SIGNUP_VERIFY=email|phone`): the answer is "
+            "202 `PendingSignup` instead, byte for byte the same whether or not the address "
+            "is taken (never 409). A new address gets a 6-digit code (by mail with a link, "
+            "or by SMS in phone mode, where `phone` is required); a taken one gets nothing "
+            "and its owner a notice. Confirm with `POST /api/v1/persons/confirm`. Repeating "
+            "the create is the resend: within 60 s it sends nothing, after that a new code. "
+            "Phone mode refuses premium-rate, shared-cost, toll-free, UAN, VoIP and pager "
+            "numbers (400 `phone_not_allowed`) and numbers outside `SMS_COUNTRIES` (400 "
+            "`phone_country_not_allowed`)."
         ),
         parameters=[
             OpenApiParameter(
@@ -238,7 +285,7 @@ class PersonCreateView(PersonApiView):
             ),
         ],
         request=InputSerializer,
-        responses={201: OutputSerializer},
+        responses={201: OutputSerializer, 202: PendingSerializer},
         examples=[
             OpenApiExample(
                 "person",
@@ -249,20 +296,41 @@ class PersonCreateView(PersonApiView):
                 },
                 request_only=True,
             ),
+            OpenApiExample(
+                "pending (verification mode)",
+                value={"status": "pending", "channel": "email", "expires_in": 900},
+                response_only=True,
+                status_codes=["202"],
+            ),
         ],
         tags=["persons"],
     )
     def post(self, request: Request) -> HttpResponse:
         context = request_context(request)
-        outcome = person_create(
-            data=context.body,
-            api_key=request.auth.api_key,
-            session=request.auth.session,
-            client_ip=context.client_ip,
-            render=lambda person: dict(self.OutputSerializer(person).data),
-            verdict=context.verdict,
-            snapshot=creation_snapshot(context),
-        )
+        data: CreateInput = context.body
+        if data.verify != "none":
+            caller = context.caller
+            assert caller is not None
+            base = len(_create_base_hits(data, caller))
+            outcome = verification_start(
+                data=data,
+                send=verifylimits.verify_send(data, _asker(caller), context.plan_results[base:]),
+                api_key=request.auth.api_key,
+                session=request.auth.session,
+                client_ip=context.client_ip,
+                verdict=context.verdict,
+                snapshot=creation_snapshot(context),
+            )
+        else:
+            outcome = person_create(
+                data=data,
+                api_key=request.auth.api_key,
+                session=request.auth.session,
+                client_ip=context.client_ip,
+                render=lambda person: dict(self.OutputSerializer(person).data),
+                verdict=context.verdict,
+                snapshot=creation_snapshot(context),
+            )
         response: HttpResponse
         if outcome.status < 400:
             response = Response(outcome.body, status=outcome.status)

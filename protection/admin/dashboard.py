@@ -3,8 +3,9 @@
 Events per hour by kind (a stacked bar chart with a y-axis, rendered
 server-side as inline SVG: no script, no CDN), top offending IPs and API keys
 (by deny events), where denied requests came from (top AS numbers and
-network classes, from the events' ``details["network"]``), and the number of
-active blocks. The app mounts it itself
+network classes, from the events' ``details["network"]``), the number of
+active blocks, and the phone prefixes blocked now (the SMS-pumping monitor's
+or staff's). The app mounts it itself
 (``SecurityEventAdmin.get_urls``: ``admin/protection/securityevent/dashboard/``)
 for staff who may view security events; no project URL is needed.
 """
@@ -57,6 +58,9 @@ KIND_LABELS = {
     "client_unblocked": "Blocks lifted",
     "client_block_changed": "Blocks changed",
     "cache_unavailable": "Cache unavailable",
+    "verification_started": "Codes requested",
+    "verification_failed": "Wrong or expired codes",
+    "sms_pumping_suspected": "SMS pumping suspected",
     "other": "Other",
 }
 
@@ -227,6 +231,15 @@ def active_blocks_count(*, now: datetime.datetime) -> int:
     )
 
 
+def active_phone_prefix_blocks(*, now: datetime.datetime, limit: int = 20) -> list[BlockedClient]:
+    """Phone prefixes blocked now, newest first (SMS pumping shows here)."""
+    return list(
+        BlockedClient.objects.filter(kind=BlockedClient.Kind.PHONE_PREFIX, lifted_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("-created_at")[:limit]
+    )
+
+
 def dashboard_view(request: HttpRequest, *, each_context: dict[str, Any]) -> HttpResponse:
     """Render the dashboard; the caller (the admin) has checked the permission."""
     now = timezone.now()
@@ -244,5 +257,6 @@ def dashboard_view(request: HttpRequest, *, each_context: dict[str, Any]) -> Htt
         "offenders": top_offenders(since=now - datetime.timedelta(hours=HOURS)),
         "networks": denied_networks(since=now - datetime.timedelta(hours=HOURS)),
         "active_blocks": active_blocks_count(now=now),
+        "phone_prefix_blocks": active_phone_prefix_blocks(now=now),
     }
     return TemplateResponse(request, "admin/protection/dashboard.html", context)

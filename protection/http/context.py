@@ -16,7 +16,7 @@ from typing import Any
 
 from protection.attestation import AttestationResult
 from protection.base.clientip import client_ip_resolve
-from protection.core.ratelimit import Claim, RequestLimits
+from protection.core.ratelimit import Claim, RateLimitResult, RequestLimits
 from protection.core.verdict import RiskSignals, Verdict
 from protection.keys import ApiKey
 from protection.keys.network_policy import ALLOWED, NetworkDecision
@@ -62,6 +62,10 @@ class RequestContext:
     attested: AttestationResult = field(default_factory=AttestationResult)
     # The body as the endpoint's plan parsed it (set by the body step).
     body: Any = None
+    # What the plan's own counters counted in the round trip (``GatePlan.hits``,
+    # in order; may stop at the first refusal), for a view whose answer
+    # depends on them without refusing (a resend cooldown, a notice's day).
+    plan_results: tuple[RateLimitResult, ...] = ()
     limits: RequestLimits = field(default_factory=RequestLimits)
     # Set False by a view whose answer is a success that changed nothing (a
     # replayed Idempotency-Key answer): what the identity dimensions counted

@@ -420,6 +420,7 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
                 # is 401, not "come back later".
                 _session_state(context.session, {})
             raise
+    context.plan_results = tuple(counted.extra)
     with _step(context, "judge", challenge=BEARER_CHALLENGE):
         _judge_key(context, counted.values)
         netintel_registry.observe(counted.values.get(NETINTEL_VERSION_CACHE_KEY))

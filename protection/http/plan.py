@@ -21,7 +21,9 @@ class GatePlan:
     results)`` reads their results (as many as were counted: counting stops
     at the first refusal) and returns a ``Refusal`` or None. ``hits`` and
     ``judge`` are pure functions. ``caller`` is a ``Caller`` (None on a view
-    without authentication).
+    without authentication). The view reads the same results from the
+    request context (``plan_results``) when its answer depends on a counter
+    that does not refuse (a claim that says "sent less than a minute ago").
 
     ``identities(body, caller)`` names who the body says the request is for
     the group's identity dimensions: ``{"mailbox": ident, "email_domain": …,

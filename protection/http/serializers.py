@@ -21,6 +21,10 @@ class StrictSerializer(serializers.Serializer):
 
     # Field names of which a valid body carries exactly one (empty: no such rule).
     exactly_one_of: ClassVar[tuple[str, ...]] = ()
+    # Alternative sets of fields: a valid body carries every field of exactly
+    # one set and no other field of any set (empty: no such rule). E.g.
+    # (("email", "code"), ("token",)): a code with its address, or a token alone.
+    one_of_field_sets: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -54,4 +58,15 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     f"Send exactly one of {names}.", code="one_identifier"
                 )
+        if self.one_of_field_sets and field_set_matches(self.one_of_field_sets, attrs) != 1:
+            shapes = ", or ".join(" and ".join(fields) for fields in self.one_of_field_sets)
+            raise serializers.ValidationError(f"Send {shapes}.", code="one_field_set")
         return attrs
+
+
+def field_set_matches(field_sets: tuple[tuple[str, ...], ...], present: Any) -> int:
+    """How many of ``field_sets`` the fields ``present`` match exactly (all of the
+    set, nothing else of any set)."""
+    named = {name for fields in field_sets for name in fields}
+    found = {name for name in present if name in named}
+    return sum(1 for fields in field_sets if set(fields) == found)

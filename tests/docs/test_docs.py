@@ -204,7 +204,7 @@ def test_readme_links_point_at_existing_pages() -> None:
 
 
 DOTTED = re.compile(r"`((?:protection|signup)(?:\.\w+)+)`")
-CHECK_ID = re.compile(r"^protection\.[EW]\d{3}$")
+CHECK_ID = re.compile(r"^(?:protection|signup)\.[EW]\d{3}$")
 
 
 def _resolves(dotted: str) -> bool:

@@ -22,7 +22,17 @@ def _edge_modules() -> set[str]:
 
 
 EDGE = _edge_modules()
-SIGNUP_EDGE = {"views.py", "admin.py", "apps.py", "page.py", "management", "migrations", "urls.py"}
+SIGNUP_EDGE = {
+    "views.py",
+    "confirm_view.py",
+    "admin.py",
+    "admin_verification.py",
+    "apps.py",
+    "page.py",
+    "management",
+    "migrations",
+    "urls.py",
+}
 
 
 def _modules(app: str, edge: set[str]) -> list[Path]:

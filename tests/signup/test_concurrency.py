@@ -11,11 +11,14 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from rest_framework.test import APIClient
 
 from protection.core.events import SecurityEvent
 from signup.idempotency import IdempotencyRecord
+from signup.pending import PendingSignup
 from signup.persons import Person
 from tests.support.signup import SignupCaller, person_body
+from tests.support.verification import last_code
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -141,3 +144,56 @@ def test_concurrent_creates_of_one_mailbox_admit_exactly_its_limit(
     assert SecurityEvent.objects.filter(kind="rate_limited", reason="create:mailbox").count() == (
         THREADS - 3
     )
+
+
+# --- Verification mode (issue 19) ------------------------------------------------------
+
+
+def _same_session(caller: SignupCaller, count: int) -> list[SignupCaller]:
+    """``count`` clients of ``caller``'s one session (each thread its own client)."""
+    return [
+        SignupCaller(APIClient(), caller.api_key, caller.raw_key, caller.issued)
+        for _ in range(count)
+    ]
+
+
+def test_concurrent_sign_ups_in_one_session_leave_one_pending(
+    make_caller, generous_limits, signup_settings
+):
+    signup_settings(SIGNUP_VERIFY="email")
+    callers = _same_session(make_caller(), THREADS)
+    responses = _race(callers, lambda c: c.create(person_body(email=f"p{id(c)}@example.com")))
+    assert Counter(r.status_code for r in responses) == {202: THREADS}
+    assert PendingSignup.objects.count() == 1  # the session's one pending sign-up
+
+
+def test_concurrent_confirms_of_one_code_create_one_person(
+    make_caller, generous_limits, signup_settings
+):
+    signup_settings(SIGNUP_VERIFY="email")
+    caller = make_caller()
+    caller.create(person_body())
+    code = last_code("ada@example.com")
+    responses = _race(
+        _same_session(caller, THREADS),
+        lambda c: c.confirm({"email": "ada@example.com", "code": code}),
+    )
+    statuses = Counter((r.status_code, r.json().get("code")) for r in responses)
+    assert statuses == {(201, None): 1, (400, "verification_expired"): THREADS - 1}
+    assert Person.objects.count() == 1
+
+
+def test_concurrent_wrong_codes_are_each_counted(make_caller, generous_limits, signup_settings):
+    signup_settings(SIGNUP_VERIFY="email")
+    caller = make_caller()
+    caller.create(person_body())
+    code = last_code("ada@example.com")
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    responses = _race(
+        _same_session(caller, THREADS),
+        lambda c: c.confirm({"email": "ada@example.com", "code": wrong}),
+    )
+    statuses = Counter(r.json()["code"] for r in responses)
+    # Five are judged wrong; the pending sign-up is void for the rest.
+    assert statuses == {"verification_code_invalid": 5, "verification_expired": THREADS - 5}
+    assert caller.confirm({"email": "ada@example.com", "code": code}).status_code == 400

@@ -24,6 +24,16 @@ def test_page_is_off_unless_enabled(client, settings):
     assert client.get("/").status_code == 404
 
 
+def test_the_confirm_link_lands_on_the_same_page_under_the_same_rules(client, settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "SIGNUP_PAGE_ENABLED": False}
+    assert client.get("/confirm").status_code == 404
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "SIGNUP_PAGE_ENABLED": True}
+    page, confirm = client.get("/"), client.get("/confirm")
+    assert confirm.status_code == 200 and confirm.content == page.content
+    assert confirm["Content-Security-Policy"] == page["Content-Security-Policy"]
+    assert confirm["Referrer-Policy"] == "no-referrer"  # the token is in its fragment
+
+
 def test_page_is_on_in_debug_by_default():
     # config/settings.py: GATEHOUSE_SIGNUP_PAGE defaults to DEBUG.
     from config import settings as config_settings

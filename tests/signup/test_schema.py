@@ -68,6 +68,21 @@ def test_create_is_documented(schema):
                 "unsupported_media_type",
                 "token_missing",
                 "api_key_missing",
+                "phone_not_allowed",
+                "phone_country_not_allowed",
+            ],
+        ),
+        (
+            "/api/v1/persons/confirm",
+            [
+                "invalid_request",
+                "verification_code_invalid",
+                "verification_expired",
+                "conflict",
+                "idempotency_conflict",
+                "rate_limited",
+                "scope_denied",
+                "token_missing",
             ],
         ),
     ],
@@ -143,6 +158,31 @@ def test_create_schema_and_server_agree_on_the_shape(schema, make_caller, body, 
 
 
 @pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"email": "ada@example.com", "code": "123456"}, True),
+        ({"phone": "+12015550123", "code": "123456"}, True),
+        ({"token": "opaque"}, True),
+        ({"email": "ada@example.com"}, False),
+        ({"code": "123456"}, False),
+        ({"email": "ada@example.com", "phone": "+12015550123", "code": "123456"}, False),
+        ({"email": "ada@example.com", "code": "123456", "token": "opaque"}, False),
+        ({"token": "opaque", "code": "123456"}, False),
+        ({"email": "ada@example.com", "code": "12345a"}, False),
+        ({"email": "ada@example.com", "code": "1234567"}, False),
+        ({}, False),
+    ],
+)
+def test_confirm_schema_and_server_agree_on_the_shape(schema, caller, body, valid):
+    """A well-formed confirm matching nothing pending is 400 verification_expired; a
+    malformed one 400 invalid_request: the document's oneOf says which is which."""
+    assert _validator(schema, "PersonConfirmRequest").is_valid(body) is valid
+    response = caller.confirm(body)
+    assert response.status_code == 400
+    assert (response.json()["code"] == "verification_expired") is valid, response.content
+
+
+@pytest.mark.parametrize(
     ("key", "valid"),
     [("retry-1", True), ("x" * 255, True), ("", False), ("x" * 256, False), ("a b", False)],
 )
@@ -162,3 +202,20 @@ def test_create_documents_replays_and_its_domain_errors(schema):
     assert "Idempotent-Replayed" in responses["201"]["headers"]
     assert "409" in responses and "422" in responses
     assert responses["429"]["headers"]["Retry-After"]["required"] is True
+
+
+def test_verification_is_documented(schema):
+    create = schema["paths"]["/api/v1/persons"]["post"]
+    pending = create["responses"]["202"]["content"]["application/json"]["schema"]
+    assert pending == {"$ref": "#/components/schemas/PendingSignup"}
+    component = schema["components"]["schemas"]["PendingSignup"]
+    assert set(component["properties"]) == {"status", "channel", "expires_in"}
+    assert "Idempotent-Replayed" in create["responses"]["202"]["headers"]
+    confirm = schema["paths"]["/api/v1/persons/confirm"]["post"]
+    assert confirm["operationId"] == "confirm_person" and confirm["tags"] == ["persons"]
+    body = schema["components"]["schemas"]["PersonConfirmRequest"]
+    assert set(body["properties"]) == {"email", "phone", "code", "token"}
+    assert body["additionalProperties"] is False
+    person = confirm["responses"]["201"]["content"]["application/json"]["schema"]
+    assert person == {"$ref": "#/components/schemas/Person"}
+    assert {"Idempotency-Key"} <= {p["name"] for p in confirm["parameters"] if p["in"] == "header"}

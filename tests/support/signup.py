@@ -38,6 +38,13 @@ class SignupCaller:
             extra["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
         return self.client.post("/api/v1/persons", body, format="json", **self.headers(**extra))
 
+    def confirm(self, body: Any, *, idempotency_key: str | None = None, **extra: str) -> Any:
+        if idempotency_key is not None:
+            extra["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
+        return self.client.post(
+            "/api/v1/persons/confirm", body, format="json", **self.headers(**extra)
+        )
+
 
 def person_body(**fields: Any) -> dict[str, Any]:
     return {"email": "ada@example.com", "full_name": "Ada Lovelace", **fields}

@@ -4,7 +4,9 @@ Needs /usr/bin/chromium (Debian package ``chromium``; ``.ci/run`` installs
 it). Outside CI (``CI`` unset) the tests skip, with the reason, when it is
 missing; in CI they fail instead. Screenshots go to ``test-artifacts/``.
 
-The live server's origin is its PUBLIC_BASE_URL, so the page binds its
+The last tests cover verification mode (issue 19): the code step, a wrong
+code, the mailed link opened in a new tab, the SMS code. The live
+server's origin is its PUBLIC_BASE_URL, so the page binds its
 sessions to a DPoP key in every test unless one says otherwise.
 """
 
@@ -31,6 +33,7 @@ from tests.support.browser import (
 )
 from tests.support.browser import screenshot as save_screenshot
 from tests.support.dpop import DpopClient
+from tests.support.verification import last_code, link_token
 
 require_chromium()
 
@@ -609,3 +612,83 @@ def test_proofs_follow_the_server_clock_when_the_device_clock_is_off(open_page):
     fill(page, email="skewed@example.com")
     page.click("#submit")
     page.wait_for_selector("#done", state="visible")
+
+
+# --- Verification mode (issue 19): the code step, the mailed link ----------------
+
+
+@pytest.fixture
+def verify_email(page_settings: Any) -> Any:
+    page_settings.GATEHOUSE = {**page_settings.GATEHOUSE, "SIGNUP_VERIFY": "email"}
+    return page_settings
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def test_the_code_step_confirms_the_typed_code(open_page, verify_email):
+    page = open_page()
+    wait_for_session(page)
+    fill(page, email="ada@example.com")
+    page.click("#submit")
+    page.wait_for_selector("#verify", state="visible")
+    assert "ada@example.com" in page.inner_text("#verify-message")
+    assert Person.objects.count() == 0
+    code = last_code("ada@example.com")
+    page.fill("#code", _wrong(code))
+    page.click("#verify-submit")
+    page.wait_for_selector("#code-error:has-text('isn\\'t right')")
+    screenshot(page, "wrong-code")
+    page.fill("#code", code)
+    page.click("#verify-submit")
+    page.wait_for_selector("#done", state="visible")
+    assert "ada@example.com" in page.inner_text("#done-message")
+    screenshot(page, "verified")
+    assert Person.objects.get().email == "ada@example.com"
+    # The resend waits for the server's cooldown before it is offered.
+    assert page.csp_violations == []
+
+
+def test_the_resend_is_offered_after_the_cooldown(open_page, verify_email):
+    page = open_page()
+    wait_for_session(page)
+    fill(page, email="ada@example.com")
+    page.click("#submit")
+    page.wait_for_selector("#verify", state="visible")
+    assert page.is_disabled("#resend")
+    assert "s)" in page.inner_text("#resend-wait")
+
+
+def test_the_mailed_link_confirms_in_a_new_tab(open_page, verify_email, live_server):
+    page = open_page()
+    wait_for_session(page)
+    fill(page, email="grace@example.com", full_name="Grace Hopper")
+    page.click("#submit")
+    page.wait_for_selector("#verify", state="visible")
+    token = link_token("grace@example.com")
+    link = page.context.browser.new_context().new_page()
+    link.goto(f"{live_server.url}/confirm#t={token}")
+    link.wait_for_selector("#done", state="visible", timeout=30_000)
+    assert "grace@example.com" in link.inner_text("#done-message")
+    assert "#t=" not in link.url  # the token left the address bar at once
+    assert Person.objects.get().full_name == "Grace Hopper"
+    # Used: opening it again says so.
+    again = link.context.new_page()
+    again.goto(f"{live_server.url}/confirm#t={token}")
+    again.wait_for_selector("#banner:has-text('expired or was already used')", timeout=30_000)
+    link.context.close()
+
+
+def test_phone_mode_sends_the_code_by_sms(open_page, page_settings):
+    page_settings.GATEHOUSE = {**page_settings.GATEHOUSE, "SIGNUP_VERIFY": "phone"}
+    page = open_page()
+    wait_for_session(page)
+    fill(page, email="ada@example.com", phone="(201) 555-0123")
+    page.click("#submit")
+    page.wait_for_selector("#verify", state="visible")
+    assert page.inner_text("#verify-title") == "Check your phone"
+    page.fill("#code", last_code("+12015550123"))
+    page.click("#verify-submit")
+    page.wait_for_selector("#done", state="visible")
+    assert Person.objects.get().phone == "+12015550123"

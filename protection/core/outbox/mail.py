@@ -99,10 +99,12 @@ def outbox_mail_enqueue(
     language: str | None = None,
     not_after: datetime.datetime | None = None,
     now: datetime.datetime | None = None,
+    skip: str = "",
 ) -> OutboxMessage:
     """Queue a templated mail to ``to`` in the caller's transaction; return the message.
 
     ``context`` must be plain JSON and hold only what the template shows.
+    ``skip``: record it as skipped instead (``outbox_enqueue``).
     """
     return outbox_enqueue(
         channel="mail",
@@ -110,4 +112,5 @@ def outbox_mail_enqueue(
         topic=template,
         not_after=not_after,
         now=now,
+        skip=skip,
     )

@@ -16,6 +16,9 @@ class OutboxMessage(models.Model):
         PENDING = "pending", "pending"
         SENT = "sent", "sent"
         DEAD = "dead", "dead (gave up)"
+        # Written so that a request does the same work whether or not it sends
+        # (sign-up's notice, once a day): never sent, finished at once.
+        SKIPPED = "skipped", "skipped (not to send)"
 
     # Stable across retries: receivers deduplicate on it (webhook-id).
     public_id = models.CharField(max_length=40, unique=True, default=message_public_id)
@@ -35,8 +38,8 @@ class OutboxMessage(models.Model):
     give_up_at = models.DateTimeField()
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    # Why the last attempt failed; never personal data (channels say what
-    # failed, not to whom).
+    # Why the last attempt failed (or why a skipped message is not sent);
+    # never personal data (channels say what failed, not to whom).
     last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:

@@ -47,14 +47,18 @@ def outbox_enqueue(
     target: str = "",
     not_after: datetime.datetime | None = None,
     now: datetime.datetime | None = None,
+    skip: str = "",
 ) -> OutboxMessage:
     """Write one message to send on ``channel``, in the caller's transaction; return it.
 
     ``payload`` is what the channel's sender reads (plain JSON: no personal
     data beyond what sending needs). ``topic`` and ``target`` describe it in
     the admin and must not be personal data. ``not_after`` ends its retries
-    earlier than the channel's horizon (a code that expires). Raises
-    ValueError for a channel nobody registered or a payload that is not JSON.
+    earlier than the channel's horizon (a code that expires). With ``skip``
+    (why, not personal data) the row is written finished, ``skipped``: never
+    sent, its payload only as a digest; for a caller whose request must do
+    the same work whether or not it sends. Raises ValueError for a channel
+    nobody registered or a payload that is not JSON.
     """
     if channel not in CHANNELS:
         raise ValueError(f"No outbox channel {channel!r} is registered")
@@ -66,6 +70,20 @@ def outbox_enqueue(
     give_up_at = now + outbox_give_up_after(channel)
     if not_after is not None:
         give_up_at = min(give_up_at, not_after)
+    if skip:
+        return OutboxMessage.objects.create(
+            channel=channel,
+            payload={},
+            payload_digest=outbox_payload_digest(payload),
+            status=OutboxMessage.Status.SKIPPED,
+            topic=topic[:100],
+            target=target[:64],
+            created_at=now,
+            next_attempt_at=now,
+            give_up_at=now,
+            finished_at=now,
+            last_error=skip[:300],
+        )
     return OutboxMessage.objects.create(
         channel=channel,
         payload=dict(payload),
@@ -98,9 +116,10 @@ def outbox_retry_delay(
 
 
 def outbox_purge_expired(*, now: datetime.datetime | None = None) -> int:
-    """Delete sent and dead messages finished over ``OUTBOX_KEEP_FOR`` ago; return how many."""
+    """Delete sent, dead and skipped messages finished over ``OUTBOX_KEEP_FOR`` ago;
+    return how many."""
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(seconds=float(gatehouse_settings.OUTBOX_KEEP_FOR))
-    finished = Q(status=OutboxMessage.Status.SENT) | Q(status=OutboxMessage.Status.DEAD)
+    finished = ~Q(status=OutboxMessage.Status.PENDING)
     deleted, _ = OutboxMessage.objects.filter(finished, finished_at__lt=cutoff).delete()
     return deleted

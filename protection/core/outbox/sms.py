@@ -126,11 +126,16 @@ def outbox_sms_enqueue(
     language: str | None = None,
     not_after: datetime.datetime | None = None,
     now: datetime.datetime | None = None,
+    target: str = "",
+    skip: str = "",
 ) -> OutboxMessage:
     """Queue an SMS to ``to`` (E.164) in the caller's transaction; return the message.
 
     Give the text as ``body``, or a ``template`` and its ``context``
-    (rendered when sent, in ``language``).
+    (rendered when sent, in ``language``). ``target``: what the outbox keeps
+    of the recipient once the payload is scrubbed; not personal data (a
+    number's prefix, ``prefix:+1201555``, is what sign-up gives). ``skip``:
+    record it as skipped instead (``outbox_enqueue``).
     """
     if (body is None) == (template is None):
         raise ValueError("Give an SMS either a body or a template")
@@ -140,5 +145,11 @@ def outbox_sms_enqueue(
     else:
         payload.update(template=template, context=dict(context or {}), language=language)
     return outbox_enqueue(
-        channel="sms", payload=payload, topic=template or "text", not_after=not_after, now=now
+        channel="sms",
+        payload=payload,
+        topic=template or "text",
+        target=target,
+        not_after=not_after,
+        now=now,
+        skip=skip,
     )

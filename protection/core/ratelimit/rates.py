@@ -181,7 +181,9 @@ def rate_settings_problems() -> list[str]:
     except ValidationError as exc:
         problems.append(f"RATE_LIMITS: {'; '.join(exc.messages)}")
     for defaults in REGISTERED_SETTINGS.values():
-        for name in sorted(n for n in defaults if n.endswith("_RATE")):
+        # A "_RATE" whose default is not a rate string is a ratio (0.2), not a rate.
+        rates = (n for n in defaults if n.endswith("_RATE") and isinstance(defaults[n], str))
+        for name in sorted(rates):
             try:
                 rate_parse(python_setting(name))
             except ValueError as exc:

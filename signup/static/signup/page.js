@@ -1,7 +1,9 @@
 // The reference sign-up page: the official ALTCHA widget solves the proof of
 // work in Web Workers while the person types; its payload buys an anonymous
 // session in the background; leaving the email field asks find_person;
-// submitting calls create_person once (Idempotency-Key). Where the server can
+// submitting calls create_person once (Idempotency-Key). Where the server
+// verifies addresses (a 202), the page asks for the code and confirms it
+// (and /confirm#t=… confirms a mailed link's token). Where the server can
 // check DPoP proofs, the session is bound to a non-extractable key made in
 // this page (dpop.js). When a challenge asks for Turnstile or hCaptcha, that
 // widget is loaded and rendered too, and its token goes with the session
@@ -16,8 +18,10 @@ const API = {
   refresh: "/api/v1/sessions/refresh",
   lookup: "/api/v1/persons/lookup",
   persons: "/api/v1/persons",
+  confirm: "/api/v1/persons/confirm",
   current: "/api/v1/sessions/current",
 };
+const RESEND_COOLDOWN_S = 60; // the server's resend cooldown (it sends nothing before)
 const REFRESH_MARGIN_MS = 30_000; // refresh the access token this long before it expires
 const FIELDS = ["email", "full_name", "phone"];
 
@@ -38,8 +42,18 @@ function apiKeyFromPage() {
     sessionStorage.setItem("gatehouse-api-key", fragment.trim());
     history.replaceState(null, "", location.pathname + location.search);
   }
-  return sessionStorage.getItem("gatehouse-api-key") || "";
+  // A mailed link opens in a new tab: it finds the key the code step left
+  // (a publishable key, in every copy of the app anyway).
+  return sessionStorage.getItem("gatehouse-api-key") ||
+    localStorage.getItem("gatehouse-api-key") || "";
 }
+// The mailed link's single-use token (/confirm#t=…), taken out of the address bar at once.
+function linkTokenFromPage() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("t");
+  if (token) history.replaceState(null, "", location.pathname + location.search);
+  return token || "";
+}
+const linkToken = linkTokenFromPage();
 const apiKey = apiKeyFromPage();
 
 // --- DPoP ------------------------------------------------------------------------
@@ -545,16 +559,9 @@ async function submit(event) {
     setBusy(true, "Creating your account…");
     const result = await withSession(API.persons, body, { "Idempotency-Key": idempotencyKey(body) });
     if (result.status === 201) {
-      // The session has done its one create: end it, start the next one now, quietly.
-      if (session) endSession(session);
-      dropSession();
-      ensureSession().catch(() => {});
-      form.hidden = true;
-      const message = `${result.data.full_name}, your account for ${result.data.email} is ready.`;
-      $("done-message").textContent = message;
-      $("done").hidden = false;
-      $("done-title").focus();
-      announce(`Account created. ${message}`);
+      showDone(result.data);
+    } else if (result.status === 202) {
+      showVerify(result.data, body); // the code step; this session holds the pending sign-up
     } else if (result.status === 409) {
       setFieldError("email", "This email or phone number is already registered.");
       focusFirstInvalid();
@@ -574,6 +581,160 @@ async function submit(event) {
   }
 }
 
+// The person exists: say so. The session has done its one create: end it,
+// start the next one now, quietly.
+function showDone(person) {
+  if (session) endSession(session);
+  dropSession();
+  ensureSession().catch(() => {});
+  form.hidden = true;
+  $("verify").hidden = true;
+  $("confirming").hidden = true;
+  const message = `${person.full_name}, your account for ${person.email} is ready.`;
+  $("done-message").textContent = message;
+  $("done").hidden = false;
+  $("done-title").focus();
+  announce(`Account created. ${message}`);
+}
+
+// --- verification: the code step -------------------------------------------------
+
+let pendingBody = null; // the create body the code was sent for
+let pendingChannel = "email"; // where it went: "email" or "sms"
+let resendTimer = null;
+
+function showVerify(pending, body) {
+  pendingBody = body;
+  pendingChannel = pending.channel;
+  localStorage.setItem("gatehouse-api-key", apiKey);
+  const bySms = pending.channel === "sms";
+  const to = bySms ? body.phone : body.email;
+  const minutes = Math.round((pending.expires_in || 900) / 60);
+  $("verify-title").textContent = bySms ? "Check your phone" : "Check your email";
+  $("verify-message").textContent = `We sent a 6-digit code ${bySms ? "by SMS " : ""}to ${to}. ` +
+    `It expires in ${minutes} minutes.` + (bySms ? "" : " You can also open the link in the mail.");
+  form.hidden = true;
+  $("verify").hidden = false;
+  $("code").value = "";
+  setCodeError("");
+  $("code").focus();
+  startResendCountdown(RESEND_COOLDOWN_S);
+}
+
+function setCodeError(text) {
+  setFieldError("code", text);
+}
+
+function startResendCountdown(seconds) {
+  clearInterval(resendTimer);
+  let left = seconds;
+  const tick = () => {
+    $("resend").disabled = left > 0;
+    $("resend-wait").textContent = left > 0 ? `(in ${left} s)` : "";
+    if (left-- <= 0) clearInterval(resendTimer);
+  };
+  tick();
+  resendTimer = setInterval(tick, 1000);
+}
+
+function setVerifyBusy(busy) {
+  const button = $("verify-submit");
+  button.disabled = busy;
+  button.setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+let confirming = false;
+async function confirmCode(event) {
+  event.preventDefault();
+  if (confirming || !pendingBody) return;
+  const code = $("code").value.replace(/\s/g, "");
+  if (!/^[0-9]{6}$/.test(code)) {
+    setCodeError("Enter the 6 digits of the code.");
+    return;
+  }
+  setCodeError("");
+  showBanner("");
+  // The code confirms the address it was sent to.
+  const body = pendingChannel === "sms"
+    ? { phone: pendingBody.phone, code } : { email: pendingBody.email, code };
+  confirming = true;
+  setVerifyBusy(true);
+  try {
+    const result = await withSession(API.confirm, body, { "Idempotency-Key": crypto.randomUUID() });
+    confirmResult(result, "code");
+  } catch (error) {
+    showBanner(error.message || "The security check failed.", "error");
+  } finally {
+    confirming = false;
+    setVerifyBusy(false);
+  }
+}
+
+function confirmResult(result, by) {
+  const code = result.problem && result.problem.code;
+  if (result.status === 201) {
+    showDone(result.data);
+  } else if (code === "verification_code_invalid") {
+    setCodeError("That code isn't right. Check it and try again.");
+  } else if (code === "verification_expired") {
+    const text = by === "token"
+      ? "This link has expired or was already used. Please sign up again."
+      : "This code has expired or was tried too many times. Send a new code.";
+    if (by === "token") showBanner(text, "error");
+    else setCodeError(text);
+    startResendCountdown(0);
+  } else if (result.status === 409) {
+    showBanner("This email or phone number is already registered.", "error");
+  } else if (result.status === 400) {
+    showFieldErrors(result);
+  } else {
+    showBanner(refusalText(result), "error");
+  }
+}
+
+// The resend is the same create again (a new Idempotency-Key, or it would
+// only replay the first answer); the server sends nothing within its cooldown.
+async function resend() {
+  if (!pendingBody) return;
+  showBanner("");
+  setCodeError("");
+  $("resend").disabled = true;
+  const result = await withSession(API.persons, pendingBody,
+    { "Idempotency-Key": crypto.randomUUID() }).catch((error) => ({ error }));
+  if (result.error) {
+    showBanner(result.error.message || "The security check failed.", "error");
+    startResendCountdown(0);
+  } else if (result.status === 202) {
+    $("verify-message").textContent = "We sent a new code. Earlier codes no longer work.";
+    startResendCountdown(RESEND_COOLDOWN_S);
+  } else {
+    showBanner(refusalText(result), "error");
+    startResendCountdown(0);
+  }
+}
+
+function changeAddress() {
+  pendingBody = null;
+  clearInterval(resendTimer);
+  $("verify").hidden = true;
+  form.hidden = false;
+  $("email").focus();
+}
+
+// Opened from the mailed link: confirm its token, then say how it went.
+async function confirmLink() {
+  form.hidden = true;
+  $("confirming").hidden = false;
+  try {
+    const result = await withSession(API.confirm, { token: linkToken },
+      { "Idempotency-Key": crypto.randomUUID() });
+    if (result.status !== 201) $("confirming-message").textContent = "";
+    confirmResult(result, "token");
+  } catch (error) {
+    showBanner(error.message || "The security check failed.", "error");
+  }
+}
+
 function again() {
   // Not form.reset(): the widget resets itself on that event, which would
   // abort the next session's proof of work already running in the background.
@@ -583,6 +744,7 @@ function again() {
   clearErrors();
   $("announce").textContent = "";
   $("done").hidden = true;
+  $("confirming").hidden = true;
   form.hidden = false;
   $("email").focus();
 }
@@ -623,10 +785,18 @@ function start() {
   $("email").addEventListener("blur", lookupEmail);
   $("email").addEventListener("input", () => setFieldError("email", ""));
   $("again").addEventListener("click", again);
+  $("verify-form").addEventListener("submit", confirmCode);
+  $("resend").addEventListener("click", resend);
+  $("change").addEventListener("click", changeAddress);
+  $("code").addEventListener("input", () => setCodeError(""));
   if (!apiKey) {
     showBanner("This page has no API key. Open it with the link `make run` prints " +
       "(…/#key=gh_pub_…), or set GATEHOUSE_SIGNUP_PAGE_API_KEY.", "error");
     setCheckStatus("");
+    return;
+  }
+  if (linkToken) {
+    confirmLink();
     return;
   }
   ensureSession().catch(() => {}); // solve while the person types

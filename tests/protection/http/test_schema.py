@@ -93,6 +93,7 @@ def test_operation_ids_and_tags_are_consistent(document):
         ("/api/v1/sessions/current", "delete"): "delete_current_session",
         ("/api/v1/persons/lookup", "post"): "find_person",
         ("/api/v1/persons", "post"): "create_person",
+        ("/api/v1/persons/confirm", "post"): "confirm_person",
     }
     for path, _method, operation in _operations(document):
         assert operation["tags"] == [path.split("/")[3]]
@@ -235,6 +236,7 @@ def test_oversized_body_is_413_on_every_operation(document, client, settings):
 SESSION_OPERATIONS = [
     ("/api/v1/persons/lookup", "post"),
     ("/api/v1/persons", "post"),
+    ("/api/v1/persons/confirm", "post"),
     ("/api/v1/sessions/current", "delete"),
 ]
 ATTESTATION_HEADERS = {
@@ -303,7 +305,7 @@ def test_no_dpop_where_the_server_ignores_it(document):
 
 
 def test_attestation_headers_follow_the_classes_and_views(document):
-    for path in ("/api/v1/persons/lookup", "/api/v1/persons"):
+    for path in ("/api/v1/persons/lookup", "/api/v1/persons", "/api/v1/persons/confirm"):
         operation = document["paths"][path]["post"]
         headers = set(_headers(operation))
         assert ATTESTATION_HEADERS <= headers  # HasAppAttestation

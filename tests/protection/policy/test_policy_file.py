@@ -249,6 +249,11 @@ def test_policy_show_json_prints_every_policy_setting_in_force(policy_file):
         "signup_lookup_distinct_per_key_rate",
         "signup_create_ip_rate",
         "signup_shared_limits_observe",
+        "signup_verify_sends_per_address_rate",
+        "signup_confirm_identifier_rate",
+        "signup_confirm_device_rate",
+        "sms_country_rate",
+        "sms_key_rate",
     }
     assert shown["rate_limits"]["lookup"] == {**DEFAULTS["RATE_LIMITS"]["lookup"], "ip": ["9/m"]}
     assert shown["auto_block_rules"] == DEFAULTS["AUTO_BLOCK_RULES"]
