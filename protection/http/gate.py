@@ -43,7 +43,13 @@ from protection.base.exceptions import ProtectionError
 from protection.blocks import blocks_check, registry
 from protection.blocks.ruleset import VERSION_CACHE_KEY
 from protection.challenges import ChallengeEvidence, ChallengeOutcome, challenge_verify
-from protection.core.events import Refusal, event_scope_network, refuse, refuse_with
+from protection.core.events import (
+    Refusal,
+    event_scope_device,
+    event_scope_network,
+    refuse,
+    refuse_with,
+)
 from protection.core.ratelimit import (
     IDENTITY_DIMENSIONS,
     CountedLimit,
@@ -62,10 +68,18 @@ from protection.dpop import (
     dpop_refuse,
     dpop_request_verify,
     dpop_session_start,
+    dpop_www_authenticate,
 )
 from protection.http.context import Caller, RequestContext, request_context
 from protection.http.overbudget import over_budget
 from protection.http.plan import GatePlan
+from protection.http.risk import (
+    risk_evidence_shown,
+    risk_finish,
+    risk_judge,
+    risk_reads,
+    risk_refusal_explain,
+)
 from protection.keys import api_key_query_refusal, api_key_require_scope, api_key_verify
 from protection.keys.network_policy import network_policy_decide
 from protection.logcontext import log_context_update
@@ -102,6 +116,11 @@ STEP_TABLE = (
         "judge",
         "the throttle",
         "403 `blocked` (a new block), 401 `session_revoked` / `dpop_replayed`, 429",
+    ),
+    Step(
+        "risk",
+        "the throttle (views with a `risk_stage`)",
+        "403 `risk_too_high` (the challenge ladder's `deny` tier)",
     ),
     Step("evidence", "the session view", "403 `challenge_failed`, `recaptcha_failed`…"),
 )
@@ -185,6 +204,7 @@ def gate_finish(
     said so: ``context.succeeded``), take back what its identity dimensions
     counted: one round trip, none when there is nothing to do. Returns the
     429 to answer instead if that crossed a limit (a block stays a 403)."""
+    risk_finish(context, status=status)
     failed = status >= 400 or not context.succeeded
     refunds = context.limits.refunds_take() if failed else []
     if not context.limits.pending and not deferred_pending() and not refunds:
@@ -360,6 +380,11 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
     reads = [VERSION_CACHE_KEY, NETINTEL_VERSION_CACHE_KEY]
     if context.session is not None:
         reads += session_state_reads(context.session.id)
+    device = _device_ident(context)
+    event_scope_device(device)  # the request's denials count for its device too
+    risk_stage = getattr(view, "risk_stage", "") if caller is not None else ""
+    if risk_stage:
+        reads += risk_reads(context, stage=risk_stage, device=device)
     with _step(context, "count", challenge=BEARER_CHALLENGE):
         try:
             counted = request_limits_count(
@@ -390,6 +415,9 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
         throttled = _judge_group_limits(context, counted.group)
         if throttled is None and plan is not None and plan.judge is not None:
             throttled = _judge_plan(context, plan.judge(context.body, caller, counted.extra))
+    if throttled is None and risk_stage:
+        with _step(context, "risk"):
+            risk_judge(request, context, stage=risk_stage, values=counted.values, device=device)
     if throttled is None:
         context.verdict = context.signals.verdict()
     return throttled
@@ -553,9 +581,44 @@ def gate_evidence(request: Any, *, evidence: ChallengeEvidence) -> ChallengeOutc
     flood of garbage proofs is refused by its limits before it costs a
     replay-store write. Returns what was shown (positive evidence included)."""
     context = request_context(request)
+    step = context.risk.step if context.risk is not None else None
     with _step(context, "evidence"):
         if context.api_key is None:
             raise ProtectionError("api_key_missing")
-        return challenge_verify(
-            api_key=context.api_key, client_ip=context.client_ip, evidence=evidence
-        )
+        try:
+            _network_checks(context, step.checks if step is not None else ())
+            outcome = challenge_verify(
+                api_key=context.api_key,
+                client_ip=context.client_ip,
+                evidence=evidence,
+                required=step.evidence if step is not None else (),
+                pow_level=step.pow_level if step is not None else 0,
+            )
+        except ProtectionError as error:
+            risk_refusal_explain(context, error)  # what would be accepted
+            raise
+        risk_evidence_shown(context, outcome.shown)
+        return outcome
+
+
+def _network_checks(context: RequestContext, names: Sequence[str]) -> None:
+    """The network policy's ``require:<evidence>`` for evidence the earlier steps
+    verified (app attestation, DPoP): present, or refused."""
+    who = {"api_key": context.api_key, "details": {"policy": context.network_decision.as_details()}}
+    for name in names:
+        if name == "dpop" and not context.dpop_jkt:
+            raise refuse(
+                "dpop_required",
+                kind="dpop_required",
+                reason="network_policy",
+                headers={"WWW-Authenticate": dpop_www_authenticate()},
+                **who,
+            )
+        if name != "dpop" and name not in context.attested.verified:
+            raise refuse(
+                "attestation_required",
+                kind="attestation_failed",
+                reason=f"{name}_missing"[:64],
+                extra={"verifier": name},
+                **who,
+            )

@@ -56,6 +56,12 @@ class EventScope:
     # Where the client comes from (netintel), added to every event's details
     # once the gate has classified it: {"asn": …, "country": …, "class": …}.
     network: dict[str, Any] | None = None
+    # The challenge ladder's decision (tier, score, evidence asked and shown),
+    # added to every event's details once the gate has made it.
+    risk: dict[str, Any] | None = None
+    # The device the request comes from, as the gate counts it (a keyed
+    # subject, never in details): reputation counts denials per device.
+    device: str | None = None
 
 
 _scope: contextvars.ContextVar[EventScope | None] = contextvars.ContextVar(
@@ -78,6 +84,27 @@ def event_scope_network(network: dict[str, Any]) -> None:
     scope = _scope.get()
     if scope is not None:
         scope.network = network
+
+
+def event_scope_risk(risk: dict[str, Any]) -> None:
+    """Events recorded from now on in this scope carry ``details["risk"]`` (a
+    copy of ``risk`` as it is at each event, so later additions show on later
+    events only)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.risk = risk
+
+
+def event_scope_device(device: str | None) -> None:
+    """The device the current request comes from (``None``: not known)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.device = device
+
+
+def event_scope_current() -> EventScope | None:
+    """The current request's scope, if any (for listeners: the device)."""
+    return _scope.get()
 
 
 def _without_nul(value: Any) -> Any:
@@ -229,10 +256,10 @@ def event_record(
     if scope is not None:
         client_ip = client_ip or scope.client_ip
         path = path if path is not None else scope.path
-        if scope.network is not None and details is not None and "network" not in details:
-            details = {**details, "network": scope.network}
-        elif scope.network is not None and details is None:
-            details = {"network": scope.network}
+        if scope.network is not None and "network" not in (details or {}):
+            details = {**(details or {}), "network": scope.network}
+        if scope.risk is not None and "risk" not in (details or {}):
+            details = {**(details or {}), "risk": dict(scope.risk)}
     event = SecurityEvent(
         kind=kind,
         decision=decision,
