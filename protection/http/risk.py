@@ -117,6 +117,9 @@ def _inputs(
         "key_pressure": counts.get("key", 0) >= int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_KEY)
         or counts["boost"] > 0,
         "velocity": _velocity(context),
+        # Shown with a challenge request too, it gets the lighter challenge
+        # (which then asks for the token at session start, where it is redeemed).
+        "pat": _pat_valid(request),
     }
     if stage == "session":
         api_key = context.api_key
@@ -127,7 +130,6 @@ def _inputs(
             attestation_missing=bool(required - verified),
             attested=bool(verified),
             dpop_returning=seen > 0 and counts.get("device", 0) == 0,
-            pat=_pat_valid(request),
         )
     return RiskInputs(**inputs), counts
 
@@ -182,7 +184,7 @@ def risk_judge(
     event_scope_risk(details)
     if step.denied:
         raise refuse(
-            "risk_too_high",
+            _too_high(context, inputs, pow_tier=pow_tier),
             kind="risk_refused",
             reason=tier,
             api_key=context.api_key,
@@ -198,6 +200,32 @@ def risk_judge(
             details={"dry_run": True, "points": points},
         )
     return step
+
+
+def _too_high(context: RequestContext, inputs: RiskInputs, *, pow_tier: str) -> Any:
+    """The 403 ``risk_too_high``; with a Private Access Token challenge (and
+    ``requires_with_pat``) when a valid token's weight would let the client in."""
+    error = ProtectionError("risk_too_high")
+    if inputs.pat or not pat_issuers():
+        return error
+    # From the signals' sum, not the clamped risk: one far beyond 100 stays refused.
+    with_pat = risk_score({**context.signals.weights, **risk_points(RiskInputs(pat=True))})
+    step = ladder_step(
+        api_key=context.api_key,
+        tier=risk_tier(with_pat),
+        risk=with_pat,
+        network=context.network_decision,
+        pat=True,
+        pow_tier=pow_tier,
+    )
+    if step.denied:
+        return error
+    try:
+        error.headers["WWW-Authenticate"] = pat_challenges_issue()
+    except ProtectionError:
+        return error
+    error.extra["requires_with_pat"] = list(step.requires)
+    return error
 
 
 def _adds(step: LadderStep) -> bool:
