@@ -15,7 +15,7 @@ from typing import Any
 from django.core import checks
 from django.core.exceptions import ValidationError
 
-from protection.conf import gatehouse_settings
+from protection.conf import gatehouse_settings, setting_default
 from protection.keys.ladder import DENY, TIERS, challenge_ladder_clean
 from protection.policy.risk import risk_thresholds_problems, risk_weights_problems
 
@@ -60,7 +60,10 @@ def check_challenge_ladder(app_configs: Any, **kwargs: Any) -> list[checks.Check
         ),
         (
             "CHALLENGE_RISK_THRESHOLDS",
-            risk_thresholds_problems(gatehouse_settings.CHALLENGE_RISK_THRESHOLDS),
+            risk_thresholds_problems(
+                gatehouse_settings.CHALLENGE_RISK_THRESHOLDS,
+                base=setting_default("CHALLENGE_RISK_THRESHOLDS"),
+            ),
             "protection.E302",
         ),
     ):
