@@ -148,7 +148,11 @@ def risk_judge(
     points = risk_points(inputs)
     for name, weight in points.items():
         context.signals.weigh(_signal_reason(name), weight)
-    risk = context.signals.risk
+    # The tier is the risk's without a Private Access Token: a valid token
+    # replaces what that tier adds (ladder_step), its weight only decides
+    # whether it lifts a deny.
+    without_pat = {name: weight for name, weight in points.items() if name != "pat"}
+    risk = risk_score(without_pat)
     tier = pow_tier = risk_tier(risk)
     claimed = ""
     if stage == "session":
@@ -158,7 +162,7 @@ def risk_judge(
         # The proof of work's level follows only what the challenge request
         # could see too: raised by what only a session start shows, a new
         # challenge would be as easy, and the client would never get in.
-        seen_by_both = {k: v for k, v in points.items() if k not in SESSION_ONLY_RAISERS}
+        seen_by_both = {k: v for k, v in without_pat.items() if k not in SESSION_ONLY_RAISERS}
         pow_tier = tier_max(risk_tier(risk_score(seen_by_both)), claimed)
         tier = tier_max(tier, claimed)
     step = ladder_step(
@@ -166,7 +170,7 @@ def risk_judge(
         tier=tier,
         risk=risk,
         network=context.network_decision,
-        pat=inputs.pat,
+        pat_tier=risk_tier(risk_score(points)) if inputs.pat else None,
         pow_tier=pow_tier,
     )
     details: dict[str, Any] = {"stage": stage, **step.as_details()}
@@ -184,7 +188,7 @@ def risk_judge(
     event_scope_risk(details)
     if step.denied:
         raise refuse(
-            _too_high(context, inputs, pow_tier=pow_tier),
+            _too_high(context, inputs, tier=tier, pow_tier=pow_tier),
             kind="risk_refused",
             reason=tier,
             api_key=context.api_key,
@@ -202,7 +206,7 @@ def risk_judge(
     return step
 
 
-def _too_high(context: RequestContext, inputs: RiskInputs, *, pow_tier: str) -> Any:
+def _too_high(context: RequestContext, inputs: RiskInputs, *, tier: str, pow_tier: str) -> Any:
     """The 403 ``risk_too_high``; with a Private Access Token challenge (and
     ``requires_with_pat``) when a valid token's weight would let the client in."""
     error = ProtectionError("risk_too_high")
@@ -212,10 +216,10 @@ def _too_high(context: RequestContext, inputs: RiskInputs, *, pow_tier: str) -> 
     with_pat = risk_score({**context.signals.weights, **risk_points(RiskInputs(pat=True))})
     step = ladder_step(
         api_key=context.api_key,
-        tier=risk_tier(with_pat),
+        tier=tier,
         risk=with_pat,
         network=context.network_decision,
-        pat=True,
+        pat_tier=risk_tier(with_pat),
         pow_tier=pow_tier,
     )
     if step.denied:

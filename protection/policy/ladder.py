@@ -15,7 +15,9 @@ verifications (the floor, never lowered; everything is ANDed):
   ``require:<evidence>`` adds that evidence.
 - a valid Private Access Token (``pat``) removes what the ladder and
   ``harder`` added and asks for the token instead (it is redeemed once);
-  it never removes the floor nor a network ``require:<evidence>``.
+  it never removes the floor nor a network ``require:<evidence>``. Its
+  weight (``CHALLENGE_RISK_WEIGHTS["pat"]``) decides whether it lifts a
+  ``deny``.
 - in dry run (``dry_run`` in the ladder) the tier's rungs and its ``deny``
   are only recorded (``would_ask``), never asked; the network policy
   applies as always.
@@ -116,12 +118,16 @@ def ladder_step(
     tier: str,
     risk: int,
     network: NetworkDecision,
-    pat: bool = False,
+    pat_tier: str | None = None,
     pow_tier: str | None = None,
 ) -> LadderStep:
     """What a client of ``tier`` (``risk``) must show for ``api_key`` under
-    ``network`` (the network policy's decision); ``pat``: it presented a Private
-    Access Token whose signature verified (redeemed later, at the evidence step).
+    ``network`` (the network policy's decision).
+
+    ``pat_tier``: the client presented a Private Access Token whose signature
+    verified (redeemed later, at the evidence step), and this is its tier with
+    the token's weight: the token replaces what ``tier`` added, and lifts a
+    ``deny`` when ``pat_tier`` does not say deny too.
 
     ``pow_tier``: the tier whose rungs set the proof of work's level, when it
     is not ``tier`` (at session start: the tier of what the challenge request
@@ -132,7 +138,9 @@ def ladder_step(
     rungs = ladder.get(tier, [])
     dry_run = bool(ladder.get(DRY_RUN))
     denied = rungs == DENY
-    added, level = _resolve(api_key, [] if denied else rungs)
+    lifted = denied and pat_tier is not None and ladder.get(pat_tier, []) != DENY
+    denied = denied and not lifted
+    added, level = _resolve(api_key, [] if denied or lifted else rungs)
     if pow_tier is not None and pow_tier != tier:
         pow_rungs = ladder.get(pow_tier, [])
         _names, level = _resolve(api_key, [] if pow_rungs == DENY else pow_rungs)
@@ -151,8 +159,8 @@ def ladder_step(
     elif network.action == REQUIRE and network.evidence:
         required_by_network.add(network.evidence)
     floor = set(api_key.required_verifications or ())
-    lowerable = bool((added | network_added) - floor) or level > POW_NORMAL
-    pat_lowered = pat and lowerable and not denied
+    lowerable = bool((added | network_added) - floor) or level > POW_NORMAL or lifted
+    pat_lowered = pat_tier is not None and lowerable and not denied
     if pat_lowered:
         added, network_added, level = {"pat"}, set(), POW_NORMAL
     challenge_names = (

@@ -83,24 +83,26 @@ def test_a_pat_replaces_what_the_ladder_added_never_the_floor_nor_a_network_requ
     high = step(key, "high", network=HARDER)
     assert (high.requires, high.pow_level) == (("pow", "turnstile"), POW_HARDER)
     assert high.requires_with_pat == ("pow", "pat")
-    lowered = step(key, "high", network=HARDER, pat=True)
+    lowered = step(key, "high", network=HARDER, pat_tier="low")
     assert (lowered.requires, lowered.pow_level, lowered.pat_lowered) == (
         ("pow", "pat"),
         POW_NORMAL,
         True,
     )
     network = NetworkDecision("require", "hcaptcha", "vpn", "global")
-    kept = step(key, "elevated", network=network, pat=True)
+    kept = step(key, "elevated", network=network, pat_tier="low")
     assert kept.requires == ("pow", "hcaptcha", "pat")
 
 
 def test_a_pat_that_would_lower_nothing_is_not_asked_for():
-    low = step(Key(), "low", pat=True)
+    low = step(Key(), "low", pat_tier="low")
     assert (low.requires, low.pat_lowered) == (("pow",), False)
 
 
-def test_a_pat_does_not_lift_a_deny():
-    assert step(Key(), "critical", pat=True).denied
+def test_a_pat_lifts_a_deny_only_when_its_weight_leaves_the_deny_tier():
+    assert step(Key(), "critical", pat_tier="critical").denied
+    lifted = step(Key(), "critical", pat_tier="elevated")
+    assert (lifted.denied, lifted.pat_lowered, lifted.requires) == (False, True, ("pow", "pat"))
 
 
 @pytest.mark.parametrize("tier", ["elevated", "high", "critical"])
