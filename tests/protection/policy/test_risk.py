@@ -183,8 +183,7 @@ def test_the_policy_file_sets_weights_and_thresholds_entry_by_entry(tmp_path, se
 def test_policy_check_refuses_bad_weights_and_thresholds(tmp_path):
     path = tmp_path / "policy.toml"
     path.write_text(
-        '[challenge_risk_weights]\nvelocity = "a lot"\n\n'
-        "[challenge_risk_thresholds]\nhigh = 95\n"
+        '[challenge_risk_weights]\nvelocity = "a lot"\n\n[challenge_risk_thresholds]\nhigh = 95\n'
     )
     code, err = _policy_check(path)
     assert code == 1
