@@ -604,7 +604,7 @@ def gate_evidence(request: Any, *, evidence: ChallengeEvidence) -> ChallengeOutc
 def _network_checks(context: RequestContext, names: Sequence[str]) -> None:
     """The network policy's ``require:<evidence>`` for evidence the earlier steps
     verified (app attestation, DPoP): present, or refused."""
-    who = {"api_key": context.api_key, "details": {"policy": context.network_decision.as_details()}}
+    details = {"policy": context.network_decision.as_details()}
     for name in names:
         if name == "dpop" and not context.dpop_jkt:
             raise refuse(
@@ -612,7 +612,8 @@ def _network_checks(context: RequestContext, names: Sequence[str]) -> None:
                 kind="dpop_required",
                 reason="network_policy",
                 headers={"WWW-Authenticate": dpop_www_authenticate()},
-                **who,
+                api_key=context.api_key,
+                details=details,
             )
         if name != "dpop" and name not in context.attested.verified:
             raise refuse(
@@ -620,5 +621,6 @@ def _network_checks(context: RequestContext, names: Sequence[str]) -> None:
                 kind="attestation_failed",
                 reason=f"{name}_missing"[:64],
                 extra={"verifier": name},
-                **who,
+                api_key=context.api_key,
+                details=details,
             )

@@ -123,6 +123,7 @@ def _inputs(
     }
     if stage == "session":
         api_key = context.api_key
+        assert api_key is not None
         required = {name for name in (api_key.required_verifications or ()) if name in _ATTESTATION}
         verified = set(context.attested.verified)
         seen = count_value(values.get(dpop_seen_key(context.dpop_jkt))) if context.dpop_jkt else 0

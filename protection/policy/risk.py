@@ -171,8 +171,8 @@ def risk_thresholds_problems(value: Any, *, base: Any = None) -> list[PolicyProb
     if problems:
         return problems
     merged = {**(base if isinstance(base, Mapping) else {}), **value}
-    levels = [merged.get(name) for name in THRESHOLD_NAMES]
-    if all(_whole(level) for level in levels) and levels != sorted(levels):
+    levels: list[int] = [merged[name] for name in THRESHOLD_NAMES if _whole(merged.get(name))]
+    if len(levels) == len(THRESHOLD_NAMES) and levels != sorted(levels):
         problems.append(
             PolicyProblem((), "thresholds must not decrease: elevated <= high <= critical")
         )
