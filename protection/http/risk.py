@@ -14,10 +14,15 @@ run records a ``challenge_ladder`` alert at session start instead.
 The two stages agree for one client: the challenge is signed with the tier
 it was issued at, and session start asks for the higher of that tier and its
 own (the payload's claim can only raise it), so a client is never asked for
-less than its challenge said, and for more only when its risk rose. Positive
+less than its challenge said, and for more only when its risk rose. The
+proof of work's level at session start follows only the inputs a challenge
+request shows too (``SESSION_ONLY_RAISERS`` do not count for it): else a
+device's history would make every new challenge too easy, forever. Positive
 evidence shown only at session start (attestation, a DPoP key with a clean
-history) lowers the session's own risk; a valid Private Access Token removes
-what the ladder added (``ladder_step``).
+history) lowers the session's own risk. The tier is the risk's without a
+Private Access Token: a valid one (offline-checked here, at either stage;
+redeemed at the evidence step) replaces what that tier adds, and its weight
+decides whether it lifts a ``deny`` (``ladder_step``).
 
 From then on every event of the request carries ``details["risk"]`` (tier,
 score, the evidence asked; the evidence shown once it passed);
