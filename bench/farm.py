@@ -21,11 +21,15 @@ All accounts run interleaved, at once, so the clean clients meet the farm's
 traffic. The farm's addresses are in 198.18.0.0/15 (RFC 2544's benchmark
 range), the clean clients' in the documentation ranges (RFC 5737, RFC 3849);
 the AS numbers are private-use (RFC 6996). The key requires no evidence
-(``--require none``): this measures identity velocity and the per-AS limits,
-not proof of work (what the network policy's ``harder`` adds to a farm's
-cost is docs/farms.md's). The server trusts one proxy hop, so each account
-names its address in ``X-Forwarded-For``; automatic blocking is off
-(``tests.support.server_settings``): the limits alone.
+(``--require none``), and neither its network policy nor its challenge ladder
+adds any (``--network-policy`` allowing every class, ``--ladder off``): this
+measures identity velocity and the per-AS limits, not proof of work (what
+the network policy's ``harder`` and the ladder add to a farm's cost is
+docs/farms.md's and docs/evidence.md's: with them, the hosting cohort and
+the one-device cohort are refused at session start). The server trusts one
+proxy hop, so each account names its address in ``X-Forwarded-For``;
+automatic blocking is off (``tests.support.server_settings``): the limits
+alone.
 
 Targets (issue 18), with ``deploy/policy/strict.toml`` (the default): every
 farm cohort admitted at most 5 % of its attempts, or no more than its
@@ -62,6 +66,8 @@ from tests.support.gunicorn import GunicornServer, server_env  # noqa: E402
 from tests.support.netintel import write_sources  # noqa: E402
 
 STRICT = ROOT / "deploy" / "policy" / "strict.toml"
+# The farm's key: no evidence from anyone (see the module's docstring).
+FARM_KEY_NETWORK_POLICY = "hosting=allow,vpn=allow,proxy=allow,tor=allow"
 FARM_SHARE = 0.05  # the issue's target: at most 5 % of a farm cohort's attempts
 
 # --- where every address comes from ------------------------------------------------
@@ -376,6 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     created = _manage(
         env, "create_api_key", "--name", "farm bench", "--kind", "secret", "--scopes",
         "session,lookup,create", "--require", "none", "--json",
+        "--network-policy", FARM_KEY_NETWORK_POLICY, "--ladder", "off",
     )  # fmt: skip
     raw_key = json.loads(created.strip().splitlines()[-1])["key"]
     cohorts = farm_cohorts(scale=args.scale)

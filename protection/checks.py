@@ -7,7 +7,8 @@ Each check reads the settings and asks the setting's owner what is wrong
 in docs/settings.md ("System checks"). Python settings and the policy file
 are checked apart, so each message points at the place to fix:
 protection.E005/E010 the former, protection.E100-E102/W100 the latter.
-(``protection.netintel.checks`` registers W120 and W121.)
+(``protection.netintel.checks`` registers W120 and W121;
+``protection.policy.ladderchecks`` E300-E302 and W300.)
 (``protection.core.outbox.checks`` registers E160-E163/W160-W161 and
 ``protection.webhooks`` E165/W165.)
 """
@@ -23,6 +24,7 @@ from django.core import checks
 from protection.conf import gatehouse_settings, known_setting_names, python_setting
 from protection.http import productionchecks  # noqa: F401  (E220, W220: registered there)
 from protection.netintel import checks as netintel_checks  # noqa: F401 - registers W120, W121
+from protection.policy import ladderchecks  # noqa: F401 - registers E300-E302, W300
 
 logger = logging.getLogger("gatehouse.checks")
 

@@ -413,6 +413,63 @@ DEFAULTS: dict[str, Any] = {
     # "harder" multiplies the proof-of-work difficulty by this (one factor,
     # shared with the challenge ladder's pow_hard).
     "POW_HARDER_FACTOR": 8,
+    # --- The challenge ladder (protection.policy.ladder, docs/evidence.md) --------
+    # What a client must show at session start, by risk tier, on top of its
+    # key's required verifications (the floor: the ladder only adds). Each tier
+    # is a list of evidence or "deny" (403 risk_too_high at challenge issuance
+    # and session start): "pow" (proof of work), "pow_hard" (proof of work at
+    # POW_HARDER_FACTOR times the client's difficulty, under POW_MAX_NUMBER_CAP),
+    # "captcha" (the key's own CAPTCHA; a key without one gets proof of work at
+    # POW_MAX_NUMBER_CAP), "recaptcha", "turnstile", "hcaptcha", "pat". "low"
+    # adds nothing by default: a clean client shows its key's floor (pow, for a
+    # key created with the defaults). "dry_run": true records what the ladder
+    # would have asked (a challenge_ladder alert with details.dry_run) and asks
+    # the floor only. Per key: ApiKey.challenge_ladder, tier by tier over this
+    # one. The policy file's [challenge_ladder] table.
+    "CHALLENGE_LADDER": {
+        "low": [],
+        "elevated": ["pow_hard"],
+        "high": ["captcha"],
+        "critical": "deny",
+        "dry_run": False,
+    },
+    # The risk (0-100) from which a client is in each tier (below "elevated":
+    # low). The policy file's [challenge_risk_thresholds] table.
+    "CHALLENGE_RISK_THRESHOLDS": {"elevated": 30, "high": 60, "critical": 90},
+    # Points each risk input adds (negative: positive evidence, which lowers the
+    # risk); the risk is their sum, between 0 and 100. network_<class>: the
+    # client's network class, unless the network policy allows that class
+    # explicitly. ip_denial / device_denial: per recent denial (DENIALS_WINDOW)
+    # of the client IP (IPv6 by /64) / of its device (attested id, DPoP key or
+    # claimed id), at most denials_counted of each. key_pressure: the key as a
+    # whole is under attack (POW_DENIALS_PER_DOUBLING_KEY denials, or a
+    # key-under-attack boost). velocity: one of the request's per-client limits
+    # (ip, session, device, mailbox) is at 80 % of a rate or more.
+    # attestation_missing: the key requires app attestation that did not pass
+    # (only possible with its evidence in observe mode). attested: app
+    # attestation verified; dpop_returning: a DPoP key that started a session
+    # before (within CHALLENGE_DPOP_MEMORY) and has no recent denials; pat: a
+    # valid Private Access Token. The defaults keep one signal alone below
+    # "critical": denying takes a bad network and a bad history together.
+    # The policy file's [challenge_risk_weights] table.
+    "CHALLENGE_RISK_WEIGHTS": {
+        "network_tor": 45,
+        "network_proxy": 30,
+        "network_hosting": 30,
+        "network_vpn": 15,
+        "ip_denial": 4,
+        "device_denial": 5,
+        "denials_counted": 15,
+        "key_pressure": 10,
+        "velocity": 15,
+        "attestation_missing": 30,
+        "attested": -30,
+        "dpop_returning": -15,
+        "pat": -50,
+    },
+    # How long (seconds) the sessions a DPoP key started are remembered, for
+    # the dpop_returning weight: from its first session on.
+    "CHALLENGE_DPOP_MEMORY": 30 * 24 * 3600,
     # purge_expired deletes security events older than this (seconds).
     "EVENTS_RETENTION": 90 * 24 * 3600,
     # --- Bounded audit writes under a flood (protection.core.events) --------------
@@ -707,6 +764,11 @@ POLICY: dict[str, Policy] = {
     "LABEL_FRAUD_BLOCKS": Policy(
         REPLACE, "protection.policy.labels.label_fraud_blocks_policy_problems"
     ),
+    "CHALLENGE_LADDER": Policy(DEEP, "protection.keys.ladder.challenge_ladder_problems"),
+    "CHALLENGE_RISK_THRESHOLDS": Policy(
+        DEEP, "protection.policy.risk.risk_thresholds_policy_problems"
+    ),
+    "CHALLENGE_RISK_WEIGHTS": Policy(DEEP, "protection.policy.risk.risk_weights_policy_problems"),
 }
 
 

@@ -123,9 +123,20 @@ WWW_AUTHENTICATE = {
         '`DPoP error="invalid_dpop_proof", algs="ES256"`. At session start, for a key that '
         "requires `pat`, `pat_*` refusals carry one Private Access Token challenge per "
         'trusted issuer (RFC 9577): `PrivateToken challenge="<base64url TokenChallenge>", '
-        'token-key="<base64url issuer key>", max-age="300"`.'
+        'token-key="<base64url issuer key>", max-age="300"`; so does any refusal for '
+        "missing evidence when a valid token would lower what the challenge ladder asks."
     ),
     "required": True,
+}
+PAT_OFFER = {
+    "schema": _STRING,
+    "description": (
+        "When a valid Private Access Token would lower what this client is asked (the "
+        "challenge ladder added something) and token issuers are configured: one "
+        'challenge per issuer (RFC 9577), `PrivateToken challenge="…", token-key="…", '
+        'max-age="300"`. Send the token at session start as '
+        '`Authorization: PrivateToken token="…"`.'
+    ),
 }
 DPOP_NONCE = {
     "schema": _STRING,
@@ -259,6 +270,20 @@ def problem_schema() -> dict[str, Any]:
                 "type": "string",
                 "enum": problem_codes(),
                 "description": "Stable machine code (the response lists those it can carry).",
+            },
+            "requires": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "A session start refused for missing or failed evidence (or "
+                "`pat_*`): the evidence that would be accepted, the key's required "
+                "verifications plus what the challenge ladder asks of this client.",
+            },
+            "requires_with_pat": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "With `requires`, when a valid Private Access Token would lower "
+                "it: what would be accepted with one (the response then carries a "
+                "`WWW-Authenticate: PrivateToken` challenge to obtain it).",
             },
             "errors": {
                 "type": "array",
@@ -448,6 +473,10 @@ class AutoSchema(SpectacularAutoSchema):
             headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
             if "dpop" in self.operation_header_sets():
                 headers.setdefault("DPoP-Nonce", DPOP_NONCE)
+        elif status == "403" and getattr(self.view, "risk_stage", "") == "session":
+            headers.setdefault("WWW-Authenticate", PAT_OFFER)
+        if status == "201" and getattr(self.view, "risk_stage", "") == "challenge":
+            headers.setdefault("WWW-Authenticate", PAT_OFFER)
         return headers
 
     def _get_request_body(self, direction: str = "request") -> Any:

@@ -21,11 +21,12 @@ from rest_framework.views import APIView
 
 from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
-from protection.challenges import ChallengeEvidence, challenge_issue, pat_authorization_token
+from protection.challenges import ChallengeEvidence, pat_authorization_token
 from protection.challenges.pow import pow_solve_time
-from protection.http.context import Caller, client_ip, request_context
+from protection.http.context import Caller, request_context
 from protection.http.gate import gate_evidence
 from protection.http.plan import GatePlan
+from protection.http.risk import risk_challenge_issue
 from protection.http.serializers import StrictSerializer
 from protection.openapi import NO_STORE_HEADER
 from protection.permissions import HasApiKeyScope, HasAppAttestation
@@ -101,17 +102,33 @@ class SessionTokensSerializer(serializers.Serializer):
 
 
 class ChallengeView(APIView):
-    """Issue a proof-of-work challenge and say which evidence the key requires."""
+    """Issue a proof-of-work challenge and say which evidence this client must show."""
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKeyScope]
     required_scope = "session"
     rate_limit_group = "challenge"
+    risk_stage = "challenge"  # the challenge ladder decides what this client is asked
+    error_codes = ["risk_too_high"]
 
     @extend_schema_serializer(component_name="Challenge")
     class OutputSerializer(serializers.Serializer):
-        altcha = serializers.DictField(help_text="ALTCHA v2 challenge: parameters + signature.")
-        requires = serializers.ListField(child=serializers.CharField())
+        altcha = serializers.DictField(
+            help_text="ALTCHA v2 challenge: parameters + signature. Its `maxNumber` is this "
+            "client's difficulty (higher when the challenge ladder asks for a harder proof)."
+        )
+        requires = serializers.ListField(
+            child=serializers.CharField(),
+            help_text="The evidence this client must show at session start: the key's "
+            "required verifications plus what the challenge ladder asks for its risk.",
+        )
+        requires_with_pat = serializers.ListField(
+            child=serializers.CharField(),
+            allow_null=True,
+            help_text="What a valid Private Access Token would bring `requires` down to (the "
+            "token replaces what the ladder added), when one would and the response carries "
+            "a `WWW-Authenticate: PrivateToken` challenge to obtain it; else null.",
+        )
         recaptcha_site_key = serializers.CharField(allow_null=True)
         turnstile_site_key = serializers.CharField(
             allow_null=True,
@@ -142,10 +159,12 @@ class ChallengeView(APIView):
         responses={201: OutputSerializer},
     )
     def post(self, request: Request) -> Response:
-        body = challenge_issue(api_key=request.auth.api_key, client_ip=client_ip(request))
+        body, headers = risk_challenge_issue(request_context(request))
         if "app_attest" in body["requires"]:
             body["app_attest_challenge"] = app_attest_challenge_issue()
-        return Response(self.OutputSerializer(body).data, status=201, headers=NO_STORE)
+        return Response(
+            self.OutputSerializer(body).data, status=201, headers={**NO_STORE, **headers}
+        )
 
 
 class SessionCreateView(APIView):
@@ -156,6 +175,7 @@ class SessionCreateView(APIView):
     permission_classes = [HasApiKeyScope, HasAppAttestation]
     required_scope = "session"
     rate_limit_group = "session"
+    risk_stage = "session"  # the challenge ladder decides what this client must show
     attestation_purpose = "session"
     dpop_binds_session = True  # a DPoP proof names the key the tokens are bound to
     gate_plan = GatePlan(parse=_session_start_parse)
@@ -169,6 +189,9 @@ class SessionCreateView(APIView):
         "recaptcha_unavailable",
         "captcha_failed",
         "captcha_unavailable",
+        "risk_too_high",
+        "attestation_required",
+        "dpop_required",
     ]
 
     @extend_schema_serializer(component_name="SessionCreate")
@@ -211,7 +234,7 @@ class SessionCreateView(APIView):
     def post(self, request: Request) -> Response:
         context = request_context(request)
         body: SessionStart = context.body
-        gate_evidence(
+        outcome = gate_evidence(
             request,
             evidence=ChallengeEvidence(
                 altcha=body.altcha,
@@ -222,6 +245,7 @@ class SessionCreateView(APIView):
             ),
         )
         api_key = request.auth.api_key
+        risk = context.risk
         issued = session_issue(
             api_key=api_key,
             client_ip=context.client_ip,
@@ -234,9 +258,10 @@ class SessionCreateView(APIView):
                 "device_verified": bool(context.attested.device_id),
                 "attested": list(context.attested.verified),
                 # The solve time the client reported, for a solution the gate accepted.
-                "pow_ms": pow_solve_time(body.altcha)
-                if "pow" in (api_key.required_verifications or ())
-                else None,
+                "pow_ms": pow_solve_time(body.altcha) if "pow" in outcome.shown else None,
+                # The challenge ladder's tier and score at session start.
+                "tier": risk.step.tier if risk is not None else None,
+                "risk": risk.step.risk if risk is not None else None,
             },
         )
         return Response(SessionTokensSerializer(issued).data, status=201, headers=NO_STORE)

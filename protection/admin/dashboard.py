@@ -3,9 +3,10 @@
 Events per hour by kind (a stacked bar chart with a y-axis, rendered
 server-side as inline SVG: no script, no CDN), top offending IPs and API keys
 (by deny events), where denied requests came from (top AS numbers and
-network classes, from the events' ``details["network"]``), the number of
-active blocks, and the phone prefixes blocked now (the SMS-pumping monitor's
-or staff's). The app mounts it itself
+network classes, from the events' ``details["network"]``), the risk tiers
+of recent session starts (the challenge ladder's, from ``details["risk"]``),
+the number of active blocks, and the phone prefixes blocked now (the
+SMS-pumping monitor's or staff's). The app mounts it itself
 (``SecurityEventAdmin.get_urls``: ``admin/protection/securityevent/dashboard/``)
 for staff who may view security events; no project URL is needed.
 """
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from protection.blocks import BlockedClient
 from protection.core.events import SecurityEvent
+from protection.keys.ladder import TIERS
 from protection.netintel.selectors import netintel_as_names
 
 HOURS = 24
@@ -45,6 +47,8 @@ KIND_LABELS = {
     "captcha_failed": "CAPTCHA failed",
     "captcha_unavailable": "CAPTCHA unavailable",
     "pat_failed": "Private Access Token refused",
+    "risk_refused": "Refused for risk",
+    "challenge_ladder": "Ladder dry run",
     "session_issued": "Sessions started",
     "session_refreshed": "Sessions refreshed",
     "session_revoked": "Sessions revoked",
@@ -223,6 +227,31 @@ def _class_label(value: Any) -> str:
     return "none" if value in (None, "", "null") else str(value)
 
 
+def session_tiers(*, since: datetime.datetime) -> list[dict[str, Any]]:
+    """Session starts since ``since`` by the challenge ladder's risk tier (their
+    events' ``details["risk"]``): issued, refused, and those a ladder in dry run
+    would have asked more of. Every tier has a row, in order."""
+    rows = (
+        SecurityEvent.objects.filter(created_at__gte=since, details__risk__stage="session")
+        .annotate(tier=KT("details__risk__tier"))
+        .values("tier", "kind", "decision")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    table = {tier: {"tier": tier, "issued": 0, "refused": 0, "dry_run": 0} for tier in TIERS}
+    for row in rows:
+        entry = table.get(row["tier"])
+        if entry is None:
+            continue
+        if row["kind"] == "session_issued":
+            entry["issued"] += row["n"]
+        elif row["decision"] == "deny":
+            entry["refused"] += row["n"]
+        elif row["kind"] == "challenge_ladder":
+            entry["dry_run"] += row["n"]
+    return list(table.values())
+
+
 def active_blocks_count(*, now: datetime.datetime) -> int:
     return (
         BlockedClient.objects.filter(lifted_at__isnull=True)
@@ -256,6 +285,7 @@ def dashboard_view(request: HttpRequest, *, each_context: dict[str, Any]) -> Htt
         "totals": [(kind, kind_label(kind), n) for kind, n in totals],
         "offenders": top_offenders(since=now - datetime.timedelta(hours=HOURS)),
         "networks": denied_networks(since=now - datetime.timedelta(hours=HOURS)),
+        "tiers": session_tiers(since=now - datetime.timedelta(hours=HOURS)),
         "active_blocks": active_blocks_count(now=now),
         "phone_prefix_blocks": active_phone_prefix_blocks(now=now),
     }

@@ -40,6 +40,7 @@ from protection.keys import (
     api_key_update,
     clean_origins,
 )
+from protection.keys.ladder import challenge_ladder_clean, challenge_ladder_format
 from protection.keys.models import (
     ApiKeyQuerySet,
     clean_attest_every_request,
@@ -91,6 +92,15 @@ class ApiKeyForm(forms.ModelForm):
         "named follows the global NETWORK_POLICY.",
     )
 
+    challenge_ladder = forms.CharField(
+        required=False,
+        help_text="Per risk tier (low, elevated, high, critical): the evidence asked on top of "
+        "the required verifications, joined with +, or deny; e.g. high=captcha+pow_hard, "
+        "critical=deny (or a JSON object); dry_run=true to only record what it would ask; off "
+        "to ask every client the required verifications only. A tier not named follows the "
+        "global CHALLENGE_LADDER (docs/evidence.md).",
+    )
+
     class Meta:
         model = ApiKey
         fields = [
@@ -108,6 +118,7 @@ class ApiKeyForm(forms.ModelForm):
             "attestation_overrides",
             "verifications_dry_run",
             "network_policy",
+            "challenge_ladder",
             "rate_limit_overrides",
             "expires_at",
         ]
@@ -122,6 +133,12 @@ class ApiKeyForm(forms.ModelForm):
             self.initial["network_policy"] = network_policy_format(
                 self.instance.network_policy
             ).replace(",", ", ")
+            self.initial["challenge_ladder"] = challenge_ladder_format(
+                self.instance.challenge_ladder
+            ).replace(",", ", ")
+
+    def clean_challenge_ladder(self) -> dict:
+        return challenge_ladder_clean(self.cleaned_data.get("challenge_ladder") or "")
 
     def clean_network_policy(self) -> dict[str, str]:
         return network_policy_clean(self.cleaned_data.get("network_policy") or "")
@@ -287,6 +304,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             attestation_overrides=data.get("attestation_overrides") or {},
             verifications_dry_run=data.get("verifications_dry_run", False),
             network_policy=data.get("network_policy") or {},
+            challenge_ladder=data.get("challenge_ladder") or {},
             captcha=data.get("captcha", ""),
             captcha_action=data.get("captcha_action") or "signup",
             expires_at=data.get("expires_at"),

@@ -68,6 +68,11 @@ ERROR_CATALOGUE: dict[str, ErrorSpec] = {
     "network_refused": ErrorSpec(
         403, "Network refused", "Requests from this network are not accepted."
     ),
+    # The challenge ladder (protection.policy.ladder): the client's risk tier
+    # says deny, at challenge issuance and at session start.
+    "risk_too_high": ErrorSpec(
+        403, "Risk too high", "This client cannot be given a session now; try again later."
+    ),
     # App attestation (protection.attestation): "verification failed", so 403
     # like challenge_failed, also when the evidence is missing altogether.
     "attestation_required": ErrorSpec(

@@ -1,8 +1,9 @@
 """Challenges: the evidence a client shows before it gets a session.
 
 - ``challenge_issue``: a signed ALTCHA proof-of-work challenge (difficulty
-  adapted to the client's recent denials), the list of verifications the
-  client must show and the site key of the CAPTCHA among them.
+  adapted to the client's recent denials, raised to the level the challenge
+  ladder asks), the list of verifications the client must show and the site
+  key of the CAPTCHA among them.
 - ``challenge_verify`` (``protection.challenges.verify``): check that
   evidence (proof of work, reCAPTCHA, Turnstile, hCaptcha, Private Access
   Tokens), each accepted once, recording an event for every refusal; it
@@ -29,7 +30,12 @@ from protection.challenges.evidence import (
     evidence_required,
 )
 from protection.challenges.pat import pat_authorization_token, pat_challenges_issue
-from protection.challenges.pow import pow_challenge_create, pow_difficulty
+from protection.challenges.pow import (
+    pow_challenge_create,
+    pow_difficulty,
+    pow_max_number,
+    pow_payload_claims,
+)
 from protection.challenges.replay import SpentChallenge, challenges_purge_expired
 from protection.challenges.verify import challenge_verify
 from protection.core.cachehealth import shared_cache_call
@@ -48,6 +54,8 @@ __all__ = [
     "evidence_required",
     "pat_authorization_token",
     "pat_challenges_issue",
+    "pow_difficulty",
+    "pow_payload_claims",
 ]
 
 HOUR = 3600
@@ -91,6 +99,9 @@ def challenge_issue(
     api_key: Any,
     client_ip: str | None,
     required: Iterable[str] = (),
+    pow_level: int = 0,
+    tier: str = "",
+    difficulty: int | None = None,
     now: datetime.datetime | None = None,
 ) -> dict[str, Any]:
     """Return the challenge response body for ``api_key``:
@@ -100,13 +111,21 @@ def challenge_issue(
     ``requires`` is the key's required verifications plus ``required``
     (``evidence_required``); a CAPTCHA's site key is set only when that
     CAPTCHA is among them (and configured), else null.
+
+    The proof of work is at the client's ``difficulty`` (``pow_difficulty``,
+    computed here unless given) raised to ``pow_level`` (``pow_max_number``:
+    1 harder, 2 the cap); the level and the risk ``tier`` are signed into it.
     """
     now = now or timezone.now()
     requires = list(evidence_required(api_key=api_key, add=required))
+    if difficulty is None:
+        difficulty = pow_difficulty(client_ip=client_ip, api_key=api_key)
     challenge = pow_challenge_create(
         api_key_public_id=api_key.public_id,
-        max_number=pow_difficulty(client_ip=client_ip, api_key=api_key),
+        max_number=pow_max_number(level=pow_level, difficulty=difficulty),
         now=now,
+        level=pow_level,
+        tier=tier,
     )
     _issuance_count(api_key=api_key, client_ip=client_ip, now=now)
     return {

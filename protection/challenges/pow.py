@@ -10,7 +10,12 @@ HMACs: no key derivation, no database.
 
 Difficulty is the upper bound of the secret counter (``maxNumber``): the
 default for a clean client, doubled for every few recent denials of the
-client IP or the key, never above POW_MAX_NUMBER_CAP.
+client IP or the key, never above POW_MAX_NUMBER_CAP. The challenge ladder
+asks for a level (``pow_max_number``): 0 that difficulty, 1
+POW_HARDER_FACTOR times it, 2 the cap. The level and the risk tier the
+challenge was issued at are signed into it (``data.lvl``, ``data.tier``):
+a solution proves the level it was solved at, and session start reads the
+tier back (``pow_payload_claims``, unverified: it may only raise what is asked).
 """
 
 import base64
@@ -43,10 +48,12 @@ def _refuse(reason: str, detail: str | None = None) -> ProtectionError:
 
 @dataclass(frozen=True)
 class PowSolution:
-    """A verified solution: what to remember so it cannot be used twice."""
+    """A verified solution: what to remember so it cannot be used twice, and the
+    level its challenge was issued at (signed)."""
 
     nonce: str
     expires_at: datetime.datetime
+    level: int = 0
 
 
 def _secret(label: str) -> bytes:
@@ -57,7 +64,14 @@ def _secret(label: str) -> bytes:
     ).digest()
 
 
-def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
+def pow_difficulty(
+    *,
+    client_ip: str | None,
+    api_key: Any,
+    ip_denials: int | None = None,
+    key_denials: int | None = None,
+    key_boost: int | None = None,
+) -> int:
     """Return the counter upper bound (maxNumber) for this client.
 
     ``POW_MAX_NUMBER * 2 ** steps`` capped at ``POW_MAX_NUMBER_CAP``, where
@@ -69,7 +83,9 @@ def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
     client's puzzle at most that many times twice as hard, while the
     flooding addresses pay for their own denials. IP
     denials do not count for clients in POW_ESCALATION_EXEMPT_NETWORKS
-    (loopback under DEBUG).
+    (loopback under DEBUG). ``ip_denials``, ``key_denials``, ``key_boost``:
+    those counts when the caller already read them (the gate's round trip),
+    else they are read here.
     """
     base = int(gatehouse_settings.POW_MAX_NUMBER)
     cap = max(base, int(gatehouse_settings.POW_MAX_NUMBER_CAP))
@@ -79,21 +95,42 @@ def pow_difficulty(*, client_ip: str | None, api_key: Any) -> int:
     if client_ip and not ip_in_networks(
         client_ip, gatehouse_settings.POW_ESCALATION_EXEMPT_NETWORKS
     ):
-        ip_denials = recent_denials(client_ip=client_ip)
+        if ip_denials is None:
+            ip_denials = recent_denials(client_ip=client_ip)
         steps = ip_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_IP))
     if api_key is not None:
-        key_denials = recent_denials(api_key=api_key)
+        if key_denials is None:
+            key_denials = recent_denials(api_key=api_key)
         pressure = key_denials // max(1, int(gatehouse_settings.POW_DENIALS_PER_DOUBLING_KEY))
-        pressure += key_difficulty_boost(api_key)
+        pressure += key_difficulty_boost(api_key) if key_boost is None else key_boost
         steps += min(pressure, int(gatehouse_settings.POW_KEY_PRESSURE_MAX_DOUBLINGS))
     steps = min(steps, 32)  # 2**32 already exceeds any sane cap
     return min(cap, base * 2**steps)
 
 
+def pow_max_number(*, level: int, difficulty: int) -> int:
+    """The challenge's maxNumber at ``level`` from the client's ``difficulty``: 0 as
+    is, 1 ``POW_HARDER_FACTOR`` times it, 2 ``POW_MAX_NUMBER_CAP`` (never above
+    the cap, never below ``difficulty``)."""
+    cap = max(int(difficulty), int(gatehouse_settings.POW_MAX_NUMBER_CAP))
+    if level >= 2:
+        return cap
+    if level == 1:
+        factor = max(1, int(gatehouse_settings.POW_HARDER_FACTOR))
+        return max(int(difficulty), min(int(difficulty) * factor, cap))
+    return int(difficulty)
+
+
 def pow_challenge_create(
-    *, api_key_public_id: str, max_number: int, now: datetime.datetime
+    *,
+    api_key_public_id: str,
+    max_number: int,
+    now: datetime.datetime,
+    level: int = 0,
+    tier: str = "",
 ) -> dict[str, Any]:
-    """Return a signed ALTCHA v2 challenge object (``{"parameters", "signature"}``)."""
+    """Return a signed ALTCHA v2 challenge object (``{"parameters", "signature"}``);
+    ``level`` and ``tier`` (the ladder's) are signed into its data when given."""
     max_number = max(2, int(max_number))
     low = max_number // 2
     counter = low + secrets.randbelow(max_number - low + 1)
@@ -103,7 +140,12 @@ def pow_challenge_create(
         int(gatehouse_settings.POW_COST),
         counter=counter,
         expires_at=expires_at,
-        data={"kid": api_key_public_id, "maxNumber": max_number},
+        data={
+            "kid": api_key_public_id,
+            "maxNumber": max_number,
+            **({"lvl": int(level)} if level else {}),
+            **({"tier": tier} if tier else {}),
+        },
         hmac_secret=_secret("challenge"),
         hmac_key_secret=_secret("derived-key"),
     )
@@ -163,8 +205,11 @@ def _solution_check(*, payload: str, api_key_public_id: str, now: datetime.datet
     # obtained under one API key is worthless under another.
     if not hmac.compare_digest(str(data.get("kid", "")), api_key_public_id):
         raise _refuse("pow_other_key", "This challenge was issued to another API key.")
+    level = data.get("lvl", 0)
     return PowSolution(
-        nonce=nonce, expires_at=datetime.datetime.fromtimestamp(expires_at, tz=datetime.UTC)
+        nonce=nonce,
+        expires_at=datetime.datetime.fromtimestamp(expires_at, tz=datetime.UTC),
+        level=level if type(level) is int else 0,
     )
 
 
@@ -195,3 +240,28 @@ def pow_solve_time(payload: str) -> int | None:
     if not 0 <= took <= MAX_SOLVE_MILLISECONDS:  # also refuses NaN
         return None
     return int(took)
+
+
+def pow_payload_claims(payload: str) -> dict[str, Any]:
+    """The level and tier an ALTCHA payload's challenge says it was issued at:
+    ``{"level": int, "tier": str}`` (0 and "" when absent or unreadable).
+
+    Not verified (the signature is checked only when proof of work is
+    required): a caller may use it to ask *more* of a client, never less.
+    """
+    claims: dict[str, Any] = {"level": 0, "tier": ""}
+    if not isinstance(payload, str) or not payload or len(payload) > MAX_PAYLOAD_CHARS:
+        return claims
+    try:
+        decoded = json.loads(base64.b64decode(payload, validate=True))
+        data = decoded["challenge"]["parameters"]["data"]
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
+        return claims
+    if not isinstance(data, dict):
+        return claims
+    level, tier = data.get("lvl", 0), data.get("tier", "")
+    if type(level) is int and 0 <= level <= 2:
+        claims["level"] = level
+    if isinstance(tier, str) and tier.isascii() and len(tier) <= 16:
+        claims["tier"] = tier
+    return claims

@@ -101,6 +101,7 @@ def challenge_verify(
     recaptcha_token: str = "",
     evidence: ChallengeEvidence | None = None,
     required: Iterable[str] = (),
+    pow_level: int = 0,
     now: datetime.datetime | None = None,
 ) -> ChallengeOutcome:
     """Check the evidence required at session start; raise ProtectionError if any is lacking.
@@ -109,8 +110,11 @@ def challenge_verify(
     ``recaptcha_token`` fill in its proof-of-work and reCAPTCHA fields for
     callers that pass only those). ``required``: evidence asked for on top of
     the key's required verifications, which always apply (``captcha`` is the
-    key's own CAPTCHA: ``evidence_required``). Returns what was shown and
-    passed, a PAT the key did not require included.
+    key's own CAPTCHA: ``evidence_required``). ``pow_level``: the level the
+    proof of work's challenge must have been issued at, at least (the
+    challenge ladder's: 1 harder, 2 at the cap); a lower one is refused
+    (``challenge_failed``, reason ``pow_too_easy``) before anything is spent.
+    Returns what was shown and passed, a PAT the key did not require included.
     """
     evidence = evidence or ChallengeEvidence()
     if altcha_payload or recaptcha_token:
@@ -129,7 +133,7 @@ def challenge_verify(
         observed=verifications_observed(api_key),
     )
     try:
-        _verify(run, evidence, names)
+        _verify(run, evidence, names, pow_level)
     except ProtectionError as error:
         if error.code not in OBSERVABLE_CODES or not run.observed:
             raise
@@ -137,9 +141,20 @@ def challenge_verify(
     return run.outcome()
 
 
-def _verify(run: _Run, evidence: ChallengeEvidence, names: tuple[str, ...]) -> None:
+def _verify(run: _Run, evidence: ChallengeEvidence, names: tuple[str, ...], level: int) -> None:
     pat = _pat_check(run, evidence.private_token, required="pat" in names)
     solution = _pow_check(run, evidence.altcha) if "pow" in names else None
+    if solution is not None and solution.level < level:
+        error = ProtectionError(
+            "challenge_failed",
+            "This challenge is too easy for this client now: request a new one and solve it.",
+        )
+        raise run.deny(
+            error,
+            kind="challenge_failed",
+            reason="pow_too_easy",
+            details={"level": solution.level, "required_level": level},
+        )
     if pat is not None:
         _pat_redeem(run, pat, required="pat" in names)
     if solution is not None:

@@ -96,6 +96,21 @@ VERIFICATION_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 
+LADDER_TIERS = ("low", "elevated", "high", "critical")
+LADDER_OUTCOMES = ("issued", "refused")
+CHALLENGES = Counter(
+    "gatehouse_challenges",
+    "Challenge requests the challenge ladder judged, by risk tier and outcome "
+    "(issued, refused: a 4xx or 5xx answer, risk_too_high included).",
+    ["tier", "outcome"],
+)
+SESSION_STARTS = Counter(
+    "gatehouse_session_starts",
+    "Session starts the challenge ladder judged, by risk tier and outcome (issued, "
+    "refused: missing or failed evidence, risk_too_high, any 4xx or 5xx answer).",
+    ["tier", "outcome"],
+)
+
 
 HTTP_REQUESTS = Counter(
     "gatehouse_http_requests",
@@ -149,6 +164,16 @@ def metrics_event_recorded(sender: Any = None, *, event: Any, **kwargs: Any) -> 
         dimensions = details.get("dimensions")
         for dimension in dimensions if isinstance(dimensions, list) else []:
             RATE_LIMITED.labels(group, _label(dimension)).inc()
+
+
+def metrics_ladder(*, stage: str, tier: str, issued: bool) -> None:
+    """Count one challenge request (``stage`` "challenge") or session start
+    ("session") the ladder judged at ``tier``, issued or refused."""
+    counter = {"challenge": CHALLENGES, "session": SESSION_STARTS}.get(stage)
+    if counter is None:
+        raise ValueError(f"unknown ladder stage {stage!r}")
+    label = tier if tier in LADDER_TIERS else "other"
+    counter.labels(label, LADDER_OUTCOMES[0] if issued else LADDER_OUTCOMES[1]).inc()
 
 
 def metrics_http_request(*, method: str, route: str, status: int, seconds: float) -> None:

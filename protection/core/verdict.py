@@ -40,6 +40,10 @@ class RiskSignals:
         if reason not in self.weights:
             self.weights[reason] = weight
 
+    def weigh(self, reason: str, weight: int) -> None:
+        """Give ``reason`` ``weight`` (added if new, replaced if noted before)."""
+        self.weights[reason] = weight
+
     def observe(self, reason: str) -> None:
         """A refusal in observe mode: the request goes on, the verdict says so."""
         self.observed.append(reason)

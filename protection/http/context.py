@@ -21,9 +21,30 @@ from protection.core.verdict import RiskSignals, Verdict
 from protection.keys import ApiKey
 from protection.keys.network_policy import ALLOWED, NetworkDecision
 from protection.netintel import UNKNOWN_ORIGIN, NetworkOrigin
+from protection.policy.ladder import LadderStep
 from protection.sessions import SessionClaims
 
 _ATTRIBUTE = "_gatehouse_context"
+
+
+@dataclass
+class RiskState:
+    """What the challenge ladder decided for one request (``protection.http.risk``).
+
+    ``stage``: "challenge" or "session"; ``step``: what the client must show;
+    ``points``: the inputs that weighed; ``details``: what the request's
+    events carry as ``details["risk"]`` (the evidence shown is added to it
+    once verified). The counts read in the round trip are kept for the
+    proof-of-work difficulty.
+    """
+
+    stage: str
+    step: LadderStep
+    points: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    ip_denials: int = 0
+    key_denials: int = 0
+    key_boost: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,9 @@ class RequestContext:
     session_checked: bool = False
     signals: RiskSignals = field(default_factory=RiskSignals)
     verdict: Verdict | None = None
+    # The challenge ladder's decision (protection.http.risk), on the views that
+    # declare a risk stage (challenge issuance, session start).
+    risk: RiskState | None = None
     # Keys the admin created in this request, shown once on its response.
     new_api_keys: list[tuple[ApiKey, str]] = field(default_factory=list)
 

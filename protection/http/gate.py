@@ -46,6 +46,7 @@ from protection.challenges import ChallengeEvidence, ChallengeOutcome, challenge
 from protection.core.events import (
     Refusal,
     event_scope_device,
+    event_scope_device_subject,
     event_scope_network,
     refuse,
     refuse_with,
@@ -68,10 +69,18 @@ from protection.dpop import (
     dpop_refuse,
     dpop_request_verify,
     dpop_session_start,
+    dpop_www_authenticate,
 )
 from protection.http.context import Caller, RequestContext, request_context
 from protection.http.memos import over_budget, revoked_sessions
 from protection.http.plan import GatePlan
+from protection.http.risk import (
+    risk_evidence_shown,
+    risk_finish,
+    risk_judge,
+    risk_reads,
+    risk_refusal_explain,
+)
 from protection.keys import (
     KEYS_VERSION_KEY,
     api_key_query_refusal,
@@ -117,6 +126,11 @@ STEP_TABLE = (
         "judge",
         "the throttle",
         "403 `blocked` (a new block), 401 `session_revoked` / `dpop_replayed`, 429",
+    ),
+    Step(
+        "risk",
+        "the throttle (views with a `risk_stage`)",
+        "403 `risk_too_high` (the challenge ladder's `deny` tier)",
     ),
     Step("evidence", "the session view", "403 `challenge_failed`, `recaptcha_failed`…"),
 )
@@ -200,6 +214,7 @@ def gate_finish(
     said so: ``context.succeeded``), take back what its identity dimensions
     counted: one round trip, none when there is nothing to do. Returns the
     429 to answer instead if that crossed a limit (a block stays a 403)."""
+    risk_finish(context, status=status)
     failed = status >= 400 or not context.succeeded
     refunds = context.limits.refunds_take() if failed else []
     if not context.limits.pending and not deferred_pending() and not refunds:
@@ -403,6 +418,11 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
     reads = [VERSION_CACHE_KEY, NETINTEL_VERSION_CACHE_KEY, *keys_version_reads()]
     if context.session is not None:
         reads += session_state_reads(context.session.id)
+    device = _device_ident(context)
+    event_scope_device_subject(device)  # the request's denials count for its device too
+    risk_stage = getattr(view, "risk_stage", "") if caller is not None else ""
+    if risk_stage:
+        reads += risk_reads(context, stage=risk_stage, device=device)
     # The DPoP proof's jti, then single-use attestation evidence (session start).
     attested_claims = list(context.attested.claims)
     claims = [context.dpop_claim] if context.dpop_claim else []
@@ -439,6 +459,9 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
         throttled = _judge_group_limits(context, counted.group)
         if throttled is None and plan is not None and plan.judge is not None:
             throttled = _judge_plan(context, plan.judge(context.body, caller, counted.extra))
+    if throttled is None and risk_stage:
+        with _step(context, "risk"):
+            risk_judge(request, context, stage=risk_stage, values=counted.values, device=device)
     if throttled is None:
         context.verdict = context.signals.verdict()
     return throttled
@@ -639,9 +662,46 @@ def gate_evidence(request: Any, *, evidence: ChallengeEvidence) -> ChallengeOutc
     flood of garbage proofs is refused by its limits before it costs a
     replay-store write. Returns what was shown (positive evidence included)."""
     context = request_context(request)
+    step = context.risk.step if context.risk is not None else None
     with _step(context, "evidence"):
         if context.api_key is None:
             raise ProtectionError("api_key_missing")
-        return challenge_verify(
-            api_key=context.api_key, client_ip=context.client_ip, evidence=evidence
-        )
+        try:
+            _network_checks(context, step.checks if step is not None else ())
+            outcome = challenge_verify(
+                api_key=context.api_key,
+                client_ip=context.client_ip,
+                evidence=evidence,
+                required=step.evidence if step is not None else (),
+                pow_level=step.pow_level if step is not None else 0,
+            )
+        except ProtectionError as error:
+            risk_refusal_explain(context, error)  # what would be accepted
+            raise
+        risk_evidence_shown(context, outcome.shown)
+        return outcome
+
+
+def _network_checks(context: RequestContext, names: Sequence[str]) -> None:
+    """The network policy's ``require:<evidence>`` for evidence the earlier steps
+    verified (app attestation, DPoP): present, or refused."""
+    details = {"policy": context.network_decision.as_details()}
+    for name in names:
+        if name == "dpop" and not context.dpop_jkt:
+            raise refuse(
+                "dpop_required",
+                kind="dpop_required",
+                reason="network_policy",
+                headers={"WWW-Authenticate": dpop_www_authenticate()},
+                api_key=context.api_key,
+                details=details,
+            )
+        if name != "dpop" and name not in context.attested.verified:
+            raise refuse(
+                "attestation_required",
+                kind="attestation_failed",
+                reason=f"{name}_missing"[:64],
+                extra={"verifier": name},
+                api_key=context.api_key,
+                details=details,
+            )

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from protection.conf import gatehouse_settings
 from protection.core.ratelimit.rates import validate_rate_limit_overrides
+from protection.keys.ladder import validate_challenge_ladder
 from protection.keys.network_policy import validate_network_policy
 
 SCOPES = ("session", "lookup", "create")
@@ -343,6 +344,17 @@ class ApiKey(models.Model):
         validators=[validate_network_policy],
         help_text="Per network class: allow, harder, require:<evidence> or deny, e.g. "
         '{"tor": "deny", "hosting": "harder"}. A class not named here follows NETWORK_POLICY.',
+    )
+
+    # The challenge ladder (protection.keys.ladder): risk tier -> evidence
+    # asked on top of required_verifications, over CHALLENGE_LADDER tier by tier.
+    challenge_ladder = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_challenge_ladder],
+        help_text="Per risk tier: evidence asked on top of the required verifications, e.g. "
+        '{"high": ["captcha", "pow_hard"], "critical": "deny"}; {"dry_run": true} to only '
+        "record what it would ask. A tier not named here follows CHALLENGE_LADDER.",
     )
 
     objects = ApiKeyQuerySet.as_manager()

@@ -19,6 +19,7 @@ from protection.base import crypto
 from protection.base.exceptions import ProtectionError
 from protection.core.events import event_record
 from protection.keys.cache import verified_keys
+from protection.keys.ladder import challenge_ladder_clean
 from protection.keys.models import (
     SCOPES,
     ApiKey,
@@ -53,6 +54,7 @@ UPDATABLE_FIELDS = frozenset(
         "attestation_overrides",
         "verifications_dry_run",
         "network_policy",
+        "challenge_ladder",
         "expires_at",
     }
 )
@@ -86,6 +88,8 @@ def _clean_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
         validate_attestation_overrides(cleaned["attestation_overrides"])
     if "network_policy" in cleaned:
         cleaned["network_policy"] = network_policy_clean(cleaned["network_policy"])
+    if "challenge_ladder" in cleaned:
+        cleaned["challenge_ladder"] = challenge_ladder_clean(cleaned["challenge_ladder"])
     return cleaned
 
 
@@ -98,6 +102,7 @@ def api_key_create(
     required_verifications: Iterable[str] = ("pow",),
     attestation_overrides: dict[str, Any] | None = None,
     network_policy: Mapping[str, str] | str | None = None,
+    challenge_ladder: Mapping[str, Any] | str | None = None,
     expires_at: datetime.datetime | None = None,
     created_by: Any = None,
     replaces: ApiKey | None = None,
@@ -107,7 +112,8 @@ def api_key_create(
     """Create a key and return ``(api_key, raw_key)``; the raw key is never stored.
 
     Raises django ``ValidationError`` for an unknown kind, scope or
-    verification, a malformed origin or network policy, or a CAPTCHA that
+    verification, a malformed origin, network policy or challenge ladder
+    (``challenge_ladder_clean``: a partial ladder, or "off"), or a CAPTCHA that
     disagrees with the required verifications (``clean_captcha``).
     """
     if kind not in ApiKey.Kind.values:
@@ -121,6 +127,7 @@ def api_key_create(
             "required_verifications": required_verifications,
             "attestation_overrides": {} if attestation_overrides is None else attestation_overrides,
             "network_policy": network_policy,
+            "challenge_ladder": challenge_ladder,
         }
     )
     fields["attest_every_request"] = clean_attest_every_request(
@@ -275,6 +282,7 @@ def api_key_rotate(
             verifications_dry_run=old.verifications_dry_run,
             attestation_overrides=dict(old.attestation_overrides),
             network_policy=dict(old.network_policy),
+            challenge_ladder=dict(old.challenge_ladder),
             expires_at=expires_at,
             created_by=rotated_by,
             replaces=old,

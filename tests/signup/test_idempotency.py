@@ -138,9 +138,10 @@ def test_stored_records_hold_no_personal_data_and_replays_are_unchanged(caller):
     record = IdempotencyRecord.objects.get(key="pii-1")
     raw = record.response_body
     person = Person.objects.get()
-    for personal in (person.email, person.phone, person.full_name, "ada", "Lovelace", "5550123"):
-        assert personal not in raw
     assert str(person.id) in raw  # what the replay is rendered from
+    without_ids = raw.replace(str(person.id), "")  # (a UUID's hex can spell "ada")
+    for personal in (person.email, person.phone, person.full_name, "ada", "Lovelace", "5550123"):
+        assert personal not in without_ids
     again = caller.create(body, idempotency_key="pii-1")
     assert again.content == first.content  # still byte for byte
 

@@ -39,7 +39,7 @@ def test_a_create_stores_what_the_person_came_with(client, make_api_key):
     assert snapshot["ip_prefix"] == "203.0.113.7"
     assert snapshot["pow_ms"] == 1234  # the client's word, from the session start
     assert snapshot["attestation"] == []
-    assert snapshot["tier"] is None
+    assert snapshot["tier"] == "low"  # the challenge ladder's, at the session start
     # The create group's limits as the request counted them, this create included
     # (the identity budgets too: this mailbox's and this device's first sign-up).
     assert snapshot["velocity"] == {

@@ -1,8 +1,10 @@
 """The sign-up farm simulation (bench/farm.py) through gunicorn with four workers,
 with deploy/policy/strict.toml: the issue's targets hold.
 
-The key requires no evidence (``--require none``): this test is about
-identity velocity and the per-AS limits, not proof of work. The network
+The key requires no evidence (``--require none``), and neither its network
+policy nor its challenge ladder asks for any (``--network-policy`` allowing
+every class, ``--ladder off``): this test is about identity velocity and the
+per-AS limits, not proof of work. The network
 data is loaded, and its version published, before the servers start; the
 servers trust one proxy hop, so each account names its address in
 ``X-Forwarded-For``.
@@ -13,6 +15,7 @@ import os
 import pytest
 
 from bench.farm import (
+    FARM_KEY_NETWORK_POLICY,
     STRICT,
     create_rates,
     farm_cohorts,
@@ -40,7 +43,12 @@ def test_the_farm_is_held_and_every_clean_client_gets_in(
     )
     settings.GATEHOUSE = {**settings.GATEHOUSE, "SIGNING_KEY": env["GATEHOUSE_SIGNING_KEY"]}
     load_sources(tmp_path / "netintel", **farm_sources())
-    _key, raw = make_api_key(name="farm", required_verifications=[])
+    _key, raw = make_api_key(
+        name="farm",
+        required_verifications=[],
+        network_policy=FARM_KEY_NETWORK_POLICY,
+        challenge_ladder="off",
+    )
     with GunicornServer(env=env, workers=4) as server:
         results, seconds = farm_run(server.port, raw, farm_cohorts(run="ci"))
     missed = farm_judge(results, create_rates(STRICT), seconds)

@@ -127,7 +127,8 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
         (
             "A proof-of-work solution was missing, malformed, forged, wrong, expired or "
             "issued to another key (reasons `pow_missing`, `pow_malformed`, `pow_not_ours`,"
-            " `pow_expired`, `pow_bad_signature`, `pow_wrong_solution`, `pow_other_key`)."
+            " `pow_expired`, `pow_bad_signature`, `pow_wrong_solution`, `pow_other_key`;"
+            " `pow_too_easy`: solved at a lower level than the challenge ladder now asks)."
         ),
     ),
     "challenge_issued": EventKindSpec(
@@ -135,6 +136,14 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
         (
             "The first challenge of each key in each clock hour, with "
             "`details.previous_hour_count` (issuance is counted, not logged per request)."
+        ),
+    ),
+    "challenge_ladder": EventKindSpec(
+        ("alert",),
+        (
+            "The challenge ladder in dry run would have asked a session start for more "
+            "evidence than its key's floor, or refused it (reason: the tier; "
+            "`details.dry_run`, `details.risk`: `tier`, `score`, `would_ask`, `would_deny`)."
         ),
     ),
     "challenge_replayed": EventKindSpec(
@@ -258,13 +267,25 @@ EVENT_KINDS: dict[str, EventKindSpec] = {
             "details: the policy that applied, and the network)."
         ),
     ),
+    "risk_refused": EventKindSpec(
+        ("deny",),
+        (
+            "The challenge ladder refused a client whose risk tier says `deny` (403 "
+            "`risk_too_high`; reason: the tier, `critical` by default), at challenge "
+            "issuance or session start. Details: `risk` (`tier`, `score`), `stage`, the "
+            "inputs that weighed (`points`)."
+        ),
+    ),
     "refresh_reuse": EventKindSpec(
         ("deny",),
         "A dead refresh token was presented again: the session is revoked.",
     ),
     "session_issued": EventKindSpec(
         ("allow",),
-        "An anonymous session was issued after its evidence passed.",
+        (
+            "An anonymous session was issued after its evidence passed. Details: `risk` "
+            "(the challenge ladder's `tier`, `score`, the evidence `asked` and `shown`)."
+        ),
     ),
     "session_refreshed": EventKindSpec(
         ("allow",),

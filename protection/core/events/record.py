@@ -60,6 +60,13 @@ class EventScope:
     # denials name it (details.device_id, device_verified), so device rules
     # count them. Claimed device ids never come from here.
     device_id: str | None = None
+    # The challenge ladder's decision (tier, score, evidence asked and shown),
+    # added to every event's details once the gate has made it.
+    risk: dict[str, Any] | None = None
+    # The device the request comes from, as the gate counts it (verified,
+    # DPoP key or claimed per key; never in details): reputation counts
+    # denials per device for the challenge ladder.
+    device_subject: str | None = None
 
 
 _scope: contextvars.ContextVar[EventScope | None] = contextvars.ContextVar(
@@ -89,6 +96,27 @@ def event_scope_device(device_id: str | None) -> None:
     scope = _scope.get()
     if scope is not None and device_id:
         scope.device_id = device_id
+
+
+def event_scope_risk(risk: dict[str, Any]) -> None:
+    """Events recorded from now on in this scope carry ``details["risk"]`` (a
+    copy of ``risk`` as it is at each event, so later additions show on later
+    events only)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.risk = risk
+
+
+def event_scope_device_subject(device: str | None) -> None:
+    """The device the current request comes from, as the gate counts it (``None``: not known)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.device_subject = device
+
+
+def event_scope_current() -> EventScope | None:
+    """The current request's scope, if any (for listeners: the device subject)."""
+    return _scope.get()
 
 
 def _without_nul(value: Any) -> Any:
@@ -249,6 +277,8 @@ def event_record(
             details = {"network": scope.network}
         if scope.device_id and decision == "deny" and "device_id" not in (details or {}):
             details = {**(details or {}), "device_id": scope.device_id, "device_verified": True}
+        if scope.risk is not None and "risk" not in (details or {}):
+            details = {**(details or {}), "risk": dict(scope.risk)}
     event = SecurityEvent(
         kind=kind,
         decision=decision,

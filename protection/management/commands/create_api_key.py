@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from protection.base.durations import parse_duration
 from protection.keys import CAPTCHAS, SCOPES, VERIFICATIONS, ApiKey, api_key_create
+from protection.keys.ladder import challenge_ladder_format
 from protection.keys.network_policy import network_policy_format
 
 
@@ -26,6 +27,7 @@ def api_key_summary(api_key: ApiKey) -> dict[str, Any]:
         "allowed_origins": list(api_key.allowed_origins),
         "requires": list(api_key.required_verifications),
         "network_policy": dict(api_key.network_policy),
+        "challenge_ladder": dict(api_key.challenge_ladder),
         "captcha": api_key.captcha or None,
         "created_at": api_key.created_at.isoformat() if api_key.created_at else None,
         "expires_at": api_key.expires_at.isoformat() if api_key.expires_at else None,
@@ -66,6 +68,14 @@ class Command(BaseCommand):
             help="per network class (tor, proxy, vpn, hosting): allow, harder, deny or "
             "require:<evidence>, e.g. tor=deny,hosting=harder (default: NETWORK_POLICY)",
         )
+        parser.add_argument(
+            "--ladder",
+            default="",
+            help="the key's challenge ladder, tier by tier over CHALLENGE_LADDER: "
+            "tier=evidence pairs (evidence joined with +, or deny), e.g. "
+            "high=captcha+pow_hard,critical=deny; dry_run=true; or off (the floor only, "
+            "whatever the risk)",
+        )
         parser.add_argument("--expires", help="lifetime, e.g. 30d (default: never)")
         parser.add_argument(
             "--json",
@@ -84,6 +94,7 @@ class Command(BaseCommand):
                 required_verifications=options["require"],
                 attest_every_request=options["attest_every_request"],
                 network_policy=options["network_policy"],
+                challenge_ladder=options["ladder"],
                 expires_at=timezone.now() + lifetime if lifetime else None,
                 captcha=options["captcha"] or "",
                 **(
@@ -100,6 +111,7 @@ class Command(BaseCommand):
         if options["verbosity"] >= 1:
             expires = api_key.expires_at.isoformat() if api_key.expires_at else "never"
             network = network_policy_format(api_key.network_policy) or "as NETWORK_POLICY"
+            ladder = challenge_ladder_format(api_key.challenge_ladder) or "as CHALLENGE_LADDER"
             self.stdout.write(
                 f"Created {api_key.kind} API key {api_key.name!r}\n"
                 f"  public id: {api_key.public_id}\n"
@@ -108,6 +120,7 @@ class Command(BaseCommand):
                 f"  requires:  {', '.join(api_key.required_verifications) or 'none'}"
                 f"{' (attestation on every request)' if api_key.attest_every_request else ''}\n"
                 f"  network:   {network}\n"
+                f"  ladder:    {ladder}\n"
                 f"  captcha:   {api_key.captcha or 'none'}\n"
                 f"  expires:   {expires}\n"
                 "Store the key now, it cannot be shown again:"

@@ -103,7 +103,8 @@ def test_a_token_is_accepted_once_and_a_replay_never_reaches_hcaptcha(
     assert replay.status_code == 403
     assert replay.json()["code"] == "challenge_replayed"
     event = SecurityEvent.objects.get(kind="challenge_replayed")
-    assert (event.reason, event.details) == ("hcaptcha_replayed", {"provider": "hcaptcha"})
+    assert (event.reason, event.details["provider"]) == ("hcaptcha_replayed", "hcaptcha")
+    assert event.details["risk"]["asked"] == ["hcaptcha"]  # the challenge ladder's record
     assert len(fake_captcha.requests["hcaptcha"]) == 1
 
 

@@ -141,7 +141,8 @@ def test_cloudflare_timing_out_fails_closed(client, turnstile_key, fake_captcha)
     assert response.json()["code"] == "captcha_unavailable"
     event = SecurityEvent.objects.get(kind="captcha_unavailable")
     assert (event.decision, event.reason) == ("alert", "fail_closed")
-    assert event.details == {"provider": "turnstile"}
+    assert event.details["provider"] == "turnstile"
+    assert event.details["risk"]["tier"] == "low"  # the client's tier, recorded
     assert AnonymousSession.objects.count() == 0
 
 

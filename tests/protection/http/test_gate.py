@@ -44,6 +44,7 @@ def test_the_steps_are_in_the_documented_order():
         "body",
         "count",
         "judge",
+        "risk",
         "evidence",
     )
 
