@@ -97,8 +97,13 @@ def redis_url_parse(url: str, *, mode: str = "single", service: str = "") -> Red
     if mode not in MODES:
         raise RedisUrlError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     scheme, sep, rest = url.strip().partition("://")
-    if not sep or scheme.lower() not in _SCHEMES:
+    if not sep:
         raise RedisUrlError("expected redis://host:port (or rediss:// for TLS)")
+    if scheme.lower() not in _SCHEMES:
+        # Only the scheme is repeated: the rest may hold a password.
+        raise RedisUrlError(
+            f"the scheme is {scheme[:20]!r}; expected redis://host:port (or rediss:// for TLS)"
+        )
     scheme = scheme.lower()
     if scheme == "unix":
         if mode != "single":

@@ -14,7 +14,8 @@ from tests.support.paths import ROOT
 
 
 def process_env(data_dir: Path, **overrides: str) -> dict[str, str]:
-    """This checkout's project settings on SQLite in ``data_dir``; nothing from the caller's."""
+    """This checkout's project settings on SQLite in ``data_dir`` and the local-memory
+    cache; nothing from the caller's."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -28,6 +29,9 @@ def process_env(data_dir: Path, **overrides: str) -> dict[str, str]:
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "GATEHOUSE_DATA_DIR": str(data_dir),
+            # The local-memory cache, deliberately (these processes need no
+            # Redis); without it a production server refuses to start (E220).
+            "GATEHOUSE_ALLOW_LOCAL_CACHE": "1",
             "PYTHONPATH": str(ROOT),
         }
     )

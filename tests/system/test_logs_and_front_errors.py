@@ -64,7 +64,12 @@ def test_refused_query_strings_reach_no_log_line(stack, make_api_key):
         if line.startswith("{") and '"django.request"' in line
     ]
     assert len(warnings) >= 3
-    assert all("?[redacted]" in warning["request"] for warning in warnings)
+    # The JSON formatter writes the path alone (a formatter that writes the
+    # request gets it redacted: tests/protection/logcontext).
+    assert {warning["message"].split(": ")[-1] for warning in warnings} >= {
+        "/api/v1/challenges",
+        "/api/v1/persons/lookup",
+    }
 
 
 def _problem(status: int, content: bytes, headers: dict, code: str) -> None:

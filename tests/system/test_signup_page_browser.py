@@ -368,6 +368,7 @@ def test_the_rate_limit_countdown_counts_down_then_gives_the_button_back(open_pa
     page.click("#submit")
     page.locator("#banner", has_text="Too many attempts").wait_for()
     button = page.locator("#submit")
+    page.locator("#submit", has_text="Try again in").wait_for()
     labels = []
     for _ in range(100):  # the label as it changes, until the button works again
         if not button.is_disabled():
