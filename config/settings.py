@@ -2,7 +2,8 @@
 
 With nothing set, gatehouse runs embedded: SQLite in ./var/ and the local-memory
 cache, DEBUG off. Production sets DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY,
-GATEHOUSE_SIGNING_KEY and DJANGO_ALLOWED_HOSTS (see README "Configuration").
+GATEHOUSE_SIGNING_KEY and DJANGO_ALLOWED_HOSTS (docs/settings.md, docs/operating.md).
+Longer than ~300 lines: the one place a deployment's settings are read.
 """
 
 import sys

@@ -11,6 +11,9 @@ protection.E005/E010 the former, protection.E100-E102/W100 the latter.
 ``protection.policy.ladderchecks`` E300-E302 and W300.)
 (``protection.core.outbox.checks`` registers E160-E163/W160-W161 and
 ``protection.webhooks`` E165/W165.)
+
+Longer than ~300 lines: one short function per check, each registered
+where Django finds it.
 """
 
 import difflib

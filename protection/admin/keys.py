@@ -4,6 +4,10 @@ Creating or rotating renders the new raw key in that one response (never
 stored, never in a message or session, ``Cache-Control: no-store``). Revoked
 keys are read-only; nothing can be deleted, so the audit trail stays whole.
 Every write goes through the services in ``protection.keys``.
+
+Longer than ~300 lines: one key has many settings (scopes, origins,
+evidence, CAPTCHA, attestation, network policy, challenge ladder, limits),
+and their form, its validation and the admin's actions belong together.
 """
 
 import datetime

@@ -2,6 +2,9 @@
 
 Scopes, origins and required verifications are validated and normalised
 here, once, so the admin form, the commands and the services agree.
+
+Longer than ~300 lines for that reason: every per-key setting's
+validator sits next to the model field it guards.
 """
 
 import datetime

@@ -28,6 +28,10 @@ per process; the whole deployment may admit up to workers x limit) and
 records one ``cache_unavailable`` alert per process per minute; ``"closed"``
 refuses with 503 ``service_unavailable``. After a failure the cache is left
 alone for ``RATE_LIMIT_CACHE_RETRY_AFTER`` seconds (``fallback``).
+
+Longer than ~300 lines on purpose: every kind of counter (hit, quota,
+conditional hit, refund, claim, tally) has a cache path and a local one
+that must agree exactly, and they are easiest to compare side by side.
 """
 
 import functools
