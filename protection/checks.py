@@ -129,11 +129,14 @@ def check_attestation_settings(app_configs: Any, **kwargs: Any) -> list[checks.C
     )
 
     return [
-        checks.Error(f"GATEHOUSE {message}", hint=hint, id="protection.E006")
-        for message, hint in approov_settings_problems()
-    ] + [
-        checks.Error(f"GATEHOUSE {message}", hint=hint, id="protection.E007")
-        for message, hint in app_check_settings_problems()
+        *(
+            checks.Error(f"GATEHOUSE {message}", hint=hint, id="protection.E006")
+            for message, hint in approov_settings_problems()
+        ),
+        *(
+            checks.Error(f"GATEHOUSE {message}", hint=hint, id="protection.E007")
+            for message, hint in app_check_settings_problems()
+        ),
     ]
 
 

@@ -23,6 +23,7 @@ from protection.attestation.app_attest import app_attest_challenge_issue
 from protection.authentication import ApiKeyAuthentication, SessionTokenAuthentication
 from protection.challenges import ChallengeEvidence, pat_authorization_token
 from protection.challenges.pow import pow_solve_time
+from protection.http.caller import request_caller, request_session
 from protection.http.context import Caller, request_context
 from protection.http.gate import gate_evidence
 from protection.http.plan import GatePlan
@@ -52,7 +53,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def _dpop_request(request: Request) -> DpopRequest:
     """The DPoP side of a request: its proof header, method and path."""
-    return DpopRequest(proof=request.headers.get("DPoP"), method=request.method, path=request.path)
+    return DpopRequest(
+        proof=request.headers.get("DPoP"), method=request.method or "", path=request.path
+    )
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ class SessionCreateView(APIView):
                 private_token=pat_authorization_token(request.META.get("HTTP_AUTHORIZATION")),
             ),
         )
-        api_key = request.auth.api_key
+        api_key = request_caller(request).api_key
         risk = context.risk
         issued = session_issue(
             api_key=api_key,
@@ -294,7 +297,7 @@ class SessionRefreshView(APIView):
     def post(self, request: Request) -> Response:
         issued = session_refresh(
             raw_refresh=request_context(request).body,
-            api_key=request.auth.api_key,
+            api_key=request_caller(request).api_key,
             dpop=_dpop_request(request),
         )
         return Response(SessionTokensSerializer(issued).data, headers=NO_STORE)
@@ -315,5 +318,5 @@ class SessionCurrentView(APIView):
         responses={204: None},
     )
     def delete(self, request: Request) -> Response:
-        session_revoke(session=request.auth.session, reason="client_logout")
+        session_revoke(session=request_session(request), reason="client_logout")
         return Response(status=204)

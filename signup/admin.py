@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 from protection.admin.display import compact_time, key_label
 from signup import admin_verification, normalization
@@ -59,7 +59,7 @@ class LabelActionForm(ActionForm):
     )
 
 
-def _label_effects(label: PersonLabel) -> list[str]:
+def _label_effects(label: PersonLabel) -> list[SafeString]:
     """What one label did, as HTML fragments: its blocks, what it skipped or lifted."""
     parts = [
         format_html(

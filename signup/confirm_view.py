@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from protection.errors import PROBLEM_CONTENT_TYPE
+from protection.http.caller import request_caller, request_session
 from protection.http.context import Caller, request_context
 from protection.http.plan import GatePlan
 from protection.http.serializers import StrictSerializer
@@ -139,8 +140,8 @@ class PersonConfirmView(PersonApiView):
         context = request_context(request)
         outcome = verification_confirm(
             data=context.body,
-            api_key=request.auth.api_key,
-            session=request.auth.session,
+            api_key=request_caller(request).api_key,
+            session=request_session(request),
             client_ip=context.client_ip,
             render=lambda person: dict(PersonCreateView.OutputSerializer(person).data),
         )

@@ -29,7 +29,13 @@ from signup.conf import signup_settings
 from signup.limits import Session, identifier_digest
 from signup.pending import PendingSignup
 from signup.persons import Person
-from signup.services import CreateInput, CreateOutcome, SessionRef, person_insert
+from signup.services import (
+    CreateInput,
+    CreateOutcome,
+    SessionRef,
+    idempotency_begin,
+    person_insert,
+)
 from signup.verification import (
     CODE_DIGITS,
     verification_code_digest,
@@ -141,13 +147,9 @@ def verification_confirm(
     failure: ProtectionError | None = None
     prefix = ""
     with transaction.atomic():
-        claim = None
-        if data.idempotency_key is not None and data.digest is not None:
-            claim = idempotency.idempotency_claim(
-                api_key=api_key, key=data.idempotency_key, digest=data.digest, now=now
-            )
-            if isinstance(claim, idempotency.StoredResponse):
-                return CreateOutcome(claim.status, claim.body, replayed=True)
+        replay, claim = idempotency_begin(data.idempotency_key, data.digest, api_key, now)
+        if replay is not None:
+            return replay
         pending = _pending_find(data, session)
         outcome, failure = _confirm(pending, data, api_key, session, client_ip, render, now)
         if outcome is not None and outcome.person is not None and pending and pending.phone:
@@ -178,15 +180,12 @@ def _confirm(
     now: datetime.datetime,
 ) -> tuple[CreateOutcome | None, ProtectionError | None]:
     """Check the code against ``pending`` (locked) and create the person; or the refusal."""
-    who = {"api_key": api_key, "session_id": session.id, "client_ip": client_ip}
     details: dict[str, Any] = {"by": "token" if data.token else "code"}
     if pending is not None:
         details["identifier_digest"] = pending.identifier_digest
     max_attempts = int(signup_settings.SIGNUP_VERIFY_MAX_ATTEMPTS)
     if pending is None or pending.expires_at <= now or pending.attempts >= max_attempts:
-        return None, refuse(
-            "verification_expired", kind="verification_failed", details=details, **who
-        )
+        return None, _refused("verification_expired", details, api_key, session, client_ip)
     if data.token:
         matches = True  # found by its token's digest
     else:
@@ -197,9 +196,7 @@ def _confirm(
         pending.attempts += 1
         pending.save(update_fields=["attempts"])
         details["attempts"] = pending.attempts
-        return None, refuse(
-            "verification_code_invalid", kind="verification_failed", details=details, **who
-        )
+        return None, _refused("verification_code_invalid", details, api_key, session, client_ip)
     network = pending.client_ip_prefix.partition("/")[0]
     person = person_insert(
         data=CreateInput(pending.email, pending.full_name, pending.phone or None),
@@ -214,3 +211,16 @@ def _confirm(
     if person is None:
         return CreateOutcome(409, problem_body("conflict")), None
     return CreateOutcome(201, render(person), person=person), None
+
+
+def _refused(
+    code: str, details: dict[str, Any], api_key: ApiKey, session: Session, client_ip: str
+) -> ProtectionError:
+    return refuse(
+        code,
+        kind="verification_failed",
+        details=details,
+        api_key=api_key,
+        session_id=session.id,
+        client_ip=client_ip,
+    )

@@ -272,6 +272,19 @@ def person_create_input(
     return CreateInput(email, full_name, phone, idempotency_key, digest, replay, verify, sms)
 
 
+def idempotency_begin(
+    key: str | None, digest: str | None, api_key: ApiKey, now: datetime.datetime
+) -> tuple[CreateOutcome | None, idempotency.IdempotencyRecord | None]:
+    """A create's Idempotency-Key, inside its transaction: the stored answer to
+    replay, or the claim to complete with this create's answer (neither without a key)."""
+    if key is None or digest is None:
+        return None, None
+    claim = idempotency.idempotency_claim(api_key=api_key, key=key, digest=digest, now=now)
+    if isinstance(claim, idempotency.StoredResponse):
+        return CreateOutcome(claim.status, claim.body, replayed=True), None
+    return None, claim
+
+
 def person_create(
     *,
     data: CreateInput,
@@ -295,13 +308,9 @@ def person_create(
     if data.replay is not None:
         return CreateOutcome(data.replay.status, data.replay.body, replayed=True)
     with transaction.atomic():
-        claim = None
-        if data.idempotency_key is not None and data.digest is not None:
-            claim = idempotency.idempotency_claim(
-                api_key=api_key, key=data.idempotency_key, digest=data.digest, now=now
-            )
-            if isinstance(claim, idempotency.StoredResponse):
-                return CreateOutcome(claim.status, claim.body, replayed=True)
+        replay, claim = idempotency_begin(data.idempotency_key, data.digest, api_key, now)
+        if replay is not None:
+            return replay
         person = person_insert(
             data=data,
             api_key=api_key,

@@ -39,7 +39,7 @@ from signup.conf import signup_settings
 from signup.limits import Session, identifier_digest
 from signup.pending import PendingSignup
 from signup.persons import Person
-from signup.services import CreateInput, CreateOutcome
+from signup.services import CreateInput, CreateOutcome, idempotency_begin
 from signup.verifylimits import VerifySend, code_address
 
 CODE_DIGITS = 6
@@ -117,13 +117,9 @@ def verification_start(
     if data.replay is not None:
         return CreateOutcome(data.replay.status, data.replay.body, replayed=True)
     with transaction.atomic():
-        claim = None
-        if data.idempotency_key is not None and data.digest is not None:
-            claim = idempotency.idempotency_claim(
-                api_key=api_key, key=data.idempotency_key, digest=data.digest, now=now
-            )
-            if isinstance(claim, idempotency.StoredResponse):
-                return CreateOutcome(claim.status, claim.body, replayed=True)
+        replay, claim = idempotency_begin(data.idempotency_key, data.digest, api_key, now)
+        if replay is not None:
+            return replay
         if not send.cooldown:
             _pending_replace(
                 data=data,

@@ -26,6 +26,7 @@ from protection.base.exceptions import ProtectionError
 from protection.core.events import Refusal
 from protection.core.ratelimit import Item, RateLimitResult
 from protection.errors import PROBLEM_CONTENT_TYPE
+from protection.http.caller import request_caller, request_session
 from protection.http.context import Caller, request_context
 from protection.http.plan import GatePlan
 from protection.http.serializers import StrictSerializer
@@ -128,7 +129,7 @@ class PersonApiView(APIView):
     permission_classes = [HasApiKeyScope, HasAppAttestation]
     # Query strings end up in access logs, proxies and browser history (names
     # compared case-insensitively: ?EMAIL= is the same mistake).
-    identifier_query_names = ("email", "phone", "full_name")
+    identifier_query_names: tuple[str, ...] = ("email", "phone", "full_name")
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         names = {name.lower() for name in request.query_params}
@@ -311,15 +312,14 @@ class PersonCreateView(PersonApiView):
     def post(self, request: Request) -> HttpResponse:
         context = request_context(request)
         data: CreateInput = context.body
+        caller = request_caller(request)
         if data.verify != "none":
-            caller = context.caller
-            assert caller is not None
             base = len(_create_base_hits(data, caller))
             outcome = verification_start(
                 data=data,
                 send=verifylimits.verify_send(data, _asker(caller), context.plan_results[base:]),
-                api_key=request.auth.api_key,
-                session=request.auth.session,
+                api_key=caller.api_key,
+                session=request_session(request),
                 client_ip=context.client_ip,
                 verdict=context.verdict,
                 snapshot=creation_snapshot(context),
@@ -327,8 +327,8 @@ class PersonCreateView(PersonApiView):
         else:
             outcome = person_create(
                 data=data,
-                api_key=request.auth.api_key,
-                session=request.auth.session,
+                api_key=caller.api_key,
+                session=request_session(request),
                 client_ip=context.client_ip,
                 render=lambda person: dict(self.OutputSerializer(person).data),
                 verdict=context.verdict,

@@ -235,11 +235,11 @@ def _attestation_verify(
     for name in required:
         if name in verified:
             continue
-        verifier = verifiers.get(name)
-        if verifier is None:
-            failure = AttestationFailure("attestation_unavailable", "not_installed")
-            raise _refuse(failure, verifier=name, **context)
-        header = ", ".join(verifier.evidence_keys())
+        wanted = verifiers.get(name)
+        if wanted is None:
+            unavailable = AttestationFailure("attestation_unavailable", "not_installed")
+            raise _refuse(unavailable, verifier=name, **context)
+        header = ", ".join(wanted.evidence_keys())
         raise _refuse(
             AttestationFailure("attestation_required", "missing"),
             verifier=name,

@@ -25,7 +25,9 @@ whether it is a cluster), instead of the cache's class.
 
 import threading
 import weakref
-from typing import Any
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, cast
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
@@ -45,6 +47,10 @@ def _short_retry() -> Any:
 class TopologyRedisCacheClient(RedisCacheClient):
     """Django's Redis cache client, for ``mode`` = single, sentinel or cluster."""
 
+    # Set by Django's RedisCacheClient.__init__ (private, so not in django-stubs).
+    _pool_options: dict[str, Any]
+    _serializer: Any
+
     def __init__(
         self,
         servers: list[str],
@@ -59,10 +65,10 @@ class TopologyRedisCacheClient(RedisCacheClient):
         if sentinel_password is not None:
             self.target = _with_sentinel_password(self.target, sentinel_password)
         target = self.target
-        options = tuple(sorted((k, repr(v)) for k, v in self._pool_options.items()))
+        pool_options = tuple(sorted((k, repr(v)) for k, v in self._pool_options.items()))
         self._client_key = (
             target.mode, target.hosts, target.db, target.service, target.username,
-            target.password, target.sentinel_password, options,
+            target.password, target.sentinel_password, pool_options,
         )  # fmt: skip
 
     @property
@@ -117,9 +123,10 @@ class TopologyRedisCacheClient(RedisCacheClient):
         pairs = zip(keys, values, strict=True)
         return {key: self._serializer.loads(value) for key, value in pairs if value is not None}
 
-    def set_many(self, data: dict[Any, Any], timeout: int | None) -> None:
+    def set_many(self, data: Mapping[Any, Any], timeout: int | timedelta | None) -> None:
         if self.mode != "cluster":
-            return super().set_many(data, timeout)
+            # None means "no expiry": Django passes it, django-stubs omit it.
+            return super().set_many(data, timeout)  # type: ignore[arg-type]
         pipeline = self.raw_client().pipeline()
         for key, value in data.items():
             pipeline.set(key, self._serializer.dumps(value), ex=timeout)
@@ -211,6 +218,13 @@ class RawRedis:
 _plain_clients: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
+def _client_of(cache: RedisCache) -> RedisCacheClient:
+    # Django's RedisCache keeps its client in the private cached property
+    # ``_cache``, which django-stubs do not declare.
+    client: RedisCacheClient = cast(Any, cache)._cache
+    return client
+
+
 def raw_redis(cache: Any) -> RawRedis | None:
     """The raw redis-py client behind ``cache``, or None if it is not Redis.
 
@@ -223,7 +237,7 @@ def raw_redis(cache: Any) -> RawRedis | None:
         pass
     if not isinstance(cache, RedisCache):
         return None
-    backend = cache._cache
+    backend = _client_of(cache)
     cluster = isinstance(backend, TopologyRedisCacheClient) and backend.mode == "cluster"
     raw = _raw_of[cache] = RawRedis(backend, cluster)
     return raw
@@ -236,7 +250,7 @@ def redis_mode(cache: Any) -> str | None:
     """``single``, ``sentinel`` or ``cluster`` for a Redis cache; None for any other."""
     if not isinstance(cache, RedisCache):
         return None
-    backend = cache._cache
+    backend = _client_of(cache)
     return backend.mode if isinstance(backend, TopologyRedisCacheClient) else "single"
 
 

@@ -451,7 +451,9 @@ def gate_count(request: Any, view: Any) -> Throttled | None:
                 origin=context.origin,
                 api_key=context.api_key,
                 session=context.session,
-                device_id=context.attested.device_id or getattr(context.body, "device_id", ""),
+                device_id=context.attested.device_id
+                or getattr(context.body, "device_id", "")
+                or "",
             )
         _judge_session_and_proof(context, counted.values, counted.claims[: len(claims)])
         _judge_attestation_replay(context, attested_claims, counted.claims[len(claims) :])
@@ -501,8 +503,9 @@ def _add_group_limits(context: RequestContext, plan: GatePlan | None, caller: An
     rates = group_rates(context.group, api_key=context.api_key)
     counted = {item.dimension for item in context.limits.counted}
     for dimension, dimension_rates in rates.items():
-        if idents.get(dimension) is not None and dimension not in counted:
-            context.limits.add(dimension=dimension, ident=idents[dimension], rates=dimension_rates)
+        ident = idents.get(dimension)
+        if ident is not None and dimension not in counted:
+            context.limits.add(dimension=dimension, ident=ident, rates=dimension_rates)
     wanted = [dimension for dimension in IDENTITY_DIMENSIONS if rates.get(dimension)]
     if not wanted:  # (the plan's identities cost digests: only when limited)
         return
@@ -604,7 +607,7 @@ def _judge_group_limits(
 ) -> Throttled | None:
     observed = observed_dimensions(context.group)
     refused = sorted({item.dimension for item in counted if not item.result.allowed})
-    who = {"api_key": context.api_key, "session_id": getattr(context.session, "id", None)}
+    api_key, session_id = context.api_key, getattr(context.session, "id", None)
     dry_run = [dimension for dimension in refused if dimension in observed]
     if dry_run:
         refuse(
@@ -613,7 +616,8 @@ def _judge_group_limits(
             reason=rate_limit_reason(context.group, dry_run),
             observe=True,
             details={"group": context.group, "dimensions": dry_run},
-            **who,
+            api_key=api_key,
+            session_id=session_id,
         )
         context.signals.observe(rate_limit_reason(context.group, dry_run))
     error = rate_limit_refusal([item for item in counted if item.dimension not in observed])
@@ -625,7 +629,8 @@ def _judge_group_limits(
         kind="rate_limited",
         reason=rate_limit_reason(context.group, enforced),
         details={"group": context.group, "dimensions": enforced},
-        **who,
+        api_key=api_key,
+        session_id=session_id,
     )
     return _throttled(context, error)
 

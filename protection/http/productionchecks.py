@@ -83,7 +83,7 @@ def check_key_evidence_settings(app_configs: Any, **kwargs: Any) -> list[checks.
     except Exception:  # no tables yet (before migrate), no database, or no access in tests
         logger.debug("keys' evidence settings not checked", exc_info=True)
         return []
-    messages = []
+    messages: list[checks.CheckMessage] = []
     for api_key in keys:
         for name in _unverifiable(api_key):
             messages.append(

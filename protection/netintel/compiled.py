@@ -197,11 +197,11 @@ def compile_dataset(
     for family, rows in per_family.items():
         table = RangeTable(array(_BOUND[family]), array(_BOUND[family]), array("I"))
         countries = array("H")
-        for start, end, index, country in disjoint(rows):
+        for start, end, index, country_code in disjoint(rows):
             table.starts.append(start)
             table.ends.append(end)
             table.values.append(index)
-            countries.append(country)
+            countries.append(country_code)
         data.asn[family] = table
         data.countries_of[family] = countries
         rows.clear()  # half a million tuples: free them before the next family
@@ -219,6 +219,6 @@ def compile_dataset(
         code = codes.get(network_class)
         if code is not None:
             class_ranges[family].append((position(family, first), position(family, last), code))
-    for family, rows in class_ranges.items():
-        data.classes[family] = RangeTable.build(family, "B", merge_by_priority(rows))
+    for family, ranges in class_ranges.items():
+        data.classes[family] = RangeTable.build(family, "B", merge_by_priority(ranges))
     return data

@@ -12,7 +12,7 @@ import gzip
 import shutil
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 from urllib.parse import urlsplit
 
 from protection.conf import gatehouse_settings
@@ -26,7 +26,11 @@ class FetchError(Exception):
     """A source could not be downloaded (the message names it)."""
 
 
-def _copy_capped(source: IO[bytes], target: IO[bytes], limit: int, name: str) -> None:
+class _Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def _copy_capped(source: _Readable, target: IO[bytes], limit: int, name: str) -> None:
     written = 0
     while chunk := source.read(_CHUNK):
         written += len(chunk)

@@ -24,6 +24,7 @@ never blocked: blocking them would refuse every client behind them.
 """
 
 import datetime
+import functools
 import logging
 from typing import Any
 
@@ -143,6 +144,19 @@ def _block(rule: dict, kind: str, value: str, event: Any, now: datetime.datetime
     )
 
 
+def _act_on_crossing(
+    rule: dict,
+    subject: tuple[str, str],
+    threshold: int,
+    event: Any,
+    now: datetime.datetime,
+    results: list[RateLimitResult],
+) -> None:
+    # Only the denial that crosses the line acts.
+    if results and results[0].count == threshold:
+        _act(rule, subject, event, now)
+
+
 def _act(rule: dict, subject: tuple[str, str], event: Any, now: datetime.datetime) -> None:
     if rule["dimension"] == "key":
         _boost_key(rule, event)
@@ -178,17 +192,8 @@ def autoblock_observe(
                 ident=f"{subject[0]}:{subject[1]}",
                 rate=f"{threshold}/{int(rule['window'])}s",
             )
-
-            def crossed(
-                results: list[RateLimitResult],
-                rule: dict = rule,
-                subject: tuple[str, str] = subject,
-                threshold: int = threshold,
-            ) -> None:
-                # Only the denial that crosses the line acts.
-                if results and results[0].count == threshold:
-                    _act(rule, subject, event, when)
-
-            count_soon([hit], crossed)
+            count_soon(
+                [hit], functools.partial(_act_on_crossing, rule, subject, threshold, event, when)
+            )
         except Exception:
             logger.exception("Automatic blocking rule %r failed", rule.get("name"))

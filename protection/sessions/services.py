@@ -68,7 +68,7 @@ def _token_pair(
     refresh_lifetime = min(
         datetime.timedelta(seconds=gatehouse_settings.REFRESH_TOKEN_LIFETIME), remaining
     )
-    claims = {
+    claims: dict[str, Any] = {
         "session_id": str(session.id),
         "api_key_public_id": session.api_key.public_id,
         "jkt": jkt,  # DPoP: both tokens bound to the client's key (RFC 9449)

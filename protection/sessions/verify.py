@@ -115,7 +115,7 @@ def session_live(
     return token, session
 
 
-def _token_refused(exc: ProtectionError, *, api_key: ApiKey, token_type: str) -> None:
+def _token_refused(exc: ProtectionError, *, api_key: ApiKey, token_type: str | None) -> None:
     refuse(exc, kind="token_auth", api_key=api_key, details={"token_type": token_type})
 
 

@@ -37,7 +37,10 @@ logger = logging.getLogger("gatehouse.webhooks")
 
 def webhook_deliver(payload: Mapping[str, Any], delivery: Delivery) -> None:
     """Send one event to one endpoint (the channel's sender)."""
-    endpoint = WebhookEndpoint.objects.filter(pk=payload.get("endpoint")).first()
+    endpoint_id = payload.get("endpoint")
+    endpoint = None
+    if endpoint_id is not None:
+        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
     if endpoint is None:
         raise PermanentDeliveryError("the endpoint was deleted")
     if not endpoint.enabled:

@@ -118,10 +118,10 @@ def batch_available() -> bool:
     On a Redis Cluster the script path is the only one (``get_usage``'s key
     names cannot carry a hash tag), whatever ``RATE_LIMIT_BATCH`` says.
     """
-    cache = redis_cache()
-    if cache is None:
+    raw = raw_redis(caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")])
+    if raw is None:
         return False
-    return bool(gatehouse_settings.RATE_LIMIT_BATCH) or raw_redis(cache).cluster
+    return bool(gatehouse_settings.RATE_LIMIT_BATCH) or raw.cluster
 
 
 def script_for(client: Any) -> Any:
