@@ -7,30 +7,29 @@ body is validated before anything is counted, then the identity limits of
 view calls ``signup.confirmation.verification_confirm``.
 """
 
-from django.http import HttpResponse, JsonResponse
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.response import Response
 
-from protection.errors import PROBLEM_CONTENT_TYPE
 from protection.http.caller import request_caller, request_session
 from protection.http.context import Caller, request_context
 from protection.http.plan import GatePlan
 from protection.http.serializers import StrictSerializer
 from signup import verifylimits
 from signup.confirmation import ConfirmInput, verification_confirm, verification_confirm_input
-from signup.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
-from signup.limits import Asker
 from signup.verification import CODE_DIGITS
-from signup.views import RAW_EMAIL_MAX, RAW_PHONE_MAX, PersonApiView, PersonCreateView
+from signup.views import (
+    IDEMPOTENCY_PARAMETERS,
+    RAW_EMAIL_MAX,
+    RAW_PHONE_MAX,
+    PersonApiView,
+    PersonCreateView,
+    caller_asker,
+    outcome_response,
+)
 
 TOKEN_MAX = 100
-
-
-def _asker(caller: Caller) -> Asker:
-    assert caller.session is not None  # the session endpoints' authentication names it
-    return Asker(caller.api_key.public_id, caller.session, caller.client_ip)
 
 
 def _confirm_parse(request: Request, caller: Caller) -> ConfirmInput:
@@ -50,8 +49,10 @@ def _confirm_parse(request: Request, caller: Caller) -> ConfirmInput:
 
 CONFIRM_PLAN = GatePlan(
     parse=_confirm_parse,
-    hits=lambda body, caller: verifylimits.confirm_hits(body, _asker(caller)),
-    judge=lambda body, caller, results: verifylimits.confirm_judge(body, _asker(caller), results),
+    hits=lambda body, caller: verifylimits.confirm_hits(body, caller_asker(caller)),
+    judge=lambda body, caller, results: verifylimits.confirm_judge(
+        body, caller_asker(caller), results
+    ),
 )
 
 
@@ -109,23 +110,7 @@ class PersonConfirmView(PersonApiView):
             "after the code was sent. Limited per IP, key and session (group `confirm`), per "
             "address and per device. `Idempotency-Key` as on the create: a 201 is replayed."
         ),
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
-                OpenApiParameter.HEADER,
-                required=False,
-                pattern=IDEMPOTENCY_KEY_PATTERN,
-                description="1–255 visible ASCII characters, unique per request; kept 24 h.",
-            ),
-            OpenApiParameter(
-                "Idempotent-Replayed",
-                {"type": "string", "enum": ["true"]},
-                OpenApiParameter.HEADER,
-                response=True,
-                description="`true` when this is the stored answer to an earlier request.",
-            ),
-        ],
+        parameters=IDEMPOTENCY_PARAMETERS,
         request=InputSerializer,
         responses={201: PersonCreateView.OutputSerializer},
         examples=[
@@ -145,13 +130,4 @@ class PersonConfirmView(PersonApiView):
             client_ip=context.client_ip,
             render=lambda person: dict(PersonCreateView.OutputSerializer(person).data),
         )
-        response: HttpResponse
-        if outcome.status < 400:
-            response = Response(outcome.body, status=outcome.status)
-        else:
-            response = JsonResponse(
-                outcome.body, status=outcome.status, content_type=PROBLEM_CONTENT_TYPE
-            )
-        if outcome.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return outcome_response(outcome)

@@ -36,6 +36,7 @@ from signup.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTE
 from signup.persons import Person
 from signup.services import (
     CreateInput,
+    CreateOutcome,
     person_create,
     person_create_input,
     person_lookup,
@@ -50,7 +51,8 @@ RAW_PHONE_MAX = 64
 RAW_NAME_MAX = 1000
 
 
-def _asker(caller: Caller) -> limits.Asker:
+def caller_asker(caller: Caller) -> limits.Asker:
+    """Who asks, as the identity limits count it: the key, the session, the IP."""
     assert caller.session is not None  # the session endpoints' authentication names it
     return limits.Asker(caller.api_key.public_id, caller.session, caller.client_ip)
 
@@ -63,8 +65,8 @@ def _lookup_parse(request: Request, caller: Caller) -> limits.LookupInput:
 
 LOOKUP_PLAN = GatePlan(
     parse=_lookup_parse,
-    hits=lambda body, caller: limits.lookup_hits(body, _asker(caller)),
-    judge=lambda body, caller, results: limits.lookup_judge(body, _asker(caller), results),
+    hits=lambda body, caller: limits.lookup_hits(body, caller_asker(caller)),
+    judge=lambda body, caller, results: limits.lookup_judge(body, caller_asker(caller), results),
     identities=lambda body, caller: limits.lookup_identities(body),
 )
 
@@ -95,14 +97,14 @@ def _create_base_hits(body: CreateInput, caller: Caller) -> list[Item]:
         else body.idempotency_key
     )
     return limits.create_hits(
-        body.email, _asker(caller), idempotency_key=member, replay=body.replay is not None
+        body.email, caller_asker(caller), idempotency_key=member, replay=body.replay is not None
     )
 
 
 def _create_judge(
     body: CreateInput, caller: Caller, results: Sequence[RateLimitResult]
 ) -> Refusal | None:
-    asker = _asker(caller)
+    asker = caller_asker(caller)
     base = len(_create_base_hits(body, caller))
     return limits.create_judge(body.email, asker, results[:base]) or verifylimits.verify_judge(
         body, asker, results[base:]
@@ -113,13 +115,47 @@ CREATE_PLAN = GatePlan(
     parse=_create_parse,
     hits=lambda body, caller: [
         *_create_base_hits(body, caller),
-        *verifylimits.verify_hits(body, _asker(caller)),
+        *verifylimits.verify_hits(body, caller_asker(caller)),
     ],
     judge=_create_judge,
     identities=lambda body, caller: limits.create_identities(
         body.email, body.phone, replay=body.replay is not None
     ),
 )
+
+
+# The create's and the confirm's Idempotency-Key, in the schema.
+IDEMPOTENCY_PARAMETERS = [
+    OpenApiParameter(
+        "Idempotency-Key",
+        {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
+        OpenApiParameter.HEADER,
+        required=False,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="1–255 visible ASCII characters, unique per request; kept 24 h.",
+    ),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        {"type": "string", "enum": ["true"]},
+        OpenApiParameter.HEADER,
+        response=True,
+        description="`true` when this is the stored answer to an earlier request.",
+    ),
+]
+
+
+def outcome_response(outcome: CreateOutcome) -> HttpResponse:
+    """A create's (or confirm's) answer: JSON, or problem+json; marked when replayed."""
+    response: HttpResponse
+    if outcome.status < 400:
+        response = Response(outcome.body, status=outcome.status)
+    else:
+        response = JsonResponse(
+            outcome.body, status=outcome.status, content_type=PROBLEM_CONTENT_TYPE
+        )
+    if outcome.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class PersonApiView(APIView):
@@ -271,23 +307,7 @@ class PersonCreateView(PersonApiView):
             "numbers (400 `phone_not_allowed`) and numbers outside `SMS_COUNTRIES` (400 "
             "`phone_country_not_allowed`)."
         ),
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
-                OpenApiParameter.HEADER,
-                required=False,
-                pattern=IDEMPOTENCY_KEY_PATTERN,
-                description="1–255 visible ASCII characters, unique per request; kept 24 h.",
-            ),
-            OpenApiParameter(
-                "Idempotent-Replayed",
-                {"type": "string", "enum": ["true"]},
-                OpenApiParameter.HEADER,
-                response=True,
-                description="`true` when this is the stored answer to an earlier request.",
-            ),
-        ],
+        parameters=IDEMPOTENCY_PARAMETERS,
         request=InputSerializer,
         responses={201: OutputSerializer, 202: PendingSerializer},
         examples=[
@@ -317,7 +337,9 @@ class PersonCreateView(PersonApiView):
             base = len(_create_base_hits(data, caller))
             outcome = verification_start(
                 data=data,
-                send=verifylimits.verify_send(data, _asker(caller), context.plan_results[base:]),
+                send=verifylimits.verify_send(
+                    data, caller_asker(caller), context.plan_results[base:]
+                ),
                 api_key=caller.api_key,
                 session=request_session(request),
                 client_ip=context.client_ip,
@@ -334,16 +356,8 @@ class PersonCreateView(PersonApiView):
                 verdict=context.verdict,
                 snapshot=creation_snapshot(context),
             )
-        response: HttpResponse
-        if outcome.status < 400:
-            response = Response(outcome.body, status=outcome.status)
-        else:
-            response = JsonResponse(
-                outcome.body, status=outcome.status, content_type=PROBLEM_CONTENT_TYPE
-            )
         if outcome.replayed:
-            response["Idempotent-Replayed"] = "true"
             # A retry that raced its first use (counted before the first
             # answer was stored) created nobody: its identities are given back.
             context.succeeded = False
-        return response
+        return outcome_response(outcome)
