@@ -10,7 +10,7 @@ chunked iterator.
 import socket
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection
 
@@ -46,43 +46,44 @@ def _text(family: int, address: int) -> str:
 
 def asn_ranges_write(dataset_id: int, entries: Iterable[AsnEntry]) -> int:
     """Store ``entries`` under ``dataset_id``; return how many."""
-    count = 0
-
-    def rows() -> Iterator[tuple[Any, ...]]:
-        nonlocal count
-        for entry in entries:
-            count += 1
-            first, last = _text(entry.family, entry.first), _text(entry.family, entry.last)
-            yield dataset_id, first, last, entry.asn, entry.country
-
+    rows = ((dataset_id, *_bounds(entry), entry.asn, entry.country) for entry in entries)
     columns = ("dataset_id", "first_ip", "last_ip", "asn", "country")
-    if _postgres():
-        _copy_in(AsnRange._meta.db_table, columns, rows())
-    else:
-        for batch in _batches(rows()):
-            AsnRange.objects.bulk_create(
-                [AsnRange(**dict(zip(columns, row, strict=True))) for row in batch]
-            )
-    return count
+    return _ranges_write(AsnRange, columns, rows)
 
 
 def class_ranges_write(dataset_id: int, entries: Iterable[ClassEntry]) -> int:
+    """Store ``entries`` under ``dataset_id``; return how many."""
+    rows = ((dataset_id, *_bounds(entry), entry.network_class, entry.source) for entry in entries)
+    columns = ("dataset_id", "first_ip", "last_ip", "network_class", "source")
+    return _ranges_write(ClassRange, columns, rows)
+
+
+def _bounds(entry: AsnEntry | ClassEntry) -> tuple[str, str]:
+    return _text(entry.family, entry.first), _text(entry.family, entry.last)
+
+
+_Range = TypeVar("_Range", AsnRange, ClassRange)
+
+
+def _ranges_write(
+    model: type[_Range],
+    columns: tuple[str, ...],
+    rows: Iterable[tuple[Any, ...]],
+) -> int:
     count = 0
 
-    def rows() -> Iterator[tuple[Any, ...]]:
+    def counted() -> Iterator[tuple[Any, ...]]:
         nonlocal count
-        for entry in entries:
+        for row in rows:
             count += 1
-            first, last = _text(entry.family, entry.first), _text(entry.family, entry.last)
-            yield dataset_id, first, last, entry.network_class, entry.source
+            yield row
 
-    columns = ("dataset_id", "first_ip", "last_ip", "network_class", "source")
     if _postgres():
-        _copy_in(ClassRange._meta.db_table, columns, rows())
+        _copy_in(model._meta.db_table, columns, counted())
     else:
-        for batch in _batches(rows()):
-            ClassRange.objects.bulk_create(
-                [ClassRange(**dict(zip(columns, row, strict=True))) for row in batch]
+        for batch in _batches(counted()):
+            model.objects.bulk_create(
+                [model(**dict(zip(columns, row, strict=True))) for row in batch]
             )
     return count
 
