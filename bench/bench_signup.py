@@ -117,7 +117,7 @@ def _start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
     sys.exit("gunicorn did not become healthy in 30 s")
 
 
-def _setup(*, sessions: int, persons: int, tag: str) -> tuple[str, list[str], list[str]]:
+def seed(*, sessions: int, persons: int, tag: str) -> tuple[str, list[str], list[str]]:
     """Create a key, sessions and seed persons; return (raw_key, access tokens, seeded emails)."""
     import django
 
@@ -200,7 +200,7 @@ def main() -> None:
     tag = secrets.token_hex(4)
     with tempfile.TemporaryDirectory() as settings_dir:
         env = _prepare_environment(Path(settings_dir))
-        raw_key, tokens, emails = _setup(sessions=args.clients, persons=args.persons, tag=tag)
+        raw_key, tokens, emails = seed(sessions=args.clients, persons=args.persons, tag=tag)
         port = _free_port()
         server = _start_gunicorn(env, port)
         try:

@@ -44,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_signup import seed  # noqa: E402
+
 from tests.support.gunicorn import GunicornServer, server_env  # noqa: E402
 
 WORKERS = 4
@@ -55,29 +57,6 @@ RAISED = {
     "SIGNUP_VERIFY_SENDS_PER_ADDRESS_RATE": "100000000/d",
 }
 PER_REQUEST = {"x-request-id", "date"}
-
-
-def _setup(*, sessions: int, persons: int, tag: str, signing_key: str):
-    import django
-
-    os.environ["GATEHOUSE_SIGNING_KEY"] = signing_key
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    django.setup()
-    from django.core.management import call_command
-
-    from protection.keys import api_key_create
-    from protection.sessions import session_issue
-    from signup.persons import Person
-
-    call_command("migrate", verbosity=0)
-    api_key, raw_key = api_key_create(name=f"bench {tag}", kind="secret", required_verifications=[])
-    tokens = [session_issue(api_key=api_key, client_ip="127.0.0.1").access for _ in range(sessions)]
-    emails = [f"seed{n}.{tag}@bench.example" for n in range(persons)]
-    Person.objects.bulk_create(
-        Person(email=email, full_name=f"Seed {n}", created_by_key=api_key)
-        for n, email in enumerate(emails)
-    )
-    return raw_key, tokens, emails
 
 
 def _cleanup(tag: str) -> None:
@@ -133,11 +112,12 @@ def main() -> None:
             "GATEHOUSE_TEST_RATE_LIMITS": json.dumps({"create": {}}),
         }
     )
-    raw_key, tokens, seeded = _setup(
+    os.environ["GATEHOUSE_SIGNING_KEY"] = env["GATEHOUSE_SIGNING_KEY"]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    raw_key, tokens, seeded = seed(
         sessions=args.sessions,
         persons=args.persons,
         tag=tag,
-        signing_key=env["GATEHOUSE_SIGNING_KEY"],
     )
     taken_first = iter(seeded)
     fresh_tokens = iter(tokens)
