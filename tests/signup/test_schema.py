@@ -1,22 +1,16 @@
 """The OpenAPI document describes both endpoints, their bodies and every error code."""
 
-import json
-
 import pytest
 
 from protection.base.exceptions import ERROR_CATALOGUE
+from tests.support.schema import schema_document
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def schema(django_db_blocker):
-    from rest_framework.test import APIClient
-
-    with django_db_blocker.unblock():
-        response = APIClient().get("/api/schema/", {"format": "json"}, secure=True)
-    assert response.status_code == 200
-    return json.loads(response.content)
+    return schema_document(django_db_blocker)
 
 
 def _problem_statuses(operation):

@@ -4,16 +4,14 @@ import re
 
 import pytest
 
+from tests.support.schema import schema_document
+
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def document(django_db_blocker):
-    from rest_framework.test import APIClient
-
-    with django_db_blocker.unblock():
-        response = APIClient().get("/api/schema/", {"format": "json"}, secure=True)
-    return response.json()
+    return schema_document(django_db_blocker)
 
 
 def codes(response):

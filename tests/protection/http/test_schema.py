@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from tests.support.schema import schema_document
+
 pytestmark = pytest.mark.django_db
 
 
@@ -49,12 +51,7 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture(scope="module")
 def document(django_db_blocker):
-    from rest_framework.test import APIClient
-
-    with django_db_blocker.unblock():
-        response = APIClient().get("/api/schema/", {"format": "json"}, secure=True)
-    assert response.status_code == 200
-    return response.json()
+    return schema_document(django_db_blocker)
 
 
 def _operations(document):
