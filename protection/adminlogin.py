@@ -28,6 +28,7 @@ other text (often a password typed into the wrong box) is a keyed digest.
 """
 
 import datetime
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -37,11 +38,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils import timezone
 
 from protection.base import crypto
 from protection.base.clientip import ip_in_networks, rate_limit_ident
+from protection.base.processstate import process_state_register
 from protection.conf import gatehouse_settings
 from protection.core.events import event_record, refuse
 from protection.core.ratelimit import Hit, RateLimitResult, rate_limit_hit_many
@@ -78,11 +80,26 @@ def _inside(ip: str) -> bool:
 # --- Before the login view: reach, attempts, the short username lockout -------
 
 
-def _admin_paths() -> tuple[str, str] | None:
+def _admin_paths(request: HttpRequest) -> tuple[str, str] | None:
+    """The admin's index and login paths as ``path_info`` spells them, or None.
+
+    Every request asks: reversed once per URLconf, not twice a request.
+    """
+    return _admin_paths_of(getattr(request, "urlconf", None) or settings.ROOT_URLCONF)
+
+
+@functools.lru_cache(maxsize=8)
+def _admin_paths_of(urlconf: str) -> tuple[str, str] | None:
     try:
-        return reverse("admin:index"), reverse("admin:login")
+        index, login = (reverse(name, urlconf=urlconf) for name in ("admin:index", "admin:login"))
     except NoReverseMatch:  # a project without the admin
         return None
+    # reverse() puts the script prefix (SCRIPT_NAME) first; path_info has none.
+    prefix = get_script_prefix()
+    return "/" + index.removeprefix(prefix), "/" + login.removeprefix(prefix)
+
+
+process_state_register("adminlogin.paths", _admin_paths_of.cache_clear)
 
 
 def _throttled_page(request: HttpRequest, wait: int, reason: str) -> HttpResponse:
@@ -156,7 +173,7 @@ class AdminLoginGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        paths = _admin_paths()
+        paths = _admin_paths(request)
         if paths is None or not request.path_info.startswith(paths[0]):
             return self.get_response(request)
         ip = client_ip(request)

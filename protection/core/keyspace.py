@@ -29,8 +29,10 @@ import zlib
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.signals import setting_changed
 
 from protection.base import crypto
+from protection.base.processstate import process_state_register
 from protection.conf import gatehouse_settings
 from protection.core.rediscache import redis_mode
 
@@ -50,8 +52,33 @@ GLOBAL_TAG = "{gh:global}"
 
 
 def cluster_keys() -> bool:
-    """Whether the shared cache is a Redis Cluster (key names then carry tags)."""
-    return redis_mode(caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]) == "cluster"
+    """Whether the shared cache is a Redis Cluster (key names then carry tags).
+
+    Asked several times a request: answered once per process (and again
+    after the cache settings change), not through ``caches[…]`` each time.
+    """
+    global _cluster
+    if _cluster is None:
+        cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+        _cluster = redis_mode(cache) == "cluster"
+    return _cluster
+
+
+_cluster: bool | None = None
+
+
+def _cluster_forget() -> None:
+    global _cluster
+    _cluster = None
+
+
+def _cache_settings_changed(*, setting: str, **kwargs: object) -> None:
+    if setting in ("CACHES", "RATELIMIT_USE_CACHE"):
+        _cluster_forget()
+
+
+process_state_register("keyspace.cluster", _cluster_forget)
+setting_changed.connect(_cache_settings_changed, dispatch_uid="gatehouse.keyspace")
 
 
 def owner_shard(owner: object) -> int:

@@ -30,6 +30,7 @@ request did not succeed (``request_limits_count(refunds=...)``: the refund
 rides that round trip).
 """
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,16 +82,12 @@ class RequestLimits:
     pending: list[LimitEntry] = field(default_factory=list)
     counted: list[CountedLimit] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
-    # The group's observed dimensions, read once per request (group, dimensions).
-    _observed: tuple[str, set[str]] | None = field(default=None, repr=False)
 
     def add(
         self, *, dimension: str, ident: str, rates: Sequence[str], on_success: bool = False
     ) -> None:
         if rates and dimension not in {entry.dimension for entry in self.pending}:
-            if self._observed is None or self._observed[0] != self.group:
-                self._observed = (self.group, observed_dimensions(self.group))
-            observe = dimension in self._observed[1]
+            observe = dimension in observed_dimensions(self.group)
             entry = LimitEntry(self.group, dimension, ident, tuple(rates), observe, on_success)
             self.pending.append(entry)
 
@@ -218,14 +215,20 @@ def request_limits_count(
     )
 
 
-def observed_dimensions(group: str) -> set[str]:
+def observed_dimensions(group: str) -> frozenset[str]:
     """Dimensions of ``group`` whose limits only observe (``RATE_LIMITS_OBSERVE``)."""
+    return _observed(group, tuple(gatehouse_settings.RATE_LIMITS_OBSERVE))
+
+
+@functools.lru_cache(maxsize=64)
+def _observed(group: str, entries: tuple[str, ...]) -> frozenset[str]:
+    # Memoised on the entries themselves: asked twice a request, the list rarely changes.
     observed: set[str] = set()
-    for entry in gatehouse_settings.RATE_LIMITS_OBSERVE:
+    for entry in entries:
         name, _, dimension = str(entry).partition(":")
         if name == group:
             observed |= {dimension} if dimension else set(ALL_DIMENSIONS)
-    return observed
+    return frozenset(observed)
 
 
 def rate_limit_refusal(counted: Sequence[CountedLimit]) -> ProtectionError | None:
