@@ -96,6 +96,9 @@ class Tree:
         )
         env["GATEHOUSE_TRUSTED_PROXIES"] = "1"
         env["GATEHOUSE_PUBLIC_BASE_URL"] = PUBLIC_BASE_URL
+        if not (self.root / "tests" / "support" / "server_settings.py").is_file():
+            # A tree from before the test helpers moved to tests/support/.
+            env["DJANGO_SETTINGS_MODULE"] = "tests.server_settings"
         return env
 
     def suffix(self, name: str) -> str:
