@@ -2,7 +2,9 @@
 cache with a prefix of its own, and clearing the cache between tests empties
 only that prefix (never FLUSHDB, which would empty the other worker's)."""
 
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -45,3 +47,18 @@ def test_a_clear_empties_this_prefix_and_leaves_another_workers_keys(settings):
     finally:
         raw.delete(elsewhere)
         raw.close()
+
+
+def test_no_test_flushes_the_redis_db_the_workers_share():
+    # Django's clear() on Redis is FLUSHDB: the other worker's counters go
+    # too, and its test admits what it should refuse. tests/system start
+    # Redis servers of their own.
+    tests = Path(__file__).parent
+    flushes = [
+        f"{path.relative_to(tests)}:{number}"
+        for path in tests.rglob("*.py")
+        if "system" not in path.relative_to(tests).parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\bcache\.clear\(\)", line)
+    ]
+    assert flushes == []

@@ -5,13 +5,13 @@ as Apple's or Cloudflare's issuers do for a device (RFC 9577 / 9578).
 """
 
 import pytest
-from django.core.cache import cache
 
 from protection.challenges import ChallengeEvidence, SpentChallenge, challenge_verify
 from protection.challenges.pat import pat_challenge_build, pat_challenges_remember
 from protection.challenges.patissuers import b64url_encode
 from protection.core.events import SecurityEvent
 from protection.sessions import AnonymousSession
+from tests.support.cache import cache_clear
 from tests.support.challenges import easy_pow_fixture, solve  # noqa: F401
 from tests.support.pat import PatIssuerKey, pat_challenge_fields, pat_challenges_parse
 from tests.support.pat_vectors import ISSUER_NAME, PUBLIC_KEY_HEX, VECTORS
@@ -158,7 +158,7 @@ def test_a_token_of_one_issuer_cannot_redeem_a_challenge_naming_another(
 def test_an_expired_challenge_is_invalid(client, pat_key, issuer):
     _, raw = pat_key
     challenge = challenge_for(start(client, raw))
-    cache.clear()  # what PAT_CHALLENGE_LIFETIME does to the entry
+    cache_clear()  # what PAT_CHALLENGE_LIFETIME does to the entry
     assert start(client, raw, issuer.token(challenge)).json()["code"] == "pat_invalid"
 
 
