@@ -5,11 +5,12 @@ reads them. ``GatehouseSettings(defaults).NAME`` returns
 ``settings.GATEHOUSE[NAME]`` with the policy file (``POLICY_FILE``) merged
 over it, falling back to the catalogued default. The merged dict is built
 (and the file read) once per process and again after ``setting_changed``,
-so a request's fifty reads each cost one dict lookup and
+so a request's fifty reads are attribute lookups after the first, and
 ``override_settings`` works in tests.
 """
 
 import logging
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,12 +37,24 @@ class GatehouseSettings:
 
     def __init__(self, defaults: dict[str, Any]) -> None:
         self._defaults = defaults
+        _readers.add(self)
 
     def __getattr__(self, name: str) -> Any:
+        # Only for a name not read since the settings last changed: the value
+        # is then kept as an attribute, so a request's fifty reads are plain
+        # attribute lookups (``_forget`` drops them on ``setting_changed``).
         defaults = self.__dict__.get("_defaults", {})
         if name not in defaults:
             raise AttributeError(f"Unknown gatehouse setting: {name}")
-        return _user_settings().get(name, defaults[name])
+        value = self.__dict__[name] = _user_settings().get(name, defaults[name])
+        return value
+
+    def _forget(self) -> None:
+        for name in [name for name in self.__dict__ if name != "_defaults"]:
+            del self.__dict__[name]
+
+
+_readers: "weakref.WeakSet[GatehouseSettings]" = weakref.WeakSet()
 
 
 _cached_user_settings: Any = None
@@ -85,6 +98,8 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
     global _cached_user_settings
     if setting == "GATEHOUSE":
         _cached_user_settings = None
+        for reader in list(_readers):
+            reader._forget()
 
 
 setting_changed.connect(_settings_changed, dispatch_uid="gatehouse.conf")
