@@ -238,6 +238,7 @@ def test_a_refused_request_costs_one_round_trip(lookup, settings, monkeypatch):
     assert calls[1:] == [3]  # no key known: the denial counts for the IP only
 
 
+@pytest.mark.redis  # on a per-process cache the version says nothing: the database is asked
 def test_a_new_block_applies_to_the_request_that_learns_of_it(
     lookup, django_capture_on_commit_callbacks
 ):
