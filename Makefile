@@ -58,12 +58,13 @@ test: $(TEST_STAMP)
 	status=$$?; rm -rf "$$site"; exit $$status
 
 # The lane to run while working, in under a minute on two cores: every test
-# that starts no server, browser, network namespace or wheel build (those
-# live in tests/system/, marked server/browser/netns/slow), on two xdist
+# that starts no process (the servers, browsers, network namespaces and wheel
+# builds of tests/system/, marked server/browser/netns/slow, and the
+# manage.py or fresh interpreters marked subprocess), on two xdist
 # workers (each with its own test database and cache key prefix), plus ruff
 # and lint-imports. Schemathesis' and Hypothesis' pytest plugins serve only
 # tests/system/ and cost seconds to load in every worker.
-FAST_MARKERS = not server and not browser and not netns and not slow
+FAST_MARKERS = not server and not browser and not netns and not slow and not subprocess
 FAST_WORKERS ?= 2
 test-fast: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache

@@ -32,6 +32,10 @@ cache_isolate_worker()
 # admin tests make one each. What is tested is who may log in, not PBKDF2.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 reset_hashers(setting="PASSWORD_HASHERS")
+# Every test client builds the middleware anew, and WhiteNoise's would index
+# every static file (admin, Swagger UI) each time: a quarter of the suite's
+# time. Looked up per request instead, as under DEBUG; served the same.
+settings.WHITENOISE_AUTOREFRESH = True
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

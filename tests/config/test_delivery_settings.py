@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from tests.support.fresh_interpreter import PRODUCTION_ENV, run_python
+
+pytestmark = pytest.mark.subprocess  # each starts a Python process: not in make test-fast
 
 PRINT_DELIVERY = (
     "import json, django; django.setup(); from django.conf import settings as s; "

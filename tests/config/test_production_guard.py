@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.fresh_interpreter import PRODUCTION_ENV, run_python
 
+pytestmark = pytest.mark.subprocess  # each starts a Python process: not in make test-fast
+
 CHECK_DEPLOY = (
     "from django.core.management import execute_from_command_line; "
     "execute_from_command_line(['manage.py', 'check', '--deploy'])"

@@ -6,6 +6,8 @@ import pytest
 
 from tests.support.fresh_interpreter import PRODUCTION_ENV, run_python
 
+pytestmark = pytest.mark.subprocess  # each starts a Python process: not in make test-fast
+
 PRINT_SETTINGS = (
     "import json, django; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], "

@@ -29,6 +29,7 @@ def _reference_tables():
 reference_tables = _reference_tables()
 
 
+@pytest.mark.subprocess
 def test_docs_build_strict(tmp_path: Path) -> None:
     # No --quiet: with it, mkdocs 1.6 drops the warnings that --strict counts.
     built = subprocess.run(

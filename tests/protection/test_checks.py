@@ -144,6 +144,7 @@ def _start(code: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.subprocess
 def test_manage_py_check_fails_naming_the_rule_and_the_typo():
     result = _start(
         "from django.core.management import execute_from_command_line; "
@@ -157,6 +158,7 @@ def test_manage_py_check_fails_naming_the_rule_and_the_typo():
     assert "protection.W010" in result.stderr and "'RATE_LIMT'" in result.stderr
 
 
+@pytest.mark.subprocess
 def test_the_wsgi_server_refuses_to_start_with_a_malformed_rule():
     result = _start("import config.wsgi", DJANGO_SETTINGS_MODULE="tests.support.bad_rules_settings")
     assert result.returncode == 4  # gunicorn's "App failed to load": the arbiter stops
@@ -165,6 +167,7 @@ def test_the_wsgi_server_refuses_to_start_with_a_malformed_rule():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.subprocess
 def test_the_wsgi_server_starts_with_the_default_rules(tmp_path):
     result = _start(
         "from django.core.management import call_command; import django; django.setup(); "

@@ -145,6 +145,7 @@ def test_challenge_response_lists_what_the_key_requires(client):
     assert response.json()["requires"] == ["pow", "approov", "app_check"]
 
 
+@pytest.mark.subprocess
 def test_settings_read_the_attestation_environment():
     env = {
         key: value

@@ -148,6 +148,7 @@ SCRAPE = (
 )
 
 
+@pytest.mark.subprocess
 def test_in_multiprocess_mode_a_scrape_adds_up_every_worker(tmp_path):
     env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     for _ in range(3):  # three workers, each counting once

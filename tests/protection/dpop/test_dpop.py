@@ -586,6 +586,7 @@ def test_a_token_with_an_unreadable_binding_is_invalid() -> None:
 # --- configuration --------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_public_base_url_comes_from_the_environment() -> None:
     from tests.support.fresh_interpreter import run_python
 

@@ -99,6 +99,7 @@ def test_block_client_needs_exactly_one_selector():
         _run("block_client")
 
 
+@pytest.mark.subprocess
 def test_bad_input_exits_non_zero_from_the_shell(tmp_path):
     import os
     import subprocess
