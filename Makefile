@@ -64,12 +64,14 @@ test: $(TEST_STAMP)
 # workers (each with its own test database and cache key prefix), plus ruff
 # and lint-imports. Schemathesis' and Hypothesis' pytest plugins serve only
 # tests/system/ and cost seconds to load in every worker.
+# Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: each worker
+# would otherwise compile (and assertion-rewrite) every module on every run.
 FAST_MARKERS = not server and not browser and not netns and not slow and not subprocess
 FAST_WORKERS ?= 2
 test-fast: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
-	$(BIN)/python -m pytest tests --ignore=tests/system -m "$(FAST_MARKERS)" \
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest tests --ignore=tests/system -m "$(FAST_MARKERS)" \
 		-n $(FAST_WORKERS) --dist worksteal -p no:schemathesis -p no:hypothesispytest $(PYTEST_ARGS)
 
 # Serves the documentation with live reload on http://127.0.0.1:$(DOCS_PORT)
