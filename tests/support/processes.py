@@ -29,6 +29,11 @@ def process_env(data_dir: Path, **overrides: str) -> dict[str, str]:
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "GATEHOUSE_DATA_DIR": str(data_dir),
+            # Empty, not absent: a server started over os.environ (as
+            # GunicornServer is) would otherwise use the caller's (CI's
+            # unmigrated database, for one).
+            "DATABASE_URL": "",
+            "REDIS_URL": "",
             # The local-memory cache, deliberately (these processes need no
             # Redis); without it a production server refuses to start (E220).
             "GATEHOUSE_ALLOW_LOCAL_CACHE": "1",
